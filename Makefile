@@ -1,0 +1,38 @@
+# The two commands of the README: `make serve` and `make test`. Each works from a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# OASIS CSDL schemas for the $metadata validation test; fetched, never committed.
+XSD_DIR := .cache/xsd
+
+.PHONY: serve test lint bench xsd clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/bc-gateway serve --demo
+
+test: $(STAMP) xsd
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/availability.py
+
+# Best effort: without npm or a registry the XSD test is skipped and says why.
+xsd:
+	@test -f $(XSD_DIR)/edmx.xsd || ( mkdir -p $(XSD_DIR) && cd $(XSD_DIR) \
+	  && npm pack --silent odata-csdl@0.11.2 >/dev/null 2>&1 \
+	  && tar xzf odata-csdl-0.11.2.tgz --strip-components=2 package/schemas/edm.xsd package/schemas/edmx.xsd \
+	  && rm -f odata-csdl-0.11.2.tgz ) || echo "note: could not fetch the OASIS CSDL XSDs; the \$$metadata XSD test will be skipped"
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache bcgw.db bcgw.db-wal bcgw.db-shm

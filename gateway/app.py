@@ -1,0 +1,253 @@
+"""The app factory: settings in, an aiohttp Application out (routes, middlewares, resources)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway import availability
+from gateway.auth import PRINCIPAL, Authenticator
+from gateway.cache import ResponseCache
+from gateway.changes import ChangeFeed
+from gateway.config import Settings
+from gateway.connection_setup import Setup, load_setup
+from gateway.health import add_health_routes
+from gateway.metrics import Metrics
+from gateway.odata.edm import EntitySet, Registry
+from gateway.odata.errors import ODataError
+from gateway.odata.service import V3_ROOT, ODataService, error_response
+from gateway.users import UserService
+from schemas import changes
+from schemas.db import create_engine
+from schemas.entities import AVAILABILITY, FOUNDATION_SETS, INTEGRATION_ADMIN
+from schemas.migrate import current_revision, head_revision
+from schemas.tables import company as company_table
+
+log = logging.getLogger("bcgw.app")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class SchemaNotReady(RuntimeError):
+    pass
+
+
+class Gateway:
+    """The running gateway's state; also the OData service's host."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine | None = None) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._owns_engine = engine is None
+        self.registry = Registry(list(FOUNDATION_SETS))
+        self.response_cache = ResponseCache(settings.cache_ttl) if settings.cache_ttl > 0 else None
+        self.setup = Setup()
+        self.companies: set[str] = set()
+        self.metrics = Metrics()
+        self.users: UserService
+        self.auth: Authenticator
+        self.feed: ChangeFeed
+        self.background: list[asyncio.Task[Any]] = []
+
+    # ODataHost ---------------------------------------------------------------------------
+    def engine(self) -> AsyncEngine:
+        assert self._engine is not None, "the engine is created at start-up"
+        return self._engine
+
+    def default_company(self) -> str:
+        return self.settings.company
+
+    def public_base(self) -> str | None:
+        return self.settings.public_base()
+
+    def max_page_size(self) -> int:
+        return self.settings.max_page_size
+
+    def published(self, entity_set: EntitySet) -> bool:
+        if entity_set.group == AVAILABILITY:
+            return self.setup.item_availability_enabled
+        return True
+
+    async def company_exists(self, name: str) -> bool:
+        if name in self.companies:
+            return True
+        async with self.engine().connect() as conn:
+            found = (await conn.execute(select(company_table.c.name).where(company_table.c.name == name))).first()
+        if found:
+            self.companies.add(name)
+        return found is not None
+
+    def may_read(self, request: web.Request, entity_set: EntitySet) -> bool:
+        principal = request.get(PRINCIPAL)
+        return principal is not None and principal.has_any(entity_set.read_roles)
+
+    def forbidden_message(self, request: web.Request, entity_set: EntitySet) -> str:
+        principal = request[PRINCIPAL]
+        roles = " or ".join(sorted(entity_set.read_roles))
+        return (
+            f"The user {principal.user.user_name} does not have permission to read "
+            f"'{entity_set.name}'; it needs the role {roles}."
+        )
+
+    def cache(self) -> ResponseCache | None:
+        return self.response_cache
+
+    # lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._engine is None:
+            self._engine = create_engine(self.settings.database_url)
+        engine = self.engine()
+        current, head = await current_revision(engine), head_revision()
+        if current != head:
+            raise SchemaNotReady(
+                f"The database schema is at {current or 'nothing'}, this version needs {head}: "
+                "run 'bc-gateway db upgrade' (or 'bc-gateway init')."
+            )
+        self.users = UserService(engine)
+        self.auth = Authenticator(self.users, self.settings.auth_cache_ttl)
+        await self.reload_setup()
+        await self.reload_companies()
+        self.feed = ChangeFeed(engine, self.settings.change_poll_interval)
+        await self.feed.start()
+        self.feed.on(changes.USERS, self._on_users)
+        self.feed.on(changes.SETUP, self._on_setup)
+        self.feed.on(changes.COMPANY, self._on_company)
+        if self.response_cache is not None:
+            cache = self.response_cache
+            self.feed.on(changes.ITEM, lambda rows: availability.invalidate_items(engine, cache, rows))
+            self.feed.on(changes.MASTER, self._on_master)
+        self.background.append(asyncio.create_task(self.feed.run(), name="change-feed"))
+        self.background.append(asyncio.create_task(self._flush_last_used(), name="last-used"))
+
+    async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.background.clear()
+        with contextlib.suppress(Exception):
+            await self.auth.flush_last_used()
+        if self._owns_engine and self._engine is not None:
+            await self._engine.dispose()
+
+    async def reload_setup(self) -> None:
+        async with self.engine().connect() as conn:
+            self.setup = await load_setup(conn)
+
+    async def reload_companies(self) -> None:
+        async with self.engine().connect() as conn:
+            self.companies = set((await conn.execute(select(company_table.c.name))).scalars())
+
+    async def _on_users(self, _rows: list[Any]) -> None:
+        self.auth.forget_verifications()
+
+    async def _on_setup(self, _rows: list[Any]) -> None:
+        await self.reload_setup()
+
+    async def _on_company(self, _rows: list[Any]) -> None:
+        await self.reload_companies()
+
+    async def _on_master(self, rows: list[Any]) -> None:
+        if self.response_cache is not None:
+            availability.invalidate_master(self.response_cache, rows)
+
+    async def _flush_last_used(self) -> None:
+        while True:
+            await asyncio.sleep(30)
+            try:
+                await self.auth.flush_last_used()
+            except Exception as exc:
+                log.warning("could not record last use of keys: %s", type(exc).__name__)
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+
+# Routes that answer without Basic authentication.
+OPEN_PREFIXES = ("/health",)
+
+
+def _is_v3(request: web.Request) -> bool:
+    return request.path == V3_ROOT or request.path.startswith(V3_ROOT + "/")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(OPEN_PREFIXES):
+        return await handler(request)
+    gateway = request.app[GATEWAY]
+    try:
+        request[PRINCIPAL] = await gateway.auth.authenticate(request)
+    except ODataError as err:
+        gateway.metrics.auth_failures.labels(str(err.status)).inc()
+        return error_response(err, _is_v3(request))
+    return await handler(request)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No input produces a 500 page from aiohttp: every error answer is an OData error body."""
+    try:
+        return await handler(request)
+    except ODataError as err:
+        return error_response(err, _is_v3(request))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {
+            404: "BadRequest_NotFound",
+            405: "BadRequest_MethodNotAllowed",
+            413: "BadRequest_RequestEntityTooLarge",
+        }.get(exc.status, "BadRequest" if exc.status < 500 else "Internal_ServerError")
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return error_response(ODataError(exc.status, code, exc.reason or "Error", headers), _is_v3(request))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(
+            ODataError(500, "Internal_ServerError", "An unexpected error occurred in the server."),
+            _is_v3(request),
+        )
+
+
+async def _version_header(request: web.Request, response: web.StreamResponse) -> None:
+    if _is_v3(request):
+        response.headers.setdefault("DataServiceVersion", "3.0")
+    else:
+        response.headers.setdefault("OData-Version", "4.0")
+
+
+def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bool = True) -> web.Application:
+    """The application; `engine` lets tests share one database engine."""
+    gateway = Gateway(settings, engine)
+    app = web.Application(
+        middlewares=[error_middleware, gateway.metrics.middleware, auth_middleware],
+        client_max_size=1024 * 1024,
+    )
+    app[GATEWAY] = gateway
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        await gateway.start()
+        yield
+        await gateway.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_response_prepare.append(_version_header)
+
+    ODataService(gateway.registry, gateway).add_routes(app)
+    add_health_routes(app, GATEWAY)
+    gateway.metrics.add_route(app, lambda r: _metrics_allowed(r))
+    return app
+
+
+def _metrics_allowed(request: web.Request) -> bool:
+    principal = request.get(PRINCIPAL)
+    return principal is not None and INTEGRATION_ADMIN in principal.user.roles

@@ -1,0 +1,90 @@
+"""Reads the change feed (schemas/changes.py) and hands each change to whoever cares.
+
+Several gateway processes and the CLI write to one database; each process polls the feed a few
+times a second, so a change made anywhere reaches every cache within the poll interval. A write
+made in this process wakes the poller at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from schemas.tables import change_log
+
+log = logging.getLogger("bcgw.changes")
+
+Handler = Callable[[list[Any]], Awaitable[None]]
+KEEP = dt.timedelta(hours=6)
+
+
+class ChangeFeed:
+    def __init__(self, engine: AsyncEngine, interval: float) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.handlers: dict[str, list[Handler]] = defaultdict(list)
+        self.last_seq = 0
+        self._wake = asyncio.Event()
+        self._last_prune = 0.0
+
+    def on(self, topic: str, handler: Handler) -> None:
+        self.handlers[topic].append(handler)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        async with self.engine.connect() as conn:
+            self.last_seq = (await conn.execute(select(func.coalesce(func.max(change_log.c.seq), 0)))).scalar_one()
+
+    async def poll(self) -> int:
+        """Read and dispatch new changes; return how many there were."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(change_log).where(change_log.c.seq > self.last_seq).order_by(change_log.c.seq).limit(5000)
+                )
+            ).all()
+        if not rows:
+            return 0
+        self.last_seq = rows[-1].seq
+        by_topic: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_topic[row.topic].append(row)
+        for topic, topic_rows in by_topic.items():
+            for handler in self.handlers.get(topic, ()):
+                try:
+                    await handler(topic_rows)
+                except Exception:
+                    log.exception("change handler for %s failed", topic)
+        return len(rows)
+
+    async def prune(self) -> None:
+        cutoff = dt.datetime.now(dt.UTC) - KEEP
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(change_log).where(change_log.c.changed_at < cutoff))
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                while await self.poll() >= 5000:
+                    pass
+                if loop.time() - self._last_prune > 600:
+                    self._last_prune = loop.time()
+                    await self.prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be away for a while; keep trying
+                log.warning("change feed poll failed: %s", type(exc).__name__)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)

@@ -1,0 +1,214 @@
+"""The one settings object: environment variables `BCGW_*`, optionally a TOML file.
+
+Precedence: built-in defaults < TOML file (`--config` or `BCGW_CONFIG`) < environment.
+A bad value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "BCGW_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///./bcgw.db"
+    company: str = "CRONUS"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    cache_ttl: float = 30.0
+    max_page_size: int = 20000
+    log_level: str = "INFO"
+    # Addresses of reverse proxies whose X-Forwarded-* headers we believe.
+    trusted_proxies: tuple[str, ...] = ()
+    # How often a gateway process reads the change feed (other processes' writes).
+    change_poll_interval: float = 0.25
+    auth_cache_ttl: float = 10.0
+    # Order processing (issue: sales order processing).
+    reconcile_interval: int = 1800
+    worker_poll_interval: float = 1.0
+    max_attempts: int = 5
+    retry_base_delay: float = 30.0
+    lease_seconds: int = 120
+
+    def public_base(self) -> str | None:
+        return self.public_url.rstrip("/") if self.public_url else None
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def _company(text: str) -> str:
+    name = _non_empty(text)
+    if len(name) > 30:
+        raise ValueError("a company name has at most 30 characters")
+    return name
+
+
+def _database_url(text: str) -> str:
+    url = _non_empty(text)
+    if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+        raise ValueError(
+            f"must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (got {url.split('://', 1)[0]!r})"
+        )
+    return url
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ValueError("must be between 1 and 65535")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must be a number of seconds, 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+def _public_url(text: str) -> str | None:
+    if not text.strip():
+        return None
+    parts = urlsplit(text.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    return text.strip().rstrip("/")
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+def _proxies(text: str) -> tuple[str, ...]:
+    out = []
+    for part in text.split(","):
+        if part.strip():
+            ipaddress.ip_network(part.strip(), strict=False)  # raises ValueError
+            out.append(part.strip())
+    return tuple(out)
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "database_url": _database_url,
+    "company": _company,
+    "host": _non_empty,
+    "port": _port,
+    "public_url": _public_url,
+    "cache_ttl": _non_negative_float,
+    "max_page_size": _positive_int,
+    "log_level": _log_level,
+    "trusted_proxies": _proxies,
+    "change_poll_interval": _positive_float,
+    "auth_cache_ttl": _non_negative_float,
+    "reconcile_interval": _non_negative_int,
+    "worker_poll_interval": _positive_float,
+    "max_attempts": _positive_int,
+    "retry_base_delay": _non_negative_float,
+    "lease_seconds": _positive_int,
+}
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings; raise ConfigError naming the variable on a bad value."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, tuple[str, str]] = {}  # field -> (where it came from, text)
+
+    path = config_file or env.get(PREFIX + "CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"{PREFIX}CONFIG: cannot read {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{PREFIX}CONFIG: {path} is not valid TOML: {exc}") from exc
+        known = {f.name for f in fields(Settings)}
+        for key, value in data.items():
+            if key.lower() not in known:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            raw[key.lower()] = (f"{key} in {path}", _as_text(value))
+
+    for f in fields(Settings):
+        name = PREFIX + f.name.upper()
+        if name in env:
+            raw[f.name] = (name, env[name])
+
+    for key, value in overrides.items():
+        if value is not None:
+            raw[key] = (f"--{key.replace('_', '-')}", _as_text(value))
+
+    values: dict[str, Any] = {}
+    for key, (where, text) in raw.items():
+        try:
+            values[key] = _PARSERS[key](text)
+        except ValueError as exc:
+            reason = str(exc) if not str(exc).startswith("invalid literal") else "not a number"
+            if "could not convert" in reason:
+                reason = "not a number"
+            raise ConfigError(f"{where}: {reason} (got {text!r})") from exc
+    return Settings(**values)

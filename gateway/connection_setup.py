@@ -1,0 +1,43 @@
+"""BC's "Dynamics 365 Connection Setup": one record, read by everything that needs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from schemas.tables import connection_setup
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    sales_url: str = ""
+    item_availability_enabled: bool = False
+    odata_url: str = ""
+    odata_username: str = ""
+    sales_order_integration_enabled: bool = False
+    auto_create_sales_orders: bool = False
+    auto_process_sales_quotes: bool = False
+    sdk_version: str = ""
+    webhook_auth_mode: str = "header"
+    webhook_header_name: str = "x-bcgw-key"
+    webhook_secret_hash: str | None = None
+    webhook_secret_salt: str | None = None
+    dataverse_url: str = ""
+    dataverse_token_url: str = ""
+    dataverse_client_id: str = ""
+    dataverse_client_secret: str = ""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Setup:
+        if row is None:
+            return cls()
+        mapping = row._mapping
+        return cls(**{f.name: mapping[f.name] for f in fields(cls)})
+
+
+async def load_setup(conn: AsyncConnection) -> Setup:
+    row = (await conn.execute(select(connection_setup).where(connection_setup.c.id == 1))).first()
+    return Setup.from_row(row)

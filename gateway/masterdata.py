@@ -1,0 +1,235 @@
+"""Master data: companies, items and their units, locations, customers, resources, couplings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.odata.edm import normalise_guid
+from schemas import changes
+from schemas import tables as t
+from schemas.db import insert_ignore
+
+
+class MasterDataError(ValueError):
+    """A change BC would refuse; the message says why, in BC's words where BC has them."""
+
+
+# Coupling kinds: CLI word -> (BC table id, BC table, caption).
+COUPLING_KINDS: dict[str, tuple[int, Any, str]] = {
+    "item": (t.TABLE_ITEM, t.item, "Item"),
+    "customer": (t.TABLE_CUSTOMER, t.customer, "Customer"),
+    "resource": (t.TABLE_RESOURCE, t.resource, "Resource"),
+    "unit": (t.TABLE_UNIT_OF_MEASURE, t.unit_of_measure, "Unit of Measure"),
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _key_column(table: Any) -> Any:
+    return table.c.code if "code" in table.c else table.c.no
+
+
+async def ensure_company(conn: AsyncConnection, name: str, display_name: str = "") -> bool:
+    """Create the company if missing; True when it was created."""
+    found = (await conn.execute(select(t.company.c.name).where(t.company.c.name == name))).first()
+    if found:
+        return False
+    await conn.execute(t.company.insert().values(name=name, display_name=display_name or name, system_id=new_id()))
+    await changes.record(conn, changes.COMPANY, company=name)
+    return True
+
+
+async def require_company(conn: AsyncConnection, name: str) -> None:
+    found = (await conn.execute(select(t.company.c.name).where(t.company.c.name == name))).first()
+    if not found:
+        raise MasterDataError(f"The company '{name}' does not exist; run 'bc-gateway init' (or init --demo) first.")
+
+
+async def ensure_unit(conn: AsyncConnection, company: str, code: str, description: str = "") -> None:
+    if not code:
+        return
+    await conn.execute(
+        insert_ignore(conn, t.unit_of_measure, ["company", "code"]).values(
+            company=company, code=code, description=description or code, system_id=new_id()
+        )
+    )
+
+
+async def ensure_location(conn: AsyncConnection, company: str, code: str, name: str = "") -> None:
+    await conn.execute(
+        insert_ignore(conn, t.location, ["company", "code"]).values(company=company, code=code, name=name or code)
+    )
+
+
+async def ensure_currency(conn: AsyncConnection, company: str, code: str, description: str = "") -> None:
+    await conn.execute(
+        insert_ignore(conn, t.currency, ["company", "code"]).values(
+            company=company, code=code, description=description or code
+        )
+    )
+
+
+def _check_no(no: str, what: str = "No.") -> str:
+    value = no.strip()
+    if not value:
+        raise MasterDataError(f"{what} must have a value.")
+    if len(value) > 20:
+        raise MasterDataError(
+            f"The length of the string is {len(value)}, but it must be less than or equal to "
+            f"20 characters. Value: {value}"
+        )
+    return value
+
+
+async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: Any) -> bool:
+    """Create or update an item; columns not given keep their value. True when created.
+
+    The base unit gets an item unit of measure with 1 per unit, as BC's item card does.
+    """
+    no = _check_no(no)
+    if "type" in values and values["type"] not in t.ITEM_TYPES:
+        raise MasterDataError(f"Type must be one of {', '.join(t.ITEM_TYPES)}; '{values['type']}' is not.")
+    if values.get("unit_price") is not None and values["unit_price"] < 0:
+        raise MasterDataError("Unit Price must not be negative.")
+    if values.get("base_unit_of_measure"):
+        await ensure_unit(conn, company, values["base_unit_of_measure"])
+    created = await _upsert_simple(conn, t.item, company, no, values)
+    if values.get("base_unit_of_measure"):
+        await set_item_unit(conn, company, no, values["base_unit_of_measure"], Decimal(1))
+    return created
+
+
+async def set_item_unit(conn: AsyncConnection, company: str, item_no: str, code: str, qty: Decimal) -> None:
+    if qty <= 0:
+        raise MasterDataError("Qty. per Unit of Measure must be greater than 0.")
+    await ensure_unit(conn, company, code)
+    found = (
+        await conn.execute(
+            select(t.item.c.base_unit_of_measure).where(t.item.c.company == company, t.item.c.no == item_no)
+        )
+    ).first()
+    if found is None:
+        raise MasterDataError(f"The Item does not exist. Identification fields and values: No.='{item_no}'")
+    if found.base_unit_of_measure == code and qty != 1:
+        raise MasterDataError("The base unit of measure must have a Qty. per Unit of Measure of 1.")
+    iuom = t.item_unit_of_measure
+    where = (iuom.c.company == company, iuom.c.item_no == item_no, iuom.c.code == code)
+    if (await conn.execute(select(iuom.c.code).where(*where))).first():
+        await conn.execute(update(iuom).where(*where).values(qty_per_unit_of_measure=qty))
+    else:
+        await conn.execute(
+            iuom.insert().values(company=company, item_no=item_no, code=code, qty_per_unit_of_measure=qty)
+        )
+    await changes.record(conn, changes.MASTER, company=company)
+
+
+async def upsert_customer(conn: AsyncConnection, company: str, no: str, **values: Any) -> bool:
+    no = _check_no(no)
+    if values.get("currency_code"):
+        await ensure_currency(conn, company, values["currency_code"])
+    return await _upsert_simple(conn, t.customer, company, no, values)
+
+
+async def upsert_resource(conn: AsyncConnection, company: str, no: str, **values: Any) -> bool:
+    no = _check_no(no)
+    if values.get("base_unit_of_measure"):
+        await ensure_unit(conn, company, values["base_unit_of_measure"])
+    return await _upsert_simple(conn, t.resource, company, no, values)
+
+
+async def _upsert_simple(conn: AsyncConnection, table: Any, company: str, no: str, values: dict[str, Any]) -> bool:
+    for name, value in values.items():
+        col = table.c[name]
+        length = getattr(col.type, "length", None)
+        if isinstance(value, str) and length and len(value) > length:
+            raise MasterDataError(f"{name.replace('_', ' ').title()} can have at most {length} characters.")
+    where = (table.c.company == company, table.c.no == no)
+    exists = (await conn.execute(select(table.c.no).where(*where))).first()
+    if exists:
+        if values:
+            await conn.execute(update(table).where(*where).values(**values))
+    else:
+        await conn.execute(table.insert().values(company=company, no=no, system_id=new_id(), **values))
+    await changes.record(conn, changes.MASTER, company=company)
+    return exists is None
+
+
+async def _record_system_id(conn: AsyncConnection, kind: str, company: str, bc_no: str) -> str:
+    _table_id, table, caption = COUPLING_KINDS[kind]
+    key = _key_column(table)
+    row = (await conn.execute(select(table.c.system_id).where(table.c.company == company, key == bc_no))).first()
+    if row is None:
+        field = "Code" if "code" in table.c else "No."
+        raise MasterDataError(f"The {caption} does not exist. Identification fields and values: {field}='{bc_no}'")
+    return row.system_id
+
+
+async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sales_id: str) -> None:
+    """Couple a BC record to a Sales row (BC's "Couple to Dynamics 365 Sales")."""
+    if kind not in COUPLING_KINDS:
+        raise MasterDataError(f"Cannot couple '{kind}': use one of {', '.join(COUPLING_KINDS)}.")
+    try:
+        crm_id = normalise_guid(sales_id)
+    except ValueError:
+        raise MasterDataError(f"'{sales_id}' is not a valid Dynamics 365 Sales id (a GUID).") from None
+    table_id, _table, caption = COUPLING_KINDS[kind]
+    system_id = await _record_system_id(conn, kind, company, bc_no)
+    cir = t.crm_integration_record
+    mine = (
+        await conn.execute(
+            select(cir.c.crm_id).where(
+                cir.c.company == company,
+                cir.c.table_id == table_id,
+                cir.c.integration_id == system_id,
+            )
+        )
+    ).first()
+    if mine is not None:
+        if mine.crm_id == crm_id:
+            return
+        raise MasterDataError(
+            f"{caption} {bc_no} is already coupled to the Dynamics 365 Sales record {mine.crm_id}; uncouple it first."
+        )
+    other = (
+        await conn.execute(
+            select(cir.c.integration_id).where(
+                cir.c.company == company, cir.c.table_id == table_id, cir.c.crm_id == crm_id
+            )
+        )
+    ).first()
+    if other is not None:
+        raise MasterDataError(
+            f"The Dynamics 365 Sales record {crm_id} is already coupled to another {caption.lower()}."
+        )
+    await conn.execute(
+        cir.insert().values(
+            company=company,
+            crm_id=crm_id,
+            table_id=table_id,
+            integration_id=system_id,
+            coupled_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    await changes.record(conn, changes.MASTER, company=company)
+
+
+async def uncouple(conn: AsyncConnection, company: str, kind: str, bc_no: str) -> None:
+    if kind not in COUPLING_KINDS:
+        raise MasterDataError(f"Cannot uncouple '{kind}': use one of {', '.join(COUPLING_KINDS)}.")
+    table_id, _table, caption = COUPLING_KINDS[kind]
+    system_id = await _record_system_id(conn, kind, company, bc_no)
+    cir = t.crm_integration_record
+    result = await conn.execute(
+        delete(cir).where(cir.c.company == company, cir.c.table_id == table_id, cir.c.integration_id == system_id)
+    )
+    if result.rowcount == 0:
+        raise MasterDataError(f"{caption} {bc_no} is not coupled to a record in Dynamics 365 Sales.")
+    await changes.record(conn, changes.MASTER, company=company)

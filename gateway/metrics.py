@@ -1,0 +1,82 @@
+"""Prometheus metrics: requests, latency, auth failures, cache, (later) the order inbox."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from gateway.odata.errors import forbidden
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def route_label(path: str) -> str:
+    """A small, fixed set of labels (a label per URL would grow without bound)."""
+    for prefix, label in (
+        ("/ODataV4", "odata_v4"),
+        ("/OData", "odata_v3"),
+        ("/webhooks", "webhook"),
+        ("/health", "health"),
+        ("/api", "admin"),
+        ("/metrics", "metrics"),
+    ):
+        if path.startswith(prefix):
+            return label
+    return "other"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "bcgw_requests",
+            "HTTP requests answered",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "bcgw_request_seconds",
+            "Time to answer",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.auth_failures = Counter("bcgw_auth_failures", "Refused credentials", ["status"], registry=self.registry)
+        self.cache_entries = Gauge("bcgw_cache_entries", "Answers in the cache", registry=self.registry)
+        self.cache_hits = Gauge("bcgw_cache_hits", "Cache hits since start", registry=self.registry)
+        self.cache_misses = Gauge("bcgw_cache_misses", "Cache misses since start", registry=self.registry)
+        self.inbox = Gauge("bcgw_inbox_rows", "Order inbox rows by state", ["state"], registry=self.registry)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            route = route_label(request.path)
+            self.requests.labels(route, request.method, str(status)).inc()
+            self.latency.labels(route).observe(time.perf_counter() - started)
+
+    def add_route(self, app: web.Application, allowed: Callable[[web.Request], bool]) -> None:
+        async def metrics(request: web.Request) -> web.Response:
+            if not allowed(request):
+                raise forbidden("Reading metrics needs the role INTEGRATION_ADMIN.")
+            return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        app.router.add_get("/metrics", metrics)

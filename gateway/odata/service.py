@@ -1,0 +1,626 @@
+"""The OData service: one aiohttp handler, generic over a Registry of entity sets.
+
+It knows EDM, URLs, query options, formats and paging; nothing of items or orders. What it needs
+from its host (the database engine, who may read what, which sets are published, which companies
+exist, the answer cache) comes in through `ODataHost`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import orjson
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.cache import CachedAnswer, ResponseCache
+from gateway.odata import csdl, edm
+from gateway.odata.errors import (
+    ODataError,
+    bad_request,
+    forbidden,
+    method_not_allowed,
+    not_acceptable,
+    not_found,
+    not_implemented,
+)
+from gateway.odata.filter import compile_filter, identity_tags
+from gateway.odata.formats import JsonFormat, accepts, negotiate_json
+from gateway.odata.paging import after, decode_token, encode_token, fingerprint, order_clauses
+from gateway.odata.query import QueryOptions, check_against, parse_options, selected
+from gateway.odata.uri import COMPANY_SET, ResourcePath, key_values, parse_path
+from schemas.db import is_unavailable
+
+log = logging.getLogger("bcgw.odata")
+
+V4_ROOT = "/ODataV4"
+V3_ROOT = "/OData"
+
+
+class ODataHost(Protocol):
+    """What the service asks of the application that hosts it."""
+
+    def engine(self) -> AsyncEngine: ...
+
+    def default_company(self) -> str: ...
+
+    def public_base(self) -> str | None: ...
+
+    def max_page_size(self) -> int: ...
+
+    def published(self, entity_set: edm.EntitySet) -> bool: ...
+
+    def company_exists(self, name: str) -> Awaitable[bool]: ...
+
+    def may_read(self, request: web.Request, entity_set: edm.EntitySet) -> bool: ...
+
+    def forbidden_message(self, request: web.Request, entity_set: edm.EntitySet) -> str: ...
+
+    def cache(self) -> ResponseCache | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Sequence[Any]]
+    count: int | None
+    next_token: str | None
+    next_top: int | None
+
+
+def error_response(err: ODataError, v3: bool = False) -> web.Response:
+    if v3:
+        body = {"odata.error": {"code": err.code, "message": {"lang": "en-US", "value": err.message}}}
+        ctype = "application/json;odata=minimalmetadata;charset=utf-8"
+    else:
+        body = err.body()
+        ctype = "application/json; odata.metadata=minimal; charset=utf-8"
+    return web.Response(
+        status=err.status,
+        body=orjson.dumps(body),
+        content_type=None,
+        headers={"Content-Type": ctype, **err.headers},
+    )
+
+
+def _max_version_ok(request: web.Request, v3: bool) -> None:
+    header = "MaxDataServiceVersion" if v3 else "OData-MaxVersion"
+    floor = 3.0 if v3 else 4.0
+    value = request.headers.get(header)
+    if value is None:
+        return
+    m = re.match(r"\s*(\d+)(?:\.(\d+))?", value)
+    if not m:
+        raise bad_request(f"The {header} header '{value}' is not a version number.")
+    version = float(f"{m.group(1)}.{m.group(2) or 0}")
+    if version < floor:
+        raise bad_request(
+            f"This service speaks OData {floor:.1f}; the request allows at most {value.strip()}.",
+            "BadRequest_UnsupportedVersion",
+        )
+
+
+def _max_page_preference(request: web.Request) -> int | None:
+    for header in request.headers.getall("Prefer", []):
+        for pref in header.split(","):
+            name, _, value = pref.strip().partition("=")
+            if name.strip().lower() in ("odata.maxpagesize", "maxpagesize"):
+                value = value.strip().strip('"')
+                if value.isdigit() and int(value) > 0:
+                    return int(value)
+    return None
+
+
+class ODataService:
+    def __init__(self, registry: edm.Registry, host: ODataHost) -> None:
+        self.registry = registry
+        self.host = host
+        self._metadata_v4 = csdl.metadata_v4(registry)
+        self._metadata_v3 = csdl.metadata_v3(registry)
+
+    def add_routes(self, app: web.Application) -> None:
+        for root in (V4_ROOT, V3_ROOT):
+            app.router.add_route("*", root, self.handle)
+            app.router.add_route("*", root + "/{tail:.*}", self.handle)
+
+    # entry ----------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        v3 = not request.path.startswith(V4_ROOT)
+        try:
+            if request.method not in ("GET", "HEAD"):
+                raise method_not_allowed(request.method)
+            _max_version_ok(request, v3)
+            path = parse_path(request.match_info.get("tail", ""))
+            return await self._dispatch(request, path, v3)
+        except ODataError as err:
+            return error_response(err, v3)
+        except SQLAlchemyError as exc:
+            return error_response(self._database_error(exc), v3)
+
+    def _database_error(self, exc: SQLAlchemyError) -> ODataError:
+        if is_unavailable(exc) and not _is_query_error(exc):
+            log.error("database unavailable: %s", type(exc).__name__)
+            return ODataError(
+                503,
+                "Internal_ServiceUnavailable",
+                "The database is not available; try again.",
+                headers={"Retry-After": "5"},
+            )
+        if isinstance(exc, DBAPIError) and _is_query_error(exc):
+            if "no such function" in str(exc.orig).lower():
+                return not_implemented("A function in the query is not supported by this database.")
+            return bad_request("The query cannot be evaluated on the data: " + _first_line(exc.orig))
+        log.exception("query failed")
+        return ODataError(500, "Internal_ServerError", "The query failed inside the server.")
+
+    async def _dispatch(self, request: web.Request, path: ResourcePath, v3: bool) -> web.StreamResponse:
+        if path.kind == "service":
+            return await self._service_document(request, v3)
+        if path.kind == "metadata":
+            return self._metadata(request, v3)
+        if path.kind == "batch":
+            raise not_implemented("$batch is not supported by this service.")
+        entity_set = self._entity_set(request, path.set_name or "")
+        options = parse_options(request.query.items(), v3)
+        check_against(options, entity_set)
+        company = await self._company(path, options, entity_set)
+        if path.kind == "count":
+            accept_ok = accepts(request.headers.get("Accept"), options.format, "text/plain")
+            if not accept_ok:
+                raise not_acceptable("$count answers text/plain.")
+            fmt = None
+        elif path.kind == "property" and path.raw_value:
+            if not accepts(request.headers.get("Accept"), options.format, "text/plain"):
+                raise not_acceptable("$value answers text/plain.")
+            fmt = None
+        else:
+            fmt = negotiate_json(request.headers.get("Accept"), options.format, v3)
+        return await self._answer(request, path, entity_set, options, company, fmt, v3)
+
+    # helpers ----------------------------------------------------------------------------
+    def _entity_set(self, request: web.Request, name: str) -> edm.EntitySet:
+        entity_set = self.registry.get(name)
+        if entity_set is None or not self.host.published(entity_set):
+            raise not_found(f"No web service named '{name}' is published.")
+        if not self.host.may_read(request, entity_set):
+            raise forbidden(self.host.forbidden_message(request, entity_set))
+        return entity_set
+
+    async def _company(self, path: ResourcePath, options: QueryOptions, entity_set: edm.EntitySet) -> str:
+        if not entity_set.per_company:
+            if path.company is not None:
+                raise not_found(f"'{entity_set.name}' is not a per-company resource.")
+            return ""
+        name = path.company if path.company is not None else options.company
+        name = name if name is not None else self.host.default_company()
+        if not await self.host.company_exists(name):
+            raise not_found(f"The company '{name}' does not exist.")
+        return name
+
+    def _base(self, request: web.Request) -> str:
+        return self.host.public_base() or str(request.url.origin())
+
+    async def _service_document(self, request: web.Request, v3: bool) -> web.Response:
+        fmt = negotiate_json(request.headers.get("Accept"), request.query.get("$format"), v3)
+        root = self._base(request) + (V3_ROOT if v3 else V4_ROOT)
+        sets = [s for s in self.registry if self.host.published(s) and self.host.may_read(request, s)]
+        if v3:
+            body: dict[str, Any] = {
+                "odata.metadata": root + "/$metadata",
+                "value": [{"name": s.name, "url": s.name} for s in sets],
+            }
+        else:
+            body = {
+                "@odata.context": root + "/$metadata",
+                "value": [{"name": s.name, "kind": "EntitySet", "url": s.name} for s in sets],
+            }
+        return web.Response(body=orjson.dumps(body), content_type=None, headers={"Content-Type": fmt.content_type()})
+
+    def _metadata(self, request: web.Request, v3: bool) -> web.Response:
+        if not accepts(request.headers.get("Accept"), request.query.get("$format"), "application/xml"):
+            raise not_acceptable("$metadata is served as application/xml only.")
+        body = self._metadata_v3 if v3 else self._metadata_v4
+        return web.Response(body=body, content_type="application/xml", charset="utf-8")
+
+    # answers ----------------------------------------------------------------------------
+    async def _answer(
+        self,
+        request: web.Request,
+        path: ResourcePath,
+        entity_set: edm.EntitySet,
+        options: QueryOptions,
+        company: str,
+        fmt: JsonFormat | None,
+        v3: bool,
+    ) -> web.StreamResponse:
+        cache = self.host.cache()
+        page_pref = _max_page_preference(request) if path.kind == "collection" and not v3 else None
+        cacheable = cache is not None and entity_set.cache_identity is not None
+        cache_key: tuple[Any, ...] | None = None
+        if cacheable and cache is not None:
+            cache_key = (
+                v3,
+                entity_set.name,
+                company,
+                path,
+                tuple(sorted(request.query.items())),
+                fmt,
+                self._base(request),
+                page_pref,
+                request.path,
+            )
+            hit = cache.get(cache_key)
+            if hit is not None:
+                return hit.response()
+            generation = cache.generation(company)
+
+        if path.kind in ("entity", "property"):
+            if options.has_collection_options():
+                raise bad_request(
+                    "Only $select and $format apply to a single entity.",
+                    "BadRequest_InvalidQueryOption",
+                )
+            keys = key_values(path.key, entity_set, v3)
+            answer = await self._single(request, path, entity_set, options, company, keys, fmt, v3)
+            tags = self._key_tags(entity_set, keys)
+        elif path.kind == "count":
+            answer, tree = await self._count_answer(entity_set, options, company)
+            tags = identity_tags(tree, entity_set, edm.tag_value)
+        else:
+            assert fmt is not None
+            answer, tree = await self._collection(request, entity_set, options, company, fmt, v3, page_pref)
+            tags = identity_tags(tree, entity_set, edm.tag_value)
+
+        if cacheable and cache is not None and cache_key is not None and answer.status == 200:
+            cache.put(cache_key, answer, company, tags, generation)
+        return answer.response()
+
+    def _key_tags(self, entity_set: edm.EntitySet, keys: dict[str, Any]) -> frozenset[tuple[str, str]] | None:
+        ident = entity_set.cache_identity or {}
+        for name, value in keys.items():
+            if name in ident:
+                return frozenset({(ident[name], edm.tag_value(value, entity_set.by_name[name]))})
+        return None
+
+    def _columns(self, entity_set: edm.EntitySet, company: str) -> dict[str, Any]:
+        sq = entity_set.source(company).subquery("s")
+        return {p.name: sq.c[p.name] for p in entity_set.properties}
+
+    def _where(self, entity_set: edm.EntitySet, options: QueryOptions, cols: dict[str, Any]) -> tuple[list[Any], Any]:
+        if options.filter is None:
+            return [], None
+        clause, tree = compile_filter(options.filter, entity_set, cols, options.aliases)
+        return [clause], tree
+
+    async def _count_answer(
+        self, entity_set: edm.EntitySet, options: QueryOptions, company: str
+    ) -> tuple[CachedAnswer, Any]:
+        cols = self._columns(entity_set, company)
+        where, tree = self._where(entity_set, options, cols)
+        first = next(iter(cols.values()))
+        stmt = select(func.count()).select_from(first.table).where(*where)
+        async with self.host.engine().connect() as conn:
+            n = (await conn.execute(stmt)).scalar_one()
+        return CachedAnswer(200, "text/plain; charset=utf-8", str(n).encode(), ()), tree
+
+    async def _collection(
+        self,
+        request: web.Request,
+        entity_set: edm.EntitySet,
+        options: QueryOptions,
+        company: str,
+        fmt: JsonFormat,
+        v3: bool,
+        page_pref: int | None,
+    ) -> tuple[CachedAnswer, Any]:
+        max_size = self.host.max_page_size()
+        page_size = min(page_pref, max_size) if page_pref else max_size
+        cols = self._columns(entity_set, company)
+        where, tree = self._where(entity_set, options, cols)
+        count_where = list(where)
+
+        order_names = [n for n, _ in options.orderby]
+        order = [(cols[n], d, entity_set.by_name[n].nullable) for n, d in options.orderby]
+        order += [(cols[k], False, False) for k in entity_set.key if k not in order_names]
+        order_props = [entity_set.by_name[n] for n in order_names] + [
+            entity_set.by_name[k] for k in entity_set.key if k not in order_names
+        ]
+        query_fp = fingerprint(
+            entity_set.name,
+            company,
+            options.filter,
+            sorted(options.aliases.items()),
+            options.orderby,
+        )
+        if options.skiptoken:
+            where.append(after(order, decode_token(options.skiptoken, query_fp, order_props)))
+
+        limit = page_size if options.top is None else min(page_size, options.top)
+        page = Page([], None, None, None)
+        names = [p.name for p in entity_set.properties]
+        async with self.host.engine().connect() as conn:
+            rows: list[Sequence[Any]] = []
+            if limit > 0:
+                stmt = select(*[cols[n] for n in names]).where(*where).order_by(*order_clauses(order)).limit(limit + 1)
+                if options.skip and not options.skiptoken:
+                    stmt = stmt.offset(options.skip)
+                rows = list((await conn.execute(stmt)).all())
+            count = None
+            if options.count:
+                first = next(iter(cols.values()))
+                count = (
+                    await conn.execute(select(func.count()).select_from(first.table).where(*count_where))
+                ).scalar_one()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_token = next_top = None
+        if more and rows and (options.top is None or options.top > limit):
+            last = rows[-1]
+            index = {n: i for i, n in enumerate(names)}
+            next_token = encode_token(query_fp, [last[index[p.name]] for p in order_props], order_props)
+            next_top = options.top - limit if options.top is not None else None
+        page = Page(rows, count, next_token, next_top)
+
+        headers: tuple[tuple[str, str], ...] = ()
+        if page_pref:
+            headers = (("Preference-Applied", f"odata.maxpagesize={page_size}"),)
+        body = self._collection_body(request, entity_set, options, company, fmt, v3, page, names)
+        return CachedAnswer(200, fmt.content_type(), body, headers), tree
+
+    async def _single(
+        self,
+        request: web.Request,
+        path: ResourcePath,
+        entity_set: edm.EntitySet,
+        options: QueryOptions,
+        company: str,
+        keys: dict[str, Any],
+        fmt: JsonFormat | None,
+        v3: bool,
+    ) -> CachedAnswer:
+        cols = self._columns(entity_set, company)
+        names = [p.name for p in entity_set.properties]
+        stmt = select(*[cols[n] for n in names]).where(*[cols[k] == v for k, v in keys.items()]).limit(1)
+        async with self.host.engine().connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise not_found(
+                f"The {entity_set.name} with the key "
+                + ", ".join(f"{k}={edm.format_literal(v, entity_set.by_name[k])}" for k, v in keys.items())
+                + " does not exist."
+            )
+        record = dict(zip(names, row, strict=True))
+        if path.kind == "property":
+            prop = entity_set.by_name.get(path.property or "")
+            if prop is None:
+                raise not_found(f"'{entity_set.name}' has no property named '{path.property}'.")
+            value = record[prop.name]
+            if value is None:
+                return CachedAnswer(204, "", b"", ())
+            if path.raw_value:
+                text = edm.json_converter(prop, True, False)(value)
+                return CachedAnswer(200, "text/plain; charset=utf-8", str(text).encode(), ())
+            assert fmt is not None
+            conv = edm.json_converter(prop, fmt.ieee754, v3)
+            entity_url = self._entity_url(request, entity_set, company, keys, v3, path.company is not None)
+            if v3:
+                body: dict[str, Any] = (
+                    {"d": {prop.name: conv(value)}}
+                    if fmt.metadata == "verbose"
+                    else {
+                        "odata.metadata": self._context_v3(request, entity_set) + "/@Element",
+                        "value": conv(value),
+                    }
+                )
+            else:
+                body = {"value": conv(value)}
+                if fmt.metadata != "none":
+                    body = {
+                        "@odata.context": self._metadata_url(request, v3)
+                        + "#"
+                        + entity_url.split(V4_ROOT + "/", 1)[1]
+                        + "/"
+                        + prop.name,
+                        **body,
+                    }
+            return CachedAnswer(200, fmt.content_type(), orjson.dumps(body), ())
+        assert fmt is not None
+        props = selected(options, entity_set)
+        entity = self._entity(request, entity_set, company, record, props, fmt, v3, path.company is not None)
+        if v3:
+            body = {"d": entity} if fmt.metadata == "verbose" else entity
+            if fmt.metadata in ("minimal", "full"):
+                body = {
+                    "odata.metadata": self._context_v3(request, entity_set) + "/@Element",
+                    **entity,
+                }
+        else:
+            body = entity
+            if fmt.metadata != "none":
+                ctx = self._context_v4(request, entity_set, company, path.company is not None, options, props)
+                body = {"@odata.context": ctx + "/$entity", **entity}
+        return CachedAnswer(200, fmt.content_type(), orjson.dumps(body), ())
+
+    # JSON -------------------------------------------------------------------------------
+    def _metadata_url(self, request: web.Request, v3: bool) -> str:
+        return self._base(request) + (V3_ROOT if v3 else V4_ROOT) + "/$metadata"
+
+    def _context_v4(
+        self,
+        request: web.Request,
+        entity_set: edm.EntitySet,
+        company: str,
+        in_path: bool,
+        options: QueryOptions,
+        props: Sequence[edm.Property],
+    ) -> str:
+        target = entity_set.name
+        if in_path and entity_set.per_company:
+            target = f"Company('{company.replace(chr(39), chr(39) * 2)}')/{target}"
+        if options.select and "*" not in options.select:
+            target += "(" + ",".join(p.name for p in props) + ")"
+        return self._metadata_url(request, False) + "#" + target
+
+    def _context_v3(self, request: web.Request, entity_set: edm.EntitySet) -> str:
+        return self._metadata_url(request, True) + "#" + entity_set.name
+
+    def _entity_url(
+        self,
+        request: web.Request,
+        entity_set: edm.EntitySet,
+        company: str,
+        keys: dict[str, Any],
+        v3: bool,
+        in_path: bool,
+    ) -> str:
+        root = self._base(request) + (V3_ROOT if v3 else V4_ROOT)
+        prefix = ""
+        if entity_set.per_company and (in_path or v3):
+            prefix = f"Company('{quote(company.replace(chr(39), chr(39) * 2), safe='')}')/"
+        if len(keys) == 1:
+            ((k, v),) = keys.items()
+            key_text = _url_literal(v, entity_set.by_name[k], v3)
+        else:
+            key_text = ",".join(f"{k}={_url_literal(v, entity_set.by_name[k], v3)}" for k, v in keys.items())
+        url = f"{root}/{prefix}{entity_set.name}({key_text})"
+        if entity_set.per_company and not (in_path or v3):
+            url += "?company=" + quote(company, safe="")
+        return url
+
+    def _entity(
+        self,
+        request: web.Request,
+        entity_set: edm.EntitySet,
+        company: str,
+        record: dict[str, Any],
+        props: Sequence[edm.Property],
+        fmt: JsonFormat,
+        v3: bool,
+        in_path: bool,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if fmt.metadata in ("full", "verbose"):
+            keys = {k: record[k] for k in entity_set.key}
+            url = self._entity_url(request, entity_set, company, keys, v3, in_path)
+            type_name = f"{self.registry.namespace}.{entity_set.type_name}"
+            if fmt.metadata == "verbose":
+                out["__metadata"] = {"id": url, "uri": url, "type": type_name}
+            elif v3:
+                out["odata.type"] = type_name
+                out["odata.id"] = url
+            else:
+                out["@odata.type"] = "#" + type_name
+                out["@odata.id"] = url
+        for p in props:
+            out[p.name] = edm.json_converter(p, fmt.ieee754, v3)(record[p.name])
+        return out
+
+    def _collection_body(
+        self,
+        request: web.Request,
+        entity_set: edm.EntitySet,
+        options: QueryOptions,
+        company: str,
+        fmt: JsonFormat,
+        v3: bool,
+        page: Page,
+        names: list[str],
+    ) -> bytes:
+        props = selected(options, entity_set)
+        in_path = request.match_info.get("tail", "").startswith(COMPANY_SET + "(")
+        if fmt.metadata in ("full", "verbose"):
+            values = [
+                self._entity(
+                    request,
+                    entity_set,
+                    company,
+                    dict(zip(names, r, strict=True)),
+                    props,
+                    fmt,
+                    v3,
+                    in_path,
+                )
+                for r in page.rows
+            ]
+        else:
+            index = [names.index(p.name) for p in props]
+            convs = [edm.json_converter(p, fmt.ieee754, v3) for p in props]
+            pnames = [p.name for p in props]
+            values = [{n: c(r[i]) for n, c, i in zip(pnames, convs, index, strict=True)} for r in page.rows]
+        next_link = self._next_link(request, options, page) if page.next_token else None
+        body: dict[str, Any]
+        if v3 and fmt.metadata == "verbose":
+            d: dict[str, Any] = {"results": values}
+            if page.count is not None:
+                d["__count"] = str(page.count)
+            if next_link:
+                d["__next"] = next_link
+            body = {"d": d}
+        elif v3:
+            body = {}
+            if fmt.metadata != "none":
+                body["odata.metadata"] = self._context_v3(request, entity_set)
+            if page.count is not None:
+                body["odata.count"] = str(page.count)
+            body["value"] = values
+            if next_link:
+                body["odata.nextLink"] = next_link
+        else:
+            body = {}
+            if fmt.metadata != "none":
+                body["@odata.context"] = self._context_v4(request, entity_set, company, in_path, options, props)
+            if page.count is not None:
+                body["@odata.count"] = page.count
+            body["value"] = values
+            if next_link:
+                body["@odata.nextLink"] = next_link
+        return orjson.dumps(body)
+
+    def _next_link(self, request: web.Request, options: QueryOptions, page: Page) -> str:
+        params: list[tuple[str, str]] = []
+        for name, value in request.query.items():
+            low = name.lower()
+            if low in ("$skip", "$skiptoken", "$top"):
+                continue
+            params.append((name, value))
+        if page.next_top is not None:
+            params.append(("$top", str(page.next_top)))
+        params.append(("$skiptoken", page.next_token or ""))
+        query = "&".join(f"{quote(k, safe='$@')}={quote(v, safe=',()=@$')}" for k, v in params)
+        return self._base(request) + quote(request.path, safe="/()',=$@") + "?" + query
+
+
+def _url_literal(value: Any, prop: edm.Property, v3: bool) -> str:
+    text = edm.format_literal(value, prop)
+    if v3 and prop.type == edm.GUID:
+        text = f"guid'{text}'"
+    return quote(text, safe="'-:.")
+
+
+def _is_query_error(exc: SQLAlchemyError) -> bool:
+    """An error caused by the query's values (a data error), not by the database being down."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    name = type(orig).__name__.lower()
+    text = str(orig).lower()
+    return (
+        "dataerror" in name
+        or "numericvalueoutofrange" in name
+        or "invalidtextrepresentation" in name
+        or "no such function" in text
+        or "overflow" in text
+        or "division by zero" in text
+        or "invalid input" in text
+    )
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error or "").strip().splitlines()
+    return text[0][:200] if text else "invalid value"
