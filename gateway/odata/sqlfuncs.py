@@ -40,25 +40,31 @@ def _args(element: Any, compiler: Any, **kw: Any) -> list[str]:
     return [compiler.process(arg, **kw) for arg in element.clauses]
 
 
+def _one(element: Any, compiler: Any, **kw: Any) -> str:
+    """The compiled single argument (not a Python tuple's repr)."""
+    (arg,) = _args(element, compiler, **kw)
+    return arg
+
+
 @compiles(odata_lower)
 def _lower(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"lower({tuple(_args(element, compiler, **kw))})"
+    return f"lower({_one(element, compiler, **kw)})"
 
 
 @compiles(odata_lower, "sqlite")
 def _lower_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     # SQLite's lower() folds ASCII only; this one is Python's str.lower (see schemas/db.py).
-    return f"bcgw_lower({tuple(_args(element, compiler, **kw))})"
+    return f"bcgw_lower({_one(element, compiler, **kw)})"
 
 
 @compiles(odata_upper)
 def _upper(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"upper({tuple(_args(element, compiler, **kw))})"
+    return f"upper({_one(element, compiler, **kw)})"
 
 
 @compiles(odata_upper, "sqlite")
 def _upper_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"bcgw_upper({tuple(_args(element, compiler, **kw))})"
+    return f"bcgw_upper({_one(element, compiler, **kw)})"
 
 
 @compiles(odata_position)
@@ -73,7 +79,7 @@ def _position_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
 @compiles(odata_floor)
 def _floor(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"floor({tuple(_args(element, compiler, **kw))})"
+    return f"floor({_one(element, compiler, **kw)})"
 
 
 @compiles(odata_floor, "sqlite")
@@ -84,7 +90,7 @@ def _floor_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
 @compiles(odata_ceiling)
 def _ceiling(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"ceil({tuple(_args(element, compiler, **kw))})"
+    return f"ceil({_one(element, compiler, **kw)})"
 
 
 @compiles(odata_ceiling, "sqlite")
@@ -102,9 +108,9 @@ class odata_decimal(GenericFunction[Any]):
 
 @compiles(odata_decimal)
 def _decimal(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST({tuple(_args(element, compiler, **kw))} AS NUMERIC)"
+    return f"CAST({_one(element, compiler, **kw)} AS NUMERIC)"
 
 
 @compiles(odata_decimal, "sqlite")
 def _decimal_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST({tuple(_args(element, compiler, **kw))} AS REAL)"
+    return f"CAST({_one(element, compiler, **kw)} AS REAL)"
