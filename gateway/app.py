@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import availability
+from gateway.admin_api import add_admin_routes
 from gateway.auth import PRINCIPAL, Authenticator
 from gateway.cache import ResponseCache
 from gateway.changes import ChangeFeed
@@ -23,6 +24,7 @@ from gateway.metrics import Metrics
 from gateway.odata.edm import EntitySet, Registry
 from gateway.odata.errors import ODataError
 from gateway.odata.service import V3_ROOT, ODataService, error_response
+from gateway.proxy import setup_forwarding
 from gateway.users import UserService
 from schemas import changes
 from schemas.db import create_engine
@@ -233,6 +235,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bo
         client_max_size=1024 * 1024,
     )
     app[GATEWAY] = gateway
+    setup_forwarding(app, settings)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await gateway.start()
@@ -243,6 +246,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bo
     app.on_response_prepare.append(_version_header)
 
     ODataService(gateway.registry, gateway).add_routes(app)
+    add_admin_routes(app, GATEWAY)
     add_health_routes(app, GATEWAY)
     gateway.metrics.add_route(app, lambda r: _metrics_allowed(r))
     return app

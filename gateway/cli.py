@@ -462,14 +462,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    """Run a command; `environ` replaces os.environ for the settings (tests)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         overrides: dict[str, Any] = {"company": args.company, "log_level": args.log_level}
         for name in ("host", "port"):
             overrides[name] = getattr(args, name, None)
-        settings = load_settings(config_file=args.config, **overrides)
+        settings = load_settings(environ, config_file=args.config, **overrides)
     except ConfigError as exc:
         _fail(str(exc), 2)
     logging.basicConfig(

@@ -52,3 +52,41 @@ class Api:
             if body and "json" in resp.headers.get("Content-Type", ""):
                 data = await resp.json(content_type=None)
             return resp.status, dict(resp.headers), data
+
+
+async def run_cli(settings: Any, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run `bc-gateway ARGS` as a real process against the test database."""
+    import asyncio
+    import sys
+
+    from tests.conftest import cli_env
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_env(settings),
+    )
+    out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def cli(settings: Any, *args: str) -> tuple[int, str, str]:
+    """Run a command in this process (in a thread: it runs its own event loop); fast."""
+    import asyncio
+    import contextlib
+    import io
+
+    from gateway.cli import main
+    from tests.conftest import cli_env
+
+    out, err = io.StringIO(), io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                return main(list(args), environ=cli_env(settings))
+            except SystemExit as exc:
+                return int(exc.code or 0)
+
+    code = await asyncio.to_thread(run)
+    return code, out.getvalue(), err.getvalue()

@@ -1,0 +1,209 @@
+"""The connection setup's rules through the service, the admin API and the CLI."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from gateway.setup_service import (
+    MSG_AUTO_CREATE_NEEDS_INTEGRATION,
+    SetupError,
+    SetupService,
+    default_odata_url,
+)
+from gateway.users import UserService
+from tests.helpers import basic, cli, run_cli
+
+
+@pytest.fixture
+def service(engine: Any, settings: Any) -> SetupService:
+    return SetupService(engine, settings)
+
+
+async def _users(engine: Any) -> UserService:
+    users = UserService(engine)
+    await users.add("SALES", roles={"PRODUCT_AVAILABILITY"})
+    await users.add("OPS", roles={"INTEGRATION"})
+    await users.add("GONE", roles={"PRODUCT_AVAILABILITY"})
+    await users.set_enabled("GONE", False)
+    return users
+
+
+async def test_enabling_availability_fills_the_v3_url_and_disabling_clears_it(service: SetupService, settings: Any) -> None:
+    result = await service.change({"item_availability_enabled": True}, "t")
+    assert result.setup.odata_url == default_odata_url(settings)
+    assert result.setup.odata_url.endswith("/OData/Company('CRONUS')/ProductItemAvailability")
+    result = await service.change({"odata_url": "https://bc.example.com/OData/Company('CRONUS')/ProductItemAvailability"}, "t")
+    assert result.setup.odata_url.startswith("https://bc.example.com/")
+    result = await service.change({"reset_odata_url": True}, "t")
+    assert result.setup.odata_url == default_odata_url(settings)
+    result = await service.change({"item_availability_enabled": False}, "t")
+    assert result.setup.odata_url == ""
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ("NOBODY", "The user NOBODY does not exist."),
+        ("OPS", "does not have the role PRODUCT_AVAILABILITY"),
+        ("gone", "The user GONE is disabled"),
+    ],
+)
+async def test_odata_user_must_be_an_enabled_availability_user(
+    service: SetupService, engine: Any, user: str, message: str
+) -> None:
+    await _users(engine)
+    with pytest.raises(SetupError, match=message):
+        await service.change({"odata_username": user}, "t")
+    result = await service.change({"odata_username": "sales"}, "t")
+    assert result.setup.odata_username == "SALES"
+
+
+async def test_auto_create_needs_sales_order_integration(service: SetupService) -> None:
+    with pytest.raises(SetupError) as exc:
+        await service.change({"auto_create_sales_orders": True}, "t")
+    assert str(exc.value) == MSG_AUTO_CREATE_NEEDS_INTEGRATION
+    result = await service.change({"sales_order_integration_enabled": True, "auto_create_sales_orders": True}, "t")
+    assert result.setup.auto_create_sales_orders
+    result = await service.change({"sales_order_integration_enabled": False}, "t")
+    assert not result.setup.auto_create_sales_orders and not result.setup.sales_order_integration_enabled
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"sales_url": "contoso"}, "not an absolute http"),
+        ({"dataverse_url": "ftp://x"}, "not an absolute http"),
+        ({"webhook_auth_mode": "basic"}, "must be 'header'"),
+        ({"webhook_header_name": "bad header"}, "cannot be used as the webhook header name"),
+        ({"webhook_header_name": "Host"}, "cannot be used"),
+        ({"nonsense": 1}, "Unknown setup field"),
+        ({"item_availability_enabled": "yes"}, "must be true or false"),
+        ({"sdk_version": "9" * 31}, "at most 30"),
+    ],
+)
+async def test_invalid_values(service: SetupService, values: dict[str, Any], message: str) -> None:
+    with pytest.raises(SetupError, match=message):
+        await service.change(values, "t")
+
+
+async def test_every_change_is_recorded_with_secrets_masked(service: SetupService) -> None:
+    await service.change({"sales_url": "https://contoso.crm4.dynamics.com/"}, "alice")
+    result = await service.change(
+        {"dataverse_client_secret": "super-secret-value-1234", "webhook_auth_mode": "code"}, "bob"
+    )
+    assert result.webhook_secret  # the first webhook setup makes a secret, shown once
+    history = await service.history()
+    text = json.dumps(history)
+    assert "super-secret-value-1234" not in text and result.webhook_secret not in text
+    by_field = {h["field"]: h for h in history}
+    assert by_field["sales_url"]["changed_by"] == "alice"
+    assert by_field["sales_url"]["old"] == "" and by_field["sales_url"]["new"] == "https://contoso.crm4.dynamics.com"
+    assert by_field["dataverse_client_secret"]["new"] == "********1234"
+    assert by_field["webhook_secret"]["new"] == "(new secret)"
+    assert await service.webhook_secret_matches(result.webhook_secret)
+    assert not await service.webhook_secret_matches("nope")
+
+
+async def test_admin_api_same_rules_and_messages(api: Any, engine: Any) -> None:
+    status, _h, body = await api.get("/api/setup")
+    assert status == 200 and body["item_availability_enabled"] is True
+    assert body["webhook_secret"] in ("set", "not set")
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"auto_create_sales_orders": True})
+    assert status == 422
+    assert body["error"]["message"] == MSG_AUTO_CREATE_NEEDS_INTEGRATION
+    status, _h, body = await api.request(
+        "PATCH", "/api/setup", json={"sales_order_integration_enabled": True, "auto_create_sales_orders": True,
+                                     "dataverse_client_secret": "abcdefghijklmnop-9876"}
+    )
+    assert status == 200, body
+    assert body["setup"]["auto_create_sales_orders"] is True
+    assert body["setup"]["dataverse_client_secret"] == "********9876"
+    assert "auto_create_sales_orders" in body["changed"]
+    status, _h, body = await api.request("PATCH", "/api/setup", data=b"{not json")
+    assert status == 400
+    status, _h, body = await api.request("PATCH", "/api/setup", json=[1, 2])
+    assert status == 400
+    status, _h, history = await api.get("/api/setup/history")
+    assert status == 200 and any(h["changed_by"] == "DEMO" for h in history)
+    status, _h, users = await api.get("/api/users")
+    assert status == 200 and [u["user_name"] for u in users] == ["DEMO"]
+    assert "key_hash" not in users[0]
+    await UserService(engine).add("OPS", roles={"INTEGRATION"})
+    _u, key = await UserService(engine).change_key("OPS")
+    status, _h, body = await api.request("PATCH", "/api/setup", auth=basic("OPS", key), json={})
+    assert status == 403
+
+
+async def test_cli_same_rules_and_messages(settings: Any, engine: Any) -> None:
+    await _users(engine)
+    code, _out, err = await cli(settings, "setup", "--auto-create-sales-orders")
+    assert code == 1 and MSG_AUTO_CREATE_NEEDS_INTEGRATION in err
+    code, _out, err = await cli(settings, "setup", "--odata-user", "OPS")
+    assert code == 1 and "does not have the role PRODUCT_AVAILABILITY" in err
+    code, _out, err = await cli(settings, "setup", "--webhook-auth", "basic")
+    assert code == 2 and "--webhook-auth takes header:NAME or code" in err
+
+
+async def test_setup_on_a_fresh_database_gives_working_nav_connection_values(
+    settings: Any, engine: Any, gateway_server: Any
+) -> None:
+    """Non-interactive setup prints the nav_connection values; the printed key then works."""
+    from tests.helpers import Api
+
+    await UserService(engine).add("SALESAVAIL", roles={"PRODUCT_AVAILABILITY"})
+    code, out, err = await run_cli(
+        settings, "setup", "--json", "--sales-url", "https://contoso.crm4.dynamics.com",
+        "--enable-item-availability", "--odata-user", "SALESAVAIL", "--new-key",
+        "--enable-sales-order-integration", "--auto-create-sales-orders", "--webhook-auth", "header:x-bc-secret",
+        "--dataverse-url", "https://contoso.crm4.dynamics.com", "--dataverse-token-url",
+        "https://login.microsoftonline.com/tenant/oauth2/v2.0/token", "--dataverse-client-id", "app-id",
+        "--dataverse-client-secret", "-", stdin="client-secret-from-stdin\n",
+    )
+    assert code == 0, err
+    values = json.loads(out)
+    assert set(values) >= {"odata_url", "odata_username", "odata_accesskey", "webhook_url", "webhook_secret"}
+    assert values["odata_username"] == "SALESAVAIL"
+    assert len(values["odata_accesskey"]) == 44
+    assert values["webhook_url"].endswith("/webhooks/dataverse")
+    assert values["webhook_secret"]
+    setup = await SetupService(engine, settings).get()
+    assert setup.dataverse_client_secret == "client-secret-from-stdin"
+    # The printed URL's path, user and key answer as Sales would ask.
+    path = values["odata_url"].split("8080", 1)[1]
+    async with Api(gateway_server, "SALESAVAIL", values["odata_accesskey"]) as sales:
+        status, _h, body = await sales.get(path + "?$filter=ItemNo%20eq%20'1896-S'")
+        assert status == 200 and body["value"][0]["ItemNo"] == "1896-S"
+    code, shown, _e = await run_cli(settings, "setup", "show")
+    assert code == 0 and "client-secret-from-stdin" not in shown and values["webhook_secret"] not in shown
+
+
+async def test_interactive_guide(settings: Any, engine: Any) -> None:
+    await _users(engine)
+    answers = "\n".join(
+        [
+            "https://contoso.crm4.dynamics.com",  # Sales URL
+            "y",  # enable item availability
+            "SALES",  # OData user
+            "n",  # no new key
+            "y",  # sales order integration
+            "y",  # auto create
+            "n",  # auto process quotes
+            "code",  # webhook auth
+            "https://contoso.crm4.dynamics.com",
+            "https://login.example.com/token",
+            "client-id",
+            "the-secret",
+            "y",  # save
+        ]
+    ) + "\n"
+    code, out, err = await run_cli(settings, "setup", "--interactive", stdin=answers)
+    assert code == 0, err + out
+    assert "Summary:" in out and "the-secret" not in out
+    assert "nav_dynamicsnavodatausername   SALES" in out
+    assert "authentication WebhookKey:" in out
+    setup = await SetupService(engine, settings).get()
+    assert setup.auto_create_sales_orders and setup.webhook_auth_mode == "code"
+    assert setup.odata_username == "SALES" and setup.dataverse_client_id == "client-id"
