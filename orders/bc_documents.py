@@ -1,0 +1,261 @@
+"""What converting a Sales order or quote produces, and the BC-side data the conversion reads.
+
+Names follow Business Central's fields (``sell_to_customer_no`` is "Sell-to Customer No." and so
+on), so that whoever stores a :class:`BcSalesDocument` maps each field to the BC column of the same
+caption. Text fields are already cut to BC's field lengths (:data:`FIELD_LENGTHS`) and Code fields
+are upper-case, as BC stores them.
+
+A blank text (``""``) means "not given": BC then keeps its own default (for the bill-to and ship-to
+address: the customer's; see :attr:`BcSalesHeader.has_bill_to_address`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Literal
+
+DocumentType = Literal["Order", "Quote"]
+# "" is a text line (BC's blank Type): it carries only a Description.
+LineType = Literal["Item", "Resource", "G/L Account", ""]
+WriteInProductType = Literal["Item", "Resource", ""]
+
+# BC's field lengths, by our field name (the caption in parentheses where it is not obvious).
+FIELD_LENGTHS: Mapping[str, int] = MappingProxyType(
+    {
+        "sell_to_customer_no": 20,
+        "your_reference": 35,
+        "external_document_no": 35,
+        "currency_code": 10,
+        "payment_terms_code": 10,
+        "shipment_method_code": 10,
+        "shipping_agent_code": 10,
+        "name": 100,
+        "address": 100,
+        "address_2": 50,
+        "city": 30,
+        "county": 30,
+        "post_code": 20,
+        "country_region_code": 10,
+        "contact": 100,
+        "line_no": 20,  # "No." on a sales line
+        "line_description": 100,
+        "unit_of_measure_code": 10,
+        "note_description": 250,  # Record Link "Description"
+    }
+)
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BcSalesHeader:
+    """A "Sales Header" to insert (Document Type Order or Quote, Status Open).
+
+    ``sales_id`` is the Sales row it came from (``salesorderid`` / ``quoteid``): the worker couples
+    it to the new header. ``sales_quote_id`` is, for an order, the Sales quote it was made from
+    (``quoteid``): the worker finds the BC quote with Your Reference = that quote's number, sets
+    "Quote No." and archives it (BC §4). ``invoice_discount_amount`` is the amount to spread over the
+    lines as BC's "Invoice Discount Amount" (0: none).
+    """
+
+    document_type: DocumentType
+    sell_to_customer_no: str
+    your_reference: str = ""
+    external_document_no: str = ""
+    work_description: str = ""
+    currency_code: str = ""
+    requested_delivery_date: dt.date | None = None
+    quote_valid_until_date: dt.date | None = None
+    payment_discount_pct: Decimal = ZERO
+    invoice_discount_amount: Decimal = ZERO
+    payment_terms_code: str = ""
+    shipment_method_code: str = ""
+    shipping_agent_code: str = ""
+    bill_to_name: str = ""
+    bill_to_address: str = ""
+    bill_to_address_2: str = ""
+    bill_to_city: str = ""
+    bill_to_county: str = ""
+    bill_to_post_code: str = ""
+    bill_to_country_region_code: str = ""
+    bill_to_contact: str = ""
+    ship_to_name: str = ""
+    ship_to_address: str = ""
+    ship_to_address_2: str = ""
+    ship_to_city: str = ""
+    ship_to_county: str = ""
+    ship_to_post_code: str = ""
+    ship_to_country_region_code: str = ""
+    ship_to_contact: str = ""
+    sales_id: str = ""
+    sales_quote_id: str | None = None
+
+    @property
+    def has_bill_to_address(self) -> bool:
+        """False: Sales gave no bill-to address, keep the customer's (BC's rule)."""
+        return any(getattr(self, f"bill_to_{part}") for part in _ADDRESS_PARTS)
+
+    @property
+    def has_ship_to_address(self) -> bool:
+        """False: Sales gave no ship-to address, keep the customer's (BC's rule)."""
+        return any(getattr(self, f"ship_to_{part}") for part in _ADDRESS_PARTS)
+
+
+_ADDRESS_PARTS = ("name", "address", "address_2", "city", "county", "post_code", "country_region_code", "contact")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BcSalesLine:
+    """A "Sales Line" to insert.
+
+    ``amount`` is BC's "Line Amount": quantity × unit price − line discount, excluding VAT and
+    before the invoice discount. A text line (``type == ""``) has only ``description`` and, when it
+    continues another line's text, ``attached_to_line_no`` (0 = attached to nothing, as in BC).
+    ``sales_line_id`` is the Sales line (``salesorderdetailid`` / ``quotedetailid``) the line came
+    from; None for text lines and the freight line.
+    """
+
+    line_no: int
+    type: LineType
+    no: str = ""
+    description: str = ""
+    quantity: Decimal = ZERO
+    unit_of_measure_code: str = ""
+    qty_per_unit_of_measure: Decimal = ZERO
+    quantity_base: Decimal = ZERO
+    unit_price: Decimal = ZERO
+    line_discount_amount: Decimal = ZERO
+    amount: Decimal = ZERO
+    attached_to_line_no: int = 0
+    sales_line_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BcNote:
+    """A note on the header (a "Record Link" of type Note): ``description`` from the subject."""
+
+    description: str
+    text: str
+    sales_note_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BcSalesDocument:
+    header: BcSalesHeader
+    lines: tuple[BcSalesLine, ...] = ()
+    notes: tuple[BcNote, ...] = ()
+
+
+# ---- inputs from BC's side -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptionMappings:
+    """BC's "CRM Option Mapping" for the three option fields the conversion copies.
+
+    Keys are the Sales option values; values are BC codes (at most 10 characters).
+    """
+
+    payment_terms: Mapping[int, str]  # salesorder.paymenttermscode -> Payment Terms Code
+    shipping_agents: Mapping[int, str]  # salesorder.shippingmethodcode -> Shipping Agent Code
+    shipment_methods: Mapping[int, str]  # salesorder.freighttermscode -> Shipment Method Code
+
+
+# The option values Sales ships with (dataverse.md §2), each mapped to a BC code named after it.
+DEFAULT_OPTION_MAPPINGS = OptionMappings(
+    payment_terms=MappingProxyType({1: "NET 30", 2: "2%10NET30", 3: "NET 45", 4: "NET 60"}),
+    shipping_agents=MappingProxyType(
+        {
+            1: "AIRBORNE",
+            2: "DHL",
+            3: "FEDEX",
+            4: "UPS",
+            5: "POSTAL",
+            6: "FULL LOAD",
+            7: "WILL CALL",
+        }
+    ),
+    shipment_methods=MappingProxyType({1: "FOB", 2: "NO CHARGE"}),
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SalesSetup:
+    """The parts of BC's "Sales & Receivables Setup" (and "General Ledger Setup") used here.
+
+    ``write_in_product_type`` "" with a ``write_in_product_no`` counts as "Item", BC's default
+    option. ``local_currency_code`` is G/L Setup's "LCY Code": a Sales document in that ISO currency
+    gets a blank Currency Code. ``freight_gl_account`` is "Freight G/L Acc. No.".
+    """
+
+    write_in_product_type: WriteInProductType = "Item"
+    write_in_product_no: str = ""
+    local_currency_code: str = ""
+    freight_gl_account: str = ""
+    payment_terms: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.payment_terms)
+    shipping_agents: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.shipping_agents)
+    shipment_methods: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.shipment_methods)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BcItem:
+    """An Item with its "Item Unit of Measure" rows: ``units`` maps Code -> Qty. per Unit of Measure.
+
+    The base unit counts as a unit with quantity 1 even when ``units`` leaves it out.
+    """
+
+    no: str
+    description: str = ""
+    base_unit_of_measure: str = ""
+    blocked: bool = False
+    type: str = "Inventory"
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BcResource:
+    """A Resource with its "Resource Unit of Measure" rows (Code -> Qty. per Unit of Measure)."""
+
+    no: str
+    name: str = ""
+    base_unit_of_measure: str = ""
+    blocked: bool = False
+    units: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BcCustomer:
+    """A Customer; ``blocked`` is BC's Blocked = All (any blocking stops a new document)."""
+
+    no: str
+    name: str = ""
+    blocked: bool = False
+    currency_code: str = ""
+
+
+def _lower_keys(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType({key.strip("{}").lower(): value for key, value in mapping.items()})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Couplings:
+    """What BC's coupling table ("CRM Integration Record") says, by Sales id.
+
+    Each maps a Sales GUID to the BC record's number or code: accounts to customers, products to
+    items, products to resources, Sales units (``uom``) to BC unit codes. Keys are normalised to
+    lower-case GUIDs without braces.
+    """
+
+    account_to_customer: Mapping[str, str] = field(default_factory=dict)
+    product_to_item: Mapping[str, str] = field(default_factory=dict)
+    product_to_resource: Mapping[str, str] = field(default_factory=dict)
+    uom_to_unit: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("account_to_customer", "product_to_item", "product_to_resource", "uom_to_unit"):
+            object.__setattr__(self, name, _lower_keys(getattr(self, name)))

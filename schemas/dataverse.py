@@ -1,0 +1,592 @@
+"""Typed Dataverse (Dynamics 365 Sales) rows, built from the JSON the Web API returns.
+
+The Web API gives one JSON object per row: lower-case column names; a lookup as
+``_<name>_value`` (a GUID) with the annotation
+``_<name>_value@Microsoft.Dynamics.CRM.lookuplogicalname`` naming the table it points to (only
+returned when the request asks for annotations, e.g. ``Prefer: odata.include-annotations="*"``);
+money and decimals as JSON numbers; date-only columns as ``"YYYY-MM-DD"`` and datetimes as ISO
+strings ending in ``Z``; option sets as integers; a column that is null or was not selected is
+``None`` here.
+
+Every record has ``from_webapi(row)``, which raises nothing but :class:`RecordError` (a
+``ValueError``) when the row is malformed: not an object, the key column missing, or a column of
+the wrong JSON type. Unknown keys (``@odata.etag``, formatted-value annotations, columns not
+modelled here) are ignored.
+
+Conventions:
+- GUIDs are lower-case, without braces.
+- Decimals are :class:`~decimal.Decimal`, built from the number's text (``Decimal(str(x))``), so no
+  binary-float arithmetic ever touches an amount. Numbers sent as strings (the
+  ``IEEE754Compatible=true`` form) and numbers already parsed as ``Decimal`` are accepted.
+- Date columns accept both ``"2024-05-01"`` and ``"2024-05-01T00:00:00Z"``; for the second form the
+  UTC calendar date is kept (Dataverse returns DateOnly columns in the first form; a "User Local"
+  date column comes as a UTC datetime, and its UTC date is what we keep).
+- Datetime columns give aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple, Self
+
+LOOKUP_LOGICAL_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+
+# salesorder.statecode / quote.statecode / product.statecode values the integration acts on.
+SALESORDER_STATE_ACTIVE = 0
+SALESORDER_STATE_SUBMITTED = 1
+QUOTE_STATE_DRAFT = 0
+QUOTE_STATE_ACTIVE = 1
+QUOTE_STATE_WON = 2
+QUOTE_STATE_CLOSED = 3
+QUOTE_STATUS_REVISED = 7
+PRODUCT_STATE_ACTIVE = 0
+# product.producttypecode
+PRODUCT_TYPE_SALES_INVENTORY = 1
+PRODUCT_TYPE_MISCELLANEOUS_CHARGES = 2
+PRODUCT_TYPE_SERVICES = 3
+PRODUCT_TYPE_FLAT_FEES = 4
+# account.customertypecode
+ACCOUNT_TYPE_CUSTOMER = 3
+
+
+class RecordError(ValueError):
+    """A Web API row that cannot be read as the record it should be."""
+
+
+class LookupRef(NamedTuple):
+    """A polymorphic lookup's target: (table logical name, row id)."""
+
+    logical_name: str
+    id: str
+
+
+class _Row:
+    """Typed access to one Web API row; every failure is a RecordError naming table and column."""
+
+    def __init__(self, table: str, row: object, key: str) -> None:
+        if not isinstance(row, Mapping):
+            raise RecordError(f"{table}: expected a JSON object, got {type(row).__name__}")
+        self.table = table
+        self.row: Mapping[str, Any] = row
+        self.key_value = "?"
+        self.key_value = self.guid(key, required=True) or "?"
+
+    def _fail(self, column: str, expected: str, value: object) -> RecordError:
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return RecordError(
+            f"{self.table} {self.key_value}: column {column!r} must be {expected}, got {type(value).__name__} {shown}"
+        )
+
+    def get(self, column: str) -> Any:
+        return self.row.get(column)
+
+    def text(self, column: str) -> str | None:
+        value = self.get(column)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self._fail(column, "a string", value)
+        return value
+
+    def guid(self, column: str, *, required: bool = False) -> str | None:
+        value = self.get(column)
+        if value is None:
+            if required:
+                raise RecordError(f"{self.table}: the key column {column!r} is missing or null")
+            return None
+        if not isinstance(value, str):
+            raise self._fail(column, "a GUID string", value)
+        try:
+            return str(uuid.UUID(value.strip().strip("{}")))
+        except ValueError:
+            raise self._fail(column, "a GUID string", value) from None
+
+    def lookup(self, name: str) -> str | None:
+        """The id a lookup column points to (``_<name>_value``)."""
+        return self.guid(f"_{name}_value")
+
+    def lookup_ref(self, name: str) -> LookupRef | None:
+        """A polymorphic lookup: its id and the logical name from the annotation (which is needed)."""
+        target = self.lookup(name)
+        if target is None:
+            return None
+        column = f"_{name}_value{LOOKUP_LOGICAL_NAME}"
+        logical = self.get(column)
+        if logical is None:
+            raise RecordError(
+                f"{self.table} {self.key_value}: {column!r} is missing; read the row with "
+                'Prefer: odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname" (or "*")'
+            )
+        if not isinstance(logical, str) or not logical:
+            raise self._fail(column, "a table logical name", logical)
+        return LookupRef(logical.lower(), target)
+
+    def decimal(self, column: str) -> Decimal | None:
+        value = self.get(column)
+        if value is None:
+            return None
+        # bool is an int subclass: True must not become 1.
+        if isinstance(value, bool):
+            raise self._fail(column, "a number", value)
+        if isinstance(value, Decimal):
+            result = value
+        elif isinstance(value, int):
+            result = Decimal(value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise self._fail(column, "a finite number", value)
+            # The shortest text that round-trips, never the float's binary expansion.
+            result = Decimal(repr(value))
+        elif isinstance(value, str):
+            try:
+                result = Decimal(value.strip())
+            except InvalidOperation:
+                raise self._fail(column, "a number", value) from None
+        else:
+            raise self._fail(column, "a number", value)
+        if not result.is_finite():
+            raise self._fail(column, "a finite number", value)
+        return result
+
+    def integer(self, column: str) -> int | None:
+        value = self.get(column)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise self._fail(column, "an integer", value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        raise self._fail(column, "an integer", value)
+
+    def boolean(self, column: str) -> bool | None:
+        value = self.get(column)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise self._fail(column, "true or false", value)
+        return value
+
+    def date(self, column: str) -> dt.date | None:
+        value = self.get(column)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self._fail(column, "a date string", value)
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return dt.date.fromisoformat(text)
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise self._fail(column, "a date (YYYY-MM-DD or an ISO datetime)", value) from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC)
+        return moment.date()
+
+    def datetime(self, column: str) -> dt.datetime | None:
+        value = self.get(column)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self._fail(column, "an ISO datetime string", value)
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise self._fail(column, "an ISO datetime string", value) from None
+        # The Web API always answers in UTC; a value without a zone is taken as UTC too.
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+ADDRESS_PARTS = (
+    "name",
+    "line1",
+    "line2",
+    "line3",
+    "city",
+    "stateorprovince",
+    "postalcode",
+    "country",
+    "contactname",
+    "telephone",
+    "fax",
+)
+
+
+def _address_columns(r: _Row) -> dict[str, str | None]:
+    return {f"{side}_{part}": r.text(f"{side}_{part}") for side in ("billto", "shipto") for part in ADDRESS_PARTS}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SalesDocumentRecord:
+    """Columns that `salesorder` and `quote` share (the parts BC's conversion reads)."""
+
+    name: str | None = None
+    description: str | None = None
+    customer: LookupRef | None = None
+    transactioncurrencyid: str | None = None
+    pricelevelid: str | None = None
+    opportunityid: str | None = None
+    requestdeliveryby: dt.date | None = None
+    statecode: int | None = None
+    statuscode: int | None = None
+    discountamount: Decimal | None = None
+    discountpercentage: Decimal | None = None
+    freightamount: Decimal | None = None
+    totalamount: Decimal | None = None
+    totallineitemamount: Decimal | None = None
+    totalamountlessfreight: Decimal | None = None
+    totaldiscountamount: Decimal | None = None
+    totaltax: Decimal | None = None
+    paymenttermscode: int | None = None
+    shippingmethodcode: int | None = None
+    freighttermscode: int | None = None
+    willcall: bool | None = None
+    billto_name: str | None = None
+    billto_line1: str | None = None
+    billto_line2: str | None = None
+    billto_line3: str | None = None
+    billto_city: str | None = None
+    billto_stateorprovince: str | None = None
+    billto_postalcode: str | None = None
+    billto_country: str | None = None
+    billto_contactname: str | None = None
+    billto_telephone: str | None = None
+    billto_fax: str | None = None
+    shipto_name: str | None = None
+    shipto_line1: str | None = None
+    shipto_line2: str | None = None
+    shipto_line3: str | None = None
+    shipto_city: str | None = None
+    shipto_stateorprovince: str | None = None
+    shipto_postalcode: str | None = None
+    shipto_country: str | None = None
+    shipto_contactname: str | None = None
+    shipto_telephone: str | None = None
+    shipto_fax: str | None = None
+
+    @staticmethod
+    def _shared_columns(r: _Row) -> dict[str, Any]:
+        return {
+            "name": r.text("name"),
+            "description": r.text("description"),
+            "customer": r.lookup_ref("customerid"),
+            "transactioncurrencyid": r.lookup("transactioncurrencyid"),
+            "pricelevelid": r.lookup("pricelevelid"),
+            "opportunityid": r.lookup("opportunityid"),
+            "requestdeliveryby": r.date("requestdeliveryby"),
+            "statecode": r.integer("statecode"),
+            "statuscode": r.integer("statuscode"),
+            "discountamount": r.decimal("discountamount"),
+            "discountpercentage": r.decimal("discountpercentage"),
+            "freightamount": r.decimal("freightamount"),
+            "totalamount": r.decimal("totalamount"),
+            "totallineitemamount": r.decimal("totallineitemamount"),
+            "totalamountlessfreight": r.decimal("totalamountlessfreight"),
+            "totaldiscountamount": r.decimal("totaldiscountamount"),
+            "totaltax": r.decimal("totaltax"),
+            "paymenttermscode": r.integer("paymenttermscode"),
+            "shippingmethodcode": r.integer("shippingmethodcode"),
+            "freighttermscode": r.integer("freighttermscode"),
+            "willcall": r.boolean("willcall"),
+            **_address_columns(r),
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SalesOrder(SalesDocumentRecord):
+    """A `salesorder` row."""
+
+    salesorderid: str
+    ordernumber: str | None = None
+    quoteid: str | None = None
+    submitdate: dt.date | None = None
+    lastbackofficesubmit: dt.date | None = None
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("salesorder", row, "salesorderid")
+        return cls(
+            salesorderid=r.key_value,
+            ordernumber=r.text("ordernumber"),
+            quoteid=r.lookup("quoteid"),
+            submitdate=r.date("submitdate"),
+            lastbackofficesubmit=r.date("lastbackofficesubmit"),
+            **cls._shared_columns(r),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Quote(SalesDocumentRecord):
+    """A `quote` row."""
+
+    quoteid: str
+    quotenumber: str | None = None
+    revisionnumber: int | None = None
+    effectivefrom: dt.date | None = None
+    effectiveto: dt.date | None = None
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("quote", row, "quoteid")
+        return cls(
+            quoteid=r.key_value,
+            quotenumber=r.text("quotenumber"),
+            revisionnumber=r.integer("revisionnumber"),
+            effectivefrom=r.date("effectivefrom"),
+            effectiveto=r.date("effectiveto"),
+            **cls._shared_columns(r),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SalesOrderLine:
+    """A `salesorderdetail` or `quotedetail` row (the two have the same columns).
+
+    ``line_id`` is ``salesorderdetailid`` / ``quotedetailid``; ``parent_id`` is the order's or the
+    quote's id; ``entity`` says which of the two tables the row came from.
+    """
+
+    entity: str
+    line_id: str
+    parent_id: str | None = None
+    productid: str | None = None
+    productdescription: str | None = None
+    isproductoverridden: bool | None = None
+    quantity: Decimal | None = None
+    priceperunit: Decimal | None = None
+    ispriceoverridden: bool | None = None
+    manualdiscountamount: Decimal | None = None
+    volumediscountamount: Decimal | None = None
+    baseamount: Decimal | None = None
+    extendedamount: Decimal | None = None
+    tax: Decimal | None = None
+    uomid: str | None = None
+    lineitemnumber: int | None = None
+    sequencenumber: int | None = None
+    description: str | None = None
+    producttypecode: int | None = None
+    quotedetailid: str | None = None
+
+    @property
+    def is_write_in(self) -> bool:
+        """No product, or a product overridden by free text: BC uses its Write-in Product."""
+        return self.productid is None or bool(self.isproductoverridden)
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        if isinstance(row, Mapping) and row.get("quotedetailid") is not None and row.get("salesorderdetailid") is None:
+            r = _Row("quotedetail", row, "quotedetailid")
+            entity, parent = "quotedetail", r.lookup("quoteid")
+            quotedetailid = r.key_value
+        else:
+            r = _Row("salesorderdetail", row, "salesorderdetailid")
+            entity, parent = "salesorderdetail", r.lookup("salesorderid")
+            quotedetailid = r.lookup("quotedetailid")
+        return cls(
+            entity=entity,
+            line_id=r.key_value,
+            parent_id=parent,
+            productid=r.lookup("productid"),
+            productdescription=r.text("productdescription"),
+            isproductoverridden=r.boolean("isproductoverridden"),
+            quantity=r.decimal("quantity"),
+            priceperunit=r.decimal("priceperunit"),
+            ispriceoverridden=r.boolean("ispriceoverridden"),
+            manualdiscountamount=r.decimal("manualdiscountamount"),
+            volumediscountamount=r.decimal("volumediscountamount"),
+            baseamount=r.decimal("baseamount"),
+            extendedamount=r.decimal("extendedamount"),
+            tax=r.decimal("tax"),
+            uomid=r.lookup("uomid"),
+            lineitemnumber=r.integer("lineitemnumber"),
+            sequencenumber=r.integer("sequencenumber"),
+            description=r.text("description"),
+            producttypecode=r.integer("producttypecode"),
+            quotedetailid=quotedetailid,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Account:
+    """An `account` row."""
+
+    accountid: str
+    accountnumber: str | None = None
+    name: str | None = None
+    customertypecode: int | None = None
+    statecode: int | None = None
+    transactioncurrencyid: str | None = None
+    telephone1: str | None = None
+    emailaddress1: str | None = None
+    address1_line1: str | None = None
+    address1_line2: str | None = None
+    address1_line3: str | None = None
+    address1_city: str | None = None
+    address1_stateorprovince: str | None = None
+    address1_postalcode: str | None = None
+    address1_country: str | None = None
+
+    @property
+    def is_customer(self) -> bool:
+        return self.customertypecode == ACCOUNT_TYPE_CUSTOMER
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("account", row, "accountid")
+        return cls(
+            accountid=r.key_value,
+            accountnumber=r.text("accountnumber"),
+            name=r.text("name"),
+            customertypecode=r.integer("customertypecode"),
+            statecode=r.integer("statecode"),
+            transactioncurrencyid=r.lookup("transactioncurrencyid"),
+            telephone1=r.text("telephone1"),
+            emailaddress1=r.text("emailaddress1"),
+            **{
+                f"address1_{part}": r.text(f"address1_{part}")
+                for part in ("line1", "line2", "line3", "city", "stateorprovince", "postalcode", "country")
+            },
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Contact:
+    """A `contact` row; ``parentcustomer`` is its company (an account, sometimes a contact)."""
+
+    contactid: str
+    fullname: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    parentcustomer: LookupRef | None = None
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("contact", row, "contactid")
+        return cls(
+            contactid=r.key_value,
+            fullname=r.text("fullname"),
+            firstname=r.text("firstname"),
+            lastname=r.text("lastname"),
+            parentcustomer=r.lookup_ref("parentcustomerid"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Product:
+    """A `product` row."""
+
+    productid: str
+    productnumber: str | None = None
+    name: str | None = None
+    producttypecode: int | None = None
+    statecode: int | None = None
+    defaultuomid: str | None = None
+    quantityonhand: Decimal | None = None
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("product", row, "productid")
+        return cls(
+            productid=r.key_value,
+            productnumber=r.text("productnumber"),
+            name=r.text("name"),
+            producttypecode=r.integer("producttypecode"),
+            statecode=r.integer("statecode"),
+            defaultuomid=r.lookup("defaultuomid"),
+            quantityonhand=r.decimal("quantityonhand"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Uom:
+    """A `uom` row (a unit in a unit group)."""
+
+    uomid: str
+    name: str | None = None
+    quantity: Decimal | None = None
+    uomscheduleid: str | None = None
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("uom", row, "uomid")
+        return cls(
+            uomid=r.key_value,
+            name=r.text("name"),
+            quantity=r.decimal("quantity"),
+            uomscheduleid=r.lookup("uomscheduleid"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Currency:
+    """A `transactioncurrency` row."""
+
+    transactioncurrencyid: str
+    isocurrencycode: str | None = None
+    currencyname: str | None = None
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("transactioncurrency", row, "transactioncurrencyid")
+        return cls(
+            transactioncurrencyid=r.key_value,
+            isocurrencycode=r.text("isocurrencycode"),
+            currencyname=r.text("currencyname"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Note:
+    """An `annotation` row (a note, or an attachment when ``isdocument``)."""
+
+    annotationid: str
+    subject: str | None = None
+    notetext: str | None = None
+    isdocument: bool | None = None
+    objectid: str | None = None
+    objecttypecode: str | None = None
+    filename: str | None = None
+    filesize: int | None = None
+    mimetype: str | None = None
+    createdon: dt.datetime | None = None
+    modifiedon: dt.datetime | None = None
+
+    @property
+    def is_attachment(self) -> bool:
+        return bool(self.isdocument)
+
+    @classmethod
+    def from_webapi(cls, row: Mapping[str, Any]) -> Self:
+        r = _Row("annotation", row, "annotationid")
+        object_type = r.text("objecttypecode")
+        if object_type is None:
+            # objectid is polymorphic; its annotation names the table when objecttypecode was not selected.
+            logical = r.get(f"_objectid_value{LOOKUP_LOGICAL_NAME}")
+            object_type = logical if isinstance(logical, str) and logical else None
+        return cls(
+            annotationid=r.key_value,
+            subject=r.text("subject"),
+            notetext=r.text("notetext"),
+            isdocument=r.boolean("isdocument"),
+            objectid=r.lookup("objectid"),
+            objecttypecode=object_type,
+            filename=r.text("filename"),
+            filesize=r.integer("filesize"),
+            mimetype=r.text("mimetype"),
+            createdon=r.datetime("createdon"),
+            modifiedon=r.datetime("modifiedon"),
+        )
