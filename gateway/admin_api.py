@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.auth import PRINCIPAL
 from gateway.odata.errors import ODataError, bad_request, forbidden
-from gateway.setup_service import SetupError, SetupService, public_view, webhook_url
+from gateway.setup_service import SetupError, SetupService
 from gateway.users import UserService
 from schemas.entities import INTEGRATION_ADMIN
 
@@ -33,14 +33,9 @@ def add_admin_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> None
         gateway = request.app[gateway_key]
         return SetupService(gateway.engine(), gateway.settings)
 
-    async def view(request: web.Request, svc: SetupService) -> dict[str, Any]:
-        out = public_view(await svc.get())
-        out["webhook_url"] = webhook_url(request.app[gateway_key].settings)
-        return out
-
     async def get_setup(request: web.Request) -> web.Response:
         _admin(request)
-        return _json(await view(request, service(request)))
+        return _json(await service(request).view())
 
     async def patch_setup(request: web.Request) -> web.Response:
         who = _admin(request)
@@ -60,7 +55,7 @@ def add_admin_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> None
         gateway.feed.wake()
         return _json(
             {
-                "setup": await view(request, svc),
+                "setup": await svc.view(),
                 "changed": sorted(result.changed),
                 # Shown once: only the answer to the change that made it carries it.
                 "webhook_secret": result.webhook_secret,

@@ -26,9 +26,12 @@ from gateway.odata.errors import ODataError
 from gateway.odata.service import V3_ROOT, ODataService, error_response
 from gateway.proxy import setup_forwarding
 from gateway.users import UserService
+from gateway.webhooks import add_webhook_routes
+from orders import inbox
+from orders.worker import OrderWorker
 from schemas import changes
 from schemas.db import create_engine
-from schemas.entities import AVAILABILITY, FOUNDATION_SETS, INTEGRATION_ADMIN
+from schemas.entities import ALL_SETS, AVAILABILITY, INTEGRATION_ADMIN
 from schemas.migrate import current_revision, head_revision
 from schemas.tables import company as company_table
 
@@ -44,11 +47,13 @@ class SchemaNotReady(RuntimeError):
 class Gateway:
     """The running gateway's state; also the OData service's host."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine | None = None, worker: bool = True) -> None:
         self.settings = settings
+        self.run_worker = worker
+        self.worker: OrderWorker | None = None
         self._engine = engine
         self._owns_engine = engine is None
-        self.registry = Registry(list(FOUNDATION_SETS))
+        self.registry = Registry(list(ALL_SETS))
         self.response_cache = ResponseCache(settings.cache_ttl) if settings.cache_ttl > 0 else None
         self.setup = Setup()
         self.companies: set[str] = set()
@@ -125,7 +130,11 @@ class Gateway:
             cache = self.response_cache
             self.feed.on(changes.ITEM, lambda rows: availability.invalidate_items(engine, cache, rows))
             self.feed.on(changes.MASTER, self._on_master)
+        self.feed.on(changes.INBOX, self._on_inbox)
         self.background.append(asyncio.create_task(self.feed.run(), name="change-feed"))
+        if self.run_worker:
+            self.worker = OrderWorker(engine, self.settings)
+            self.background.append(asyncio.create_task(self.worker.run(), name="order-worker"))
         self.background.append(asyncio.create_task(self._flush_last_used(), name="last-used"))
 
     async def stop(self) -> None:
@@ -147,6 +156,22 @@ class Gateway:
     async def reload_companies(self) -> None:
         async with self.engine().connect() as conn:
             self.companies = set((await conn.execute(select(company_table.c.name))).scalars())
+
+    def wake_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def _on_inbox(self, _rows: list[Any]) -> None:
+        self.wake_worker()
+
+    async def refresh_metrics(self) -> None:
+        cache = self.response_cache
+        if cache is not None:
+            self.metrics.cache_entries.set(len(cache))
+            self.metrics.cache_hits.set(cache.hits)
+            self.metrics.cache_misses.set(cache.misses)
+        for state, count in (await inbox.counts_by_state(self.engine())).items():
+            self.metrics.inbox.labels(state).set(count)
 
     async def _on_users(self, _rows: list[Any]) -> None:
         self.auth.forget_verifications()
@@ -172,8 +197,8 @@ class Gateway:
 
 GATEWAY = web.AppKey("gateway", Gateway)
 
-# Routes that answer without Basic authentication.
-OPEN_PREFIXES = ("/health",)
+# Routes without Basic authentication: health checks, and webhooks (they check their own secret).
+OPEN_PREFIXES = ("/health", "/webhooks/")
 
 
 def _is_v3(request: web.Request) -> bool:
@@ -229,7 +254,7 @@ async def _version_header(request: web.Request, response: web.StreamResponse) ->
 
 def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bool = True) -> web.Application:
     """The application; `engine` lets tests share one database engine."""
-    gateway = Gateway(settings, engine)
+    gateway = Gateway(settings, engine, worker)
     app = web.Application(
         middlewares=[error_middleware, gateway.metrics.middleware, auth_middleware],
         client_max_size=1024 * 1024,
@@ -247,8 +272,9 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bo
 
     ODataService(gateway.registry, gateway).add_routes(app)
     add_admin_routes(app, GATEWAY)
+    add_webhook_routes(app, GATEWAY)
     add_health_routes(app, GATEWAY)
-    gateway.metrics.add_route(app, lambda r: _metrics_allowed(r))
+    gateway.metrics.add_route(app, _metrics_allowed, gateway.refresh_metrics)
     return app
 
 

@@ -456,9 +456,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--quiet", action="store_true", help="print only the key")
     s.set_defaults(func=cmd_users)
 
+    from gateway.cli_orders import add_order_parsers
     from gateway.cli_setup import add_setup_parser
 
     add_setup_parser(sub)
+    add_order_parsers(sub)
     return p
 
 

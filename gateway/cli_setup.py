@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
 from gateway.connection_setup import Setup
-from gateway.setup_service import SetupError, SetupService, public_view, webhook_url
+from gateway.setup_service import SetupError, SetupService, webhook_url
 
 
 def add_setup_parser(sub: Any) -> None:
@@ -51,17 +51,41 @@ def add_setup_parser(sub: Any) -> None:
     s.add_argument("--dataverse-token-url")
     s.add_argument("--dataverse-client-id")
     s.add_argument("--dataverse-client-secret", help="the secret, or - to read it from standard input")
-    _add_sales_setup_flags(s)
+    # BC's Sales & Receivables Setup, for order processing.
+    s.add_argument("--write-in-product", metavar="item|resource:NO", help="the Write-in Product for write-in lines")
+    s.add_argument("--local-currency", metavar="CODE", help="ISO code of the local currency (blank on documents)")
+    s.add_argument("--freight-gl-account", metavar="NO", help="G/L account for freight lines")
+    s.add_argument(
+        "--option-mapping",
+        action="append",
+        metavar="KIND:VALUE=CODE",
+        help="map a Sales option value to a BC code; KIND is payment-terms, shipping-agent or shipment-method",
+    )
     s.set_defaults(func=cmd_setup)
 
 
-def _add_sales_setup_flags(s: argparse.ArgumentParser) -> None:
-    """Flags of the Sales & Receivables setup (order processing); registered by that module."""
-    try:
-        from orders.sales_setup_cli import add_flags
-    except ImportError:  # order processing not installed in this build
-        return
-    add_flags(s)
+_MAPPING_KINDS = {
+    "payment-terms": "payment_terms",
+    "shipping-agent": "shipping_agents",
+    "shipment-method": "shipment_methods",
+}
+
+
+def _sales_setup_values(args: argparse.Namespace) -> dict[str, Any]:
+    v: dict[str, Any] = {}
+    if args.write_in_product is not None:
+        v["write_in_product"] = args.write_in_product
+    if args.local_currency is not None:
+        v["local_currency_code"] = args.local_currency
+    if args.freight_gl_account is not None:
+        v["freight_gl_account"] = args.freight_gl_account
+    for text in args.option_mapping or ():
+        kind, _, rest = text.partition(":")
+        value, eq, code = rest.partition("=")
+        if kind not in _MAPPING_KINDS or not eq or not value.strip().isdigit():
+            raise SetupError(f"--option-mapping takes KIND:VALUE=CODE with KIND one of {', '.join(_MAPPING_KINDS)}.")
+        v.setdefault(_MAPPING_KINDS[kind], {})[value.strip()] = code
+    return v
 
 
 def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -194,10 +218,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         service = SetupService(engine, settings)
         if args.action == "history":
             return await service.history()
-        view = public_view(await service.get())
-        view["webhook_url"] = webhook_url(settings)
-        view.update(await _sales_setup_view(engine, settings))
-        return view
+        return await service.view()
 
     if args.action:
         result = _run(_with_engine(settings, show))
@@ -215,9 +236,9 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         values = _flag_values(args)
+        sales_values = _sales_setup_values(args)
     except SetupError as exc:
         _fail(str(exc), 2)
-    sales_values = _sales_setup_values(args)
     new_key = args.new_key
 
     async def run(engine: AsyncEngine) -> dict[str, Any]:
@@ -238,8 +259,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
             values.get("sales_order_integration_enabled") or current.sales_order_integration_enabled
         ):
             values["rotate_webhook_secret"] = True  # the first setup of the webhook makes its secret
-        result = await service.change(values, changed_by=_who())
-        await _apply_sales_setup(engine, settings, sales_values, _who())
+        result = await service.change({**values, **sales_values}, changed_by=_who())
         setup = result.setup
         key = None
         if new_key:
@@ -286,27 +306,3 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"  authentication WebhookKey: {secret}")
     return 0
-
-
-async def _sales_setup_view(engine: AsyncEngine, settings: Settings) -> dict[str, Any]:
-    try:
-        from orders.sales_setup_cli import view
-    except ImportError:
-        return {}
-    return await view(engine, settings)
-
-
-def _sales_setup_values(args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        from orders.sales_setup_cli import values_from_args
-    except ImportError:
-        return {}
-    return values_from_args(args)
-
-
-async def _apply_sales_setup(engine: AsyncEngine, settings: Settings, values: dict[str, Any], who: str) -> None:
-    if not values:
-        return
-    from orders.sales_setup_cli import apply
-
-    await apply(engine, settings, values, who)

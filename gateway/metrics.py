@@ -73,10 +73,16 @@ class Metrics:
             self.requests.labels(route, request.method, str(status)).inc()
             self.latency.labels(route).observe(time.perf_counter() - started)
 
-    def add_route(self, app: web.Application, allowed: Callable[[web.Request], bool]) -> None:
+    def add_route(
+        self,
+        app: web.Application,
+        allowed: Callable[[web.Request], bool],
+        refresh: Callable[[], Awaitable[None]],
+    ) -> None:
         async def metrics(request: web.Request) -> web.Response:
             if not allowed(request):
                 raise forbidden("Reading metrics needs the role INTEGRATION_ADMIN.")
+            await refresh()
             return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         app.router.add_get("/metrics", metrics)

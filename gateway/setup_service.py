@@ -18,6 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.config import Settings
 from gateway.connection_setup import Setup, load_setup
 from gateway.users import generate_key, hash_secret, name_key, new_salt, secret_matches
+from orders.inbox import submitted_orders_waiting
+from orders.sales_setup import FIELDS as SALES_FIELDS
+from orders.sales_setup import SalesSetupError, change_sales_setup, load_sales_setup
+from orders.sales_setup import view as sales_view
 from schemas import changes
 from schemas.db import write_transaction
 from schemas.entities import PRODUCT_AVAILABILITY
@@ -55,14 +59,6 @@ EDITABLE = BOOL_FIELDS + TEXT_FIELDS
 SECRET_FIELDS = ("dataverse_client_secret",)
 _HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 _RESERVED_HEADERS = {"host", "content-type", "content-length", "connection", "transfer-encoding"}
-# Hooks that report submitted Sales orders not yet processed (the order inbox registers one).
-_submitted_order_counters: list[Any] = []
-
-
-def register_submitted_orders_counter(counter: Any) -> None:
-    """`counter(conn) -> int`: submitted Sales orders that wait, unprocessed."""
-    if counter not in _submitted_order_counters:
-        _submitted_order_counters.append(counter)
 
 
 class SetupError(ValueError):
@@ -143,7 +139,7 @@ class SetupService:
 
     async def change(self, values: dict[str, Any], changed_by: str) -> ChangeResult:
         """Apply field values (and ACTIONS set to true) by the setup's rules, in one transaction."""
-        unknown = sorted(set(values) - set(EDITABLE) - set(ACTIONS))
+        unknown = sorted(set(values) - set(EDITABLE) - set(ACTIONS) - set(SALES_FIELDS))
         if unknown:
             raise SetupError(f"Unknown setup field(s): {', '.join(unknown)}.")
         for name in BOOL_FIELDS + ACTIONS:
@@ -152,10 +148,15 @@ class SetupService:
         for name in TEXT_FIELDS:
             if name in values and not isinstance(values[name], str):
                 raise SetupError(f"{name} must be text.")
+        sales_values = {k: values.pop(k) for k in list(values) if k in SALES_FIELDS}
         async with write_transaction(self.engine) as conn:
             exists = (await conn.execute(select(connection_setup.c.id))).first() is not None
             old = await load_setup(conn)
             new, secret = await self._apply(conn, old, values)
+            try:
+                sales_changed = await change_sales_setup(conn, self.settings.company, sales_values)
+            except SalesSetupError as exc:
+                raise SetupError(str(exc)) from None
             changed = {
                 f.name: (getattr(old, f.name), getattr(new, f.name))
                 for f in dataclasses.fields(Setup)
@@ -167,8 +168,9 @@ class SetupService:
                     await conn.execute(update(connection_setup).where(connection_setup.c.id == 1).values(**row))
                 else:
                     await conn.execute(insert(connection_setup).values(id=1, **row))
+            if changed or sales_changed:
                 now = dt.datetime.now(dt.UTC)
-                for field, (before, after) in changed.items():
+                for field, (before, after) in [*changed.items(), *sales_changed.items()]:
                     if field == "webhook_secret_salt":
                         continue
                     if field == "webhook_secret_hash":
@@ -189,7 +191,15 @@ class SetupService:
                         )
                     )
                 await changes.record(conn, changes.SETUP)
-        return ChangeResult(new, {k: v for k, v in changed.items() if not k.startswith("webhook_secret_")}, secret)
+        visible = {k: v for k, v in changed.items() if not k.startswith("webhook_secret_")}
+        return ChangeResult(new, {**visible, **sales_changed}, secret)
+
+    async def view(self) -> dict[str, Any]:
+        """Everything a person may see of the setup: secrets masked, with the sales setup."""
+        async with self.engine.connect() as conn:
+            setup = await load_setup(conn)
+            sales = await load_sales_setup(conn, self.settings.company)
+        return {**public_view(setup), "webhook_url": webhook_url(self.settings), **sales_view(sales)}
 
     async def _apply(self, conn: AsyncConnection, old: Setup, values: dict[str, Any]) -> tuple[Setup, str | None]:
         v = dict(values)
@@ -216,12 +226,8 @@ class SetupService:
 
         if "sales_order_integration_enabled" in v:
             on = v["sales_order_integration_enabled"]
-            if not on and old.sales_order_integration_enabled:
-                waiting = 0
-                for counter in _submitted_order_counters:
-                    waiting += await counter(conn)
-                if waiting:
-                    raise SetupError(MSG_SUBMITTED_ORDERS)
+            if not on and old.sales_order_integration_enabled and await submitted_orders_waiting(conn):
+                raise SetupError(MSG_SUBMITTED_ORDERS)
             new = dataclasses.replace(new, sales_order_integration_enabled=on)
             if not on:
                 new = dataclasses.replace(new, auto_create_sales_orders=False, auto_process_sales_quotes=False)

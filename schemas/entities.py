@@ -8,6 +8,8 @@ from sqlalchemy import Integer, Select, and_, func, literal, select
 
 from gateway.odata.edm import (
     BOOLEAN,
+    DATE,
+    DATETIMEOFFSET,
     DECIMAL,
     GUID,
     INT32,
@@ -248,3 +250,167 @@ FOUNDATION_SETS = [
     CUSTOMERS,
     RESOURCES,
 ]
+
+
+# --- BC documents made from Sales (order processing) -----------------------------------------
+
+
+def _header_columns(h: Any) -> list[Any]:
+    return [
+        h.c.no.label("No"),
+        h.c.sell_to_customer_no.label("Sell_to_Customer_No"),
+        h.c.order_date.label("Order_Date"),
+        h.c.your_reference.label("Your_Reference"),
+        h.c.external_document_no.label("External_Document_No"),
+        h.c.currency_code.label("Currency_Code"),
+        h.c.status.label("Status"),
+        h.c.payment_terms_code.label("Payment_Terms_Code"),
+        h.c.shipment_method_code.label("Shipment_Method_Code"),
+        h.c.shipping_agent_code.label("Shipping_Agent_Code"),
+        h.c.bill_to_name.label("Bill_to_Name"),
+        h.c.ship_to_name.label("Ship_to_Name"),
+        h.c.invoice_discount_amount.label("Invoice_Discount_Amount"),
+        h.c.sales_id.label("Sales_Id"),
+        h.c.created_at.label("Created_At"),
+    ]
+
+
+def sales_orders(company: str) -> Select[Any]:
+    h = t.sales_header
+    return select(
+        *_header_columns(h),
+        h.c.requested_delivery_date.label("Requested_Delivery_Date"),
+        h.c.payment_discount_pct.label("Payment_Discount_Percent"),
+        h.c.quote_no.label("Quote_No"),
+        h.c.work_description.label("Work_Description"),
+    ).where(h.c.company == company, h.c.document_type == "Order")
+
+
+def sales_lines(company: str) -> Select[Any]:
+    ln = t.sales_line
+    return select(
+        ln.c.document_type.label("Document_Type"),
+        ln.c.document_no.label("Document_No"),
+        ln.c.line_no.label("Line_No"),
+        ln.c.type.label("Type"),
+        ln.c.no.label("No"),
+        ln.c.description.label("Description"),
+        ln.c.quantity.label("Quantity"),
+        ln.c.unit_of_measure_code.label("Unit_of_Measure_Code"),
+        ln.c.qty_per_unit_of_measure.label("Qty_per_Unit_of_Measure"),
+        ln.c.quantity_base.label("Quantity_Base"),
+        ln.c.outstanding_qty_base.label("Outstanding_Qty_Base"),
+        ln.c.unit_price.label("Unit_Price"),
+        ln.c.line_discount_amount.label("Line_Discount_Amount"),
+        ln.c.amount.label("Amount"),
+        ln.c.attached_to_line_no.label("Attached_to_Line_No"),
+    ).where(ln.c.company == company)
+
+
+def sales_inbox(company: str) -> Select[Any]:
+    ib = t.order_inbox
+    return select(
+        ib.c.id.label("Id"),
+        ib.c.table_name.label("Table"),
+        ib.c.sales_id.label("Sales_Id"),
+        ib.c.event.label("Event"),
+        ib.c.revision.label("Revision"),
+        ib.c.state.label("State"),
+        ib.c.source.label("Source"),
+        ib.c.attempts.label("Attempts"),
+        ib.c.last_error.label("Last_Error"),
+        ib.c.next_attempt_at.label("Next_Attempt_At"),
+        ib.c.received_at.label("Received_At"),
+        ib.c.processed_at.label("Processed_At"),
+        ib.c.deliveries.label("Deliveries"),
+        ib.c.document_type.label("Document_Type"),
+        ib.c.document_no.label("Document_No"),
+        ib.c.writeback_state.label("Writeback_State"),
+        ib.c.writeback_error.label("Writeback_Error"),
+    ).where(ib.c.company == company)
+
+
+_HEADER_PROPERTIES = (
+    Property("No", STRING, nullable=False, max_length=20),
+    Property("Sell_to_Customer_No", STRING, nullable=False, max_length=20),
+    Property("Order_Date", DATE, nullable=False),
+    Property("Your_Reference", STRING, nullable=False, max_length=35),
+    Property("External_Document_No", STRING, nullable=False, max_length=35),
+    Property("Currency_Code", STRING, nullable=False, max_length=10),
+    Property("Status", STRING, nullable=False, max_length=10),
+    Property("Payment_Terms_Code", STRING, nullable=False, max_length=10),
+    Property("Shipment_Method_Code", STRING, nullable=False, max_length=10),
+    Property("Shipping_Agent_Code", STRING, nullable=False, max_length=10),
+    Property("Bill_to_Name", STRING, nullable=False, max_length=100),
+    Property("Ship_to_Name", STRING, nullable=False, max_length=100),
+    Property("Invoice_Discount_Amount", DECIMAL, nullable=False),
+    Property("Sales_Id", GUID),
+    Property("Created_At", DATETIMEOFFSET, nullable=False),
+)
+
+SALES_ORDERS = EntitySet(
+    name="SalesOrders",
+    properties=(
+        *_HEADER_PROPERTIES,
+        Property("Requested_Delivery_Date", DATE),
+        Property("Payment_Discount_Percent", DECIMAL, nullable=False),
+        Property("Quote_No", STRING, nullable=False, max_length=20),
+        Property("Work_Description", STRING, nullable=False),
+    ),
+    key=("No",),
+    source=sales_orders,
+    read_roles=_READ_INTEGRATION,
+)
+
+SALES_LINES = EntitySet(
+    name="SalesLines",
+    properties=(
+        Property("Document_Type", STRING, nullable=False, max_length=10),
+        Property("Document_No", STRING, nullable=False, max_length=20),
+        Property("Line_No", INT32, nullable=False),
+        Property("Type", STRING, nullable=False, max_length=20),
+        Property("No", STRING, nullable=False, max_length=20),
+        Property("Description", STRING, nullable=False, max_length=100),
+        Property("Quantity", DECIMAL, nullable=False),
+        Property("Unit_of_Measure_Code", STRING, nullable=False, max_length=10),
+        Property("Qty_per_Unit_of_Measure", DECIMAL, nullable=False),
+        Property("Quantity_Base", DECIMAL, nullable=False),
+        Property("Outstanding_Qty_Base", DECIMAL, nullable=False),
+        Property("Unit_Price", DECIMAL, nullable=False),
+        Property("Line_Discount_Amount", DECIMAL, nullable=False),
+        Property("Amount", DECIMAL, nullable=False),
+        Property("Attached_to_Line_No", INT32, nullable=False),
+    ),
+    key=("Document_Type", "Document_No", "Line_No"),
+    source=sales_lines,
+    read_roles=_READ_INTEGRATION,
+)
+
+SALES_INBOX = EntitySet(
+    name="SalesInbox",
+    properties=(
+        Property("Id", INT32, nullable=False),
+        Property("Table", STRING, nullable=False, max_length=20),
+        Property("Sales_Id", GUID, nullable=False),
+        Property("Event", STRING, nullable=False, max_length=10),
+        Property("Revision", INT32, nullable=False),
+        Property("State", STRING, nullable=False, max_length=12),
+        Property("Source", STRING, nullable=False, max_length=10),
+        Property("Attempts", INT32, nullable=False),
+        Property("Last_Error", STRING, nullable=False),
+        Property("Next_Attempt_At", DATETIMEOFFSET),
+        Property("Received_At", DATETIMEOFFSET, nullable=False),
+        Property("Processed_At", DATETIMEOFFSET),
+        Property("Deliveries", INT32, nullable=False),
+        Property("Document_Type", STRING, nullable=False, max_length=10),
+        Property("Document_No", STRING, nullable=False, max_length=20),
+        Property("Writeback_State", STRING, nullable=False, max_length=10),
+        Property("Writeback_Error", STRING, nullable=False),
+    ),
+    key=("Id",),
+    source=sales_inbox,
+    read_roles=_READ_INTEGRATION,
+)
+
+ORDER_SETS = [SALES_ORDERS, SALES_LINES, SALES_INBOX]
+ALL_SETS = [*FOUNDATION_SETS, *ORDER_SETS]

@@ -8,6 +8,8 @@ migrations and these tables agree.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -272,4 +274,281 @@ setup_change = Table(
     Column("field", String(50), nullable=False),
     Column("old_value", Text, nullable=False),
     Column("new_value", Text, nullable=False),
+)
+
+# --- Sales documents (BC's Sales Header / Sales Line), number series, and their setup --------
+
+DOCUMENT_TYPES = ("Quote", "Order")
+LINE_TYPES = ("", "G/L Account", "Item", "Resource")
+
+
+def _address(prefix: str) -> list[Column[str]]:
+    return [
+        Column(f"{prefix}_name", String(100), nullable=False, server_default=""),
+        Column(f"{prefix}_address", String(100), nullable=False, server_default=""),
+        Column(f"{prefix}_address_2", String(50), nullable=False, server_default=""),
+        Column(f"{prefix}_city", String(30), nullable=False, server_default=""),
+        Column(f"{prefix}_county", String(30), nullable=False, server_default=""),
+        Column(f"{prefix}_post_code", String(20), nullable=False, server_default=""),
+        Column(f"{prefix}_country_region_code", String(10), nullable=False, server_default=""),
+        Column(f"{prefix}_contact", String(100), nullable=False, server_default=""),
+    ]
+
+
+# BC's "Sales & Receivables Setup", the parts order processing needs. Per company, as in BC.
+sales_setup = Table(
+    "sales_setup",
+    metadata,
+    _company(),
+    Column("write_in_product_type", String(10), nullable=False, server_default=""),
+    Column("write_in_product_no", String(20), nullable=False, server_default=""),
+    Column("local_currency_code", String(10), nullable=False, server_default=""),
+    Column("freight_gl_account", String(20), nullable=False, server_default=""),
+    # Option mappings (Sales option value -> BC code), as JSON objects.
+    Column("payment_terms_map", Text, nullable=False, server_default="{}"),
+    Column("shipping_agent_map", Text, nullable=False, server_default="{}"),
+    Column("shipment_method_map", Text, nullable=False, server_default="{}"),
+    CheckConstraint("write_in_product_type IN ('', 'Item', 'Resource')", name="write_in_type"),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+# BC's "No. Series Line": the last number used of a series (SO000001, SQ000001, ...).
+no_series = Table(
+    "no_series",
+    metadata,
+    _company(),
+    Column("code", String(20), primary_key=True),
+    Column("starting_no", String(20), nullable=False),
+    Column("last_no_used", String(20), nullable=False, server_default=""),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+
+def _header_fields() -> list[Column[Any]]:
+    """The Sales Header's fields after its key; the archive keeps the same ones."""
+    return [
+        Column("system_id", Guid(), nullable=False),
+        Column("status", String(10), nullable=False, server_default="Open"),
+        Column("sell_to_customer_no", String(20), nullable=False),
+        Column("order_date", Date, nullable=False),
+        Column("your_reference", String(35), nullable=False, server_default=""),
+        Column("external_document_no", String(35), nullable=False, server_default=""),
+        Column("work_description", Text, nullable=False, server_default=""),
+        Column("currency_code", String(10), nullable=False, server_default=""),
+        Column("requested_delivery_date", Date, nullable=True),
+        Column("quote_valid_until_date", Date, nullable=True),
+        Column("payment_discount_pct", Decimal5, nullable=False, server_default="0"),
+        Column("invoice_discount_amount", Decimal5, nullable=False, server_default="0"),
+        Column("payment_terms_code", String(10), nullable=False, server_default=""),
+        Column("shipment_method_code", String(10), nullable=False, server_default=""),
+        Column("shipping_agent_code", String(10), nullable=False, server_default=""),
+        *_address("bill_to"),
+        *_address("ship_to"),
+        Column("quote_no", String(20), nullable=False, server_default=""),
+        # The Sales row this document came from, and (quotes) its revision.
+        Column("sales_id", Guid(), nullable=True),
+        Column("sales_revision", Integer, nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+    ]
+
+
+sales_header = Table(
+    "sales_header",
+    metadata,
+    _company(),
+    Column("document_type", String(10), primary_key=True),
+    Column("no", String(20), primary_key=True),
+    *_header_fields(),
+    UniqueConstraint("system_id"),
+    CheckConstraint("document_type IN ('Quote', 'Order')", name="document_type"),
+    CheckConstraint("status IN ('Open', 'Released')", name="status"),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+
+def _line_fields() -> list[Column[Any]]:
+    """The Sales Line's fields after its key; the archive keeps the same ones."""
+    return [
+        Column("type", String(20), nullable=False, server_default=""),
+        Column("no", String(20), nullable=False, server_default=""),
+        Column("description", String(100), nullable=False, server_default=""),
+        Column("location_code", String(10), nullable=False, server_default=""),
+        Column("quantity", Decimal5, nullable=False, server_default="0"),
+        Column("unit_of_measure_code", String(10), nullable=False, server_default=""),
+        Column("qty_per_unit_of_measure", Decimal5, nullable=False, server_default="1"),
+        Column("quantity_base", Decimal5, nullable=False, server_default="0"),
+        Column("outstanding_qty_base", Decimal5, nullable=False, server_default="0"),
+        Column("unit_price", Decimal5, nullable=False, server_default="0"),
+        Column("line_discount_amount", Decimal5, nullable=False, server_default="0"),
+        Column("amount", Decimal5, nullable=False, server_default="0"),
+        Column("attached_to_line_no", Integer, nullable=False, server_default="0"),
+        Column("sales_line_id", Guid(), nullable=True),
+    ]
+
+
+sales_line = Table(
+    "sales_line",
+    metadata,
+    _company(),
+    Column("document_type", String(10), primary_key=True),
+    Column("document_no", String(20), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    *_line_fields(),
+    CheckConstraint("type IN ('', 'G/L Account', 'Item', 'Resource')", name="type"),
+    ForeignKeyConstraint(
+        ["company", "document_type", "document_no"],
+        ["sales_header.company", "sales_header.document_type", "sales_header.no"],
+        ondelete="CASCADE",
+    ),
+    Index(None, "company", "type", "no"),
+)
+
+# Notes on a document (BC keeps them as record links of type Note).
+sales_note = Table(
+    "sales_note",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("document_type", String(10), nullable=False),
+    Column("document_no", String(20), nullable=False),
+    Column("description", String(250), nullable=False, server_default=""),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("sales_note_id", Guid(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(
+        ["company", "document_type", "document_no"],
+        ["sales_header.company", "sales_header.document_type", "sales_header.no"],
+        ondelete="CASCADE",
+    ),
+)
+
+# --- The order inbox: every Sales event we must act on, exactly once -------------------------
+
+INBOX_STATES = ("received", "processing", "created", "ignored", "waiting", "failed")
+WRITEBACK_STATES = ("", "pending", "done", "failed")
+
+order_inbox = Table(
+    "order_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("table_name", String(20), nullable=False),  # salesorder | quote
+    Column("sales_id", Guid(), nullable=False),
+    Column("event", String(10), nullable=False),  # submit | activate | win | check
+    # The quote revision the event is about; -1 when none (a key part must not be NULL).
+    Column("revision", Integer, nullable=False, server_default="-1"),
+    Column("state", String(12), nullable=False, server_default="received"),
+    Column("source", String(10), nullable=False, server_default="webhook"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("last_delivery_at", UtcDateTime(), nullable=True),
+    Column("deliveries", Integer, nullable=False, server_default="0"),
+    Column("processed_at", UtcDateTime(), nullable=True),
+    Column("document_type", String(10), nullable=False, server_default=""),
+    Column("document_no", String(20), nullable=False, server_default=""),
+    Column("writeback_state", String(10), nullable=False, server_default=""),
+    Column("writeback_attempts", Integer, nullable=False, server_default="0"),
+    Column("writeback_next_at", UtcDateTime(), nullable=True),
+    Column("writeback_error", Text, nullable=False, server_default=""),
+    UniqueConstraint("company", "table_name", "sales_id", "event", "revision"),
+    CheckConstraint("state IN ('received', 'processing', 'created', 'ignored', 'waiting', 'failed')", name="state"),
+    Index(None, "state", "next_attempt_at"),
+    Index(None, "writeback_state", "writeback_next_at"),
+)
+
+# Every delivery, kept as it came (the inbox row above is what it collapsed onto).
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("inbox_id", Integer, nullable=True),
+    Column("outcome", String(10), nullable=False),  # queued | duplicate | ignored
+    Column("reason", String(250), nullable=False, server_default=""),
+    Column("table_name", String(64), nullable=False, server_default=""),
+    Column("sales_id", String(36), nullable=False, server_default=""),
+    Column("message_name", String(64), nullable=False, server_default=""),
+    Column("event", String(10), nullable=False, server_default=""),
+    Column("correlation_id", String(64), nullable=False, server_default=""),
+    Column("operation_id", String(64), nullable=False, server_default=""),
+    Column("organization", String(250), nullable=False, server_default=""),
+    Column("size_exceeded", Boolean, nullable=False, server_default="0"),
+    Column("body", Text, nullable=False, server_default=""),
+    Index(None, "inbox_id"),
+)
+
+# --- Quote archives ("Sales Header Archive" and its lines and notes) and won quotes -----------
+
+sales_header_archive = Table(
+    "sales_header_archive",
+    metadata,
+    _company(),
+    Column("document_type", String(10), primary_key=True),
+    Column("no", String(20), primary_key=True),
+    Column("version_no", Integer, primary_key=True),
+    *_header_fields(),
+    Column("archived_at", UtcDateTime(), nullable=False),
+    Column("archived_by", String(50), nullable=False, server_default=""),
+    Column("reason", String(100), nullable=False, server_default=""),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+sales_line_archive = Table(
+    "sales_line_archive",
+    metadata,
+    _company(),
+    Column("document_type", String(10), primary_key=True),
+    Column("document_no", String(20), primary_key=True),
+    Column("version_no", Integer, primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    *_line_fields(),
+    ForeignKeyConstraint(
+        ["company", "document_type", "document_no", "version_no"],
+        [
+            "sales_header_archive.company",
+            "sales_header_archive.document_type",
+            "sales_header_archive.no",
+            "sales_header_archive.version_no",
+        ],
+        ondelete="CASCADE",
+    ),
+)
+
+sales_note_archive = Table(
+    "sales_note_archive",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("document_type", String(10), nullable=False),
+    Column("document_no", String(20), nullable=False),
+    Column("version_no", Integer, nullable=False),
+    Column("description", String(250), nullable=False, server_default=""),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("sales_note_id", Guid(), nullable=True),
+    ForeignKeyConstraint(
+        ["company", "document_type", "document_no", "version_no"],
+        [
+            "sales_header_archive.company",
+            "sales_header_archive.document_type",
+            "sales_header_archive.no",
+            "sales_header_archive.version_no",
+        ],
+        ondelete="CASCADE",
+    ),
+)
+
+# A won Sales quote, once handled (BC records it as a coupling with a blank Integration ID).
+quote_win = Table(
+    "quote_win",
+    metadata,
+    _company(),
+    Column("quote_id", Guid(), primary_key=True),
+    Column("quote_no", String(20), nullable=False, server_default=""),
+    Column("order_no", String(20), nullable=False, server_default=""),
+    Column("processed_at", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["company"], ["company.name"]),
 )

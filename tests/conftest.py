@@ -159,3 +159,24 @@ async def api(gateway_server: Any, demo: dict[str, Any]) -> AsyncIterator[Any]:
 
     async with Api(gateway_server, demo["user"], demo["key"]) as client:
         yield client
+
+
+@pytest.fixture
+async def sales_sim() -> AsyncIterator[Any]:
+    """The Dynamics 365 Sales simulator on a real loopback port."""
+    from tests.sales_simulator import SalesSimulator
+
+    sim = SalesSimulator("contoso.crm4.dynamics.com")
+    await sim.start()
+    yield sim
+    await sim.close()
+
+
+@pytest.fixture
+async def harness(settings: Settings, engine: AsyncEngine, demo: dict[str, Any], aiohttp_server: Any, sales_sim: Any) -> Any:
+    """Gateway with its order worker + Sales simulator, wired as in production (auto-create on)."""
+    from gateway.app import create_app
+    from tests.order_harness import start_harness
+
+    server = await aiohttp_server(create_app(settings, engine=engine, worker=True))
+    return await start_harness(sales_sim, server, engine, settings)

@@ -1,0 +1,256 @@
+"""`bc-gateway worker`, `bc-gateway orders ...` and `bc-gateway quotes ...`: the order processor
+and the person's view of its inbox (BC's "Sales Orders - Dynamics 365 Sales" list)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.config import Settings
+from orders import inbox
+from orders.manual import CommandError, CommandResult, create_sales_order_now
+from schemas import tables as t
+
+
+def add_order_parsers(sub: Any) -> None:
+    s = sub.add_parser("worker", help="run the order worker alone (several may run)")
+    s.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
+    s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("orders", help="submitted Sales orders: the inbox, and 'Create in Business Central'")
+    o = s.add_subparsers(dest="orders_command", required=True)
+    a = o.add_parser("list", help="inbox rows for Sales orders")
+    a.add_argument("--state", choices=list(t.INBOX_STATES))
+    a.add_argument("--json", action="store_true")
+    a = o.add_parser("show", help="one Sales order: deliveries, attempts, errors, BC document")
+    a.add_argument("sales_id")
+    a.add_argument("--json", action="store_true")
+    a = o.add_parser("create", help="convert a submitted Sales order now (BC's 'Create in Business Central')")
+    a.add_argument("sales_id")
+    a = o.add_parser("retry", help="try failed rows again")
+    g = a.add_mutually_exclusive_group(required=True)
+    g.add_argument("sales_id", nargs="?")
+    g.add_argument("--all-failed", action="store_true")
+    o.add_parser("reconcile", help="ask Sales for submitted orders the inbox lacks, now")
+    s.set_defaults(func=cmd_orders)
+
+
+def _run_engine(settings: Settings, body: Any) -> Any:
+    from gateway.cli import _run, _with_engine
+
+    return _run(_with_engine(settings, body))
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from orders.worker import OrderWorker
+    from schemas.migrate import current_revision, head_revision
+
+    async def run(engine: AsyncEngine) -> int:
+        if await current_revision(engine) != head_revision():
+            raise CommandError("The database schema is not current: run 'bc-gateway db upgrade'.")
+        worker = OrderWorker(engine, settings)
+        if args.once:
+            try:
+                return await worker.run_once()
+            finally:
+                await worker.close()
+        print(f"Order worker {worker.owner} running for company {settings.company}.", flush=True)
+        await worker.run()
+        return 0
+
+    try:
+        done = _run_engine(settings, run)
+    except CommandError as exc:
+        from gateway.cli import _fail
+
+        _fail(str(exc))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 0
+    if args.once:
+        print(f"Handled {done} inbox row(s) and write-back(s).")
+    return 0
+
+
+def _row_line(row: inbox.InboxRow) -> str:
+    doc = f"{row.document_type} {row.document_no}".strip() or "-"
+    wb = f" write-back {row.writeback_state}" if row.writeback_state else ""
+    err = f"  {row.last_error}" if row.last_error and row.state in ("failed", "waiting", "ignored") else ""
+    return f"{row.id:>6} {row.sales_id} {row.event:<8} {row.state:<10} attempts {row.attempts:<2} {doc:<16}{wb}{err}"
+
+
+async def _document(engine: AsyncEngine, company: str, doc_type: str, no: str) -> dict[str, Any] | None:
+    if not no:
+        return None
+    async with engine.connect() as conn:
+        header = (
+            await conn.execute(
+                select(t.sales_header).where(
+                    t.sales_header.c.company == company,
+                    t.sales_header.c.document_type == doc_type,
+                    t.sales_header.c.no == no,
+                )
+            )
+        ).first()
+        if header is None:
+            return None
+        lines = (
+            await conn.execute(
+                select(t.sales_line)
+                .where(
+                    t.sales_line.c.company == company,
+                    t.sales_line.c.document_type == doc_type,
+                    t.sales_line.c.document_no == no,
+                )
+                .order_by(t.sales_line.c.line_no)
+            )
+        ).all()
+    return {
+        "document_type": doc_type,
+        "no": no,
+        "status": header.status,
+        "sell_to_customer_no": header.sell_to_customer_no,
+        "your_reference": header.your_reference,
+        "external_document_no": header.external_document_no,
+        "currency_code": header.currency_code,
+        "quote_no": header.quote_no,
+        "lines": [
+            {
+                "line_no": ln.line_no,
+                "type": ln.type,
+                "no": ln.no,
+                "description": ln.description,
+                "quantity": str(ln.quantity),
+                "unit_of_measure_code": ln.unit_of_measure_code,
+                "unit_price": str(ln.unit_price),
+                "line_discount_amount": str(ln.line_discount_amount),
+                "amount": str(ln.amount),
+                "attached_to_line_no": ln.attached_to_line_no,
+            }
+            for ln in lines
+        ],
+    }
+
+
+async def show(engine: AsyncEngine, company: str, sales_id: str, table_name: str) -> dict[str, Any]:
+    rows = await inbox.find(engine, company, sales_id, table_name)
+    out: dict[str, Any] = {"sales_id": sales_id.lower(), "inbox": []}
+    for row in rows:
+        entry = row.as_dict()
+        entry["deliveries_log"] = await inbox.deliveries(engine, row.id)
+        entry["document"] = await _document(engine, company, row.document_type, row.document_no)
+        out["inbox"].append(entry)
+    return out
+
+
+def print_show(data: dict[str, Any]) -> None:
+    if not data["inbox"]:
+        print(f"Nothing in the inbox for {data['sales_id']}.")
+        return
+    for row in data["inbox"]:
+        print(
+            f"Inbox row {row['id']}: {row['table_name']} {row['sales_id']} event {row['event']}"
+            + (f" revision {row['revision']}" if row["revision"] >= 0 else "")
+        )
+        print(
+            f"  state {row['state']}, {row['attempts']} attempt(s), source {row['source']}, "
+            f"received {row['received_at']}, processed {row['processed_at'] or '-'}"
+        )
+        if row["last_error"]:
+            print(f"  message: {row['last_error']}")
+        if row["writeback_state"]:
+            print(
+                f"  write-back to Sales: {row['writeback_state']}"
+                + (f" ({row['writeback_error']})" if row.get("writeback_error") else "")
+            )
+        print(f"  deliveries ({row['deliveries']}):")
+        for d in row["deliveries_log"]:
+            print(
+                f"    {d['received_at']} {d['message']:<10} {d['outcome']:<9} correlation {d['correlation_id']}"
+                + (" (size exceeded)" if d["size_exceeded"] else "")
+            )
+        doc = row["document"]
+        if doc:
+            print(
+                f"  BC {doc['document_type'].lower()} {doc['no']} ({doc['status']}) for customer "
+                f"{doc['sell_to_customer_no']}, Your Reference {doc['your_reference']}"
+                + (f", Quote No. {doc['quote_no']}" if doc.get("quote_no") else "")
+            )
+            for ln in doc["lines"]:
+                print(
+                    f"    {ln['line_no']:>6} {ln['type'] or '(text)':<12} {ln['no']:<10} {ln['description'][:40]:<40} "
+                    f"{ln['quantity']:>10} {ln['unit_of_measure_code']:<6} {ln['amount']:>12}"
+                )
+
+
+def print_command_result(result: CommandResult, what: str) -> int:
+    r = result.result
+    if r.state == "created":
+        print(r.message)
+        if result.write_back is True:
+            print(f"Wrote the date back to the {what} in Dynamics 365 Sales.")
+        elif result.write_back is False:
+            print("Could not write back to Sales yet; the worker retries (see 'show').")
+        return 0
+    print(r.message)
+    return 1
+
+
+def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.cli import _fail
+
+    sub = args.orders_command
+    company = settings.company
+
+    async def run(engine: AsyncEngine) -> Any:
+        if sub == "list":
+            return await inbox.list_rows(engine, company, inbox.SALESORDER, args.state)
+        if sub == "show":
+            return await show(engine, company, args.sales_id, inbox.SALESORDER)
+        if sub == "create":
+            return await create_sales_order_now(engine, settings, args.sales_id)
+        if sub == "retry":
+            ids = None
+            if not args.all_failed:
+                ids = [r.id for r in await inbox.find(engine, company, args.sales_id, inbox.SALESORDER)]
+                if not ids:
+                    raise CommandError(f"Nothing in the inbox for {args.sales_id}.")
+            return await inbox.retry(engine, company, ids)
+        if sub == "reconcile":
+            from orders.worker import OrderWorker
+
+            worker = OrderWorker(engine, settings)
+            try:
+                return await worker.reconcile()
+            finally:
+                await worker.close()
+        raise AssertionError(sub)
+
+    try:
+        result = _run_engine(settings, run)
+    except CommandError as exc:
+        _fail(str(exc))
+    if sub == "list":
+        if args.json:
+            print(json.dumps([r.as_dict() for r in result], indent=2))
+        else:
+            for row in result:
+                print(_row_line(row))
+        return 0
+    if sub == "show":
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            print_show(result)
+        return 0
+    if sub == "create":
+        return print_command_result(result, "order")
+    if sub == "retry":
+        print(f"{result} inbox row(s) will be tried again.")
+        return 0
+    print(f"Reconciliation queued or reopened {result} order(s).")
+    return 0

@@ -1,0 +1,149 @@
+"""POST /webhooks/dataverse: Sales' deliveries, stored in the inbox before Sales hears 2xx.
+
+Authentication as the setup says: Dataverse's WebhookKey (`?code=SECRET`) or HttpHeader (the
+configured header carries the secret), compared in constant time; a user with the INTEGRATION
+role may also deliver with HTTP Basic. Sales reads only the status code: 2xx done, 502/503/504
+retried once, anything else final. So: unreadable bodies 400, too large 413, wrong credentials
+401, another organisation 403, and 503 when the delivery could not be stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.connection_setup import Setup, load_setup
+from gateway.odata.errors import ODataError, bad_request, forbidden, unauthorized
+from gateway.users import secret_matches
+from orders.context import ContextError, classify, parse_context
+from orders.inbox import QUOTE, SALESORDER, Delivery, record_delivery
+from schemas.entities import INTEGRATION
+
+log = logging.getLogger("bcgw.webhooks")
+
+PATH = "/webhooks/dataverse"
+MAX_BODY = 1024 * 1024
+SIZE_EXCEEDED = "x-ms-dynamics-msg-size-exceeded"
+
+
+def _answer(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def _secret_from_request(request: web.Request, setup: Setup) -> str | None:
+    if setup.webhook_auth_mode == "code":
+        return request.query.get("code")
+    return request.headers.get(setup.webhook_header_name)
+
+
+async def _authenticate(request: web.Request, gateway: Any, setup: Setup) -> str:
+    """Who delivers: 'webhook secret' or the Basic user's name; raises 401/403 otherwise."""
+    if request.headers.get("Authorization", "").lower().startswith("basic "):
+        principal = await gateway.auth.authenticate(request)
+        if INTEGRATION not in principal.user.roles:
+            raise forbidden("Delivering webhooks needs the role INTEGRATION (Integration User).")
+        return principal.user.user_name
+    given = _secret_from_request(request, setup)
+    # Always one hash and one constant-time compare, whether or not a secret was given or set.
+    ok = secret_matches(given or "", setup.webhook_secret_salt, setup.webhook_secret_hash)
+    if not ok or not given:
+        log.warning(
+            "webhook refused: address=%s reason=%s",
+            request.remote,
+            "no secret configured"
+            if setup.webhook_secret_hash is None
+            else ("no secret given" if not given else "wrong secret"),
+        )
+        raise unauthorized("Dataverse webhook", "The webhook credentials were not accepted.")
+    return "webhook secret"
+
+
+def _check_organisation(request: web.Request, setup: Setup) -> None:
+    if not setup.sales_url:
+        return
+    expected = (urlsplit(setup.sales_url).hostname or "").lower()
+    given = request.headers.get("x-ms-dynamics-organization", "").strip().lower()
+    # The header carries the organisation's host name (sometimes with a port or a scheme).
+    given_host = (urlsplit(given if "//" in given else "//" + given).hostname or "").lower()
+    if given_host != expected:
+        raise forbidden(
+            f"This gateway takes deliveries from {expected} only; this one came from "
+            f"'{given or 'an unnamed organisation'}'."
+        )
+
+
+def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> None:
+    async def receive(request: web.Request) -> web.Response:
+        gateway = request.app[gateway_key]
+        try:
+            async with gateway.engine().connect() as conn:
+                setup = await load_setup(conn)
+        except SQLAlchemyError as exc:
+            log.error("webhook: cannot read the setup: %s", type(exc).__name__)
+            raise ODataError(
+                503,
+                "Internal_ServiceUnavailable",
+                "The database is not available; try again.",
+                headers={"Retry-After": "10"},
+            ) from None
+        who = await _authenticate(request, gateway, setup)
+        _check_organisation(request, setup)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise ODataError(413, "BadRequest_RequestEntityTooLarge", "The delivery is larger than 1 MiB.")
+        body = await request.read()
+        if len(body) > MAX_BODY:
+            raise ODataError(413, "BadRequest_RequestEntityTooLarge", "The delivery is larger than 1 MiB.")
+        size_exceeded = request.headers.get(SIZE_EXCEEDED, "").strip().lower() in ("true", "1", "yes")
+        try:
+            context = parse_context(body)
+        except ContextError as exc:
+            log.warning("webhook: unreadable delivery from %s: %s", request.remote, exc)
+            raise bad_request(f"The body is not a RemoteExecutionContext: {exc}") from None
+
+        found = classify(context, size_exceeded)
+        event, reason = found.event, found.reason
+        if event is not None and not setup.sales_order_integration_enabled and found.table in (SALESORDER, QUOTE):
+            event, reason = None, "sales order integration is not enabled"
+        delivery = Delivery(
+            table_name=found.table,
+            sales_id=found.row_id,
+            message_name=context.message_name,
+            event=event,
+            revision=found.revision,
+            reason=reason,
+            correlation_id=context.correlation_id or request.headers.get("x-ms-correlation-request-id", ""),
+            operation_id=context.operation_id or "",
+            organization=request.headers.get("x-ms-dynamics-organization", ""),
+            size_exceeded=size_exceeded,
+            body=body.decode("utf-8", errors="replace"),
+        )
+        try:
+            outcome = await record_delivery(gateway.engine(), gateway.settings.company, delivery)
+        except (SQLAlchemyError, OSError) as exc:
+            # Not stored: Sales must try again (it retries once on 503), so never 2xx here.
+            log.error("webhook: could not store the delivery (%s); answering 503", type(exc).__name__)
+            raise ODataError(
+                503,
+                "Internal_ServiceUnavailable",
+                "The delivery could not be stored; try again.",
+                headers={"Retry-After": "10"},
+            ) from None
+        log.info(
+            "webhook %s %s %s from %s: %s%s",
+            context.message_name,
+            found.table,
+            found.row_id,
+            who,
+            outcome.outcome,
+            f" ({reason})" if outcome.outcome == "ignored" else "",
+        )
+        if outcome.outcome != "ignored":
+            gateway.wake_worker()
+        return _answer(200, {"outcome": outcome.outcome, "inbox_id": outcome.inbox_id, "reason": reason})
+
+    app.router.add_post(PATH, receive)

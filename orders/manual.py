@@ -1,0 +1,70 @@
+"""A person's commands on the inbox: BC's "Create in Business Central" / "Process in Business
+Central" (convert now, whatever the automatic setting), and their error list."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.config import Settings
+from orders import inbox
+from orders.conversion_rules import SERVICE_NAME
+from orders.documents import coupled_document
+from orders.worker import OrderWorker, Result
+
+
+class CommandError(Exception):
+    """The command cannot run now; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    result: Result
+    write_back: bool | None  # None: nothing to write back
+
+
+async def process_now(
+    engine: AsyncEngine,
+    settings: Settings,
+    table_name: str,
+    sales_id: str,
+    event: str,
+    already_message: str,
+    revision: int | None = None,
+) -> CommandResult:
+    worker = OrderWorker(engine, settings, owner=f"cli:{os.getpid()}")
+    try:
+        rows = [r for r in await inbox.find(engine, settings.company, sales_id, table_name) if r.event == event]
+        row = rows[-1] if rows else None
+        if row is None:
+            row, _created = await inbox.enqueue(
+                engine, settings.company, table_name, sales_id, event, revision, source="manual"
+            )
+        async with engine.connect() as conn:
+            coupled = await coupled_document(conn, settings.company, sales_id)
+        if coupled:
+            return CommandResult(Result(row.id, "ignored", already_message.format(no=coupled[1]), coupled[1]), None)
+        claimed = await inbox.claim_one(engine, row.id, worker.owner, settings.lease_seconds)
+        if claimed is None:
+            raise CommandError("A worker is processing this right now; look again in a moment.")
+        result = await worker.process(claimed, force=True)
+        written = None
+        if result.state == "created":
+            for due in await inbox.claim_writebacks(engine, worker.owner, settings.lease_seconds, row_id=row.id):
+                written = await worker.write_back(due)
+        return CommandResult(result, written)
+    finally:
+        await worker.close()
+
+
+async def create_sales_order_now(engine: AsyncEngine, settings: Settings, sales_id: str) -> CommandResult:
+    return await process_now(
+        engine,
+        settings,
+        inbox.SALESORDER,
+        sales_id,
+        "submit",
+        f"This {SERVICE_NAME} order is already coupled to sales order {{no}}.",
+    )

@@ -1,0 +1,267 @@
+"""The order worker: claims inbox rows, turns them into BC documents, writes back to Sales.
+
+Runs inside `bc-gateway serve` (unless --no-worker) or alone as `bc-gateway worker`; several can
+run against one PostgreSQL database. A rule failure (BC's message) waits for a person; a passing
+failure (Sales or the database away) is retried with backoff up to `max_attempts`. The write-back
+to Sales is retried on its own and never creates the BC document again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.config import Settings
+from gateway.connection_setup import Setup, load_setup
+from orders import inbox
+from orders.conversion_rules import SERVICE_NAME as SALES
+from orders.create_bc_sales_order import LeaseLost, Outcome, create_bc_sales_order
+from orders.dataverse import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
+from orders.inbox import QUOTE, SALESORDER, InboxRow
+from orders.sales_order_to_bc_order import ConversionError
+from schemas.db import write_transaction
+
+log = logging.getLogger("bcgw.worker")
+
+
+class NotConfigured(Exception):
+    """The Dataverse connection is not set up, so Sales cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    row_id: int
+    state: str
+    message: str
+    document_no: str = ""
+
+
+Handler = Callable[["OrderWorker", InboxRow, DataverseClient], Awaitable[Outcome]]
+
+
+class OrderWorker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        owner: str | None = None,
+        today: Callable[[], dt.date] | None = None,
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.company = settings.company
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        self.client_options = client_options or {}
+        self._wake = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self._client: DataverseClient | None = None
+        self._client_key: tuple[str, ...] | None = None
+        self._last_reconcile = 0.0
+        self.handlers: dict[tuple[str, str], Handler] = {(SALESORDER, "submit"): _order_submit}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self._client = None
+
+    async def run(self) -> None:
+        """Forever: work while there is work, else sleep until woken or the poll interval."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    done = await self.run_once()
+                    interval = self.settings.reconcile_interval
+                    if interval and loop.time() - self._last_reconcile >= interval:
+                        self._last_reconcile = loop.time()
+                        await self.reconcile()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database may be away; try again after a pause
+                    log.warning("worker cycle failed: %s: %s", type(exc).__name__, exc)
+                    done = 0
+                if done:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.worker_poll_interval)
+        finally:
+            await self.close()
+
+    async def run_once(self) -> int:
+        """One pass: due inbox rows, then due write-backs. Returns how many were handled."""
+        setup = await self._setup()
+        auto = tuple(
+            table
+            for table, on in ((SALESORDER, setup.auto_create_sales_orders), (QUOTE, setup.auto_process_sales_quotes))
+            if on and setup.sales_order_integration_enabled
+        )
+        rows = await inbox.claim(self.engine, self.owner, self.settings.lease_seconds, limit=8, auto_tables=auto)
+        if rows:
+            # Claiming may have waited for the database's write lock: decide on the setup as it is now.
+            setup = await self._setup()
+        results = await asyncio.gather(*(self.process(row, setup) for row in rows))
+        writebacks = await inbox.claim_writebacks(self.engine, self.owner, self.settings.lease_seconds)
+        for row in writebacks:
+            await self.write_back(row, setup)
+        return len(results) + len(writebacks)
+
+    async def _setup(self) -> Setup:
+        async with self.engine.connect() as conn:
+            return await load_setup(conn)
+
+    def client(self, setup: Setup) -> DataverseClient:
+        if not (setup.dataverse_url and setup.dataverse_token_url and setup.dataverse_client_id):
+            raise NotConfigured(
+                "The Dataverse connection is not set up: bc-gateway setup --dataverse-url ... "
+                "--dataverse-token-url ... --dataverse-client-id ... --dataverse-client-secret -"
+            )
+        key = (setup.dataverse_url, setup.dataverse_token_url, setup.dataverse_client_id, setup.dataverse_client_secret)
+        if self._client is None or self._client_key != key:
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            self._client = DataverseClient(
+                self._session,
+                setup.dataverse_url,
+                setup.dataverse_token_url,
+                setup.dataverse_client_id,
+                setup.dataverse_client_secret,
+                **self.client_options,
+            )
+            self._client_key = key
+        return self._client
+
+    # -- one row ------------------------------------------------------------------------------
+    async def process(self, row: InboxRow, setup: Setup | None = None, force: bool = False) -> Result:
+        """Act on one claimed row; `force` is a person's command (auto-processing may be off)."""
+        setup = setup or await self._setup()
+        try:
+            if not setup.sales_order_integration_enabled:
+                return await self._wait(row, "Sales order integration is not enabled in the connection setup.")
+            auto = setup.auto_create_sales_orders if row.table_name == SALESORDER else setup.auto_process_sales_quotes
+            if not auto and not force:
+                command = "orders create" if row.table_name == SALESORDER else "quotes process"
+                flag = (
+                    "Automatically Create Sales Orders"
+                    if row.table_name == SALESORDER
+                    else ("Automatically Process Sales Quotes")
+                )
+                return await self._wait(
+                    row, f"{flag} is off: waiting for a person (bc-gateway {command} {row.sales_id})."
+                )
+            handler = self.handlers.get((row.table_name, row.event))
+            if handler is None:
+                return await self._done(row, "ignored", f"Nothing to do for {row.table_name} {row.event}.")
+            outcome = await handler(self, row, self.client(setup))
+            log.info("%s %s %s: %s", row.table_name, row.sales_id, row.event, outcome.message)
+            if outcome.state == "created":
+                self.wake()  # its write-back is due at once
+            return Result(row.id, outcome.state, outcome.message, outcome.document_no)
+        except LeaseLost:
+            log.warning("inbox row %s was taken over by another worker; left to it", row.id)
+            return Result(row.id, "processing", "taken over by another worker")
+        except ConversionError as exc:
+            return await self._failed(row, str(exc), transient=False)
+        except DataverseNotFound as exc:
+            return await self._failed(row, f"{SALES} says: {exc.message}", transient=False)
+        except DataverseUnavailable as exc:
+            return await self._failed(row, f"{SALES} is not available: {exc.message}", transient=True)
+        except DataverseError as exc:
+            return await self._failed(row, f"{SALES} refused a request: {exc.message}", transient=False)
+        except NotConfigured as exc:
+            return await self._failed(row, str(exc), transient=True)
+        except (SQLAlchemyError, OSError, aiohttp.ClientError, TimeoutError) as exc:
+            return await self._failed(row, f"{type(exc).__name__}: {exc}".strip(), transient=True)
+        except Exception as exc:
+            log.exception("unexpected error processing inbox row %s", row.id)
+            return await self._failed(row, f"Unexpected error: {type(exc).__name__}: {exc}", transient=True)
+
+    async def _finish(self, row: InboxRow, state: str, message: str, **values: Any) -> Result:
+        async with write_transaction(self.engine) as conn:
+            await inbox.finish(conn, row.id, self.owner, state, error=message, **values)
+        return Result(row.id, state, message)
+
+    async def _wait(self, row: InboxRow, message: str) -> Result:
+        return await self._finish(row, "waiting", message)
+
+    async def _done(self, row: InboxRow, state: str, message: str) -> Result:
+        return await self._finish(row, state, message)
+
+    async def _failed(self, row: InboxRow, message: str, transient: bool) -> Result:
+        """Rule failures wait for a person; passing ones are retried with backoff, up to the limit."""
+        retry_at = None
+        if transient and row.attempts < self.settings.max_attempts:
+            retry_at = inbox.utcnow() + inbox.backoff(row.attempts, self.settings.retry_base_delay)
+        log.warning(
+            "%s %s %s failed (attempt %s%s): %s",
+            row.table_name,
+            row.sales_id,
+            row.event,
+            row.attempts,
+            f", retry at {retry_at:%H:%M:%S}" if retry_at else ", waits for a person",
+            message,
+        )
+        try:
+            return await self._finish(row, "failed", message, next_attempt_at=retry_at)
+        except SQLAlchemyError:
+            # Cannot even record it: the lease runs out and another pass takes the row again.
+            return Result(row.id, "processing", message)
+
+    # -- write-back -----------------------------------------------------------------------------
+    async def write_back(self, row: InboxRow, setup: Setup | None = None) -> bool:
+        """lastbackofficesubmit := today on the Sales order (Active -> date -> Submitted)."""
+        setup = setup or await self._setup()
+        try:
+            if row.table_name == SALESORDER:
+                await self.client(setup).write_back_submitted_order(row.sales_id, self.today())
+            ok, error = True, ""
+        except (DataverseError, NotConfigured, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            ok, error = False, getattr(exc, "message", None) or str(exc)
+            log.warning("write-back of %s %s failed: %s", row.table_name, row.sales_id, error)
+        await inbox.finish_writeback(
+            self.engine,
+            row.id,
+            self.owner,
+            ok,
+            error,
+            max_attempts=self.settings.max_attempts,
+            base_delay=self.settings.retry_base_delay,
+        )
+        return ok
+
+    # -- reconciliation -------------------------------------------------------------------------
+    async def reconcile(self) -> int:
+        from orders.reconcile import reconcile
+
+        setup = await self._setup()
+        if not setup.sales_order_integration_enabled:
+            return 0
+        try:
+            return await reconcile(self.engine, self.company, self.client(setup))
+        except (DataverseError, NotConfigured, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("reconciliation with Sales failed: %s", exc)
+            return 0
+
+
+async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
+    return await create_bc_sales_order(worker.engine, worker.company, client, row, worker.owner, worker.today())
