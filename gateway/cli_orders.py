@@ -39,6 +39,22 @@ def add_order_parsers(sub: Any) -> None:
     o.add_parser("reconcile", help="ask Sales for submitted orders the inbox lacks, now")
     s.set_defaults(func=cmd_orders)
 
+    s = sub.add_parser("quotes", help="activated and won Sales quotes: the inbox, and 'Process in Business Central'")
+    q = s.add_subparsers(dest="quotes_command", required=True)
+    a = q.add_parser("list", help="inbox rows for Sales quotes")
+    a.add_argument("--state", choices=list(t.INBOX_STATES))
+    a.add_argument("--json", action="store_true")
+    a = q.add_parser("show", help="one Sales quote: deliveries, attempts, errors, BC quote and archives")
+    a.add_argument("quote_id")
+    a.add_argument("--json", action="store_true")
+    a = q.add_parser("process", help="process a Sales quote now (BC's 'Process in Business Central')")
+    a.add_argument("quote_id")
+    a = q.add_parser("retry", help="try failed quote rows again")
+    g = a.add_mutually_exclusive_group(required=True)
+    g.add_argument("quote_id", nargs="?")
+    g.add_argument("--all-failed", action="store_true")
+    s.set_defaults(func=cmd_quotes)
+
 
 def _run_engine(settings: Settings, body: Any) -> Any:
     from gateway.cli import _run, _with_engine
@@ -253,4 +269,75 @@ def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{result} inbox row(s) will be tried again.")
         return 0
     print(f"Reconciliation queued or reopened {result} order(s).")
+    return 0
+
+
+async def _archives(engine: AsyncEngine, company: str, no: str) -> list[dict[str, Any]]:
+    ha = t.sales_header_archive
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(ha.c.version_no, ha.c.archived_at, ha.c.reason, ha.c.sales_revision)
+                .where(ha.c.company == company, ha.c.document_type == "Quote", ha.c.no == no)
+                .order_by(ha.c.version_no)
+            )
+        ).all()
+    return [
+        {
+            "version_no": r.version_no,
+            "archived_at": r.archived_at.isoformat(),
+            "reason": r.reason,
+            "revision": r.sales_revision,
+        }
+        for r in rows
+    ]
+
+
+def cmd_quotes(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.cli import _fail
+    from orders.manual import process_sales_quote_now
+
+    sub = args.quotes_command
+    company = settings.company
+
+    async def run(engine: AsyncEngine) -> Any:
+        if sub == "list":
+            return await inbox.list_rows(engine, company, inbox.QUOTE, args.state)
+        if sub == "show":
+            data = await show(engine, company, args.quote_id, inbox.QUOTE)
+            numbers = {r["document_no"] for r in data["inbox"] if r["document_type"] == "Quote" and r["document_no"]}
+            data["archives"] = {no: await _archives(engine, company, no) for no in sorted(numbers)}
+            return data
+        if sub == "process":
+            return await process_sales_quote_now(engine, settings, args.quote_id)
+        ids = None
+        if not args.all_failed:
+            ids = [r.id for r in await inbox.find(engine, company, args.quote_id, inbox.QUOTE)]
+            if not ids:
+                raise CommandError(f"Nothing in the inbox for {args.quote_id}.")
+        return await inbox.retry(engine, company, ids)
+
+    try:
+        result = _run_engine(settings, run)
+    except CommandError as exc:
+        _fail(str(exc))
+    if sub == "list":
+        if args.json:
+            print(json.dumps([r.as_dict() for r in result], indent=2))
+        else:
+            for row in result:
+                print(_row_line(row))
+        return 0
+    if sub == "show":
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            print_show(result)
+            for no, versions in result["archives"].items():
+                for v in versions:
+                    print(f"  archive of {no}: version {v['version_no']} at {v['archived_at']} ({v['reason']})")
+        return 0
+    if sub == "process":
+        return print_command_result(result, "quote")
+    print(f"{result} inbox row(s) will be tried again.")
     return 0

@@ -22,8 +22,18 @@ from orders import inbox
 from orders.bc_data import read_bc_inputs
 from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import SERVICE_NAME as SALES
-from orders.dataverse import DataverseClient
-from orders.documents import ORDER_SERIES, AlreadyCoupled, couple, coupled_document, insert_document, next_number
+from orders.dataverse import DataverseClient, DataverseNotFound
+from orders.documents import (
+    ORDER_SERIES,
+    AlreadyCoupled,
+    archive_document,
+    couple,
+    coupled_document,
+    insert_document,
+    next_number,
+    quote_by_your_reference,
+    set_header,
+)
 from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
 from orders.sales_reader import SalesDocumentData, read_sales_order
 from schemas import tables as t
@@ -139,6 +149,7 @@ async def create_bc_sales_order(
             uom_ids=[line.uomid for line in data.lines if line.uomid],
         )
     document = convert(data, bc)  # ConversionError carries BC's message
+    quote_number = await _quote_number(client, order.quoteid) if order.quoteid else None
 
     try:
         async with write_transaction(engine) as conn:
@@ -147,6 +158,8 @@ async def create_bc_sales_order(
             system_id = str(uuid.uuid4())
             await couple(conn, company, row.sales_id, system_id)
             await insert_document(conn, company, document, number, today, system_id)
+            if quote_number:
+                await link_quote(conn, company, number, quote_number)
             if not await inbox.finish(
                 conn,
                 row.id,
@@ -170,6 +183,24 @@ async def create_bc_sales_order(
             raise
         return await _already(engine, row, owner, found)
     return Outcome("created", f"Created sales order {number}.", "Order", number)
+
+
+async def _quote_number(client: DataverseClient, quote_id: str) -> str | None:
+    try:
+        return (await client.get_quote(quote_id)).get("quotenumber")
+    except DataverseNotFound:
+        return None
+
+
+async def link_quote(conn: AsyncConnection, company: str, order_no: str, quote_number: str) -> str | None:
+    """BC's SetQuoteNo: the BC quote whose Your Reference is the Sales quote number becomes the
+    order's Quote No., and is archived."""
+    quote_no = await quote_by_your_reference(conn, company, quote_number)
+    if quote_no is None:
+        return None
+    await set_header(conn, company, "Order", order_no, quote_no=quote_no)
+    await archive_document(conn, company, "Quote", quote_no, f"Order {order_no} created from it")
+    return quote_no
 
 
 async def _already(engine: AsyncEngine, row: inbox.InboxRow, owner: str, found: tuple[str, str]) -> Outcome:

@@ -246,9 +246,7 @@ async def archive_document(
     """Copy header, lines and notes into the archive as the next version; returns its number."""
     h, ha = t.sales_header, t.sales_header_archive
     header = (
-        await conn.execute(
-            select(h).where(h.c.company == company, h.c.document_type == document_type, h.c.no == no)
-        )
+        await conn.execute(select(h).where(h.c.company == company, h.c.document_type == document_type, h.c.no == no))
     ).first()
     if header is None:
         raise ValueError(f"There is no {document_type.lower()} {no} to archive.")

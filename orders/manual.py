@@ -68,3 +68,35 @@ async def create_sales_order_now(engine: AsyncEngine, settings: Settings, sales_
         "submit",
         f"This {SERVICE_NAME} order is already coupled to sales order {{no}}.",
     )
+
+
+async def process_sales_quote_now(engine: AsyncEngine, settings: Settings, quote_id: str) -> CommandResult:
+    """BC's "Process in Business Central" for a quote.
+
+    A coupled quote has been processed already (BC's message) — unless a win of it still waits,
+    which is then handled now (BC's list has no other way to handle a win by hand).
+    """
+    from orders.process_bc_sales_quote import MSG_ALREADY_PROCESSED
+
+    rows = await inbox.find(engine, settings.company, quote_id, inbox.QUOTE)
+    pending = [r for r in rows if r.state in ("received", "waiting", "failed")]
+    async with engine.connect() as conn:
+        coupled = await coupled_document(conn, settings.company, quote_id)
+    if coupled and not [r for r in pending if r.event in ("win", "check")]:
+        return CommandResult(Result(rows[-1].id if rows else 0, "ignored", MSG_ALREADY_PROCESSED, coupled[1]), None)
+    if pending:
+        row = pending[-1]
+    else:
+        row, _created = await inbox.enqueue(engine, settings.company, inbox.QUOTE, quote_id, "check", source="manual")
+    worker = OrderWorker(engine, settings, owner=f"cli:{os.getpid()}")
+    try:
+        claimed = await inbox.claim_one(engine, row.id, worker.owner, settings.lease_seconds)
+        if claimed is None:
+            raise CommandError("A worker is processing this quote right now; look again in a moment.")
+        result = await worker.process(claimed, force=True)
+        # A won quote may have created its order: write that back to Sales now too.
+        for due in await inbox.claim_writebacks(engine, worker.owner, settings.lease_seconds):
+            await worker.write_back(due)
+        return CommandResult(result, None)
+    finally:
+        await worker.close()

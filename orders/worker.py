@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -30,10 +31,15 @@ from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, create_bc_sales_order
 from orders.dataverse import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
 from orders.inbox import QUOTE, SALESORDER, InboxRow
+from orders.process_bc_sales_quote import OrderNotYetInSales, process_bc_sales_quote
 from orders.sales_order_to_bc_order import ConversionError
 from schemas.db import write_transaction
 
 log = logging.getLogger("bcgw.worker")
+
+
+class RuleFailure(Exception):
+    """A BC rule refused part of the work (the message is BC's); waits for a person."""
 
 
 class NotConfigured(Exception):
@@ -46,6 +52,7 @@ class Result:
     state: str
     message: str
     document_no: str = ""
+    will_retry: bool = False  # a failure the worker tries again by itself
 
 
 Handler = Callable[["OrderWorker", InboxRow, DataverseClient], Awaitable[Outcome]]
@@ -72,7 +79,12 @@ class OrderWorker:
         self._client: DataverseClient | None = None
         self._client_key: tuple[str, ...] | None = None
         self._last_reconcile = 0.0
-        self.handlers: dict[tuple[str, str], Handler] = {(SALESORDER, "submit"): _order_submit}
+        self.handlers: dict[tuple[str, str], Handler] = {
+            (SALESORDER, "submit"): _order_submit,
+            (QUOTE, "activate"): _quote,
+            (QUOTE, "win"): _quote,
+            (QUOTE, "check"): _quote,
+        }
 
     # -- lifecycle --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -180,7 +192,7 @@ class OrderWorker:
         except LeaseLost:
             log.warning("inbox row %s was taken over by another worker; left to it", row.id)
             return Result(row.id, "processing", "taken over by another worker")
-        except ConversionError as exc:
+        except (ConversionError, RuleFailure) as exc:
             return await self._failed(row, str(exc), transient=False)
         except DataverseNotFound as exc:
             return await self._failed(row, f"{SALES} says: {exc.message}", transient=False)
@@ -222,7 +234,8 @@ class OrderWorker:
             message,
         )
         try:
-            return await self._finish(row, "failed", message, next_attempt_at=retry_at)
+            result = await self._finish(row, "failed", message, next_attempt_at=retry_at)
+            return dataclasses.replace(result, will_retry=retry_at is not None)
         except SQLAlchemyError:
             # Cannot even record it: the lease runs out and another pass takes the row again.
             return Result(row.id, "processing", message)
@@ -265,3 +278,24 @@ class OrderWorker:
 
 async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
     return await create_bc_sales_order(worker.engine, worker.company, client, row, worker.owner, worker.today())
+
+
+async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
+    async def create_order(order_id: str) -> str:
+        """A won quote's submitted order, by the order rules, on the order's own inbox row."""
+        order_row, _created = await inbox.enqueue(
+            worker.engine, worker.company, SALESORDER, order_id, "submit", source="quote"
+        )
+        claimed = await inbox.claim_one(worker.engine, order_row.id, worker.owner, worker.settings.lease_seconds)
+        if claimed is None:
+            raise OrderNotYetInSales(None, "busy", "The Sales order of this quote is being processed right now.")
+        result = await worker.process(claimed, force=True)
+        if result.state == "created" or (result.state == "ignored" and result.document_no):
+            return result.document_no
+        if result.state == "failed" and not result.will_retry:
+            raise RuleFailure(result.message)
+        raise OrderNotYetInSales(None, "not_created", result.message)
+
+    return await process_bc_sales_quote(
+        worker.engine, worker.company, client, row, worker.owner, worker.today(), create_order
+    )

@@ -412,5 +412,102 @@ SALES_INBOX = EntitySet(
     read_roles=_READ_INTEGRATION,
 )
 
-ORDER_SETS = [SALES_ORDERS, SALES_LINES, SALES_INBOX]
+def sales_quotes(company: str) -> Select[Any]:
+    h = t.sales_header
+    return select(
+        *_header_columns(h),
+        h.c.quote_valid_until_date.label("Quote_Valid_Until_Date"),
+        h.c.sales_revision.label("Revision"),
+        h.c.work_description.label("Work_Description"),
+    ).where(h.c.company == company, h.c.document_type == "Quote")
+
+
+def sales_quote_archives(company: str) -> Select[Any]:
+    ha = t.sales_header_archive
+    return select(
+        ha.c.no.label("No"),
+        ha.c.version_no.label("Version_No"),
+        ha.c.archived_at.label("Archived_At"),
+        ha.c.reason.label("Reason"),
+        ha.c.sell_to_customer_no.label("Sell_to_Customer_No"),
+        ha.c.your_reference.label("Your_Reference"),
+        ha.c.quote_valid_until_date.label("Quote_Valid_Until_Date"),
+        ha.c.status.label("Status"),
+        ha.c.sales_id.label("Sales_Id"),
+        ha.c.sales_revision.label("Revision"),
+    ).where(ha.c.company == company, ha.c.document_type == "Quote")
+
+
+def sales_quote_archive_lines(company: str) -> Select[Any]:
+    la = t.sales_line_archive
+    return select(
+        la.c.document_no.label("Document_No"),
+        la.c.version_no.label("Version_No"),
+        la.c.line_no.label("Line_No"),
+        la.c.type.label("Type"),
+        la.c.no.label("No"),
+        la.c.description.label("Description"),
+        la.c.quantity.label("Quantity"),
+        la.c.unit_of_measure_code.label("Unit_of_Measure_Code"),
+        la.c.unit_price.label("Unit_Price"),
+        la.c.line_discount_amount.label("Line_Discount_Amount"),
+        la.c.amount.label("Amount"),
+        la.c.attached_to_line_no.label("Attached_to_Line_No"),
+    ).where(la.c.company == company, la.c.document_type == "Quote")
+
+
+SALES_QUOTES = EntitySet(
+    name="SalesQuotes",
+    properties=(
+        *_HEADER_PROPERTIES,
+        Property("Quote_Valid_Until_Date", DATE),
+        Property("Revision", INT32),
+        Property("Work_Description", STRING, nullable=False),
+    ),
+    key=("No",),
+    source=sales_quotes,
+    read_roles=_READ_INTEGRATION,
+)
+
+SALES_QUOTE_ARCHIVES = EntitySet(
+    name="SalesQuoteArchives",
+    properties=(
+        Property("No", STRING, nullable=False, max_length=20),
+        Property("Version_No", INT32, nullable=False),
+        Property("Archived_At", DATETIMEOFFSET, nullable=False),
+        Property("Reason", STRING, nullable=False, max_length=100),
+        Property("Sell_to_Customer_No", STRING, nullable=False, max_length=20),
+        Property("Your_Reference", STRING, nullable=False, max_length=35),
+        Property("Quote_Valid_Until_Date", DATE),
+        Property("Status", STRING, nullable=False, max_length=10),
+        Property("Sales_Id", GUID),
+        Property("Revision", INT32),
+    ),
+    key=("No", "Version_No"),
+    source=sales_quote_archives,
+    read_roles=_READ_INTEGRATION,
+)
+
+SALES_QUOTE_ARCHIVE_LINES = EntitySet(
+    name="SalesQuoteArchiveLines",
+    properties=(
+        Property("Document_No", STRING, nullable=False, max_length=20),
+        Property("Version_No", INT32, nullable=False),
+        Property("Line_No", INT32, nullable=False),
+        Property("Type", STRING, nullable=False, max_length=20),
+        Property("No", STRING, nullable=False, max_length=20),
+        Property("Description", STRING, nullable=False, max_length=100),
+        Property("Quantity", DECIMAL, nullable=False),
+        Property("Unit_of_Measure_Code", STRING, nullable=False, max_length=10),
+        Property("Unit_Price", DECIMAL, nullable=False),
+        Property("Line_Discount_Amount", DECIMAL, nullable=False),
+        Property("Amount", DECIMAL, nullable=False),
+        Property("Attached_to_Line_No", INT32, nullable=False),
+    ),
+    key=("Document_No", "Version_No", "Line_No"),
+    source=sales_quote_archive_lines,
+    read_roles=_READ_INTEGRATION,
+)
+
+ORDER_SETS = [SALES_ORDERS, SALES_LINES, SALES_INBOX, SALES_QUOTES, SALES_QUOTE_ARCHIVES, SALES_QUOTE_ARCHIVE_LINES]
 ALL_SETS = [*FOUNDATION_SETS, *ORDER_SETS]

@@ -1,0 +1,278 @@
+"""BC's "Process in Business Central" for a Sales quote (codeunit "CRM Quote to Sales Quote").
+
+By the quote's state in Sales:
+- Active, not coupled: revision 0 creates a BC sales quote; a later revision finds the earlier
+  revision (same quote number, Closed/Revised) that is coupled, archives that BC quote, moves the
+  coupling to the new revision and rebuilds the same BC quote from it (else creates one).
+- Won: the BC quote is created first if missing; then the Sales order made from the quote: when
+  it is submitted and not yet in BC it is created (by the order rules, which link the quote and
+  archive it); an order already in BC gets Quote No. and the quote is archived; when the order is
+  not submitted the BC quote is Released. A win is handled once: it is recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from orders import inbox
+from orders.bc_data import read_bc_inputs
+from orders.bc_documents import BcSalesDocument
+from orders.conversion_rules import SERVICE_NAME
+from orders.create_bc_sales_order import LeaseLost, Outcome, with_customer_addresses
+from orders.dataverse import DataverseClient, DataverseUnavailable
+from orders.documents import (
+    QUOTE_SERIES,
+    AlreadyCoupled,
+    archive_document,
+    couple,
+    coupled_document,
+    insert_document,
+    move_coupling,
+    next_number,
+    replace_lines_and_notes,
+    set_header,
+)
+from orders.sales_quote_to_bc_quote import QuoteConversionInput, sales_quote_to_bc_quote
+from orders.sales_reader import SalesDocumentData, read_quote
+from schemas import tables as t
+from schemas.dataverse import Quote, SalesOrder
+from schemas.db import write_transaction
+
+QUOTE_ACTIVE, QUOTE_WON, QUOTE_CLOSED = 1, 2, 3
+STATUS_REVISED = 7
+ORDER_SUBMITTED = 1
+MSG_NO_ORDER = "Unable to find Dynamics 365 Sales order that corresponds to this quote."
+MSG_ALREADY_PROCESSED = "The current record has already been processed in Business Central."
+
+
+CreateOrder = Callable[[str], Awaitable[str]]
+
+
+class OrderNotYetInSales(DataverseUnavailable):
+    """A won quote whose order Sales has not made yet: a passing condition, tried again later."""
+
+
+def _convert(data: SalesDocumentData, bc: Any) -> BcSalesDocument:
+    return sales_quote_to_bc_quote(
+        QuoteConversionInput(
+            quote=data.document,
+            lines=data.lines,
+            notes=data.notes,
+            account=data.account,
+            contact=data.contact,
+            products=data.products,
+            uoms=data.uoms,
+            currency=data.currency,
+            couplings=bc.couplings,
+            items=bc.items,
+            resources=bc.resources,
+            customers=bc.customers,
+            currency_codes=bc.currency_codes,
+            setup=bc.setup,
+        )
+    )
+
+
+async def _quote_document(engine: AsyncEngine, company: str, client: DataverseClient, quote_id: str) -> BcSalesDocument:
+    """Read the quote and everything it refers to, and convert it (ConversionError on a rule)."""
+    data = await read_quote(client, quote_id)
+    async with engine.connect() as conn:
+        bc = await read_bc_inputs(
+            conn,
+            company,
+            account_ids=[data.account.accountid] if data.account else [],
+            product_ids=[line.productid for line in data.lines if line.productid],
+            uom_ids=[line.uomid for line in data.lines if line.uomid],
+        )
+    return _convert(data, bc)
+
+
+async def _create_quote(
+    conn: AsyncConnection, company: str, document: BcSalesDocument, quote: Quote, today: dt.date
+) -> str:
+    document = await with_customer_addresses(conn, company, document)
+    number = await next_number(conn, company, QUOTE_SERIES)
+    system_id = str(uuid.uuid4())
+    await couple(conn, company, quote.quoteid, system_id)
+    await insert_document(conn, company, document, number, today, system_id, revision=quote.revisionnumber)
+    return number
+
+
+async def _finish(
+    conn: AsyncConnection, row: inbox.InboxRow, owner: str, state: str, message: str, no: str = ""
+) -> None:
+    if not await inbox.finish(
+        conn, row.id, owner, state, error=message, document_type="Quote" if no else "", document_no=no
+    ):
+        raise LeaseLost
+
+
+async def process_bc_sales_quote(
+    engine: AsyncEngine,
+    company: str,
+    client: DataverseClient,
+    row: inbox.InboxRow,
+    owner: str,
+    today: dt.date,
+    create_order: CreateOrder,
+) -> Outcome:
+    """`create_order(order_id)` creates a won quote's submitted order by the order rules
+    (through the order's own inbox row, so that its write-back runs) and returns its number."""
+    quote = Quote.from_webapi(await client.get_quote(row.sales_id))
+    try:
+        if quote.statecode == QUOTE_ACTIVE:
+            return await _active(engine, company, client, row, owner, today, quote)
+        if quote.statecode == QUOTE_WON:
+            return await _won(engine, company, client, row, owner, today, quote, create_order)
+    except (AlreadyCoupled, IntegrityError):
+        # Another worker coupled this quote at the same moment: its document stands.
+        async with write_transaction(engine) as conn:
+            found = await coupled_document(conn, company, quote.quoteid)
+            if found is None:
+                raise
+            await _finish(conn, row, owner, "ignored", f"Already coupled to sales quote {found[1]}.", found[1])
+        return Outcome("ignored", f"Already coupled to sales quote {found[1]}.", "Quote", found[1])
+    message = f"The {SERVICE_NAME} quote {quote.quotenumber} is neither active nor won (statecode {quote.statecode})."
+    async with write_transaction(engine) as conn:
+        await _finish(conn, row, owner, "ignored", message)
+    return Outcome("ignored", message)
+
+
+async def _active(
+    engine: AsyncEngine,
+    company: str,
+    client: DataverseClient,
+    row: inbox.InboxRow,
+    owner: str,
+    today: dt.date,
+    quote: Quote,
+) -> Outcome:
+    async with engine.connect() as conn:
+        found = await coupled_document(conn, company, quote.quoteid)
+    if found:
+        message = f"The {SERVICE_NAME} quote {quote.quotenumber} is already coupled to sales quote {found[1]}."
+        async with write_transaction(engine) as conn:
+            await _finish(conn, row, owner, "ignored", message, found[1])
+        return Outcome("ignored", message, "Quote", found[1])
+
+    earlier: tuple[str, str] | None = None  # (Sales id of the revised quote, BC quote no.)
+    if (quote.revisionnumber or 0) > 0 and quote.quotenumber:
+        revised = [Quote.from_webapi(r) for r in await client.find_quotes_by_number(quote.quotenumber)]
+        revised = [
+            q
+            for q in revised
+            if q.quoteid != quote.quoteid and q.statecode == QUOTE_CLOSED and q.statuscode == STATUS_REVISED
+        ]
+        async with engine.connect() as conn:
+            for q in sorted(revised, key=lambda q: q.revisionnumber or 0, reverse=True):
+                coupled = await coupled_document(conn, company, q.quoteid)
+                if coupled:
+                    earlier = (q.quoteid, coupled[1])
+                    break
+
+    document = await _quote_document(engine, company, client, quote.quoteid)
+    async with write_transaction(engine) as conn:
+        if earlier is None:
+            number = await _create_quote(conn, company, document, quote, today)
+            message = f"Created sales quote {number}."
+        else:
+            old_id, number = earlier
+            version = await archive_document(
+                conn, company, "Quote", number, f"Revision {quote.revisionnumber} of {quote.quotenumber}"
+            )
+            await move_coupling(conn, company, old_id, quote.quoteid)
+            document = await with_customer_addresses(conn, company, document)
+            await replace_lines_and_notes(conn, company, document, number)
+            await set_header(conn, company, "Quote", number, status="Open", sales_revision=quote.revisionnumber)
+            message = (
+                f"Rebuilt sales quote {number} from revision {quote.revisionnumber}; archived as version {version}."
+            )
+        await _finish(conn, row, owner, "created", message, number)
+    return Outcome("created", message, "Quote", number)
+
+
+async def _won(
+    engine: AsyncEngine,
+    company: str,
+    client: DataverseClient,
+    row: inbox.InboxRow,
+    owner: str,
+    today: dt.date,
+    quote: Quote,
+    create_order: CreateOrder,
+) -> Outcome:
+    qw = t.quote_win
+    async with engine.connect() as conn:
+        recorded = (
+            await conn.execute(select(qw).where(qw.c.company == company, qw.c.quote_id == quote.quoteid))
+        ).first()
+        coupled = await coupled_document(conn, company, quote.quoteid)
+    if recorded:
+        message = f"The win of quote {quote.quotenumber} was handled on {recorded.processed_at:%Y-%m-%d %H:%M} UTC."
+        async with write_transaction(engine) as conn:
+            await _finish(conn, row, owner, "ignored", message, recorded.quote_no)
+        return Outcome("ignored", message, "Quote", recorded.quote_no)
+
+    if coupled is None:
+        document = await _quote_document(engine, company, client, quote.quoteid)
+        async with write_transaction(engine) as conn:
+            quote_no = await _create_quote(conn, company, document, quote, today)
+    else:
+        quote_no = coupled[1]
+
+    orders = [SalesOrder.from_webapi(o) for o in await client.find_orders_for_quote(quote.quoteid)]
+    if not orders:
+        # Sales makes the order right after the win; it may simply not be there yet.
+        raise OrderNotYetInSales(None, "no_order", MSG_NO_ORDER)
+    order = orders[0]
+    async with engine.connect() as conn:
+        order_doc = await coupled_document(conn, company, order.salesorderid)
+
+    created_now = False
+    if order_doc is None and order.statecode == ORDER_SUBMITTED:
+        order_doc = ("Order", await create_order(order.salesorderid))
+        created_now = True
+
+    async with write_transaction(engine) as conn:
+        if order_doc is not None:
+            order_no = order_doc[1]
+            linked = (
+                await conn.execute(
+                    select(t.sales_header.c.quote_no).where(
+                        t.sales_header.c.company == company,
+                        t.sales_header.c.document_type == "Order",
+                        t.sales_header.c.no == order_no,
+                    )
+                )
+            ).scalar_one_or_none()
+            if not created_now and linked != quote_no:
+                # The order came into BC before its quote was found: link it now and archive the
+                # quote. (An order that already carries the quote archived it when it was linked.)
+                await set_header(conn, company, "Order", order_no, quote_no=quote_no)
+                await archive_document(conn, company, "Quote", quote_no, f"Won: order {order_no}")
+            message = f"Quote {quote_no} won: sales order {order_no} carries it as Quote No."
+        else:
+            order_no = ""
+            await set_header(conn, company, "Quote", quote_no, status="Released")
+            message = f"Quote {quote_no} won; the Sales order is not submitted yet, so the quote is Released."
+        await conn.execute(
+            insert(qw).values(
+                company=company,
+                quote_id=quote.quoteid,
+                quote_no=quote_no,
+                order_no=order_no,
+                processed_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        await _finish(conn, row, owner, "created", message, quote_no)
+    return Outcome("created", message, "Quote", quote_no)
+
+
+__all__ = ["MSG_ALREADY_PROCESSED", "MSG_NO_ORDER", "process_bc_sales_quote"]
