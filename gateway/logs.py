@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
+
+from gateway.proxy import FORWARDED_CLIENT
 
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:code|key|secret|token|password)=)[^&]*")
 
@@ -19,7 +20,8 @@ class RedactingAccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s" %s %.1fms',
-            request.remote,
+            # Behind a trusted proxy, the client it saw (the request logged is the one that arrived).
+            request.get(FORWARDED_CLIENT, request.remote),
             request.method,
             redact_query(request.path_qs),
             response.status,
@@ -30,6 +32,3 @@ class RedactingAccessLogger(AbstractAccessLogger):
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(20)
 
-
-def access_log_kwargs() -> dict[str, Any]:
-    return {"access_log_class": RedactingAccessLogger}
