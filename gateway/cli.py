@@ -108,6 +108,10 @@ async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[
         wanted["item_availability_enabled"] = True
     if not current.odata_username:
         wanted["odata_username"] = DEMO_USER
+    view = await service.view()
+    if not view["local_currency_code"]:
+        # CRONUS US: orders in US dollars get a blank Currency Code; EUR, CAD, GBP exist as currencies.
+        wanted["local_currency_code"] = "USD"
     if wanted:
         await service.change(wanted, changed_by="demo")
         notes.append("Published the item availability web service.")
@@ -267,13 +271,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
     path = Path(args.file)
     total = count_rows(path)
-    bar = tqdm(
-        total=total,
-        unit="row",
-        desc=f"import {args.kind}",
-        file=sys.stderr,
-        disable=args.quiet or None,
-    )
+    # On a terminal by default (None: tqdm's own test); --progress forces it, --quiet hides it.
+    disable = True if args.quiet else (False if args.progress else None)
+    bar = tqdm(total=total, unit="row", desc=f"import {args.kind}", file=sys.stderr, disable=disable)
     try:
         result = _run(_with_engine(settings, lambda e: import_csv(e, settings.company, args.kind, path, bar.update)))
     except (ImportFileError, MasterDataError) as exc:
@@ -427,7 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="import a CSV file (header row: entity-set property names)")
     s.add_argument("kind", choices=["items", "units", "customers", "resources", "ledger", "couplings"])
     s.add_argument("file")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--progress", action="store_true", help="a progress bar even when not on a terminal")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("users", help="web service users and access keys")

@@ -193,3 +193,25 @@ async def test_write_back_failure_is_retried_on_its_own(harness: Any) -> None:
     await harness.wait_written_back(order_id, timeout=10)
     assert len(await harness.documents("Order")) == 1
     assert harness.sim.row("salesorders", order_id)["lastbackofficesubmit"] is not None
+
+
+async def test_integration_cannot_be_switched_off_while_submitted_orders_wait(harness: Any, settings: Any) -> None:
+    import pytest
+
+    from gateway.setup_service import MSG_SUBMITTED_ORDERS, SetupError, SetupService
+
+    await harness.setup(auto_create_sales_orders=False)
+    order_id = await harness.order()
+    await harness.sim.submit_order(order_id)
+    await harness.wait_state(order_id, "waiting")
+    service = SetupService(harness.engine, settings)
+    with pytest.raises(SetupError) as exc:
+        await service.change({"sales_order_integration_enabled": False}, "test")
+    assert str(exc.value) == MSG_SUBMITTED_ORDERS
+    code, _o, err = await cli(settings, "setup", "--disable-sales-order-integration")
+    assert code == 1 and MSG_SUBMITTED_ORDERS in err
+    code, out, _e = await cli(settings, "orders", "create", order_id)
+    assert code == 0, out
+    result = await service.change({"sales_order_integration_enabled": False}, "test")
+    assert not result.setup.sales_order_integration_enabled
+    assert not result.setup.auto_create_sales_orders and not result.setup.auto_process_sales_quotes
