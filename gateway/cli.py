@@ -482,6 +482,8 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic narrates every migration step at INFO: noise on a command line.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
         return int(args.func(args, settings) or 0)
     except CliError as exc:

@@ -29,6 +29,8 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must run this test, but: {reason}")
     pytest.skip(reason)
+
+
 COMPANY = "CRONUS"
 
 
@@ -173,7 +175,9 @@ async def sales_sim() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def harness(settings: Settings, engine: AsyncEngine, demo: dict[str, Any], aiohttp_server: Any, sales_sim: Any) -> Any:
+async def harness(
+    settings: Settings, engine: AsyncEngine, demo: dict[str, Any], aiohttp_server: Any, sales_sim: Any
+) -> Any:
     """Gateway with its order worker + Sales simulator, wired as in production (auto-create on)."""
     from gateway.app import create_app
     from tests.order_harness import start_harness

@@ -62,8 +62,13 @@ async def run_cli(settings: Any, *args: str, stdin: str | None = None) -> tuple[
     from tests.conftest import cli_env
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env=cli_env(settings),
     )
     out, err = await proc.communicate(stdin.encode() if stdin is not None else None)

@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -49,30 +48,30 @@ class Harness:
     async def inbox_rows(self, sales_id: str) -> list[inbox.InboxRow]:
         return await inbox.find(self.engine, self.settings.company, sales_id)
 
-    async def wait_for(self, check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, check: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
+        deadline = time.monotonic() + within
         while True:
             result = await check()
             if result or time.monotonic() > deadline:
                 return result
             await asyncio.sleep(0.02)
 
-    async def wait_state(self, sales_id: str, *states: str, timeout: float = 5.0) -> inbox.InboxRow:
+    async def wait_state(self, sales_id: str, *states: str, within: float = 5.0) -> inbox.InboxRow:
         async def check() -> inbox.InboxRow | None:
             rows = await self.inbox_rows(sales_id)
             done = [r for r in rows if r.state in states]
             return done[-1] if done else None
 
-        row = await self.wait_for(check, timeout)
+        row = await self.wait_for(check, within)
         assert row is not None, f"{sales_id} never reached {states}: {await self.inbox_rows(sales_id)}"
         return row
 
-    async def wait_written_back(self, sales_id: str, timeout: float = 5.0) -> inbox.InboxRow:
+    async def wait_written_back(self, sales_id: str, within: float = 5.0) -> inbox.InboxRow:
         async def check() -> inbox.InboxRow | None:
             rows = [r for r in await self.inbox_rows(sales_id) if r.writeback_state == "done"]
             return rows[-1] if rows else None
 
-        row = await self.wait_for(check, timeout)
+        row = await self.wait_for(check, within)
         assert row is not None, f"write-back of {sales_id} never done: {await self.inbox_rows(sales_id)}"
         return row
 
@@ -118,9 +117,7 @@ async def start_harness(
     from gateway.demo import ITEMS, RESOURCES
 
     for no, description, _price, _base, _second in ITEMS:
-        products[no] = sim.add_product(
-            no, description, producttypecode=1, uom=units["PCS"], productid=product_id(no)
-        )
+        products[no] = sim.add_product(no, description, producttypecode=1, uom=units["PCS"], productid=product_id(no))
     for i, (no, name, _unit, _price) in enumerate(RESOURCES, start=1):
         products[no] = sim.add_product(no, name, producttypecode=3, uom=units["HOUR"], productid=service_product_id(i))
     accounts = {

@@ -16,9 +16,9 @@ from tests.helpers import basic, cli, run_cli
 AVAIL = "/ODataV4/ProductItemAvailability"
 
 
-async def _eventually(check: Any, timeout: float = 3.0) -> Any:
+async def _eventually(check: Any, within: float = 3.0) -> Any:
     """Poll until check() is truthy: a change made by another process arrives by the change feed."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result or time.monotonic() > deadline:
@@ -68,7 +68,7 @@ async def test_changed_key_stops_working_and_grace_keeps_it(api: Any, settings: 
     code, out, err = await run_cli(settings, "users", "change-key", "SALES", "--grace", "10")
     assert code == 0, err
     assert "keeps working until" in out
-    third = [line for line in out.splitlines() if len(line.strip()) == 44][0].strip()
+    third = next(line for line in out.splitlines() if len(line.strip()) == 44).strip()
     await asyncio.sleep(0.3)
     assert (await api.get(AVAIL, auth=basic("SALES", second)))[0] == 200
     assert (await api.get(AVAIL, auth=basic("SALES", third)))[0] == 200
@@ -85,7 +85,7 @@ async def test_expired_and_disabled(api: Any, settings: Any, engine: Any) -> Non
     code, out, err = await cli(settings, "users", "change-key", "SALES", "--expires", "2099-12-31")
     assert code == 0, err
     assert "expires 2100-01-01T00:00:00+00:00" in out
-    key = [line for line in out.splitlines() if len(line.strip()) == 44][0]
+    key = next(line for line in out.splitlines() if len(line.strip()) == 44)
     assert (await api.get(AVAIL, auth=basic("SALES", key)))[0] == 200
     api.server.app[GATEWAY].auth.forget_verifications()
     async with engine.begin() as conn:
@@ -94,6 +94,7 @@ async def test_expired_and_disabled(api: Any, settings: Any, engine: Any) -> Non
         )
     status, headers, body = await api.get(AVAIL, auth=basic("SALES", key))
     assert status == 401 and "WWW-Authenticate" in headers
+    assert body["error"]["code"] == "Authentication_InvalidCredentials"
     code, _o, _e = await cli(settings, "users", "change-key", "SALES", "--expires", "2001-01-01")
     assert code == 1
     code, _o, _e = await cli(settings, "users", "disable", "SALES")

@@ -31,11 +31,15 @@ async def _users(engine: Any) -> UserService:
     return users
 
 
-async def test_enabling_availability_fills_the_v3_url_and_disabling_clears_it(service: SetupService, settings: Any) -> None:
+async def test_enabling_availability_fills_the_v3_url_and_disabling_clears_it(
+    service: SetupService, settings: Any
+) -> None:
     result = await service.change({"item_availability_enabled": True}, "t")
     assert result.setup.odata_url == default_odata_url(settings)
     assert result.setup.odata_url.endswith("/OData/Company('CRONUS')/ProductItemAvailability")
-    result = await service.change({"odata_url": "https://bc.example.com/OData/Company('CRONUS')/ProductItemAvailability"}, "t")
+    result = await service.change(
+        {"odata_url": "https://bc.example.com/OData/Company('CRONUS')/ProductItemAvailability"}, "t"
+    )
     assert result.setup.odata_url.startswith("https://bc.example.com/")
     result = await service.change({"reset_odata_url": True}, "t")
     assert result.setup.odata_url == default_odata_url(settings)
@@ -115,8 +119,13 @@ async def test_admin_api_same_rules_and_messages(api: Any, engine: Any) -> None:
     assert status == 422
     assert body["error"]["message"] == MSG_AUTO_CREATE_NEEDS_INTEGRATION
     status, _h, body = await api.request(
-        "PATCH", "/api/setup", json={"sales_order_integration_enabled": True, "auto_create_sales_orders": True,
-                                     "dataverse_client_secret": "abcdefghijklmnop-9876"}
+        "PATCH",
+        "/api/setup",
+        json={
+            "sales_order_integration_enabled": True,
+            "auto_create_sales_orders": True,
+            "dataverse_client_secret": "abcdefghijklmnop-9876",
+        },
     )
     assert status == 200, body
     assert body["setup"]["auto_create_sales_orders"] is True
@@ -155,12 +164,28 @@ async def test_setup_on_a_fresh_database_gives_working_nav_connection_values(
 
     await UserService(engine).add("SALESAVAIL", roles={"PRODUCT_AVAILABILITY"})
     code, out, err = await run_cli(
-        settings, "setup", "--json", "--sales-url", "https://contoso.crm4.dynamics.com",
-        "--enable-item-availability", "--odata-user", "SALESAVAIL", "--new-key",
-        "--enable-sales-order-integration", "--auto-create-sales-orders", "--webhook-auth", "header:x-bc-secret",
-        "--dataverse-url", "https://contoso.crm4.dynamics.com", "--dataverse-token-url",
-        "https://login.microsoftonline.com/tenant/oauth2/v2.0/token", "--dataverse-client-id", "app-id",
-        "--dataverse-client-secret", "-", stdin="client-secret-from-stdin\n",
+        settings,
+        "setup",
+        "--json",
+        "--sales-url",
+        "https://contoso.crm4.dynamics.com",
+        "--enable-item-availability",
+        "--odata-user",
+        "SALESAVAIL",
+        "--new-key",
+        "--enable-sales-order-integration",
+        "--auto-create-sales-orders",
+        "--webhook-auth",
+        "header:x-bc-secret",
+        "--dataverse-url",
+        "https://contoso.crm4.dynamics.com",
+        "--dataverse-token-url",
+        "https://login.microsoftonline.com/tenant/oauth2/v2.0/token",
+        "--dataverse-client-id",
+        "app-id",
+        "--dataverse-client-secret",
+        "-",
+        stdin="client-secret-from-stdin\n",
     )
     assert code == 0, err
     values = json.loads(out)
@@ -182,23 +207,26 @@ async def test_setup_on_a_fresh_database_gives_working_nav_connection_values(
 
 async def test_interactive_guide(settings: Any, engine: Any) -> None:
     await _users(engine)
-    answers = "\n".join(
-        [
-            "https://contoso.crm4.dynamics.com",  # Sales URL
-            "y",  # enable item availability
-            "SALES",  # OData user
-            "n",  # no new key
-            "y",  # sales order integration
-            "y",  # auto create
-            "n",  # auto process quotes
-            "code",  # webhook auth
-            "https://contoso.crm4.dynamics.com",
-            "https://login.example.com/token",
-            "client-id",
-            "the-secret",
-            "y",  # save
-        ]
-    ) + "\n"
+    answers = (
+        "\n".join(
+            [
+                "https://contoso.crm4.dynamics.com",  # Sales URL
+                "y",  # enable item availability
+                "SALES",  # OData user
+                "n",  # no new key
+                "y",  # sales order integration
+                "y",  # auto create
+                "n",  # auto process quotes
+                "code",  # webhook auth
+                "https://contoso.crm4.dynamics.com",
+                "https://login.example.com/token",
+                "client-id",
+                "the-secret",
+                "y",  # save
+            ]
+        )
+        + "\n"
+    )
     code, out, err = await run_cli(settings, "setup", "--interactive", stdin=answers)
     assert code == 0, err + out
     assert "Summary:" in out and "the-secret" not in out
@@ -207,3 +235,37 @@ async def test_interactive_guide(settings: Any, engine: Any) -> None:
     setup = await SetupService(engine, settings).get()
     assert setup.auto_create_sales_orders and setup.webhook_auth_mode == "code"
     assert setup.odata_username == "SALES" and setup.dataverse_client_id == "client-id"
+
+
+async def test_sales_and_receivables_setup_through_cli_and_api(settings: Any, engine: Any, api: Any) -> None:
+    code, out, err = await cli(
+        settings,
+        "setup",
+        "--write-in-product",
+        "resource:LINA",
+        "--local-currency",
+        "usd",
+        "--freight-gl-account",
+        "6710",
+        "--option-mapping",
+        "payment-terms:1=N30",
+        "--option-mapping",
+        "shipping-agent:4=UPS-GROUND",
+    )
+    assert code == 0, err
+    code, out, _e = await cli(settings, "setup", "show", "--json")
+    view = json.loads(out)
+    assert view["write_in_product"] == "resource:LINA"
+    assert view["local_currency_code"] == "USD" and view["freight_gl_account"] == "6710"
+    assert view["payment_terms"]["1"] == "N30" and view["payment_terms"]["2"] == "2%10NET30"
+    assert view["shipping_agents"]["4"] == "UPS-GROUND"
+    code, _o, err = await cli(settings, "setup", "--write-in-product", "item:NOPE")
+    assert code == 1 and "The Item does not exist. Identification fields and values: No.='NOPE'" in err
+    code, _o, err = await cli(settings, "setup", "--option-mapping", "colour:1=RED")
+    assert code == 2 and "--option-mapping takes KIND:VALUE=CODE" in err
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"payment_terms": {"3": "TOO-LONG-CODE"}})
+    assert status == 422 and "at most 10 characters" in body["error"]["message"]
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"write_in_product": "item:1896-S"})
+    assert status == 200 and body["setup"]["write_in_product"] == "item:1896-S"
+    history = await SetupService(engine, settings).history()
+    assert any(h["field"] == "write_in_product_no" and h["new"] == "1896-S" for h in history)

@@ -15,8 +15,14 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
     order_id = await sim.create_order(
         ("account", harness.accounts["10000"]),
         [
-            {"product": harness.products["1900-S"], "quantity": 2, "uom": harness.uoms["BOX"], "priceperunit": 1100,
-             "manualdiscountamount": 50, "volumediscountamount": 10},
+            {
+                "product": harness.products["1900-S"],
+                "quantity": 2,
+                "uom": harness.uoms["BOX"],
+                "priceperunit": 1100,
+                "manualdiscountamount": 50,
+                "volumediscountamount": 10,
+            },
             {"product": harness.products["LINA"], "quantity": 3, "priceperunit": 95},
             {"productdescription": "Gift wrapping, " + "very careful " * 12, "quantity": 1, "priceperunit": 15},
             {"product": harness.products["1896-S"], "quantity": 1, "priceperunit": 1000.8},
@@ -28,7 +34,7 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
     )
     started = time.monotonic()
     await sim.submit_order(order_id)
-    row = await harness.wait_state(order_id, "created", timeout=5)
+    row = await harness.wait_state(order_id, "created", within=5)
     elapsed = time.monotonic() - started
     assert elapsed < 5  # generous bound for a loaded CI; the figure itself is reported below
     print(f"\nwebhook to BC order: {elapsed * 1000:.0f} ms")
@@ -49,7 +55,11 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
     assert chairs.amount == Decimal("2130")
     assert by_no[("Resource", "LINA")].quantity == 3
     assert by_no[("G/L Account", "6710")].unit_price == Decimal("45.5")
-    write_in = [ln for ln in lines if ln.sales_line_id and ln.type == "Item" and ln.no == "1896-S" and ln.description.startswith("Gift")]
+    write_in = [
+        ln
+        for ln in lines
+        if ln.sales_line_id and ln.type == "Item" and ln.no == "1896-S" and ln.description.startswith("Gift")
+    ]
     assert len(write_in) == 1
     attached = [ln for ln in lines if ln.attached_to_line_no == write_in[0].line_no]
     assert attached and all(ln.type == "" for ln in attached)
@@ -63,6 +73,7 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
 
     # ItemAvailability shows the outstanding quantity.
     async with Api(harness.server, demo["user"], demo["key"]) as api:
+
         async def on_order() -> bool:
             _s, _h, body = await api.get("/ODataV4/ItemAvailability('1900-S')")
             return body["Qty_on_Sales_Order"] == 12 and body["Projected_Available"] == body["Inventory"] - 12
@@ -70,7 +81,9 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
         assert await harness.wait_for(on_order)
         status, _h, body = await api.get(f"/ODataV4/SalesOrders('{header.no}')")
         assert status == 200 and body["Sales_Id"] == order_id
-        status, _h, body = await api.get(f"/ODataV4/SalesLines?$filter=Document_No eq '{header.no}'".replace(" ", "%20"))
+        status, _h, body = await api.get(
+            f"/ODataV4/SalesLines?$filter=Document_No eq '{header.no}'".replace(" ", "%20")
+        )
         assert status == 200 and len(body["value"]) == len(lines)
         status, _h, body = await api.get("/ODataV4/SalesInbox")
         assert status == 200 and body["value"][0]["State"] == "created"
@@ -81,9 +94,7 @@ async def test_ten_concurrent_deliveries_give_one_bc_order(harness: Any) -> None
     order_id = await harness.order()
     await harness.sim.submit_order(order_id)
     delivery = harness.sim.deliveries[-1]
-    statuses = await asyncio.gather(
-        *(harness.sim.deliver_raw(delivery.body, delivery.headers) for _ in range(10))
-    )
+    statuses = await asyncio.gather(*(harness.sim.deliver_raw(delivery.body, delivery.headers) for _ in range(10)))
     assert all(d.succeeded for d in statuses)
     await harness.wait_state(order_id, "created")
     await asyncio.sleep(0.3)
@@ -190,7 +201,7 @@ async def test_write_back_failure_is_retried_on_its_own(harness: Any) -> None:
     await harness.sim.submit_order(order_id)
     row = await harness.wait_state(order_id, "created")
     assert row.writeback_state in ("pending", "done")
-    await harness.wait_written_back(order_id, timeout=10)
+    await harness.wait_written_back(order_id, within=10)
     assert len(await harness.documents("Order")) == 1
     assert harness.sim.row("salesorders", order_id)["lastbackofficesubmit"] is not None
 

@@ -115,7 +115,9 @@ async def test_two_revisions_rebuild_one_bc_quote_with_two_archive_versions(harn
     async with Api(h.server, demo["user"], demo["key"]) as api:
         _s, _h, body = await api.get("/ODataV4/SalesQuoteArchives?$filter=" + q("No eq 'SQ000001'"))
         assert [a["Version_No"] for a in body["value"]] == [1, 2]
-        _s, _h, body = await api.get("/ODataV4/SalesQuoteArchiveLines?$filter=" + q("Version_No eq 1 and No eq '1896-S'"))
+        _s, _h, body = await api.get(
+            "/ODataV4/SalesQuoteArchiveLines?$filter=" + q("Version_No eq 1 and No eq '1896-S'")
+        )
         assert body["value"][0]["Quantity"] == 2
 
 
@@ -126,9 +128,7 @@ async def test_win_with_a_submitted_order_gives_one_order_with_quote_no_exactly_
     await h.wait_state(quote_id, "created")
     order_id = await h.sim.win_quote(quote_id, create_order=True, submit_order=True)
     assert order_id
-    win = await h.wait_for(
-        lambda: _row(h, quote_id, "win", "created", "ignored"), timeout=8
-    )
+    win = await h.wait_for(lambda: _row(h, quote_id, "win", "created", "ignored"), within=8)
     assert win is not None
     await h.wait_state(order_id, "created", "ignored")
     # Sales repeats everything: nothing more happens.
@@ -159,7 +159,7 @@ async def test_win_without_submitted_order_releases_the_quote(harness: Any) -> N
     await h.sim.activate_quote(quote_id)
     await h.wait_state(quote_id, "created")
     order_id = await h.sim.win_quote(quote_id, create_order=True, submit_order=False)
-    assert await h.wait_for(lambda: _row(h, quote_id, "win", "created"), timeout=8)
+    assert await h.wait_for(lambda: _row(h, quote_id, "win", "created"), within=8)
     (quote,) = await h.documents("Quote")
     assert quote.status == "Released"
     assert await h.documents("Order") == []
@@ -177,7 +177,7 @@ async def test_win_of_a_quote_never_activated_creates_the_bc_quote_first(harness
     h.sim.drop_next_delivery()  # the activation is lost
     await h.sim.activate_quote(quote_id)
     await h.sim.win_quote(quote_id, create_order=True, submit_order=True)
-    assert await h.wait_for(lambda: _row(h, quote_id, "win", "created"), timeout=8)
+    assert await h.wait_for(lambda: _row(h, quote_id, "win", "created"), within=8)
     assert [d.no for d in await h.documents("Quote")] == ["SQ000001"]
     (order,) = await h.documents("Order")
     assert order.quote_no == "SQ000001"
@@ -191,9 +191,7 @@ async def test_lost_quote_is_ignored(harness: Any) -> None:
     await h.sim.lose_quote(quote_id)
     await h.sim.flush()
     async with h.engine.connect() as conn:
-        logged = (
-            await conn.execute(select(t.webhook_delivery).where(t.webhook_delivery.c.sales_id == quote_id))
-        ).all()
+        logged = (await conn.execute(select(t.webhook_delivery).where(t.webhook_delivery.c.sales_id == quote_id))).all()
     assert logged[-1].outcome == "ignored"
     assert [r.event for r in await h.inbox_rows(quote_id)] == ["activate"]
     (quote,) = await h.documents("Quote")
@@ -241,7 +239,7 @@ async def test_quote_rule_failure_has_the_quote_prefix(harness: Any, settings: A
         "The sales quote cannot be created. There is no customer coupled to Dataverse account Stranger Ltd."
     )
     code, out, _e = await cli(settings, "quotes", "show", quote_id)
-    assert row.last_error in out
+    assert code == 0 and row.last_error in out
 
 
 async def test_win_delivered_after_its_orders_submission(harness: Any) -> None:
@@ -253,7 +251,7 @@ async def test_win_delivered_after_its_orders_submission(harness: Any) -> None:
     h.sim.hold_deliveries()
     order_id = await h.sim.win_quote(quote_id, create_order=True, submit_order=True)
     h.sim.release_deliveries(reverse=True)
-    assert await h.wait_for(lambda: _row(h, quote_id, "win", "created", "ignored"), timeout=8)
+    assert await h.wait_for(lambda: _row(h, quote_id, "win", "created", "ignored"), within=8)
     await h.wait_state(order_id, "created", "ignored")
     (order,) = await h.documents("Order")
     assert order.quote_no == "SQ000001" and order.sales_id == order_id

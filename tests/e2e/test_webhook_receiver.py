@@ -37,7 +37,10 @@ def _submission(order_id: str) -> dict[str, Any]:
 
 async def _post(harness: Any, body: Any, headers: dict[str, str], query: str = "") -> tuple[int, Any]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with aiohttp.ClientSession() as session, session.post(harness.webhook_url + query, data=data, headers=headers) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(harness.webhook_url + query, data=data, headers=headers) as resp,
+    ):
         text = await resp.text()
         try:
             return resp.status, json.loads(text)
@@ -90,14 +93,20 @@ async def test_authentication(harness: Any) -> None:
     _u, avail_key = await users.change_key("AVAIL")
     ok = await _post(harness, body, {**headers, "Authorization": aiohttp.encode_basic_auth("CRM", crm_key)})
     assert ok[0] == 200
-    assert (await _post(harness, body, {**headers, "Authorization": aiohttp.encode_basic_auth("AVAIL", avail_key)}))[0] == 403
+    assert (await _post(harness, body, {**headers, "Authorization": aiohttp.encode_basic_auth("AVAIL", avail_key)}))[
+        0
+    ] == 403
 
 
 async def test_another_organisation_is_refused(harness: Any) -> None:
     body = _submission("6d81597f-0f9f-e711-8122-000d3aa2331c")
-    status, answer = await _post(harness, body, _headers(harness, **{"x-ms-dynamics-organization": "evil.crm.dynamics.com"}))
+    status, answer = await _post(
+        harness, body, _headers(harness, **{"x-ms-dynamics-organization": "evil.crm.dynamics.com"})
+    )
     assert status == 403 and "contoso.crm4.dynamics.com" in answer["error"]["message"]
-    status, _a = await _post(harness, body, {k: v for k, v in _headers(harness).items() if k != "x-ms-dynamics-organization"})
+    status, _a = await _post(
+        harness, body, {k: v for k, v in _headers(harness).items() if k != "x-ms-dynamics-organization"}
+    )
     assert status == 403
 
 
@@ -111,17 +120,25 @@ async def test_body_over_one_mib_is_413(harness: Any) -> None:
 async def test_ignored_deliveries_are_acknowledged_and_logged(harness: Any) -> None:
     from orders.context import OptionSetValue
 
-    contact = json.loads((__import__("pathlib").Path(__file__).parents[2] / "../shared/fixtures/dataverse/contact-update-async.json").resolve().read_text())
+    contact = json.loads(
+        (__import__("pathlib").Path(__file__).parents[2] / "../shared/fixtures/dataverse/contact-update-async.json")
+        .resolve()
+        .read_text()
+    )
     status, answer = await _post(harness, contact, _headers(harness))
     assert status == 200 and answer["outcome"] == "ignored"
     not_submitted = build_context(
-        "Update", "salesorder", "6d81597f-0f9f-e711-8122-000d3aa2331c",
+        "Update",
+        "salesorder",
+        "6d81597f-0f9f-e711-8122-000d3aa2331c",
         target={"description": "edited"},
     )
     status, answer = await _post(harness, not_submitted, _headers(harness))
     assert status == 200 and answer["outcome"] == "ignored"
     canceled = build_context(
-        "Update", "salesorder", "6d81597f-0f9f-e711-8122-000d3aa2331c",
+        "Update",
+        "salesorder",
+        "6d81597f-0f9f-e711-8122-000d3aa2331c",
         target={"statecode": OptionSetValue(2)},
     )
     assert (await _post(harness, canceled, _headers(harness)))[1]["outcome"] == "ignored"

@@ -31,19 +31,24 @@ async def test_crash_between_commit_and_write_back_gives_no_duplicate(receiver_o
     h.sim.fail_next("PATCH", r"salesorders\(", count=1, status="timeout", delay=60)
     env = cli_env(settings) | {"BCGW_WORKER_POLL_INTERVAL": "0.05", "BCGW_LEASE_SECONDS": "1"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "worker", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "worker",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         order_id = await h.order()
         await h.sim.submit_order(order_id)
-        row = await h.wait_state(order_id, "created", timeout=15)
+        row = await h.wait_state(order_id, "created", within=15)
         assert row.writeback_state == "pending"
 
         async def patch_arrived() -> bool:
             return any(r.method == "PATCH" for r in h.sim.api_requests("PATCH"))
 
-        assert await h.wait_for(patch_arrived, timeout=10)
+        assert await h.wait_for(patch_arrived, within=10)
     finally:
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
@@ -54,12 +59,13 @@ async def test_crash_between_commit_and_write_back_gives_no_duplicate(receiver_o
     worker = OrderWorker(h.engine, quick)
     worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
     try:
+
         async def written_back() -> bool:
             await worker.run_once()
             rows = await h.inbox_rows(order_id)
             return rows[0].writeback_state == "done"
 
-        assert await h.wait_for(written_back, timeout=10)
+        assert await h.wait_for(written_back, within=10)
     finally:
         await worker.close()
     assert len(await h.documents("Order")) == 1
@@ -100,8 +106,14 @@ async def test_worker_command_runs_once(receiver_only: Any, settings: Any) -> No
     await h.sim.submit_order(order_id)
     await h.sim.flush()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "worker", "--once", env=cli_env(settings),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "worker",
+        "--once",
+        env=cli_env(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()

@@ -64,7 +64,9 @@ async def test_import_other_kinds(settings: Any, engine: Any, tmp_path: Path) ->
     await cli(settings, "init")
     (tmp_path / "items.csv").write_text("No;Description;Base_Unit_of_Measure\n1000;Bicycle;PCS\n")
     (tmp_path / "units.csv").write_text("Item_No,Code,Qty_per_Unit_of_Measure\n1000,BOX,6\n1000,PCS,2\n9999,BOX,1\n")
-    (tmp_path / "customers.csv").write_text("No,Name,City,Currency_Code,CRM_ID\n10000,Adatum,Atlanta,EUR,22222222-2222-2222-2222-222222222222\n")
+    (tmp_path / "customers.csv").write_text(
+        "No,Name,City,Currency_Code,CRM_ID\n10000,Adatum,Atlanta,EUR,22222222-2222-2222-2222-222222222222\n"
+    )
     (tmp_path / "resources.csv").write_text("No,Name,Base_Unit_of_Measure,Unit_Price\nLINA,Lina Townsend,HOUR,95\n")
     (tmp_path / "ledger.csv").write_text(
         "Item_No,Quantity,Location_Code,Posting_Date,Entry_Type\n1000,10,,2026-11-01,Purchase\n1000,-3,,,\n"

@@ -38,7 +38,7 @@ async def test_key_is_44_characters_of_32_random_bytes_stored_only_hashed(servic
 
 async def test_user_names_are_case_insensitive_and_unique(service: UserService) -> None:
     await service.add("Sales", full_name="Sales availability")
-    with pytest.raises(UserError, match="The user name SALES already exists."):
+    with pytest.raises(UserError, match=r"The user name SALES already exists\."):
         await service.add("SALES")
     assert (await service.get("sAlEs")).user_name == "Sales"
     _u, key = await service.change_key("sales")
@@ -94,7 +94,9 @@ async def test_grace_keeps_the_old_key_for_its_minutes(service: UserService) -> 
     assert user.previous_key_valid_until == NOW + dt.timedelta(minutes=15)
     assert (await service.verify("A", old, now=NOW + dt.timedelta(minutes=14))).user is not None
     assert (await service.verify("A", new, now=NOW + dt.timedelta(minutes=14))).user is not None
-    assert (await service.verify("A", old, now=NOW + dt.timedelta(minutes=15))).reason == "previous key, grace period over"
+    assert (
+        await service.verify("A", old, now=NOW + dt.timedelta(minutes=15))
+    ).reason == "previous key, grace period over"
     # A further change ends the grace of the first key at once.
     _u, newer = await service.change_key("A", now=NOW + dt.timedelta(minutes=1))
     assert (await service.verify("A", old, now=NOW + dt.timedelta(minutes=2))).user is None

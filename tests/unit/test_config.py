@@ -19,7 +19,9 @@ def test_defaults() -> None:
 
 def test_environment_overrides_toml(tmp_path: Path) -> None:
     cfg = tmp_path / "bcgw.toml"
-    cfg.write_text('company = "FROM_TOML"\nport = 9000\npublic_url = "https://bc.example.com/"\ntrusted_proxies = ["10.0.0.0/8"]\n')
+    cfg.write_text(
+        'company = "FROM_TOML"\nport = 9000\npublic_url = "https://bc.example.com/"\ntrusted_proxies = ["10.0.0.0/8"]\n'
+    )
     s = load_settings({"BCGW_PORT": "9100"}, config_file=cfg)
     assert s.company == "FROM_TOML" and s.port == 9100
     assert s.public_base() == "https://bc.example.com"
