@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.tables import change_log
@@ -24,6 +25,10 @@ log = logging.getLogger("bcgw.changes")
 
 Handler = Callable[[list[Any]], Awaitable[None]]
 KEEP = dt.timedelta(hours=6)
+# On PostgreSQL a sequence number is taken at INSERT but seen at COMMIT, so seq 11 can be read
+# before seq 10 commits. A number skipped over is re-asked for this long (then it was rolled back).
+GAP_WAIT = 60.0
+MAX_GAPS = 1000
 
 
 class ChangeFeed:
@@ -32,6 +37,7 @@ class ChangeFeed:
         self.interval = interval
         self.handlers: dict[str, list[Handler]] = defaultdict(list)
         self.last_seq = 0
+        self._gaps: dict[int, float] = {}  # seq not yet seen below last_seq -> when first missed
         self._wake = asyncio.Event()
         self._last_prune = 0.0
 
@@ -47,17 +53,28 @@ class ChangeFeed:
 
     async def poll(self) -> int:
         """Read and dispatch new changes; return how many there were."""
+        now = time.monotonic()
+        self._gaps = {seq: since for seq, since in self._gaps.items() if now - since < GAP_WAIT}
+        wanted = change_log.c.seq > self.last_seq
+        if self._gaps:
+            wanted = or_(wanted, change_log.c.seq.in_(sorted(self._gaps)))
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(change_log).where(change_log.c.seq > self.last_seq).order_by(change_log.c.seq).limit(5000)
-                )
-            ).all()
-        if not rows:
-            return 0
-        self.last_seq = rows[-1].seq
-        by_topic: dict[str, list[Any]] = defaultdict(list)
+            rows = (await conn.execute(select(change_log).where(wanted).order_by(change_log.c.seq).limit(5000))).all()
+        fresh = []
         for row in rows:
+            if self._gaps.pop(row.seq, None) is None:
+                if row.seq <= self.last_seq:
+                    continue
+                for missing in range(max(self.last_seq + 1, row.seq - MAX_GAPS), row.seq):
+                    self._gaps[missing] = now
+                self.last_seq = row.seq
+            fresh.append(row)
+        if len(self._gaps) > MAX_GAPS:
+            self._gaps = dict(sorted(self._gaps.items())[-MAX_GAPS:])
+        if not fresh:
+            return 0
+        by_topic: dict[str, list[Any]] = defaultdict(list)
+        for row in fresh:
             by_topic[row.topic].append(row)
         for topic, topic_rows in by_topic.items():
             for handler in self.handlers.get(topic, ()):

@@ -145,6 +145,8 @@ def parse_literal(text: str, prop: Property, v3: bool = False) -> Any:
             number = int(value)
             if t == INT32 and not -(2**31) <= number < 2**31:
                 raise ValueError("out of range for Edm.Int32")
+            if not -(2**63) <= number < 2**63:
+                raise ValueError("out of range for Edm.Int64")
             return number
         if t == DECIMAL:
             value = raw[:-1] if (v3 and raw[-1:] in ("M", "m")) else raw
@@ -198,8 +200,13 @@ def _decimal_number(value: Decimal) -> int | float:
 
 
 def _decimal_text(value: Decimal) -> str:
-    number = _decimal_number(value)
-    return str(number) if isinstance(number, int) else format(Decimal(str(number)), "f")
+    # Exact: the text form (IEEE754Compatible, V3) exists so that no digit is lost to a float.
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -5:
+        value = value.quantize(_Q5, rounding=ROUND_HALF_UP)
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")
 
 
 def json_converter(prop: Property, strings_for_big_numbers: bool, v3: bool) -> Callable[[Any], Any]:
@@ -243,7 +250,11 @@ def tag_value(value: Any, prop: Property) -> str:
     if value is None:
         return ""
     if prop.type == GUID:
-        return str(value).lower()
+        # The canonical form: '{...}', upper case and unhyphenated spellings select the same row.
+        try:
+            return normalise_guid(str(value))
+        except ValueError:
+            return str(value).lower()
     if prop.type == DECIMAL:
         return _decimal_text(Decimal(str(value)))
     return str(value)

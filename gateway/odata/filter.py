@@ -48,7 +48,11 @@ from gateway.odata.sqlfuncs import (
     odata_upper,
 )
 
-MAX_FILTER_LENGTH = 8192
+# Below the HTTP server's request-line limit (aiohttp: 8190 bytes), so that this limit, with an
+# OData error body, is what answers an overlong $filter, and not the server's plain-text 400.
+MAX_FILTER_LENGTH = 4096
+# Functions OData defines that odata-query's grammar does not know: unsupported (501), not unknown (400).
+_ODATA_FUNCTIONS_NOT_PARSED = {"cast", "isof", "case"}
 
 # --- text rewriting before the parser ---------------------------------------------------
 
@@ -181,6 +185,8 @@ def parse(text: str, aliases: Mapping[str, str] | None = None) -> ast._Node:
     try:
         return ODataParser().parse(ODataLexer().tokenize(prepared))
     except odata_ex.UnknownFunctionException as exc:
+        if exc.function_name.lower() in _ODATA_FUNCTIONS_NOT_PARSED:
+            raise not_implemented(f"The function '{exc.function_name}' is not supported in $filter.") from None
         raise bad_request(f"'{exc.function_name}' is not a known OData function.", "BadRequest_InvalidFilter") from None
     except odata_ex.TokenizingException as exc:
         pos = getattr(exc.token, "index", None)
@@ -285,6 +291,10 @@ def _is_decimal(expr: Any) -> bool:
     return isinstance(getattr(expr, "type", None), Numeric) and not isinstance(expr.type, Integer)
 
 
+def _is_integer(expr: Any) -> bool:
+    return isinstance(getattr(expr, "type", None), Integer)
+
+
 def _invalid(message: str) -> ODataError:
     return bad_request(message, "BadRequest_InvalidFilter")
 
@@ -348,8 +358,9 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
         return self.columns[self._prop(node).name]
 
     def visit_Attribute(self, node: ast.Attribute) -> Any:
+        owner = node.owner.full_name() if isinstance(node.owner, ast.Identifier) else "..."
         raise _invalid(
-            f"Navigation ('{node.owner}/{node.attr}') is not supported: "
+            f"Navigation ('{owner}/{node.attr}') is not supported: "
             f"'{self.entity_set.name}' has no navigation properties."
         )
 
@@ -400,11 +411,16 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
             if isinstance(node, ast.Boolean):
                 return true() if node.py_val else false()
             if isinstance(node, ast.DateTime):
+                if self.kind(other) == "date":  # V3's datetime'2020-05-01T00:00' for an Edm.Date
+                    return literal(self._datetime(node).date(), type_=col.type)
                 return literal(self._datetime(node), type_=col.type)
             if isinstance(node, ast.Date):
                 return literal(node.py_val, type_=col.type)
             if isinstance(node, ast.String) and self.kind(other) == "guid":
                 return literal(edm.normalise_guid(node.py_val), type_=col.type)
+            if isinstance(node, ast.GUID):
+                # The canonical text, not a uuid.UUID: the column under a Guid property may be plain text.
+                return literal(edm.normalise_guid(node.val), type_=col.type)
             if isinstance(node, ast.Float):
                 return literal(Decimal(node.val), type_=col.type)
             if isinstance(node, ast.Integer):
@@ -424,6 +440,12 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
             if lk in ("boolean", "guid") and not isinstance(op, ast.Eq | ast.NotEq):
                 raise _invalid(f"The operator '{name}' is not defined for {_EDM_NAME[lk]} values.")
             return
+        # V3 has no Edm.Date ($metadata V3 says Edm.DateTime): a midnight datetime'...' is that date.
+        for a, b in ((left, right), (right, left)):
+            if self.kind(a) == "date" and isinstance(b, ast.DateTime):
+                if self._datetime(b).timetz() != dt.time(0, tzinfo=dt.UTC):
+                    raise _invalid(f"'{b.val}' has a time of day; an Edm.Date is compared with a date.")
+                return
         # A quoted GUID is accepted where a GUID property is compared (lenient, as BC is).
         for a, b in ((left, right), (right, left)):
             if self.kind(a) == "guid" and isinstance(b, ast.String):
@@ -459,10 +481,21 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
                     f"The operator '{_OP_NAME.get(type(node.op), '?')}' needs numbers, "
                     f"not {_EDM_NAME.get(self.kind(side), self.kind(side))}."
                 )
+        if (
+            isinstance(node.op, ast.Div | ast.Mod)
+            and isinstance(node.right, ast.Integer | ast.Float)
+            and Decimal(node.right.val) == 0
+        ):
+            # PostgreSQL refuses this and SQLite answers NULL: refuse it the same way on both.
+            raise _invalid("Division by zero in $filter.")
         left, right = self.visit(node.left), self.visit(node.right)
         if isinstance(node.op, ast.Div) and (_is_decimal(left) or _is_decimal(right)):
             # Edm.Decimal division is exact; only integers divide as integers (OData's div).
             left, right = odata_decimal(left), odata_decimal(right)
+        elif isinstance(node.op, ast.Div) and _is_integer(left) and _is_integer(right):
+            # SQLAlchemy's '/' is true division; '//' on integers is the databases' own integer
+            # division, which truncates toward zero on both.
+            return operator.floordiv(left, right)
         return self.visit(node.op)(left, right)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
@@ -537,7 +570,7 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
         return func.trim(self.visit(arg))
 
     def _fn_length(self, arg: ast._Node) -> Any:
-        return func.length(self.visit(arg))
+        return func.length(self.visit(arg), type_=Integer)  # typed, so that 'div' divides it as an integer
 
     def _fn_concat(self, a: ast._Node, b: ast._Node) -> Any:
         return cast(self.visit(a), String).concat(cast(self.visit(b), String))

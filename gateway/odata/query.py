@@ -115,6 +115,11 @@ def parse_options(items: Iterable[tuple[str, str]], v3: bool = False) -> QueryOp
         elif low.startswith("@"):
             if not re.fullmatch(rf"@{_IDENT}", name):
                 raise bad_request(f"'{name}' is not a valid parameter alias.", "BadRequest_InvalidQueryOption")
+            if name[1:] in aliases:
+                raise bad_request(
+                    f"The parameter alias '{name}' was specified more than once.",
+                    "BadRequest_InvalidQueryOption",
+                )
             aliases[name[1:]] = value
         elif low == "company":
             company = value

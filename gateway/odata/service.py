@@ -134,6 +134,9 @@ class ODataService:
         v3 = not request.path.startswith(V4_ROOT)
         try:
             if request.method not in ("GET", "HEAD"):
+                if request.match_info.get("tail", "").strip("/") == "$batch":
+                    # A batch is always POSTed: say it is not supported, not that the method is wrong.
+                    raise not_implemented("$batch is not supported by this service.")
                 raise method_not_allowed(request.method)
             _max_version_ok(request, v3)
             path = parse_path(request.match_info.get("tail", ""))
@@ -171,12 +174,11 @@ class ODataService:
         check_against(options, entity_set)
         company = await self._company(path, options, entity_set)
         if path.kind == "count":
-            accept_ok = accepts(request.headers.get("Accept"), options.format, "text/plain")
-            if not accept_ok:
+            if not _accepts_text(request, options):
                 raise not_acceptable("$count answers text/plain.")
             fmt = None
         elif path.kind == "property" and path.raw_value:
-            if not accepts(request.headers.get("Accept"), options.format, "text/plain"):
+            if not _accepts_text(request, options):
                 raise not_acceptable("$value answers text/plain.")
             fmt = None
         else:
@@ -424,7 +426,7 @@ class ODataService:
                     body = {
                         "@odata.context": self._metadata_url(request, v3)
                         + "#"
-                        + entity_url.split(V4_ROOT + "/", 1)[1]
+                        + entity_url.split(V4_ROOT + "/", 1)[1].split("?", 1)[0]
                         + "/"
                         + prop.name,
                         **body,
@@ -603,11 +605,28 @@ def _url_literal(value: Any, prop: edm.Property, v3: bool) -> str:
     return quote(text, safe="'-:.")
 
 
+def _accepts_text(request: web.Request, options: QueryOptions) -> bool:
+    """May a $count or $value answer (text/plain) go to this client?
+
+    A client that asks for JSON gets the plain text too, as BC (ASP.NET OData) answers; python-odata
+    and others send `Accept: application/json` on every request, $count included.
+    """
+    accept = request.headers.get("Accept")
+    if accepts(accept, options.format, "text/plain"):
+        return True
+    return options.format is None and accepts(accept, None, "application/json")
+
+
 def _is_query_error(exc: SQLAlchemyError) -> bool:
     """An error caused by the query's values (a data error), not by the database being down."""
     if not isinstance(exc, DBAPIError):
         return False
     orig = exc.orig
+    # SQLSTATE class 22 is "data exception" (overflow, division by zero, bad substring, NUL in text ...):
+    # the values in the query cannot be evaluated. The driver's adapted error class name says nothing.
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+        return True
     name = type(orig).__name__.lower()
     text = str(orig).lower()
     return (
