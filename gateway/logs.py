@@ -31,4 +31,3 @@ class RedactingAccessLogger(AbstractAccessLogger):
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(20)
-

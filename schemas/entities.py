@@ -412,6 +412,7 @@ SALES_INBOX = EntitySet(
     read_roles=_READ_INTEGRATION,
 )
 
+
 def sales_quotes(company: str) -> Select[Any]:
     h = t.sales_header
     return select(
