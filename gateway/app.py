@@ -196,6 +196,7 @@ class Gateway:
 
 
 GATEWAY = web.AppKey("gateway", Gateway)
+MAX_REQUEST_LINE = 65536
 
 # Routes without Basic authentication: health checks, and webhooks (they check their own secret).
 OPEN_PREFIXES = ("/health", "/webhooks/")
@@ -258,6 +259,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bo
     app = web.Application(
         middlewares=[error_middleware, gateway.metrics.middleware, auth_middleware],
         client_max_size=1024 * 1024,
+        # A $filter with hundreds of CRM_IDs makes a long request line (aiohttp's default: 8190).
+        handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": 16384},
     )
     app[GATEWAY] = gateway
     setup_forwarding(app, settings)

@@ -48,9 +48,10 @@ from gateway.odata.sqlfuncs import (
     odata_upper,
 )
 
-# Below the HTTP server's request-line limit (aiohttp: 8190 bytes), so that this limit, with an
-# OData error body, is what answers an overlong $filter, and not the server's plain-text 400.
-MAX_FILTER_LENGTH = 4096
+# Below the request-line limit the app sets (gateway.app.MAX_REQUEST_LINE), so that this limit,
+# with an OData error body, answers an overlong $filter rather than the server's plain-text 400.
+# Room for `CRM_ID in (...)` with several hundred products.
+MAX_FILTER_LENGTH = 32768
 # Functions OData defines that odata-query's grammar does not know: unsupported (501), not unknown (400).
 _ODATA_FUNCTIONS_NOT_PARSED = {"cast", "isof", "case"}
 

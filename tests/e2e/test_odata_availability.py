@@ -355,3 +355,14 @@ async def test_service_document_and_head(api: Any) -> None:
     assert {"ProductItemAvailability", "ItemAvailability", "Company"} <= names
     status, headers, body = await api.request("HEAD", "/ODataV4/ItemAvailability")
     assert status == 200 and body is None and headers["OData-Version"] == "4.0"
+
+
+async def test_a_long_in_list_of_product_ids(api: Any) -> None:
+    """Sales may ask for many products at once: a request line far beyond 8 KiB."""
+    ids = [product_id(no) for no, *_ in ITEMS if no not in UNCOUPLED]
+    ids += [f"00000000-0000-4000-8000-{i:012d}" for i in range(400)]
+    flt = "CRM_ID in (" + ",".join(ids) + ")"
+    assert len(flt) > 15000
+    status, _h, body = await api.get(f"{PIA}?$filter={q(flt)}")
+    assert status == 200, body
+    assert len(body["value"]) == len(ITEMS) - len(UNCOUPLED)
