@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from cachetools import TTLCache
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.odata.errors import ODataError, too_many_requests, unauthorized
 from gateway.users import User, UserService, name_key
@@ -121,8 +122,8 @@ class Authenticator:
     ) -> None:
         self.users = users
         self.lockout = lockout or Lockout()
-        # Successful verifications, briefly: (name key, SHA-256 of the key) -> user.
-        self._verified: TTLCache[tuple[str, str], User] | None = (
+        # Successful verifications, briefly: (name key, SHA-256 of the key) -> (user, key valid until).
+        self._verified: TTLCache[tuple[str, str], tuple[User, dt.datetime | None]] | None = (
             TTLCache(maxsize=10_000, ttl=cache_ttl) if cache_ttl > 0 else None
         )
         self._last_used: dict[int, float] = {}
@@ -133,8 +134,8 @@ class Authenticator:
         if self._verified is not None:
             self._verified.clear()
 
-    def _fail(self, user_name: str, address: str, reason: str) -> ODataError:
-        self.lockout.fail("user:" + name_key(user_name), "addr:" + address)
+    def _fail(self, user_name: str, address: str, reason: str, subjects: tuple[str, ...]) -> ODataError:
+        self.lockout.fail(*subjects)
         log.warning(
             "authentication failed: user=%r address=%s reason=%s",
             _loggable_name(user_name),
@@ -143,7 +144,9 @@ class Authenticator:
         )
         return unauthorized(REALM)
 
-    async def authenticate(self, request: web.Request) -> Principal:
+    async def authenticate(self, request: web.Request, lock_user: bool = True) -> Principal:
+        """The request's user, or an error (401, 429, 503). `lock_user=False` counts failures
+        per client address only (the webhook: an attacker must not lock Sales out by name)."""
         address = request.remote or "unknown"
         creds = parse_basic(request.headers.get("Authorization"))
         if creds is None:
@@ -158,7 +161,8 @@ class Authenticator:
             )
             raise unauthorized(REALM)
         user_name, key = creds
-        wait = self.lockout.retry_after("user:" + name_key(user_name), "addr:" + address)
+        subjects = ("user:" + name_key(user_name), "addr:" + address) if lock_user else ("addr:" + address,)
+        wait = self.lockout.retry_after(*subjects)
         if wait:
             log.warning(
                 "authentication refused (locked out): user=%r address=%s retry_after=%s",
@@ -170,14 +174,24 @@ class Authenticator:
         cache_key = (name_key(user_name), hashlib.sha256(key.encode()).hexdigest())
         if self._verified is not None:
             cached = self._verified.get(cache_key)
-            if cached is not None:
-                self._note_use(cached)
-                return Principal(cached)
-        result = await self.users.verify(user_name, key)
+            # A remembered key still expires (or ends its grace) on time.
+            if cached is not None and (cached[1] is None or cached[1] > dt.datetime.now(dt.UTC)):
+                self._note_use(cached[0])
+                return Principal(cached[0])
+        try:
+            result = await self.users.verify(user_name, key)
+        except SQLAlchemyError as exc:
+            log.error("cannot verify credentials: the database failed (%s)", type(exc).__name__)
+            raise ODataError(
+                503,
+                "Internal_ServiceUnavailable",
+                "The service cannot check credentials now; try again.",
+                headers={"Retry-After": "5"},
+            ) from None
         if result.user is None:
-            raise self._fail(user_name, address, result.reason)
+            raise self._fail(user_name, address, result.reason, subjects)
         if self._verified is not None:
-            self._verified[cache_key] = result.user
+            self._verified[cache_key] = (result.user, result.valid_until)
         self._note_use(result.user)
         return Principal(result.user)
 

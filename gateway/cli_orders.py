@@ -235,7 +235,7 @@ def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
                 ids = [r.id for r in await inbox.find(engine, company, args.sales_id, inbox.SALESORDER)]
                 if not ids:
                     raise CommandError(f"Nothing in the inbox for {args.sales_id}.")
-            return await inbox.retry(engine, company, ids)
+            return await inbox.retry(engine, company, inbox.SALESORDER, ids)
         if sub == "reconcile":
             from orders.worker import OrderWorker
 
@@ -268,7 +268,7 @@ def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
     if sub == "retry":
         print(f"{result} inbox row(s) will be tried again.")
         return 0
-    print(f"Reconciliation queued or reopened {result} order(s).")
+    print(f"Reconciliation queued or reopened {result} inbox row(s).")
     return 0
 
 
@@ -315,7 +315,7 @@ def cmd_quotes(args: argparse.Namespace, settings: Settings) -> int:
             ids = [r.id for r in await inbox.find(engine, company, args.quote_id, inbox.QUOTE)]
             if not ids:
                 raise CommandError(f"Nothing in the inbox for {args.quote_id}.")
-        return await inbox.retry(engine, company, ids)
+        return await inbox.retry(engine, company, inbox.QUOTE, ids)
 
     try:
         result = _run_engine(settings, run)

@@ -43,6 +43,10 @@ class Settings:
     max_attempts: int = 5
     retry_base_delay: float = 30.0
     lease_seconds: int = 120
+    # The company's calendar: order dates and lastbackofficesubmit are its dates, not UTC's.
+    time_zone: str = "UTC"
+    # Days the delivery log and finished inbox rows are kept; 0 keeps them forever.
+    retention_days: int = 30
 
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
@@ -132,6 +136,17 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _time_zone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a time zone name such as Europe/Copenhagen or UTC") from None
+    return name
+
+
 def _proxies(text: str) -> tuple[str, ...]:
     out = []
     for part in text.split(","):
@@ -158,6 +173,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_attempts": _positive_int,
     "retry_base_delay": _non_negative_float,
     "lease_seconds": _positive_int,
+    "time_zone": _time_zone,
+    "retention_days": _non_negative_int,
 }
 
 

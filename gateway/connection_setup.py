@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -23,12 +23,12 @@ class Setup:
     sdk_version: str = ""
     webhook_auth_mode: str = "header"
     webhook_header_name: str = "x-bcgw-key"
-    webhook_secret_hash: str | None = None
-    webhook_secret_salt: str | None = None
+    webhook_secret_hash: str | None = field(default=None, repr=False)
+    webhook_secret_salt: str | None = field(default=None, repr=False)
     dataverse_url: str = ""
     dataverse_token_url: str = ""
     dataverse_client_id: str = ""
-    dataverse_client_secret: str = ""
+    dataverse_client_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_row(cls, row: Any) -> Setup:
@@ -38,6 +38,8 @@ class Setup:
         return cls(**{f.name: mapping[f.name] for f in fields(cls)})
 
 
-async def load_setup(conn: AsyncConnection) -> Setup:
-    row = (await conn.execute(select(connection_setup).where(connection_setup.c.id == 1))).first()
-    return Setup.from_row(row)
+async def load_setup(conn: AsyncConnection, for_update: bool = False) -> Setup:
+    stmt = select(connection_setup).where(connection_setup.c.id == 1)
+    if for_update and conn.dialect.name != "sqlite":  # SQLite: the writer holds the lock already
+        stmt = stmt.with_for_update()
+    return Setup.from_row((await conn.execute(stmt)).first())

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.config import Settings
@@ -23,7 +24,7 @@ from orders.sales_setup import FIELDS as SALES_FIELDS
 from orders.sales_setup import SalesSetupError, change_sales_setup, load_sales_setup
 from orders.sales_setup import view as sales_view
 from schemas import changes
-from schemas.db import write_transaction
+from schemas.db import insert_ignore, write_transaction
 from schemas.entities import PRODUCT_AVAILABILITY
 from schemas.tables import connection_setup, setup_change, web_service_user
 
@@ -63,6 +64,16 @@ _RESERVED_HEADERS = {"host", "content-type", "content-length", "connection", "tr
 
 class SetupError(ValueError):
     """A change that breaks one of the setup's rules; the message is the rule."""
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise SetupError(f"{name} must be text.")
+    limit = getattr(connection_setup.c[name].type, "length", None)
+    if limit and len(value) > limit:
+        raise SetupError(f"{name} can have at most {limit} characters.")
+    if any(ord(c) < 32 and c not in "\t" for c in value) or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise SetupError(f"{name} cannot contain control characters.")
 
 
 def mask(value: str) -> str:
@@ -146,12 +157,21 @@ class SetupService:
             if name in values and not isinstance(values[name], bool):
                 raise SetupError(f"{name} must be true or false.")
         for name in TEXT_FIELDS:
-            if name in values and not isinstance(values[name], str):
-                raise SetupError(f"{name} must be text.")
+            if name in values:
+                _check_text(name, values[name])
         sales_values = {k: values.pop(k) for k in list(values) if k in SALES_FIELDS}
+        try:
+            return await self._change(values, sales_values, changed_by)
+        except DataError:
+            # A value the database refuses (the checks above should catch them all first).
+            raise SetupError("A value cannot be stored; check the lengths and characters of the values.") from None
+
+    async def _change(self, values: dict[str, Any], sales_values: dict[str, Any], changed_by: str) -> ChangeResult:
         async with write_transaction(self.engine) as conn:
-            exists = (await conn.execute(select(connection_setup.c.id))).first() is not None
-            old = await load_setup(conn)
+            # The one row exists before anyone changes it, and is locked while it is changed:
+            # two people saving at once must not undo each other's change (or a rule).
+            await conn.execute(insert_ignore(conn, connection_setup, ["id"]).values(id=1))
+            old = await load_setup(conn, for_update=True)
             new, secret = await self._apply(conn, old, values)
             try:
                 sales_changed = await change_sales_setup(conn, self.settings.company, sales_values)
@@ -162,12 +182,12 @@ class SetupService:
                 for f in dataclasses.fields(Setup)
                 if getattr(old, f.name) != getattr(new, f.name)
             }
-            if changed or not exists:
-                row = {f.name: getattr(new, f.name) for f in dataclasses.fields(Setup)}
-                if exists:
-                    await conn.execute(update(connection_setup).where(connection_setup.c.id == 1).values(**row))
-                else:
-                    await conn.execute(insert(connection_setup).values(id=1, **row))
+            if changed:
+                await conn.execute(
+                    update(connection_setup)
+                    .where(connection_setup.c.id == 1)
+                    .values(**{name: after for name, (_before, after) in changed.items()})
+                )
             if changed or sales_changed:
                 now = dt.datetime.now(dt.UTC)
                 for field, (before, after) in [*changed.items(), *sales_changed.items()]:

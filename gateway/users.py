@@ -131,21 +131,30 @@ def _valid_name(user_name: str) -> str:
     return name
 
 
+def _plausible_name(user_name: str) -> bool:
+    name = user_name.strip()
+    return 0 < len(name) <= 50 and not any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in name)
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
     user: User | None
     reason: str  # "ok" or why not, for the log (never the key)
+    valid_until: dt.datetime | None = None  # when the key that matched stops working (None: never)
 
 
 class UserService:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def _row(self, conn: AsyncConnection, user_name: str) -> Any:
-        return (await conn.execute(select(users).where(users.c.user_name_key == name_key(user_name)))).first()
+    async def _row(self, conn: AsyncConnection, user_name: str, for_update: bool = False) -> Any:
+        stmt = select(users).where(users.c.user_name_key == name_key(user_name))
+        if for_update and conn.dialect.name != "sqlite":  # SQLite: the writer holds the lock already
+            stmt = stmt.with_for_update()
+        return (await conn.execute(stmt)).first()
 
-    async def _require(self, conn: AsyncConnection, user_name: str) -> Any:
-        row = await self._row(conn, user_name)
+    async def _require(self, conn: AsyncConnection, user_name: str, for_update: bool = False) -> Any:
+        row = await self._row(conn, user_name, for_update)
         if row is None:
             raise UserError(f"The user {user_name.strip()} does not exist.")
         return row
@@ -197,7 +206,7 @@ class UserService:
     async def change_roles(self, user_name: str, add: set[str] | None = None, remove: set[str] | None = None) -> User:
         _check_roles(set(add or ()) | set(remove or ()))
         async with write_transaction(self.engine) as conn:
-            row = await self._require(conn, user_name)
+            row = await self._require(conn, user_name, for_update=True)
             roles = (_parse_roles(row.roles) | set(add or ())) - set(remove or ())
             await conn.execute(update(users).where(users.c.id == row.id).values(roles=",".join(sorted(roles))))
             await changes.record(conn, changes.USERS, key=row.user_name)
@@ -219,7 +228,7 @@ class UserService:
         key = generate_key()
         salt = new_salt()
         async with write_transaction(self.engine) as conn:
-            row = await self._require(conn, user_name)
+            row = await self._require(conn, user_name, for_update=True)
             values: dict[str, Any] = {
                 "key_hash": hash_secret(key, salt),
                 "key_salt": salt,
@@ -245,8 +254,10 @@ class UserService:
     async def verify(self, user_name: str, key: str, now: dt.datetime | None = None) -> Verification:
         """Check a user name and key; every path hashes and compares the same number of times."""
         now = now or dt.datetime.now(dt.UTC)
-        async with self.engine.connect() as conn:
-            row = await self._row(conn, user_name) if user_name.strip() else None
+        row = None
+        if _plausible_name(user_name):  # anything else cannot be a user: no query, same work
+            async with self.engine.connect() as conn:
+                row = await self._row(conn, user_name)
         current = secret_matches(key, row.key_salt if row else None, row.key_hash if row else None)
         previous = secret_matches(key, row.previous_key_salt if row else None, row.previous_key_hash if row else None)
         if row is None:
@@ -256,11 +267,11 @@ class UserService:
         if current:
             if row.key_expires_at is not None and row.key_expires_at <= now:
                 return Verification(None, "key expired")
-            return Verification(_user(row), "ok")
+            return Verification(_user(row), "ok", row.key_expires_at)
         if previous:
             until = row.previous_key_valid_until
             if until is not None and until > now:
-                return Verification(_user(row), "ok (previous key, in its grace period)")
+                return Verification(_user(row), "ok (previous key, in its grace period)", until)
             return Verification(None, "previous key, grace period over")
         if row.key_hash is None:
             return Verification(None, "user has no key")

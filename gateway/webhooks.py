@@ -31,6 +31,11 @@ MAX_BODY = 1024 * 1024
 SIZE_EXCEEDED = "x-ms-dynamics-msg-size-exceeded"
 
 
+def _clean(text: str) -> str:
+    """Text fit for the delivery log: JSON may carry NUL and lone surrogates no database takes."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _answer(status: int, body: dict[str, Any]) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
@@ -44,7 +49,7 @@ def _secret_from_request(request: web.Request, setup: Setup) -> str | None:
 async def _authenticate(request: web.Request, gateway: Any, setup: Setup) -> str:
     """Who delivers: 'webhook secret' or the Basic user's name; raises 401/403 otherwise."""
     if request.headers.get("Authorization", "").lower().startswith("basic "):
-        principal = await gateway.auth.authenticate(request)
+        principal = await gateway.auth.authenticate(request, lock_user=False)
         if INTEGRATION not in principal.user.roles:
             raise forbidden("Delivering webhooks needs the role INTEGRATION (Integration User).")
         return principal.user.user_name
@@ -106,21 +111,25 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
             raise bad_request(f"The body is not a RemoteExecutionContext: {exc}") from None
 
         found = classify(context, size_exceeded)
+        if found.revision is not None and not 0 <= found.revision < 2**31:
+            raise bad_request(
+                f"The body is not a RemoteExecutionContext: revisionnumber {found.revision} is out of range."
+            )
         event, reason = found.event, found.reason
         if event is not None and not setup.sales_order_integration_enabled and found.table in (SALESORDER, QUOTE):
             event, reason = None, "sales order integration is not enabled"
         delivery = Delivery(
-            table_name=found.table,
-            sales_id=found.row_id,
-            message_name=context.message_name,
+            table_name=_clean(found.table),
+            sales_id=_clean(found.row_id),
+            message_name=_clean(context.message_name),
             event=event,
             revision=found.revision,
-            reason=reason,
-            correlation_id=context.correlation_id or request.headers.get("x-ms-correlation-request-id", ""),
-            operation_id=context.operation_id or "",
-            organization=request.headers.get("x-ms-dynamics-organization", ""),
+            reason=_clean(reason),
+            correlation_id=_clean(context.correlation_id or request.headers.get("x-ms-correlation-request-id", "")),
+            operation_id=_clean(context.operation_id or ""),
+            organization=_clean(request.headers.get("x-ms-dynamics-organization", "")),
             size_exceeded=size_exceeded,
-            body=body.decode("utf-8", errors="replace"),
+            body=_clean(body.decode("utf-8", errors="replace")),
         )
         try:
             outcome = await record_delivery(gateway.engine(), gateway.settings.company, delivery)
@@ -144,6 +153,6 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
         )
         if outcome.outcome != "ignored":
             gateway.wake_worker()
-        return _answer(200, {"outcome": outcome.outcome, "inbox_id": outcome.inbox_id, "reason": reason})
+        return _answer(200, {"outcome": outcome.outcome, "inbox_id": outcome.inbox_id, "reason": delivery.reason})
 
     app.router.add_post(PATH, receive)

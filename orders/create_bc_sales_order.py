@@ -22,7 +22,7 @@ from orders import inbox
 from orders.bc_data import read_bc_inputs
 from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import SERVICE_NAME as SALES
-from orders.dataverse import DataverseClient, DataverseNotFound
+from orders.dataverse import DataverseClient, DataverseNotFound, DataverseUnavailable
 from orders.documents import (
     ORDER_SERIES,
     AlreadyCoupled,
@@ -52,6 +52,10 @@ class Outcome:
     message: str
     document_type: str = ""
     document_no: str = ""
+
+
+class WaitsForSales(DataverseUnavailable):
+    """BC cannot go on until Sales catches up (the message is BC's); tried again with backoff."""
 
 
 class LeaseLost(Exception):

@@ -92,13 +92,15 @@ async def couple(conn: AsyncConnection, company: str, sales_id: str, system_id: 
     )
 
 
-async def move_coupling(conn: AsyncConnection, company: str, old_sales_id: str, new_sales_id: str) -> None:
+async def move_coupling(conn: AsyncConnection, company: str, old_sales_id: str, new_sales_id: str) -> bool:
+    """Couple the BC document of one Sales row to another; False when it was not coupled."""
     cir = t.crm_integration_record
-    await conn.execute(
+    result = await conn.execute(
         update(cir)
         .where(cir.c.company == company, cir.c.table_id == t.TABLE_SALES_HEADER, cir.c.crm_id == old_sales_id.lower())
         .values(crm_id=new_sales_id.lower(), coupled_at=dt.datetime.now(dt.UTC))
     )
+    return result.rowcount == 1
 
 
 def _header_values(doc: BcSalesDocument) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas import changes
@@ -68,6 +68,7 @@ class InboxRow:
     source: str
     attempts: int
     last_error: str
+    failure: str
     document_type: str
     document_no: str
     writeback_state: str
@@ -149,7 +150,11 @@ async def _upsert(
 
 
 async def _fresh_chance(conn: AsyncConnection, row_id: int, state: str, now: dt.datetime) -> str:
-    """A new delivery for a row that was ignored or failed gives it another try."""
+    """A new delivery for a row that was ignored or failed gives it another try; one that comes
+    while the row is being processed is looked at again when that is done."""
+    if state == "processing":
+        await conn.execute(update(inbox).where(inbox.c.id == row_id).values(redelivered=True))
+        return state
     if state == "ignored":
         await conn.execute(
             update(inbox).where(inbox.c.id == row_id).values(state="received", next_attempt_at=None, last_error="")
@@ -204,13 +209,17 @@ async def enqueue(
 # --- claiming -----------------------------------------------------------------------------------
 
 
+def _lease_free(now: dt.datetime) -> Any:
+    return or_(inbox.c.lease_until.is_(None), inbox.c.lease_until < now)
+
+
 def _due(now: dt.datetime, auto_tables: tuple[str, ...]) -> Any:
     """Rows a worker may take: new, waiting whose automatic processing is now on, failed
     and due again, processing whose lease ran out (a worker died)."""
     conditions = [
         inbox.c.state == "received",
         and_(inbox.c.state == "failed", inbox.c.next_attempt_at.is_not(None), inbox.c.next_attempt_at <= now),
-        and_(inbox.c.state == "processing", inbox.c.lease_until < now),
+        and_(inbox.c.state == "processing", _lease_free(now)),
     ]
     if auto_tables:
         conditions.append(and_(inbox.c.state == "waiting", inbox.c.table_name.in_(auto_tables)))
@@ -224,10 +233,13 @@ async def claim(
     limit: int = 10,
     auto_tables: tuple[str, ...] = (),
     now: dt.datetime | None = None,
+    company: str | None = None,
 ) -> list[InboxRow]:
     now = now or utcnow()
     async with write_transaction(engine) as conn:
         stmt = select(inbox.c.id).where(_due(now, auto_tables)).order_by(inbox.c.id).limit(limit)
+        if company is not None:
+            stmt = stmt.where(inbox.c.company == company)
         if not is_sqlite(conn):
             stmt = stmt.with_for_update(skip_locked=True)
         ids = list((await conn.execute(stmt)).scalars())
@@ -257,7 +269,10 @@ async def claim_one(
             update(inbox)
             .where(
                 inbox.c.id == row_id,
-                or_(inbox.c.state != "processing", inbox.c.lease_until < now),
+                or_(
+                    inbox.c.state.in_(("received", "waiting", "failed", "ignored")),
+                    and_(inbox.c.state == "processing", _lease_free(now)),
+                ),
             )
             .values(
                 state="processing",
@@ -285,24 +300,47 @@ async def finish(
     *,
     error: str = "",
     next_attempt_at: dt.datetime | None = None,
+    failure: str = "",
     **values: Any,
 ) -> bool:
-    """Set the outcome of a claimed row; False when the lease was lost meanwhile."""
+    """Set the outcome of a claimed row; False when the lease was lost meanwhile.
+
+    A row found "ignored" (not submitted, say) while a newer delivery arrived is queued again:
+    that delivery may say otherwise.
+    """
     now = utcnow()
+    redelivered = (await conn.execute(select(inbox.c.redelivered).where(owned(row_id, owner)))).scalar_one_or_none()
+    if redelivered is None:
+        return False
+    if redelivered and state == "ignored" and not values.get("document_no"):
+        state, error = "received", ""
     result = await conn.execute(
         update(inbox)
         .where(owned(row_id, owner))
         .values(
             state=state,
             last_error=error,
+            failure=failure if state == "failed" else "",
             next_attempt_at=next_attempt_at,
             lease_owner=None,
             lease_until=None,
+            redelivered=False,
             processed_at=now if state in ("created", "ignored") else None,
             **values,
         )
     )
     return result.rowcount == 1
+
+
+async def renew_lease(engine: AsyncEngine, row_id: int, owner: str, lease_seconds: int) -> bool:
+    """Keep a row while still working on it (a slow Sales must not hand it to another worker)."""
+    async with write_transaction(engine) as conn:
+        result = await conn.execute(
+            update(inbox)
+            .where(inbox.c.id == row_id, inbox.c.lease_owner == owner)
+            .values(lease_until=utcnow() + dt.timedelta(seconds=lease_seconds))
+        )
+        return result.rowcount == 1
 
 
 def backoff(attempt: int, base: float, cap: float = 3600.0) -> dt.timedelta:
@@ -321,6 +359,7 @@ async def claim_writebacks(
     limit: int = 10,
     now: dt.datetime | None = None,
     row_id: int | None = None,
+    company: str | None = None,
 ) -> list[InboxRow]:
     """Created rows whose write-back to Sales is due (retried on their own, never re-created)."""
     now = now or utcnow()
@@ -328,10 +367,12 @@ async def claim_writebacks(
         stmt = (
             select(inbox.c.id)
             .where(
+                inbox.c.state == "created",
                 inbox.c.writeback_state == "pending",
                 or_(inbox.c.writeback_next_at.is_(None), inbox.c.writeback_next_at <= now),
-                or_(inbox.c.lease_until.is_(None), inbox.c.lease_until < now),
+                _lease_free(now),
                 *([inbox.c.id == row_id] if row_id is not None else []),
+                *([inbox.c.company == company] if company is not None else []),
             )
             .order_by(inbox.c.id)
             .limit(limit)
@@ -360,9 +401,9 @@ async def finish_writeback(
     base_delay: float = 30.0,
 ) -> None:
     async with write_transaction(engine) as conn:
-        row = (await conn.execute(select(inbox).where(inbox.c.id == row_id))).one()
-        if row.lease_owner != owner:
-            return
+        row = (await conn.execute(select(inbox).where(inbox.c.id == row_id, inbox.c.lease_owner == owner))).first()
+        if row is None:
+            return  # the lease went to another worker: its result stands
         if ok:
             values: dict[str, Any] = {"writeback_state": "done", "writeback_error": "", "writeback_next_at": None}
         else:
@@ -374,7 +415,9 @@ async def finish_writeback(
                 "writeback_next_at": None if attempts >= max_attempts else utcnow() + backoff(attempts, base_delay),
             }
         await conn.execute(
-            update(inbox).where(inbox.c.id == row_id).values(lease_owner=None, lease_until=None, **values)
+            update(inbox)
+            .where(inbox.c.id == row_id, inbox.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None, **values)
         )
 
 
@@ -432,17 +475,19 @@ async def deliveries(engine: AsyncEngine, inbox_id: int) -> list[dict[str, Any]]
     ]
 
 
-async def retry(engine: AsyncEngine, company: str, row_ids: list[int] | None = None) -> int:
-    """Give failed rows (or the given rows, unless done) another try now; failed write-backs too."""
+async def retry(engine: AsyncEngine, company: str, table_name: str, row_ids: list[int] | None = None) -> int:
+    """Another try now: for the given rows (unless done or in hand), or for every failed row of
+    the table (`--all-failed`); failed write-backs too."""
     now = utcnow()
     async with write_transaction(engine) as conn:
-        where = [inbox.c.company == company]
+        where = [inbox.c.company == company, inbox.c.table_name == table_name]
+        states = ("failed", "waiting", "ignored") if row_ids is not None else ("failed",)
         if row_ids is not None:
             where.append(inbox.c.id.in_(row_ids))
         result = await conn.execute(
             update(inbox)
-            .where(*where, inbox.c.state.in_(("failed", "waiting", "ignored")))
-            .values(state="received", attempts=0, next_attempt_at=None, last_error="")
+            .where(*where, inbox.c.state.in_(states))
+            .values(state="received", attempts=0, next_attempt_at=None, last_error="", failure="")
         )
         wb = await conn.execute(
             update(inbox)
@@ -470,3 +515,21 @@ async def submitted_orders_waiting(conn: AsyncConnection) -> int:
             .where(inbox.c.table_name == SALESORDER, inbox.c.event == "submit", inbox.c.state.in_(OPEN_STATES))
         )
     ).scalar_one()
+
+
+async def prune(engine: AsyncEngine, retention_days: int, now: dt.datetime | None = None) -> int:
+    """Forget what is old: the delivery log, and inbox rows that are done (created with the
+    write-back done, or ignored). Rows that fail or wait are kept whatever their age."""
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
+    async with write_transaction(engine) as conn:
+        deliveries = await conn.execute(delete(webhook_delivery).where(webhook_delivery.c.received_at < cutoff))
+        done = or_(
+            inbox.c.state == "ignored",
+            and_(inbox.c.state == "created", inbox.c.writeback_state.in_(("", "done"))),
+        )
+        rows = await conn.execute(
+            delete(inbox).where(done, inbox.c.processed_at.is_not(None), inbox.c.processed_at < cutoff)
+        )
+        return (deliveries.rowcount or 0) + (rows.rowcount or 0)

@@ -25,8 +25,8 @@ from orders import inbox
 from orders.bc_data import read_bc_inputs
 from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import SERVICE_NAME
-from orders.create_bc_sales_order import LeaseLost, Outcome, with_customer_addresses
-from orders.dataverse import DataverseClient, DataverseUnavailable
+from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, with_customer_addresses
+from orders.dataverse import DataverseClient
 from orders.documents import (
     QUOTE_SERIES,
     AlreadyCoupled,
@@ -53,10 +53,6 @@ MSG_ALREADY_PROCESSED = "The current record has already been processed in Busine
 
 
 CreateOrder = Callable[[str], Awaitable[str]]
-
-
-class OrderNotYetInSales(DataverseUnavailable):
-    """A won quote whose order Sales has not made yet: a passing condition, tried again later."""
 
 
 def _convert(data: SalesDocumentData, bc: Any) -> BcSalesDocument:
@@ -126,23 +122,75 @@ async def process_bc_sales_quote(
     """`create_order(order_id)` creates a won quote's submitted order by the order rules
     (through the order's own inbox row, so that its write-back runs) and returns its number."""
     quote = Quote.from_webapi(await client.get_quote(row.sales_id))
-    try:
-        if quote.statecode == QUOTE_ACTIVE:
-            return await _active(engine, company, client, row, owner, today, quote)
-        if quote.statecode == QUOTE_WON:
-            return await _won(engine, company, client, row, owner, today, quote, create_order)
-    except (AlreadyCoupled, IntegrityError):
-        # Another worker coupled this quote at the same moment: its document stands.
-        async with write_transaction(engine) as conn:
-            found = await coupled_document(conn, company, quote.quoteid)
-            if found is None:
-                raise
-            await _finish(conn, row, owner, "ignored", f"Already coupled to sales quote {found[1]}.", found[1])
-        return Outcome("ignored", f"Already coupled to sales quote {found[1]}.", "Quote", found[1])
+    if quote.statecode == QUOTE_ACTIVE:
+        return await _active(engine, company, client, row, owner, today, quote)
+    if quote.statecode == QUOTE_WON:
+        return await _won(engine, company, client, row, owner, today, quote, create_order)
     message = f"The {SERVICE_NAME} quote {quote.quotenumber} is neither active nor won (statecode {quote.statecode})."
     async with write_transaction(engine) as conn:
         await _finish(conn, row, owner, "ignored", message)
     return Outcome("ignored", message)
+
+
+async def _earlier_revision(
+    engine: AsyncEngine, company: str, client: DataverseClient, quote: Quote
+) -> tuple[str, str] | None:
+    """(Sales id, BC quote no.) of the earlier revision (same number, Closed/Revised) that is coupled."""
+    if not (quote.revisionnumber or 0) > 0 or not quote.quotenumber:
+        return None
+    revised = [Quote.from_webapi(r) for r in await client.find_quotes_by_number(quote.quotenumber)]
+    revised = [
+        q
+        for q in revised
+        if q.quoteid != quote.quoteid and q.statecode == QUOTE_CLOSED and q.statuscode == STATUS_REVISED
+    ]
+    async with engine.connect() as conn:
+        for q in sorted(revised, key=lambda q: q.revisionnumber or 0, reverse=True):
+            coupled = await coupled_document(conn, company, q.quoteid)
+            if coupled:
+                return q.quoteid, coupled[1]
+    return None
+
+
+async def _create_or_rebuild(
+    engine: AsyncEngine,
+    company: str,
+    client: DataverseClient,
+    quote: Quote,
+    today: dt.date,
+    finish: Callable[[AsyncConnection, str, str], Awaitable[None]] | None = None,
+) -> tuple[str, str]:
+    """BC's CreateOrUpdateNAVQuote for a quote not yet coupled: rebuild the BC quote of its
+    earlier revision (archived first, coupling moved), or create one. Returns (no., message).
+
+    `finish(conn, no, message)` runs in the same transaction. Raises AlreadyCoupled when another
+    worker coupled this quote (or moved the earlier revision's coupling) first.
+    """
+    earlier = await _earlier_revision(engine, company, client, quote)
+    document = await _quote_document(engine, company, client, quote.quoteid)
+    async with write_transaction(engine) as conn:
+        found = await coupled_document(conn, company, quote.quoteid)
+        if found:
+            raise AlreadyCoupled(*found)
+        if earlier is None:
+            number = await _create_quote(conn, company, document, quote, today)
+            message = f"Created sales quote {number}."
+        else:
+            old_id, number = earlier
+            if not await move_coupling(conn, company, old_id, quote.quoteid):
+                raise AlreadyCoupled("Quote", number)  # moved meanwhile: the other worker rebuilt it
+            version = await archive_document(
+                conn, company, "Quote", number, f"Revision {quote.revisionnumber} of {quote.quotenumber}"
+            )
+            document = await with_customer_addresses(conn, company, document)
+            await replace_lines_and_notes(conn, company, document, number)
+            await set_header(conn, company, "Quote", number, status="Open", sales_revision=quote.revisionnumber)
+            message = (
+                f"Rebuilt sales quote {number} from revision {quote.revisionnumber}; archived as version {version}."
+            )
+        if finish is not None:
+            await finish(conn, number, message)
+    return number, message
 
 
 async def _active(
@@ -154,47 +202,20 @@ async def _active(
     today: dt.date,
     quote: Quote,
 ) -> Outcome:
-    async with engine.connect() as conn:
-        found = await coupled_document(conn, company, quote.quoteid)
-    if found:
-        message = f"The {SERVICE_NAME} quote {quote.quotenumber} is already coupled to sales quote {found[1]}."
+    async def done(conn: AsyncConnection, number: str, message: str) -> None:
+        await _finish(conn, row, owner, "created", message, number)
+
+    try:
+        number, message = await _create_or_rebuild(engine, company, client, quote, today, done)
+    except (AlreadyCoupled, IntegrityError):
+        # Coupled already, or by another worker at the same moment: that document stands.
         async with write_transaction(engine) as conn:
+            found = await coupled_document(conn, company, quote.quoteid)
+            if found is None:
+                raise
+            message = f"The {SERVICE_NAME} quote {quote.quotenumber} is already coupled to sales quote {found[1]}."
             await _finish(conn, row, owner, "ignored", message, found[1])
         return Outcome("ignored", message, "Quote", found[1])
-
-    earlier: tuple[str, str] | None = None  # (Sales id of the revised quote, BC quote no.)
-    if (quote.revisionnumber or 0) > 0 and quote.quotenumber:
-        revised = [Quote.from_webapi(r) for r in await client.find_quotes_by_number(quote.quotenumber)]
-        revised = [
-            q
-            for q in revised
-            if q.quoteid != quote.quoteid and q.statecode == QUOTE_CLOSED and q.statuscode == STATUS_REVISED
-        ]
-        async with engine.connect() as conn:
-            for q in sorted(revised, key=lambda q: q.revisionnumber or 0, reverse=True):
-                coupled = await coupled_document(conn, company, q.quoteid)
-                if coupled:
-                    earlier = (q.quoteid, coupled[1])
-                    break
-
-    document = await _quote_document(engine, company, client, quote.quoteid)
-    async with write_transaction(engine) as conn:
-        if earlier is None:
-            number = await _create_quote(conn, company, document, quote, today)
-            message = f"Created sales quote {number}."
-        else:
-            old_id, number = earlier
-            version = await archive_document(
-                conn, company, "Quote", number, f"Revision {quote.revisionnumber} of {quote.quotenumber}"
-            )
-            await move_coupling(conn, company, old_id, quote.quoteid)
-            document = await with_customer_addresses(conn, company, document)
-            await replace_lines_and_notes(conn, company, document, number)
-            await set_header(conn, company, "Quote", number, status="Open", sales_revision=quote.revisionnumber)
-            message = (
-                f"Rebuilt sales quote {number} from revision {quote.revisionnumber}; archived as version {version}."
-            )
-        await _finish(conn, row, owner, "created", message, number)
     return Outcome("created", message, "Quote", number)
 
 
@@ -221,25 +242,54 @@ async def _won(
         return Outcome("ignored", message, "Quote", recorded.quote_no)
 
     if coupled is None:
-        document = await _quote_document(engine, company, client, quote.quoteid)
-        async with write_transaction(engine) as conn:
-            quote_no = await _create_quote(conn, company, document, quote, today)
+        # BC creates the quote first (rebuilding an earlier revision's, as on activation).
+        try:
+            quote_no, _message = await _create_or_rebuild(engine, company, client, quote, today)
+        except (AlreadyCoupled, IntegrityError):
+            async with engine.connect() as conn:
+                found = await coupled_document(conn, company, quote.quoteid)
+            if found is None:
+                raise
+            quote_no = found[1]  # the activation, in another worker, got there first: go on with the win
     else:
         quote_no = coupled[1]
 
     orders = [SalesOrder.from_webapi(o) for o in await client.find_orders_for_quote(quote.quoteid)]
     if not orders:
         # Sales makes the order right after the win; it may simply not be there yet.
-        raise OrderNotYetInSales(None, "no_order", MSG_NO_ORDER)
+        raise WaitsForSales(None, "no_order", MSG_NO_ORDER)
     order = orders[0]
     async with engine.connect() as conn:
         order_doc = await coupled_document(conn, company, order.salesorderid)
 
-    created_now = False
     if order_doc is None and order.statecode == ORDER_SUBMITTED:
         order_doc = ("Order", await create_order(order.salesorderid))
-        created_now = True
 
+    try:
+        return await _record_win(engine, company, row, owner, quote, quote_no, order_doc)
+    except IntegrityError:
+        # The win's record exists: another worker handled this win at the same moment.
+        async with write_transaction(engine) as conn:
+            recorded = (
+                await conn.execute(select(qw).where(qw.c.company == company, qw.c.quote_id == quote.quoteid))
+            ).first()
+            if recorded is None:
+                raise
+            message = f"The win of quote {quote.quotenumber} was handled by another worker."
+            await _finish(conn, row, owner, "ignored", message, recorded.quote_no)
+        return Outcome("ignored", message, "Quote", recorded.quote_no)
+
+
+async def _record_win(
+    engine: AsyncEngine,
+    company: str,
+    row: inbox.InboxRow,
+    owner: str,
+    quote: Quote,
+    quote_no: str,
+    order_doc: tuple[str, str] | None,
+) -> Outcome:
+    qw = t.quote_win
     async with write_transaction(engine) as conn:
         if order_doc is not None:
             order_no = order_doc[1]
@@ -252,9 +302,9 @@ async def _won(
                     )
                 )
             ).scalar_one_or_none()
-            if not created_now and linked != quote_no:
-                # The order came into BC before its quote was found: link it now and archive the
-                # quote. (An order that already carries the quote archived it when it was linked.)
+            if linked != quote_no:
+                # The order came into BC before its quote did: link it now and archive the quote.
+                # (An order that carries the quote already archived it when it was linked.)
                 await set_header(conn, company, "Order", order_no, quote_no=quote_no)
                 await archive_document(conn, company, "Quote", quote_no, f"Won: order {order_no}")
             message = f"Quote {quote_no} won: sales order {order_no} carries it as Quote No."

@@ -1,27 +1,37 @@
-"""Reconciliation: a lost webhook still becomes a BC order.
+"""Reconciliation: a lost webhook still becomes a BC order or quote.
 
-Every BCGW_RECONCILE_INTERVAL seconds the worker asks Sales for submitted orders with an empty
-`lastbackofficesubmit` (BC's own job query) and puts those the inbox lacks into it.
+Every BCGW_RECONCILE_INTERVAL seconds the worker does what BC's jobs do on their own schedule:
+it asks Sales for submitted orders with an empty `lastbackofficesubmit`, and for active and won
+quotes, and puts those the inbox lacks into it. Rows whose passing failures ran out of attempts
+are given another round, as BC's job simply runs again.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
 from orders.dataverse import DataverseClient
+from orders.documents import coupled_document
 from schemas import changes
 from schemas.db import write_transaction
-from schemas.tables import order_inbox
+from schemas.tables import order_inbox, quote_win
 
 log = logging.getLogger("bcgw.reconcile")
 
+QUOTE_ACTIVE, QUOTE_WON = 1, 2
 
-async def reconcile(engine: AsyncEngine, company: str, client: DataverseClient) -> int:
-    """Queue what Sales shows as submitted and unprocessed; returns how many rows it added or reopened."""
+
+async def _reopen(engine: AsyncEngine, company: str, row_id: int, **values: object) -> None:
+    async with write_transaction(engine) as conn:
+        await conn.execute(update(order_inbox).where(order_inbox.c.id == row_id).values(**values))
+        await changes.record(conn, changes.INBOX, company=company, key=str(row_id))
+
+
+async def reconcile_orders(engine: AsyncEngine, company: str, client: DataverseClient) -> int:
     touched = 0
     async for order in client.submitted_orders_without_backoffice():
         order_id = str(order.get("salesorderid", "")).lower()
@@ -31,17 +41,82 @@ async def reconcile(engine: AsyncEngine, company: str, client: DataverseClient) 
         if created:
             touched += 1
             log.info("reconciliation: submitted order %s had no inbox row; queued", order.get("ordernumber", order_id))
-            continue
-        values = None
-        if row.state == "ignored":
+        elif row.state == "ignored":
             # Ignored earlier (not submitted then); Sales now says it is submitted.
-            values = {"state": "received", "last_error": "", "next_attempt_at": None}
+            await _reopen(engine, company, row.id, state="received", last_error="", next_attempt_at=None)
+            touched += 1
         elif row.state == "created" and row.writeback_state in ("done", "failed"):
             # BC has the order but Sales still lacks the date: write it back again.
-            values = {"writeback_state": "pending", "writeback_attempts": 0, "writeback_next_at": None}
-        if values:
-            async with write_transaction(engine) as conn:
-                await conn.execute(update(order_inbox).where(order_inbox.c.id == row.id).values(**values))
-                await changes.record(conn, changes.INBOX, company=company, key=str(row.id))
+            await _reopen(
+                engine, company, row.id, writeback_state="pending", writeback_attempts=0, writeback_next_at=None
+            )
             touched += 1
     return touched
+
+
+async def reconcile_quotes(engine: AsyncEngine, company: str, client: DataverseClient) -> int:
+    """Active quotes not coupled, and won quotes whose win is not recorded, are queued."""
+    touched = 0
+    for state in (QUOTE_ACTIVE, QUOTE_WON):
+        async for quote in client.iter_rows("quotes", f"statecode eq {state}"):
+            quote_id = str(quote.get("quoteid", "")).lower()
+            if not quote_id:
+                continue
+            async with engine.connect() as conn:
+                done = (
+                    await coupled_document(conn, company, quote_id) is not None
+                    if state == QUOTE_ACTIVE
+                    else (
+                        await conn.execute(
+                            select(quote_win.c.quote_id).where(
+                                quote_win.c.company == company, quote_win.c.quote_id == quote_id
+                            )
+                        )
+                    ).first()
+                    is not None
+                )
+                pending = (
+                    await conn.execute(
+                        select(order_inbox.c.id).where(
+                            order_inbox.c.company == company,
+                            order_inbox.c.table_name == inbox.QUOTE,
+                            order_inbox.c.sales_id == quote_id,
+                            order_inbox.c.state.in_(inbox.OPEN_STATES),
+                        )
+                    )
+                ).first()
+            if done or pending:
+                continue
+            row, created = await inbox.enqueue(engine, company, inbox.QUOTE, quote_id, "check", source="reconcile")
+            if not created:
+                await _reopen(engine, company, row.id, state="received", last_error="", next_attempt_at=None)
+            touched += 1
+            log.info("reconciliation: quote %s needs processing; queued", quote.get("quotenumber", quote_id))
+    return touched
+
+
+async def rearm_exhausted(engine: AsyncEngine, company: str) -> int:
+    """Rows whose passing failures used up their attempts get another round."""
+    async with write_transaction(engine) as conn:
+        result = await conn.execute(
+            update(order_inbox)
+            .where(
+                order_inbox.c.company == company,
+                order_inbox.c.state == "failed",
+                order_inbox.c.failure == "transient",
+                order_inbox.c.next_attempt_at.is_(None),
+            )
+            .values(state="received", attempts=0, failure="")
+        )
+        count = result.rowcount or 0
+        if count:
+            await changes.record(conn, changes.INBOX, company=company)
+        return count
+
+
+async def reconcile(engine: AsyncEngine, company: str, client: DataverseClient) -> int:
+    """Queue what Sales shows as waiting for BC; returns how many rows it added or reopened."""
+    count = await rearm_exhausted(engine, company)
+    count += await reconcile_orders(engine, company, client)
+    count += await reconcile_quotes(engine, company, client)
+    return count

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,14 +29,17 @@ from gateway.config import Settings
 from gateway.connection_setup import Setup, load_setup
 from orders import inbox
 from orders.conversion_rules import SERVICE_NAME as SALES
-from orders.create_bc_sales_order import LeaseLost, Outcome, create_bc_sales_order
+from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
 from orders.dataverse import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
 from orders.inbox import QUOTE, SALESORDER, InboxRow
-from orders.process_bc_sales_quote import OrderNotYetInSales, process_bc_sales_quote
+from orders.process_bc_sales_quote import process_bc_sales_quote
 from orders.sales_order_to_bc_order import ConversionError
 from schemas.db import write_transaction
 
 log = logging.getLogger("bcgw.worker")
+
+
+PRUNE_EVERY = 3600.0
 
 
 class RuleFailure(Exception):
@@ -72,13 +76,16 @@ class OrderWorker:
         self.settings = settings
         self.company = settings.company
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        # BC dates documents by the company's calendar, not UTC's.
+        zone = ZoneInfo(settings.time_zone)
+        self.today = today or (lambda: dt.datetime.now(zone).date())
         self.client_options = client_options or {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._client: DataverseClient | None = None
         self._client_key: tuple[str, ...] | None = None
         self._last_reconcile = 0.0
+        self._last_prune = 0.0
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, "submit"): _order_submit,
             (QUOTE, "activate"): _quote,
@@ -107,6 +114,9 @@ class OrderWorker:
                     if interval and loop.time() - self._last_reconcile >= interval:
                         self._last_reconcile = loop.time()
                         await self.reconcile()
+                    if loop.time() - self._last_prune >= PRUNE_EVERY:
+                        self._last_prune = loop.time()
+                        await inbox.prune(self.engine, self.settings.retention_days)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the database may be away; try again after a pause
@@ -128,12 +138,16 @@ class OrderWorker:
             for table, on in ((SALESORDER, setup.auto_create_sales_orders), (QUOTE, setup.auto_process_sales_quotes))
             if on and setup.sales_order_integration_enabled
         )
-        rows = await inbox.claim(self.engine, self.owner, self.settings.lease_seconds, limit=8, auto_tables=auto)
+        rows = await inbox.claim(
+            self.engine, self.owner, self.settings.lease_seconds, limit=8, auto_tables=auto, company=self.company
+        )
         if rows:
             # Claiming may have waited for the database's write lock: decide on the setup as it is now.
             setup = await self._setup()
         results = await asyncio.gather(*(self.process(row, setup) for row in rows))
-        writebacks = await inbox.claim_writebacks(self.engine, self.owner, self.settings.lease_seconds)
+        writebacks = await inbox.claim_writebacks(
+            self.engine, self.owner, self.settings.lease_seconds, company=self.company
+        )
         for row in writebacks:
             await self.write_back(row, setup)
         return len(results) + len(writebacks)
@@ -167,6 +181,27 @@ class OrderWorker:
     async def process(self, row: InboxRow, setup: Setup | None = None, force: bool = False) -> Result:
         """Act on one claimed row; `force` is a person's command (auto-processing may be off)."""
         setup = setup or await self._setup()
+        keeper = asyncio.create_task(self._keep_lease(row))
+        try:
+            return await self._process(row, setup, force)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_lease(self, row: InboxRow) -> None:
+        """Renew the row's lease while it is worked on: Sales may be slow (throttling asks for
+        minutes), and another worker must not take the row meanwhile."""
+        lease = self.settings.lease_seconds
+        while True:
+            await asyncio.sleep(max(1.0, lease / 3))
+            try:
+                if not await inbox.renew_lease(self.engine, row.id, self.owner, lease):
+                    return
+            except SQLAlchemyError as exc:
+                log.warning("could not renew the lease of inbox row %s: %s", row.id, type(exc).__name__)
+
+    async def _process(self, row: InboxRow, setup: Setup, force: bool) -> Result:
         try:
             if not setup.sales_order_integration_enabled:
                 return await self._wait(row, "Sales order integration is not enabled in the connection setup.")
@@ -196,6 +231,9 @@ class OrderWorker:
             return await self._failed(row, str(exc), transient=False)
         except DataverseNotFound as exc:
             return await self._failed(row, f"{SALES} says: {exc.message}", transient=False)
+        except WaitsForSales as exc:
+            # BC's own message (e.g. no Sales order for a won quote yet): Sales may catch up.
+            return await self._failed(row, exc.message, transient=True)
         except DataverseUnavailable as exc:
             return await self._failed(row, f"{SALES} is not available: {exc.message}", transient=True)
         except DataverseError as exc:
@@ -210,7 +248,8 @@ class OrderWorker:
 
     async def _finish(self, row: InboxRow, state: str, message: str, **values: Any) -> Result:
         async with write_transaction(self.engine) as conn:
-            await inbox.finish(conn, row.id, self.owner, state, error=message, **values)
+            if not await inbox.finish(conn, row.id, self.owner, state, error=message, **values):
+                raise LeaseLost
         return Result(row.id, state, message)
 
     async def _wait(self, row: InboxRow, message: str) -> Result:
@@ -234,8 +273,12 @@ class OrderWorker:
             message,
         )
         try:
-            result = await self._finish(row, "failed", message, next_attempt_at=retry_at)
+            result = await self._finish(
+                row, "failed", message, next_attempt_at=retry_at, failure="transient" if transient else "rule"
+            )
             return dataclasses.replace(result, will_retry=retry_at is not None)
+        except LeaseLost:
+            return Result(row.id, "processing", "taken over by another worker")
         except SQLAlchemyError:
             # Cannot even record it: the lease runs out and another pass takes the row again.
             return Result(row.id, "processing", message)
@@ -288,13 +331,13 @@ async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) ->
         )
         claimed = await inbox.claim_one(worker.engine, order_row.id, worker.owner, worker.settings.lease_seconds)
         if claimed is None:
-            raise OrderNotYetInSales(None, "busy", "The Sales order of this quote is being processed right now.")
+            raise WaitsForSales(None, "busy", "The Sales order of this quote is being processed right now.")
         result = await worker.process(claimed, force=True)
         if result.state == "created" or (result.state == "ignored" and result.document_no):
             return result.document_no
         if result.state == "failed" and not result.will_retry:
             raise RuleFailure(result.message)
-        raise OrderNotYetInSales(None, "not_created", result.message)
+        raise WaitsForSales(None, "not_created", result.message)
 
     return await process_bc_sales_quote(
         worker.engine, worker.company, client, row, worker.owner, worker.today(), create_order

@@ -21,6 +21,8 @@ def is_sqlite(engine: AsyncEngine | AsyncConnection) -> bool:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite with WAL, a busy timeout and BEGIN IMMEDIATE for writers."""
+    # Errors never carry the statement's values: they may hold secrets (the setup's client secret).
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _setup_sqlite(engine)

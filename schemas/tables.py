@@ -442,6 +442,10 @@ order_inbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UtcDateTime(), nullable=True),
     Column("last_error", Text, nullable=False, server_default=""),
+    # Why a failed row failed: "rule" (BC's message; waits for a person) or "transient".
+    Column("failure", String(10), nullable=False, server_default=""),
+    # A delivery arrived while the row was being processed: look again when it is done.
+    Column("redelivered", Boolean, nullable=False, server_default="0"),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", UtcDateTime(), nullable=True),
     Column("received_at", UtcDateTime(), nullable=False),

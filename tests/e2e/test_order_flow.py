@@ -177,12 +177,12 @@ async def test_reconciliation_after_a_dropped_webhook(harness: Any, settings: An
     assert await harness.inbox_rows(order_id) == []
     code, out, err = await cli(settings, "orders", "reconcile")
     assert code == 0, err
-    assert "1 order" in out
+    assert "1 inbox row" in out
     await harness.wait_state(order_id, "created")
     await harness.wait_written_back(order_id)
     # Nothing left for the next reconciliation: Sales now has the date.
     code, out, _e = await cli(settings, "orders", "reconcile")
-    assert "0 order" in out
+    assert "0 inbox row" in out
 
 
 async def test_sales_throttling_and_outages_are_retried(harness: Any) -> None:

@@ -1,0 +1,453 @@
+"""Races between workers and deliveries, leases, and input that must never become a 500:
+each test here once showed a defect (found in review) and now guards against it."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select, update
+
+from gateway.app import create_app
+from orders import inbox
+from orders.context import OptionSetValue, build_context
+from orders.worker import OrderWorker
+from schemas import tables as t
+from tests.helpers import basic
+from tests.order_harness import ORG_HOST, WEBHOOK_HEADER, start_harness
+
+
+@pytest.fixture
+async def receiver_only(settings: Any, engine: Any, demo: Any, aiohttp_server: Any, sales_sim: Any) -> Any:
+    server = await aiohttp_server(create_app(settings, engine=engine, worker=False))
+    return await start_harness(sales_sim, server, engine, settings)
+
+
+async def _quote(h: Any) -> str:
+    return await h.sim.create_quote(
+        ("account", h.accounts["10000"]),
+        [{"product": h.products["1896-S"], "quantity": 2, "priceperunit": 1000}],
+    )
+
+
+async def test_win_is_lost_when_it_races_the_activation(receiver_only: Any, settings: Any, monkeypatch: Any) -> None:
+    """Worker 1 processes the activation (read the quote while Active); meanwhile the quote is won
+    (order not submitted yet) and worker 2 takes the win. BC: the win is handled once — the BC
+    quote is Released and the win recorded. Here the win row ends 'ignored' and nothing happens."""
+    import asyncio
+
+    import orders.process_bc_sales_quote as pq
+
+    h = receiver_only
+    quote_id = await _quote(h)
+    await h.sim.activate_quote(quote_id)
+    await h.sim.flush()
+    w1 = OrderWorker(h.engine, settings, owner="w1")
+    w2 = OrderWorker(h.engine, settings, owner="w2")
+    for w in (w1, w2):
+        w.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
+    real = pq._quote_document
+    a_reading, a_go = asyncio.Event(), asyncio.Event()
+    a_task: Any = None
+
+    async def gated(engine: Any, company: str, client: Any, qid: str) -> Any:
+        if not a_reading.is_set():  # worker 1, activation: still reading Sales
+            a_reading.set()
+            await a_go.wait()
+            return await real(engine, company, client, qid)
+        a_go.set()  # worker 2, win: by now worker 1 commits the activation
+        await a_task
+        return await real(engine, company, client, qid)
+
+    monkeypatch.setattr(pq, "_quote_document", gated)
+    try:
+        (a_row,) = await inbox.claim(h.engine, "w1", 120, auto_tables=("quote",))
+        a_task = asyncio.create_task(w1.process(a_row))
+        await a_reading.wait()
+        await h.sim.win_quote(quote_id, create_order=True, submit_order=False)
+        await h.sim.flush()
+        (w_row,) = await inbox.claim(h.engine, "w2", 120, auto_tables=("quote",))
+        assert w_row.event == "win"
+        result = await w2.process(w_row)
+        print("activation:", (await a_task).message, "| win:", result.state, result.message)
+    finally:
+        await w1.close()
+        await w2.close()
+    rows = {r.event: r for r in await h.inbox_rows(quote_id)}
+    (header,) = await h.documents("Quote")
+    async with h.engine.connect() as conn:
+        wins = (await conn.execute(select(t.quote_win))).all()
+    print({e: (r.state, r.last_error) for e, r in rows.items()}, header.status, len(wins))
+    assert header.status == "Released" and len(wins) == 1, "the win was swallowed as 'ignored'"
+
+
+async def _created_row(h: Any, settings: Any) -> Any:
+    order_id = await h.order()
+    await h.sim.submit_order(order_id)
+    await h.sim.flush()
+    worker = OrderWorker(h.engine, settings, owner="w1")
+    worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
+    try:
+        rows = await inbox.claim(h.engine, "w1", 120, auto_tables=("salesorder",))
+        await worker.process(rows[0])  # created; write-back pending, not yet done
+    finally:
+        await worker.close()
+    (row,) = await h.inbox_rows(order_id)
+    assert row.state == "created" and row.writeback_state == "pending"
+    return row
+
+
+async def test_claim_one_must_not_take_a_created_row(receiver_only: Any, settings: Any) -> None:
+    """`orders create` (or a won quote's create_order) checked "not coupled" a moment before a
+    worker created the order; its claim_one then takes the *created* row (and any write-back lease)."""
+    h = receiver_only
+    row = await _created_row(h, settings)
+    claimed = await inbox.claim_one(h.engine, row.id, "cli:1", 120)
+    (after,) = await h.inbox_rows(row.sales_id)
+    print("claim_one on a created row ->", claimed is not None, "state now", after.state)
+    assert claimed is None, "claim_one took a row that is already created"
+
+
+async def test_a_write_back_never_takes_a_row_in_hand_and_no_row_is_stranded(receiver_only: Any, settings: Any) -> None:
+    """A write-back claim takes only created rows and finishes only under its own lease; a row
+    left 'processing' without a lease (by whatever path) is taken up again by the next claim."""
+    h = receiver_only
+    row = await _created_row(h, settings)
+    # A person's command cannot take a created row, whatever the time.
+    past = inbox.utcnow() - dt.timedelta(seconds=300)
+    assert await inbox.claim_one(h.engine, row.id, "cli:1", 120, now=past) is None
+    # A write-back finished by someone whose lease is gone changes nothing.
+    (wb,) = await inbox.claim_writebacks(h.engine, "w2", 120)
+    await inbox.finish_writeback(h.engine, wb.id, "someone-else", ok=False, error="late")
+    (after,) = await h.inbox_rows(row.sales_id)
+    assert after.writeback_state == "pending" and after.writeback_attempts == 0
+    # The safety net: 'processing' with no lease is due again.
+    async with h.engine.begin() as conn:
+        await conn.execute(
+            update(t.order_inbox)
+            .where(t.order_inbox.c.id == row.id)
+            .values(state="processing", lease_owner=None, lease_until=None)
+        )
+    again = await inbox.claim(h.engine, "w3", 120, auto_tables=("salesorder",))
+    assert [r.id for r in again] == [row.id]
+
+
+# --- input that the receiver and auth must survive -------------------------------------------------
+
+
+async def _post(h: Any, body: bytes, extra: dict[str, str] | None = None) -> tuple[int, str]:
+    headers = {WEBHOOK_HEADER: h.secret, "x-ms-dynamics-organization": ORG_HOST, "Content-Type": "application/json"}
+    headers.update(extra or {})
+    async with aiohttp.ClientSession() as s, s.post(h.webhook_url, data=body, headers=headers) as r:
+        return r.status, await r.text()
+
+
+async def test_webhook_lone_surrogate_in_message_name(receiver_only: Any) -> None:
+    h = receiver_only
+    ctx = build_context("Update", "salesorder", "3842903e-bb56-4bb5-be8f-285fc6977305", target={"name": "x"})
+    text = json.dumps(ctx).replace('"MessageName": "Update"', '"MessageName": "Update\\ud800"')
+    status, body = await _post(h, text.encode())
+    print(status, body[:300])
+    assert status in (200, 400), status
+
+
+async def test_webhook_nul_in_entity_name(receiver_only: Any) -> None:
+    h = receiver_only
+    ctx = build_context("Update", "salesorder", "3842903e-bb56-4bb5-be8f-285fc6977305", target={"name": "x"})
+    text = json.dumps(ctx).replace('"PrimaryEntityName": "salesorder"', '"PrimaryEntityName": "account\\u0000"')
+    status, body = await _post(h, text.encode())
+    print(status, body[:300])
+    assert status in (200, 400), status
+
+
+async def test_webhook_huge_revision_number(receiver_only: Any) -> None:
+    h = receiver_only
+    ctx = build_context(
+        "Update",
+        "quote",
+        "3842903e-bb56-4bb5-be8f-285fc6977305",
+        target={"statecode": OptionSetValue(1), "revisionnumber": 2**70},
+    )
+    status, body = await _post(h, json.dumps(ctx).encode())
+    print(status, body[:300])
+    assert status in (200, 400), status
+
+
+async def test_basic_auth_nul_in_user_name(receiver_only: Any) -> None:
+    h = receiver_only
+    token = base64.b64encode(b"DE\x00MO:whatever").decode()
+    url = str(h.server.make_url("/ODataV4/"))
+    async with aiohttp.ClientSession() as s, s.get(url, headers={"Authorization": "Basic " + token}) as r:
+        print(r.status, (await r.text())[:300])
+        assert r.status == 401, r.status
+
+
+async def test_admin_patch_long_url(receiver_only: Any, demo: Any) -> None:
+    h = receiver_only
+    url = str(h.server.make_url("/api/setup"))
+    auth = {"Authorization": basic(demo["user"], demo["key"])}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.patch(url, json={"sales_url": "https://" + "a" * 300 + ".example.com"}, headers=auth) as r,
+    ):
+        print(r.status, (await r.text())[:300])
+        assert r.status in (200, 422), r.status
+
+
+async def test_admin_patch_db_error_logs_client_secret(receiver_only: Any, demo: Any, caplog: Any) -> None:
+    h = receiver_only
+    url = str(h.server.make_url("/api/setup"))
+    auth = {"Authorization": basic(demo["user"], demo["key"])}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.patch(url, json={"odata_url": "https://" + "a" * 300 + ".example.com"}, headers=auth) as r,
+    ):
+        print(r.status)
+    leaked = [
+        rec
+        for rec in caplog.records
+        if h.sim.client_secret in rec.getMessage()
+        or (rec.exc_text and h.sim.client_secret in rec.exc_text)
+        or (rec.exc_info and h.sim.client_secret in str(rec.exc_info[1]))
+    ]
+    print("secret:", h.sim.client_secret, "leaked in", len(leaked), "records")
+    assert not leaked, "the Dataverse client secret is in the log"
+
+
+async def test_dot_segments_do_not_bypass_auth(receiver_only: Any) -> None:
+    import asyncio as _a
+
+    h = receiver_only
+    host, port = h.server.host, h.server.port
+    out = []
+    for path in (
+        "/health/../ODataV4/Company",
+        "/webhooks/../api/setup",
+        "/health/%2E%2E/api/users",
+        "/webhooks/..%2Fapi/users",
+    ):
+        r, w = await _a.open_connection(host, port)
+        w.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        await w.drain()
+        data = await r.read()
+        w.close()
+        out.append((path, data.split(b"\r\n", 1)[0].decode()))
+    print(out)
+    assert all(" 200 " not in s for _p, s in out), out
+
+
+async def test_concurrent_setup_changes_lose_an_update(receiver_only: Any, settings: Any, monkeypatch: Any) -> None:
+    import asyncio as _a
+
+    from gateway.setup_service import SetupService
+
+    h = receiver_only
+    real_apply = SetupService._apply
+
+    async def slow_apply(self: Any, conn: Any, old: Any, values: Any) -> Any:
+        await _a.sleep(0.3)  # both transactions have read the setup before either writes
+        return await real_apply(self, conn, old, values)
+
+    monkeypatch.setattr(SetupService, "_apply", slow_apply)
+    a, b = SetupService(h.engine, settings), SetupService(h.engine, settings)
+    ra, _rb = await _a.gather(
+        a.change({"rotate_webhook_secret": True}, "admin-a"),
+        b.change({"sdk_version": "9.1"}, "admin-b"),
+    )
+    ok = await a.webhook_secret_matches(ra.webhook_secret)
+    setup = await a.get()
+    print("rotated secret works:", ok, "sdk:", setup.sdk_version)
+    assert ok, "the secret printed to admin A does not work: B's change wrote the old hash back"
+
+
+async def test_revision_rebuilt_and_archived_twice_by_two_rows(receiver_only: Any, settings: Any) -> None:
+    """Two inbox rows for the same activated revision (e.g. 'activate' with and without a revision
+    number, or 'activate' + a size-exceeded 'check') in one batch: BC archives the old quote once."""
+    h = receiver_only
+    q0 = await _quote(h)
+    await h.sim.activate_quote(q0)
+    await h.sim.flush()
+    worker = OrderWorker(h.engine, settings, owner="w1")
+    worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
+    try:
+        await worker.run_once()
+        q1 = await h.sim.revise_quote(q0)
+        await h.sim.activate_quote(q1)
+        await h.sim.flush()
+        await inbox.enqueue(h.engine, settings.company, "quote", q1, "check", source="webhook")
+        for _ in range(3):
+            await worker.run_once()
+    finally:
+        await worker.close()
+    async with h.engine.connect() as conn:
+        versions = (
+            await conn.execute(select(t.sales_header_archive.c.version_no, t.sales_header_archive.c.reason))
+        ).all()
+    rows = [(r.event, r.state, r.last_error) for r in await h.inbox_rows(q1)]
+    print(rows, versions)
+    assert len(versions) == 1, versions
+
+
+async def test_won_revision_creates_a_second_bc_quote(receiver_only: Any, settings: Any) -> None:
+    """Revision 1 is activated and won before the worker runs: the activation row reads the quote
+    as Won, so both rows take the win path, which ignores revisions: a second BC quote appears and
+    the first (coupled to revision 0) is neither rebuilt nor archived."""
+    h = receiver_only
+    q0 = await _quote(h)
+    await h.sim.activate_quote(q0)
+    await h.sim.flush()
+    worker = OrderWorker(h.engine, settings, owner="w1")
+    worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
+    try:
+        await worker.run_once()
+        q1 = await h.sim.revise_quote(q0)
+        await h.sim.activate_quote(q1)
+        await h.sim.win_quote(q1, create_order=True, submit_order=False)
+        await h.sim.flush()
+        for _ in range(3):
+            await worker.run_once()
+    finally:
+        await worker.close()
+    docs = await h.documents("Quote")
+    print([(d.no, d.sales_id, d.status, d.your_reference) for d in docs])
+    assert len(docs) == 1, "a second BC quote for the same Sales quote number"
+
+
+async def test_quotes_are_reconciled_and_exhausted_failures_rearmed(receiver_only: Any, settings: Any) -> None:
+    """A lost activation and a lost win are found by reconciliation, as BC's job would find them."""
+    h = receiver_only
+    quote_id = await _quote(h)
+    h.sim.drop_next_delivery()
+    await h.sim.activate_quote(quote_id)
+    await h.sim.flush()
+    assert await h.inbox_rows(quote_id) == []
+    worker = OrderWorker(h.engine, settings, owner="w1")
+    worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
+    try:
+        assert await worker.reconcile() == 1
+        await worker.run_once()
+        assert [d.no for d in await h.documents("Quote")] == ["SQ000001"]
+        h.sim.drop_next_delivery(1)
+        await h.sim.win_quote(quote_id, create_order=True, submit_order=False)
+        await h.sim.flush()
+        assert await worker.reconcile() >= 1
+        await worker.run_once()
+        (quote,) = await h.documents("Quote")
+        assert quote.status == "Released"
+        assert await worker.reconcile() == 0  # nothing left to find
+        # A passing failure that used up its attempts gets another round.
+        order_id = await h.order()
+        await h.sim.submit_order(order_id)
+        await h.sim.flush()
+        (row,) = await h.inbox_rows(order_id)
+        async with h.engine.begin() as conn:
+            await conn.execute(
+                update(t.order_inbox)
+                .where(t.order_inbox.c.id == row.id)
+                .values(state="failed", failure="transient", next_attempt_at=None, attempts=5, last_error="timeout")
+            )
+        await worker.reconcile()
+        await worker.run_once()
+        (row,) = await h.inbox_rows(order_id)
+        assert row.state == "created"
+    finally:
+        await worker.close()
+
+
+async def test_retry_all_failed_touches_failed_rows_of_its_table_only(receiver_only: Any, settings: Any) -> None:
+    h = receiver_only
+    ids = {}
+    for name, table, state in (
+        ("a", "salesorder", "failed"),
+        ("b", "salesorder", "waiting"),
+        ("c", "quote", "failed"),
+        ("d", "salesorder", "ignored"),
+    ):
+        row, _ = await inbox.enqueue(
+            h.engine,
+            settings.company,
+            table,
+            f"00000000-0000-4000-8000-00000000000{len(ids)}",
+            "submit" if table == "salesorder" else "check",
+        )
+        ids[name] = row.id
+        async with h.engine.begin() as conn:
+            await conn.execute(update(t.order_inbox).where(t.order_inbox.c.id == row.id).values(state=state))
+    assert await inbox.retry(h.engine, settings.company, inbox.SALESORDER) == 1
+    async with h.engine.connect() as conn:
+        states = dict((await conn.execute(select(t.order_inbox.c.id, t.order_inbox.c.state))).all())
+    assert states[ids["a"]] == "received"
+    assert (states[ids["b"]], states[ids["c"]], states[ids["d"]]) == ("waiting", "failed", "ignored")
+
+
+async def test_a_delivery_during_processing_is_looked_at_again(receiver_only: Any, settings: Any) -> None:
+    """Processing read the order while still Active (ignored); the submission arrived meanwhile:
+    the row is queued again rather than left ignored."""
+    h = receiver_only
+    order_id = await h.order()
+    await inbox.enqueue(h.engine, settings.company, "salesorder", order_id, "submit", source="webhook")
+    (claimed,) = await inbox.claim(h.engine, "w1", 120, auto_tables=("salesorder",))
+    await h.sim.submit_order(order_id)  # the real submission: a duplicate of the row in hand
+    await h.sim.flush()
+    async with h.engine.begin() as conn:
+        assert await inbox.finish(conn, claimed.id, "w1", "ignored", error="not submitted (read too early)")
+    (after,) = await h.inbox_rows(order_id)
+    assert after.state == "received"
+
+
+async def test_old_log_and_finished_rows_are_pruned(receiver_only: Any, settings: Any) -> None:
+    h = receiver_only
+    order_id = await h.order()
+    await h.sim.submit_order(order_id)
+    await h.sim.flush()
+    worker = OrderWorker(h.engine, settings, owner="w1")
+    worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
+    try:
+        for _ in range(3):
+            await worker.run_once()
+    finally:
+        await worker.close()
+    (row,) = await h.inbox_rows(order_id)
+    assert row.state == "created" and row.writeback_state == "done"
+    assert await inbox.prune(h.engine, 30) == 0
+    removed = await inbox.prune(h.engine, 30, now=inbox.utcnow() + dt.timedelta(days=31))
+    assert removed >= 2
+    assert await h.inbox_rows(order_id) == []
+    assert len(await h.documents("Order")) == 1  # the BC order and its coupling stay
+
+
+async def test_webhook_basic_auth_is_not_locked_out_by_user_name(receiver_only: Any) -> None:
+    """Ten bad keys sent for the integration user from elsewhere must not stop Sales' deliveries."""
+    from gateway.auth import LOCKOUT_FAILURES
+    from gateway.users import UserService
+
+    h = receiver_only
+    users = UserService(h.engine)
+    await users.add("CRM", roles={"INTEGRATION"})
+    _u, key = await users.change_key("CRM")
+    lockout = h.gateway.auth.lockout
+    for i in range(LOCKOUT_FAILURES):
+        lockout.fail("user:CRM", f"addr:10.0.0.{i}")  # an attacker elsewhere
+    body = build_context("Update", "salesorder", "3842903e-bb56-4bb5-be8f-285fc6977305", target={"name": "x"})
+    status, _ = await _post(h, json.dumps(body).encode(), {"Authorization": basic("CRM", key), WEBHOOK_HEADER: ""})
+    assert status == 200
+
+
+async def test_a_remembered_key_still_expires_on_time(receiver_only: Any) -> None:
+    from gateway.users import UserService
+
+    h = receiver_only
+    users = UserService(h.engine)
+    await users.add("AV", roles={"PRODUCT_AVAILABILITY"})
+    _u, key = await users.change_key("AV", expires_at=inbox.utcnow() + dt.timedelta(seconds=1))
+    url = str(h.server.make_url("/ODataV4/ProductItemAvailability"))
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, headers={"Authorization": basic("AV", key)}) as r:
+            assert r.status == 200  # verified, and remembered
+        await __import__("asyncio").sleep(1.2)
+        async with s.get(url, headers={"Authorization": basic("AV", key)}) as r:
+            assert r.status == 401
