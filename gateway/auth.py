@@ -21,7 +21,7 @@ from aiohttp import web
 from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.odata.errors import ODataError, too_many_requests, unauthorized
+from gateway.odata.errors import ODataError, service_unavailable, too_many_requests, unauthorized
 from gateway.users import User, UserService, name_key
 
 log = logging.getLogger("bcgw.auth")
@@ -182,12 +182,7 @@ class Authenticator:
             result = await self.users.verify(user_name, key)
         except SQLAlchemyError as exc:
             log.error("cannot verify credentials: the database failed (%s)", type(exc).__name__)
-            raise ODataError(
-                503,
-                "Internal_ServiceUnavailable",
-                "The service cannot check credentials now; try again.",
-                headers={"Retry-After": "5"},
-            ) from None
+            raise service_unavailable("The service cannot check credentials now; try again.") from None
         if result.user is None:
             raise self._fail(user_name, address, result.reason, subjects)
         if self._verified is not None:

@@ -22,38 +22,39 @@ def add_order_parsers(sub: Any) -> None:
     s.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
     s.set_defaults(func=cmd_worker)
 
-    s = sub.add_parser("orders", help="submitted Sales orders: the inbox, and 'Create in Business Central'")
-    o = s.add_subparsers(dest="orders_command", required=True)
-    a = o.add_parser("list", help="inbox rows for Sales orders")
+    _inbox_parser(
+        sub,
+        "orders",
+        inbox.SALESORDER,
+        "submitted Sales orders: the inbox, and 'Create in Business Central'",
+        ("create", "convert a submitted Sales order now (BC's 'Create in Business Central')"),
+    ).add_parser("reconcile", help="ask Sales for orders and quotes the inbox lacks, now")
+    _inbox_parser(
+        sub,
+        "quotes",
+        inbox.QUOTE,
+        "activated and won Sales quotes: the inbox, and 'Process in Business Central'",
+        ("process", "process a Sales quote now (BC's 'Process in Business Central')"),
+    )
+
+
+def _inbox_parser(sub: Any, name: str, table: str, help_: str, action: tuple[str, str]) -> Any:
+    """list / show / <action> / retry for one Sales table's inbox rows."""
+    s = sub.add_parser(name, help=help_)
+    s.set_defaults(func=cmd_inbox, table=table)
+    o = s.add_subparsers(dest="inbox_command", required=True)
+    a = o.add_parser("list", help=f"inbox rows for Sales {name}")
     a.add_argument("--state", choices=list(t.INBOX_STATES))
     a.add_argument("--json", action="store_true")
-    a = o.add_parser("show", help="one Sales order: deliveries, attempts, errors, BC document")
+    a = o.add_parser("show", help="one Sales row: deliveries, attempts, errors, the BC document (and archives)")
     a.add_argument("sales_id")
     a.add_argument("--json", action="store_true")
-    a = o.add_parser("create", help="convert a submitted Sales order now (BC's 'Create in Business Central')")
-    a.add_argument("sales_id")
+    o.add_parser(action[0], help=action[1]).add_argument("sales_id")
     a = o.add_parser("retry", help="try failed rows again")
     g = a.add_mutually_exclusive_group(required=True)
     g.add_argument("sales_id", nargs="?")
     g.add_argument("--all-failed", action="store_true")
-    o.add_parser("reconcile", help="ask Sales for submitted orders the inbox lacks, now")
-    s.set_defaults(func=cmd_orders)
-
-    s = sub.add_parser("quotes", help="activated and won Sales quotes: the inbox, and 'Process in Business Central'")
-    q = s.add_subparsers(dest="quotes_command", required=True)
-    a = q.add_parser("list", help="inbox rows for Sales quotes")
-    a.add_argument("--state", choices=list(t.INBOX_STATES))
-    a.add_argument("--json", action="store_true")
-    a = q.add_parser("show", help="one Sales quote: deliveries, attempts, errors, BC quote and archives")
-    a.add_argument("quote_id")
-    a.add_argument("--json", action="store_true")
-    a = q.add_parser("process", help="process a Sales quote now (BC's 'Process in Business Central')")
-    a.add_argument("quote_id")
-    a = q.add_parser("retry", help="try failed quote rows again")
-    g = a.add_mutually_exclusive_group(required=True)
-    g.add_argument("quote_id", nargs="?")
-    g.add_argument("--all-failed", action="store_true")
-    s.set_defaults(func=cmd_quotes)
+    return o
 
 
 def _run_engine(settings: Settings, body: Any) -> Any:
@@ -216,35 +217,39 @@ def print_command_result(result: CommandResult, what: str) -> int:
     return 1
 
 
-def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.cli import _fail
+    from orders.manual import process_sales_quote_now
 
-    sub = args.orders_command
+    sub, table = args.inbox_command, args.table
     company = settings.company
 
     async def run(engine: AsyncEngine) -> Any:
         if sub == "list":
-            return await inbox.list_rows(engine, company, inbox.SALESORDER, args.state)
+            return await inbox.list_rows(engine, company, table, args.state)
         if sub == "show":
-            return await show(engine, company, args.sales_id, inbox.SALESORDER)
+            data = await show(engine, company, args.sales_id, table)
+            numbers = {r["document_no"] for r in data["inbox"] if r["document_type"] == "Quote" and r["document_no"]}
+            data["archives"] = {no: await _archives(engine, company, no) for no in sorted(numbers)}
+            return data
         if sub == "create":
             return await create_sales_order_now(engine, settings, args.sales_id)
+        if sub == "process":
+            return await process_sales_quote_now(engine, settings, args.sales_id)
         if sub == "retry":
             ids = None
             if not args.all_failed:
-                ids = [r.id for r in await inbox.find(engine, company, args.sales_id, inbox.SALESORDER)]
+                ids = [r.id for r in await inbox.find(engine, company, args.sales_id, table)]
                 if not ids:
                     raise CommandError(f"Nothing in the inbox for {args.sales_id}.")
-            return await inbox.retry(engine, company, inbox.SALESORDER, ids)
-        if sub == "reconcile":
-            from orders.worker import OrderWorker
+            return await inbox.retry(engine, company, table, ids)
+        from orders.worker import OrderWorker
 
-            worker = OrderWorker(engine, settings)
-            try:
-                return await worker.reconcile()
-            finally:
-                await worker.close()
-        raise AssertionError(sub)
+        worker = OrderWorker(engine, settings)
+        try:
+            return await worker.reconcile()
+        finally:
+            await worker.close()
 
     try:
         result = _run_engine(settings, run)
@@ -262,9 +267,12 @@ def cmd_orders(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(result, indent=2, default=str))
         else:
             print_show(result)
+            for no, versions in result["archives"].items():
+                for v in versions:
+                    print(f"  archive of {no}: version {v['version_no']} at {v['archived_at']} ({v['reason']})")
         return 0
-    if sub == "create":
-        return print_command_result(result, "order")
+    if sub in ("create", "process"):
+        return print_command_result(result, "order" if sub == "create" else "quote")
     if sub == "retry":
         print(f"{result} inbox row(s) will be tried again.")
         return 0
@@ -291,53 +299,3 @@ async def _archives(engine: AsyncEngine, company: str, no: str) -> list[dict[str
         }
         for r in rows
     ]
-
-
-def cmd_quotes(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.cli import _fail
-    from orders.manual import process_sales_quote_now
-
-    sub = args.quotes_command
-    company = settings.company
-
-    async def run(engine: AsyncEngine) -> Any:
-        if sub == "list":
-            return await inbox.list_rows(engine, company, inbox.QUOTE, args.state)
-        if sub == "show":
-            data = await show(engine, company, args.quote_id, inbox.QUOTE)
-            numbers = {r["document_no"] for r in data["inbox"] if r["document_type"] == "Quote" and r["document_no"]}
-            data["archives"] = {no: await _archives(engine, company, no) for no in sorted(numbers)}
-            return data
-        if sub == "process":
-            return await process_sales_quote_now(engine, settings, args.quote_id)
-        ids = None
-        if not args.all_failed:
-            ids = [r.id for r in await inbox.find(engine, company, args.quote_id, inbox.QUOTE)]
-            if not ids:
-                raise CommandError(f"Nothing in the inbox for {args.quote_id}.")
-        return await inbox.retry(engine, company, inbox.QUOTE, ids)
-
-    try:
-        result = _run_engine(settings, run)
-    except CommandError as exc:
-        _fail(str(exc))
-    if sub == "list":
-        if args.json:
-            print(json.dumps([r.as_dict() for r in result], indent=2))
-        else:
-            for row in result:
-                print(_row_line(row))
-        return 0
-    if sub == "show":
-        if args.json:
-            print(json.dumps(result, indent=2, default=str))
-        else:
-            print_show(result)
-            for no, versions in result["archives"].items():
-                for v in versions:
-                    print(f"  archive of {no}: version {v['version_no']} at {v['archived_at']} ({v['reason']})")
-        return 0
-    if sub == "process":
-        return print_command_result(result, "quote")
-    print(f"{result} inbox row(s) will be tried again.")
-    return 0

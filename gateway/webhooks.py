@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.connection_setup import Setup, load_setup
-from gateway.odata.errors import ODataError, bad_request, forbidden, unauthorized
+from gateway.odata.errors import ODataError, bad_request, forbidden, service_unavailable, unauthorized
 from gateway.users import secret_matches
 from orders.context import ContextError, classify, parse_context
 from orders.inbox import QUOTE, SALESORDER, Delivery, record_delivery
@@ -90,12 +90,7 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
                 setup = await load_setup(conn)
         except SQLAlchemyError as exc:
             log.error("webhook: cannot read the setup: %s", type(exc).__name__)
-            raise ODataError(
-                503,
-                "Internal_ServiceUnavailable",
-                "The database is not available; try again.",
-                headers={"Retry-After": "10"},
-            ) from None
+            raise service_unavailable("The database is not available; try again.", 10) from None
         who = await _authenticate(request, gateway, setup)
         _check_organisation(request, setup)
         if request.content_length is not None and request.content_length > MAX_BODY:
@@ -136,12 +131,7 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
         except (SQLAlchemyError, OSError) as exc:
             # Not stored: Sales must try again (it retries once on 503), so never 2xx here.
             log.error("webhook: could not store the delivery (%s); answering 503", type(exc).__name__)
-            raise ODataError(
-                503,
-                "Internal_ServiceUnavailable",
-                "The delivery could not be stored; try again.",
-                headers={"Retry-After": "10"},
-            ) from None
+            raise service_unavailable("The delivery could not be stored; try again.", 10) from None
         log.info(
             "webhook %s %s %s from %s: %s%s",
             context.message_name,

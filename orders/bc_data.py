@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,6 +27,36 @@ class BcInputs:
     customers: dict[str, BcCustomer]
     currency_codes: frozenset[str]
     setup: SalesSetup
+
+
+def conversion_data(data: Any, bc: BcInputs) -> dict[str, Any]:
+    """The fields of an Order/QuoteConversionInput common to both: Sales' side and BC's side."""
+    return {
+        "lines": data.lines,
+        "notes": data.notes,
+        "account": data.account,
+        "contact": data.contact,
+        "products": data.products,
+        "uoms": data.uoms,
+        "currency": data.currency,
+        "couplings": bc.couplings,
+        "items": bc.items,
+        "resources": bc.resources,
+        "customers": bc.customers,
+        "currency_codes": bc.currency_codes,
+        "setup": bc.setup,
+    }
+
+
+async def read_for(conn: AsyncConnection, company: str, data: Any) -> BcInputs:
+    """BC's side of the conversion of a Sales document read by orders.sales_reader."""
+    return await read_bc_inputs(
+        conn,
+        company,
+        account_ids=[data.account.accountid] if data.account else [],
+        product_ids=[line.productid for line in data.lines if line.productid],
+        uom_ids=[line.uomid for line in data.lines if line.uomid],
+    )
 
 
 async def _coupled(

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders import inbox
-from orders.bc_data import read_bc_inputs
+from orders.bc_data import BcInputs, conversion_data, read_for
 from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.dataverse import DataverseClient, DataverseNotFound, DataverseUnavailable
@@ -62,25 +62,8 @@ class LeaseLost(Exception):
     """Another worker took the inbox row over while this one worked; this one changes nothing."""
 
 
-def convert(data: SalesDocumentData, bc: Any) -> BcSalesDocument:
-    return sales_order_to_bc_order(
-        OrderConversionInput(
-            order=data.document,
-            lines=data.lines,
-            notes=data.notes,
-            account=data.account,
-            contact=data.contact,
-            products=data.products,
-            uoms=data.uoms,
-            currency=data.currency,
-            couplings=bc.couplings,
-            items=bc.items,
-            resources=bc.resources,
-            customers=bc.customers,
-            currency_codes=bc.currency_codes,
-            setup=bc.setup,
-        )
-    )
+def convert(data: SalesDocumentData, bc: BcInputs) -> BcSalesDocument:
+    return sales_order_to_bc_order(OrderConversionInput(order=data.document, **conversion_data(data, bc)))
 
 
 async def with_customer_addresses(conn: AsyncConnection, company: str, doc: BcSalesDocument) -> BcSalesDocument:
@@ -145,13 +128,7 @@ async def create_bc_sales_order(
         )
 
     async with engine.connect() as conn:
-        bc = await read_bc_inputs(
-            conn,
-            company,
-            account_ids=[data.account.accountid] if data.account else [],
-            product_ids=[line.productid for line in data.lines if line.productid],
-            uom_ids=[line.uomid for line in data.lines if line.uomid],
-        )
+        bc = await read_for(conn, company, data)
     document = convert(data, bc)  # ConversionError carries BC's message
     quote_number = await _quote_number(client, order.quoteid) if order.quoteid else None
 

@@ -240,23 +240,26 @@ async def claim(
         stmt = select(inbox.c.id).where(_due(now, auto_tables)).order_by(inbox.c.id).limit(limit)
         if company is not None:
             stmt = stmt.where(inbox.c.company == company)
-        if not is_sqlite(conn):
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list((await conn.execute(stmt)).scalars())
-        if not ids:
-            return []
-        await conn.execute(
-            update(inbox)
-            .where(inbox.c.id.in_(ids))
-            .values(
-                state="processing",
-                lease_owner=owner,
-                lease_until=now + dt.timedelta(seconds=lease_seconds),
-                attempts=inbox.c.attempts + 1,
-            )
+        return await _take(
+            conn,
+            stmt,
+            state="processing",
+            lease_owner=owner,
+            lease_until=now + dt.timedelta(seconds=lease_seconds),
+            attempts=inbox.c.attempts + 1,
         )
-        rows = (await conn.execute(select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id))).all()
-        return [InboxRow.from_row(r) for r in rows]
+
+
+async def _take(conn: AsyncConnection, ids_stmt: Any, **values: Any) -> list[InboxRow]:
+    """Lock the rows `ids_stmt` selects (skipping those another worker holds), set `values`."""
+    if not is_sqlite(conn):  # SQLite: the writer holds the whole database already
+        ids_stmt = ids_stmt.with_for_update(skip_locked=True)
+    ids = list((await conn.execute(ids_stmt)).scalars())
+    if not ids:
+        return []
+    await conn.execute(update(inbox).where(inbox.c.id.in_(ids)).values(**values))
+    rows = (await conn.execute(select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id))).all()
+    return [InboxRow.from_row(r) for r in rows]
 
 
 async def claim_one(
@@ -377,18 +380,7 @@ async def claim_writebacks(
             .order_by(inbox.c.id)
             .limit(limit)
         )
-        if not is_sqlite(conn):
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list((await conn.execute(stmt)).scalars())
-        if not ids:
-            return []
-        await conn.execute(
-            update(inbox)
-            .where(inbox.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds))
-        )
-        rows = (await conn.execute(select(inbox).where(inbox.c.id.in_(ids)))).all()
-        return [InboxRow.from_row(r) for r in rows]
+        return await _take(conn, stmt, lease_owner=owner, lease_until=now + dt.timedelta(seconds=lease_seconds))
 
 
 async def finish_writeback(

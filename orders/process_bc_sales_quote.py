@@ -15,14 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders import inbox
-from orders.bc_data import read_bc_inputs
+from orders.bc_data import BcInputs, conversion_data, read_for
 from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import SERVICE_NAME
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, with_customer_addresses
@@ -55,38 +54,15 @@ MSG_ALREADY_PROCESSED = "The current record has already been processed in Busine
 CreateOrder = Callable[[str], Awaitable[str]]
 
 
-def _convert(data: SalesDocumentData, bc: Any) -> BcSalesDocument:
-    return sales_quote_to_bc_quote(
-        QuoteConversionInput(
-            quote=data.document,
-            lines=data.lines,
-            notes=data.notes,
-            account=data.account,
-            contact=data.contact,
-            products=data.products,
-            uoms=data.uoms,
-            currency=data.currency,
-            couplings=bc.couplings,
-            items=bc.items,
-            resources=bc.resources,
-            customers=bc.customers,
-            currency_codes=bc.currency_codes,
-            setup=bc.setup,
-        )
-    )
+def _convert(data: SalesDocumentData, bc: BcInputs) -> BcSalesDocument:
+    return sales_quote_to_bc_quote(QuoteConversionInput(quote=data.document, **conversion_data(data, bc)))
 
 
 async def _quote_document(engine: AsyncEngine, company: str, client: DataverseClient, quote_id: str) -> BcSalesDocument:
     """Read the quote and everything it refers to, and convert it (ConversionError on a rule)."""
     data = await read_quote(client, quote_id)
     async with engine.connect() as conn:
-        bc = await read_bc_inputs(
-            conn,
-            company,
-            account_ids=[data.account.accountid] if data.account else [],
-            product_ids=[line.productid for line in data.lines if line.productid],
-            uom_ids=[line.uomid for line in data.lines if line.uomid],
-        )
+        bc = await read_for(conn, company, data)
     return _convert(data, bc)
 
 

@@ -63,5 +63,10 @@ def forbidden(message: str) -> ODataError:
     return ODataError(403, "Authorization_Forbidden", message)
 
 
+def service_unavailable(message: str, retry_after: int = 5) -> ODataError:
+    """The service cannot answer now (its database is away, say): try again."""
+    return ODataError(503, "Internal_ServiceUnavailable", message, headers={"Retry-After": str(retry_after)})
+
+
 def too_many_requests(retry_after: int, message: str) -> ODataError:
     return ODataError(429, "Application_TooManyRequests", message, headers={"Retry-After": str(retry_after)})

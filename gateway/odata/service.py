@@ -30,6 +30,7 @@ from gateway.odata.errors import (
     not_acceptable,
     not_found,
     not_implemented,
+    service_unavailable,
 )
 from gateway.odata.filter import compile_filter, identity_tags
 from gateway.odata.formats import JsonFormat, accepts, negotiate_json
@@ -149,12 +150,7 @@ class ODataService:
     def _database_error(self, exc: SQLAlchemyError) -> ODataError:
         if is_unavailable(exc) and not _is_query_error(exc):
             log.error("database unavailable: %s", type(exc).__name__)
-            return ODataError(
-                503,
-                "Internal_ServiceUnavailable",
-                "The database is not available; try again.",
-                headers={"Retry-After": "5"},
-            )
+            return service_unavailable("The database is not available; try again.")
         if isinstance(exc, DBAPIError) and _is_query_error(exc):
             if "no such function" in str(exc.orig).lower():
                 return not_implemented("A function in the query is not supported by this database.")
