@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/availability.py
+	$(BIN)/python bench/order_latency.py
 
 # Best effort: without npm or a registry the XSD test is skipped and says why.
 xsd:

@@ -35,12 +35,30 @@ def _run(coro: Awaitable[Any]) -> Any:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-async def _with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitable[Any]]) -> Any:
+async def _with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitable[Any]], schema: bool = True) -> Any:
+    """Run `body` with an engine. `schema`: the database must be current first — an empty one
+    is set up as `init` does (embedded, zero set-up), an older one must be upgraded."""
     engine = create_engine(settings.database_url)
     try:
+        if schema:
+            await _ensure_schema(engine, settings)
         return await body(engine)
     finally:
         await engine.dispose()
+
+
+async def _ensure_schema(engine: AsyncEngine, settings: Settings) -> None:
+    from schemas.migrate import current_revision, head_revision
+
+    current = await current_revision(engine)
+    if current is None:
+        print(f"The database was empty: created its schema ({head_revision()}).", file=sys.stderr)
+        for note in await _init(engine, settings, demo=False):
+            print(note, file=sys.stderr)
+    elif current != head_revision():
+        raise CliError(
+            f"The database schema is at {current}, this version needs {head_revision()}: run 'bc-gateway db upgrade'."
+        )
 
 
 def _decimal(text: str) -> Decimal:
@@ -119,7 +137,7 @@ async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    notes = _run(_with_engine(settings, lambda e: _init(e, settings, args.demo)))
+    notes = _run(_with_engine(settings, lambda e: _init(e, settings, args.demo), schema=False))
     for note in notes:
         print(note)
     print(f"Database is ready: {_safe_url(settings.database_url)}")
@@ -136,10 +154,10 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from schemas.migrate import current_revision, head_revision, upgrade
 
     if args.db_command == "upgrade":
-        _run(_with_engine(settings, upgrade))
+        _run(_with_engine(settings, upgrade, schema=False))
         print(f"Database schema is at {head_revision()}.")
     else:
-        current = _run(_with_engine(settings, current_revision))
+        current = _run(_with_engine(settings, current_revision, schema=False))
         head = head_revision()
         print(
             f"current: {current or '(empty)'}  head: {head}"
@@ -164,7 +182,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _user, key = await UserService(engine).change_key(DEMO_USER)
             return key
 
-        demo_key = _run(_with_engine(settings, prepare))
+        demo_key = _run(_with_engine(settings, prepare, schema=False))
 
     try:
         import uvloop
@@ -173,6 +191,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except ImportError:  # pragma: no cover - uvloop is optional on some platforms
         pass
 
+    async def nothing(_engine: AsyncEngine) -> None:
+        return None
+
+    _run(_with_engine(settings, nothing))  # an empty database is set up; an old one is refused
     app = create_app(settings, worker=not args.no_worker)
     base = settings.public_base() or f"http://{settings.host}:{settings.port}"
 
@@ -186,7 +208,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             url = f"{base}/ODataV4/Company('{settings.company}')/ProductItemAvailability"
             print(f"  demo user: {DEMO_USER}   demo key (shown once): {demo_key}", flush=True)
             print(
-                f"  try: curl -u '{DEMO_USER}:{demo_key}' \"{url}?\\$filter=CRM_ID eq "
+                f"  try: curl -u '{DEMO_USER}:{demo_key}' \"{url}?\\$filter=CRM_ID%20eq%20"
                 f'5a1e5000-0000-4000-8000-000000001896"',
                 flush=True,
             )

@@ -212,6 +212,8 @@ def print_command_result(result: CommandResult, what: str) -> int:
             print(f"Wrote the date back to the {what} in Dynamics 365 Sales.")
         elif result.write_back is False:
             print("Could not write back to Sales yet; the worker retries (see 'show').")
+        else:
+            print("A running worker writes the date back to Sales (see 'show').")
         return 0
     print(r.message)
     return 1

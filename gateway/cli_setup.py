@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import sys
@@ -13,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
 from gateway.connection_setup import Setup
-from gateway.setup_service import SetupError, SetupService, webhook_url
+from gateway.setup_service import (
+    SetupError,
+    SetupService,
+    check_header_name,
+    check_url,
+    default_odata_url,
+    webhook_url,
+)
+from schemas.entities import PRODUCT_AVAILABILITY
 
 
 def add_setup_parser(sub: Any) -> None:
@@ -33,6 +42,11 @@ def add_setup_parser(sub: Any) -> None:
         "--new-key",
         action="store_true",
         help="make a new access key for the OData user and print it",
+    )
+    s.add_argument(
+        "--create-odata-user",
+        action="store_true",
+        help="create the --odata-user (role PRODUCT_AVAILABILITY) if it does not exist",
     )
     g = s.add_mutually_exclusive_group()
     g.add_argument("--enable-sales-order-integration", dest="so_integration", action="store_const", const=True)
@@ -150,22 +164,43 @@ def _ask_bool(prompt: str, default: bool, read: Callable[[str], str]) -> bool:
         print("  Please answer y or n.")
 
 
+def _ask_checked(prompt: str, default: str, read: Callable[[str], str], check: Callable[[str], str]) -> str:
+    """Ask until the answer passes `check` (the setup service's own check of that field)."""
+    while True:
+        answer = _ask(prompt, default, read)
+        try:
+            return check(answer)
+        except SetupError as exc:
+            print(f"  {exc}")
+
+
 def guide(
     current: Setup,
+    default_odata_url: str,
     read: Callable[[str], str] = input,
     secret: Callable[[str], str] = getpass.getpass,
 ) -> tuple[dict[str, Any], bool]:
     """Ask for each field like BC's assisted setup guide; returns the values and 'new key?'."""
     print("Set up the Dynamics 365 Sales connection. Press Enter to keep the value in brackets.")
     v: dict[str, Any] = {}
-    v["sales_url"] = _ask("Dynamics 365 Sales URL", current.sales_url, read)
+    v["sales_url"] = _ask_checked(
+        "Dynamics 365 Sales URL", current.sales_url, read, lambda a: check_url("sales_url", a)
+    )
+    # The first time through, the guide suggests publishing the service, as BC's does.
+    first_time = not (current.sales_url or current.odata_url or current.odata_username)
     v["item_availability_enabled"] = _ask_bool(
         "Do you want to enable the Item Availability web service?",
-        current.item_availability_enabled or True,
+        current.item_availability_enabled or first_time,
         read,
     )
     new_key = False
     if v["item_availability_enabled"]:
+        v["odata_url"] = _ask_checked(
+            "Business Central OData Web Service URL (the one Sales calls)",
+            current.odata_url or default_odata_url,
+            read,
+            lambda a: check_url("odata_url", a),
+        )
         v["odata_username"] = _ask(
             "Business Central OData Web Service Username (role PRODUCT_AVAILABILITY)",
             current.odata_username,
@@ -187,15 +222,25 @@ def guide(
             mode = _ask("Webhook authentication: header or code", current.webhook_auth_mode, read).lower()
         v["webhook_auth_mode"] = mode
         if mode == "header":
-            v["webhook_header_name"] = _ask("Webhook header name", current.webhook_header_name, read)
-        v["dataverse_url"] = _ask(
-            "Dataverse organisation URL (https://org.crm.dynamics.com)", current.dataverse_url, read
+            v["webhook_header_name"] = _ask_checked(
+                "Webhook header name", current.webhook_header_name, read, check_header_name
+            )
+        v["dataverse_url"] = _ask_checked(
+            "Dataverse organisation URL (https://org.crm.dynamics.com)",
+            current.dataverse_url,
+            read,
+            lambda a: check_url("dataverse_url", a),
         )
-        v["dataverse_token_url"] = _ask("OAuth token URL", current.dataverse_token_url, read)
+        v["dataverse_token_url"] = _ask_checked(
+            "OAuth token URL", current.dataverse_token_url, read, lambda a: check_url("dataverse_token_url", a)
+        )
         v["dataverse_client_id"] = _ask("Application (client) id", current.dataverse_client_id, read)
         typed = secret("Client secret (Enter keeps the current one): ").strip()
         if typed:
             v["dataverse_client_secret"] = typed
+    v["sdk_version"] = _ask(
+        "Dynamics 365 SDK version (on-premises Sales only; Enter to skip)", current.sdk_version, read
+    )
     return v, new_key
 
 
@@ -248,24 +293,46 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         current = await service.get()
         nonlocal values, new_key
         interactive = args.interactive or (not values and not sales_values and not new_key and sys.stdin.isatty())
-        if interactive:
-            values, new_key = guide(current)
+        users = UserService(engine)
+        typed_secret: dict[str, Any] = {}
+        while interactive:
+            values, new_key = guide(current, default_odata_url(settings))
+            # A secret typed in an earlier round (not saved then) is kept unless typed again.
+            values = {**typed_secret, **values}
             summary = {k: ("********" if "secret" in k else v) for k, v in values.items()}
             print("\nSummary:")
             _print_view(summary)
             if not args.yes and not _ask_bool("Save this setup?", True, input):
                 raise SetupError("Nothing was saved.")
-        if current.webhook_secret_hash is None and (
-            values.get("sales_order_integration_enabled") or current.sales_order_integration_enabled
-        ):
-            values["rotate_webhook_secret"] = True  # the first setup of the webhook makes its secret
-        result = await service.change({**values, **sales_values}, changed_by=_who())
+            try:
+                result = await service.change(dict(values), changed_by=_who())
+                break
+            except SetupError as exc:
+                # A rule the fields alone cannot show (an unknown user, say): say so, ask again.
+                print(f"\n{exc}")
+                if not _ask_bool("Go through the fields again?", True, input):
+                    raise
+                typed_secret = {k: v for k, v in values.items() if k == "dataverse_client_secret"}
+                known = {
+                    k: v
+                    for k, v in values.items()
+                    if k in {f.name for f in dataclasses.fields(Setup)} and k not in typed_secret
+                }
+                current = dataclasses.replace(current, **known)
+        if args.create_odata_user:
+            name = values.get("odata_username")
+            if not name:
+                raise SetupError("--create-odata-user needs --odata-user NAME.")
+            if await users.find(name) is None:
+                await users.add(name, "Dynamics 365 Sales availability", {PRODUCT_AVAILABILITY})
+        if not interactive:
+            result = await service.change({**values, **sales_values}, changed_by=_who())
         setup = result.setup
         key = None
         if new_key:
             if not setup.odata_username:
                 raise SetupError("--new-key needs an OData web service user (--odata-user).")
-            _user, key = await UserService(engine).change_key(setup.odata_username)
+            _user, key = await users.change_key(setup.odata_username)
         return {
             "odata_url": setup.odata_url,
             "odata_username": setup.odata_username,

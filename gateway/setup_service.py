@@ -94,6 +94,19 @@ def webhook_url(settings: Settings) -> str:
     return f"{base}/webhooks/dataverse"
 
 
+def check_header_name(value: str) -> str:
+    header = value.strip()
+    if not _HEADER_TOKEN.fullmatch(header) or header.lower() in _RESERVED_HEADERS:
+        raise SetupError(f"'{header}' cannot be used as the webhook header name.")
+    return header
+
+
+def check_url(field: str, value: str) -> str:
+    """An address field: empty, or an absolute http(s) URL (no trailing slash)."""
+    _check_text(field, value)
+    return _url(field, value)
+
+
 def _url(field: str, value: str) -> str:
     text = value.strip().rstrip("/")
     if not text:
@@ -271,12 +284,12 @@ class SetupService:
                 raise SetupError("webhook_auth_mode must be 'header' (with a header name) or 'code'.")
             new = dataclasses.replace(new, webhook_auth_mode=mode)
         if "webhook_header_name" in v:
-            header = v["webhook_header_name"].strip()
-            if not _HEADER_TOKEN.fullmatch(header) or header.lower() in _RESERVED_HEADERS:
-                raise SetupError(f"'{header}' cannot be used as the webhook header name.")
-            new = dataclasses.replace(new, webhook_header_name=header)
+            new = dataclasses.replace(new, webhook_header_name=check_header_name(v["webhook_header_name"]))
+        # A secret is made when asked, and the first time the webhook is set up or the sales
+        # order integration (which takes webhooks) is switched on.
         if v.get("rotate_webhook_secret") or (
-            new.webhook_secret_hash is None and ("webhook_auth_mode" in v or "webhook_header_name" in v)
+            new.webhook_secret_hash is None
+            and ("webhook_auth_mode" in v or "webhook_header_name" in v or new.sales_order_integration_enabled)
         ):
             secret = generate_key().rstrip("=").replace("+", "-").replace("/", "_")
             salt = new_salt()

@@ -207,34 +207,54 @@ async def test_setup_on_a_fresh_database_gives_working_nav_connection_values(
 
 async def test_interactive_guide(settings: Any, engine: Any) -> None:
     await _users(engine)
-    answers = (
-        "\n".join(
-            [
-                "https://contoso.crm4.dynamics.com",  # Sales URL
-                "y",  # enable item availability
-                "SALES",  # OData user
-                "n",  # no new key
-                "y",  # sales order integration
-                "y",  # auto create
-                "n",  # auto process quotes
-                "code",  # webhook auth
-                "https://contoso.crm4.dynamics.com",
-                "https://login.example.com/token",
-                "client-id",
-                "the-secret",
-                "y",  # save
-            ]
-        )
-        + "\n"
-    )
+    first_round = [
+        "contoso",  # not an address: asked again
+        "https://contoso.crm4.dynamics.com",  # Sales URL
+        "",  # enable item availability: the default on a first setup is yes
+        "",  # the OData URL: keep the default this gateway computes
+        "NOBODY",  # an unknown user: the service refuses it after the summary
+        "n",  # no new key
+        "y",  # sales order integration
+        "y",  # auto create
+        "n",  # auto process quotes
+        "code",  # webhook auth
+        "https://contoso.crm4.dynamics.com",
+        "https://login.example.com/token",
+        "client-id",
+        "the-secret",
+        "",  # SDK version: none
+        "y",  # save
+    ]
+    second_round = [
+        "",  # Sales URL kept from the first round
+        "",
+        "",
+        "SALES",  # a real availability user this time
+        "n",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",  # the secret: keep it
+        "",
+        "y",
+    ]
+    answers = "\n".join([*first_round, "y", *second_round]) + "\n"
     code, out, err = await run_cli(settings, "setup", "--interactive", stdin=answers)
     assert code == 0, err + out
+    assert "'contoso' is not an absolute http:// or https:// address" in out
+    assert "The user NOBODY does not exist." in out and "Go through the fields again?" in out
     assert "Summary:" in out and "the-secret" not in out
     assert "nav_dynamicsnavodatausername   SALES" in out
     assert "authentication WebhookKey:" in out
     setup = await SetupService(engine, settings).get()
     assert setup.auto_create_sales_orders and setup.webhook_auth_mode == "code"
     assert setup.odata_username == "SALES" and setup.dataverse_client_id == "client-id"
+    assert setup.odata_url.endswith("/OData/Company('CRONUS')/ProductItemAvailability")
+    assert setup.dataverse_client_secret == "the-secret"  # typed in the first round, kept
 
 
 async def test_sales_and_receivables_setup_through_cli_and_api(settings: Any, engine: Any, api: Any) -> None:
@@ -269,3 +289,52 @@ async def test_sales_and_receivables_setup_through_cli_and_api(settings: Any, en
     assert status == 200 and body["setup"]["write_in_product"] == "item:1896-S"
     history = await SetupService(engine, settings).history()
     assert any(h["field"] == "write_in_product_no" and h["new"] == "1896-S" for h in history)
+
+
+async def test_setup_on_an_empty_database_makes_a_working_availability_user(tmp_path: Any, aiohttp_server: Any) -> None:
+    """No init first: the command sets the database up, creates the user, prints the values."""
+    import dataclasses
+
+    from gateway.app import create_app
+    from gateway.config import Settings
+    from tests.helpers import Api
+
+    settings = dataclasses.replace(Settings(), database_url=f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    code, out, err = await run_cli(
+        settings,
+        "setup",
+        "--json",
+        "--enable-item-availability",
+        "--odata-user",
+        "SALESAVAIL",
+        "--create-odata-user",
+        "--new-key",
+    )
+    assert code == 0, err
+    assert "created its schema" in err
+    values = json.loads(out)
+    assert values["odata_username"] == "SALESAVAIL" and len(values["odata_accesskey"]) == 44
+    server = await aiohttp_server(create_app(settings, worker=False))
+    path = values["odata_url"].split("8080", 1)[1]
+    async with Api(server, "SALESAVAIL", values["odata_accesskey"]) as sales:
+        status, _h, body = await sales.get(path)
+        assert status == 200 and body["value"] == []  # no items yet, but the service answers
+        status, _h, _b = await sales.get("/ODataV4/Customers")
+        assert status == 403  # the availability role only
+    code, _o, err = await run_cli(settings, "setup", "--create-odata-user")
+    assert code == 1 and "--create-odata-user needs --odata-user NAME." in err
+
+
+async def test_first_webhook_secret_through_the_api(api: Any) -> None:
+    """Switching sales order integration on makes the webhook's first secret, whoever asks."""
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"sales_order_integration_enabled": True})
+    assert status == 200
+    assert body["webhook_secret"] and body["setup"]["webhook_secret"] == "set"
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"sdk_version": "9.1"})
+    assert status == 200 and body["webhook_secret"] is None  # shown once, not again
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"odata_username": "NOBODY"})
+    assert status == 422 and body["error"]["message"] == "The user NOBODY does not exist."
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"auto_process_sales_quotes": True})
+    assert status == 200 and body["setup"]["auto_process_sales_quotes"] is True
+    status, _h, body = await api.request("PATCH", "/api/setup", json={"sales_order_integration_enabled": False})
+    assert status == 200 and body["setup"]["auto_process_sales_quotes"] is False

@@ -36,6 +36,7 @@ async def test_documented_row_by_crm_id(api: Any, engine: Any) -> None:
     assert row["ItemNo"] == "1896-S"
     assert row["UOM"] == "PCS"
     assert Decimal(str(row["Inventory"])) == await ledger_sum(engine, "1896-S")
+    assert row["Inventory"] == 51  # the figure the README shows
     assert set(row) == {"CRM_ID", "Integration_ID", "Table_ID", "ItemNo", "UOM", "Inventory"}
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
+from schemas import tables as t
 from tests.helpers import Api, cli
 
 
@@ -32,12 +34,9 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
         description="Rush order for the new office",
         name="PO-4711",
     )
-    started = time.monotonic()
+    # How fast is a benchmark's question (bench/order_latency.py); here: that it happens.
     await sim.submit_order(order_id)
-    row = await harness.wait_state(order_id, "created", within=5)
-    elapsed = time.monotonic() - started
-    assert elapsed < 5  # generous bound for a loaded CI; the figure itself is reported below
-    print(f"\nwebhook to BC order: {elapsed * 1000:.0f} ms")
+    row = await harness.wait_state(order_id, "created")
 
     (header,) = await harness.documents("Order")
     assert header.no == row.document_no == "SO000001"
@@ -64,6 +63,10 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
     attached = [ln for ln in lines if ln.attached_to_line_no == write_in[0].line_no]
     assert attached and all(ln.type == "" for ln in attached)
     assert [ln.line_no for ln in lines] == [10000 * (i + 1) for i in range(len(lines))]
+    async with harness.engine.connect() as conn:
+        (note,) = (await conn.execute(select(t.sales_note).where(t.sales_note.c.document_no == header.no))).all()
+    assert note.description == "Delivery"
+    assert note.note == "Please call before delivery & ring twice"
 
     # Sales shows the write-back: the date, and the order Submitted again.
     await harness.wait_written_back(order_id)
@@ -141,7 +144,9 @@ async def test_auto_create_off_waits_for_manual_create(harness: Any, settings: A
     code, out, err = await cli(settings, "orders", "create", order_id)
     assert code == 0, out + err
     assert "Created sales order SO000001" in out
-    assert "Wrote the date back" in out
+    # The command writes back itself, unless the gateway's worker took the write-back first.
+    assert "Wrote the date back" in out or "A running worker writes the date back" in out
+    await harness.wait_written_back(order_id)
     assert harness.sim.row("salesorders", order_id)["lastbackofficesubmit"] is not None
     code, out, _e = await cli(settings, "orders", "create", order_id)
     assert code == 1 and "This Dataverse order is already coupled to sales order SO000001." in out

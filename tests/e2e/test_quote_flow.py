@@ -256,3 +256,53 @@ async def test_win_delivered_after_its_orders_submission(harness: Any) -> None:
     (order,) = await h.documents("Order")
     assert order.quote_no == "SQ000001" and order.sales_id == order_id
     assert len(await _archives(h, "SQ000001")) == 1
+
+
+async def test_win_without_any_order_in_sales_says_so(harness: Any, settings: Any) -> None:
+    """BC's message while Sales has no order made from the won quote; tried again meanwhile."""
+    from orders.process_bc_sales_quote import MSG_NO_ORDER
+
+    h = harness
+    quote_id = await _quote(h)
+    await h.sim.activate_quote(quote_id)
+    await h.wait_state(quote_id, "created")
+    await h.sim.win_quote(quote_id, create_order=False)
+    row = await h.wait_for(lambda: _row(h, quote_id, "win", "failed"), within=8)
+    assert row.last_error == MSG_NO_ORDER == "Unable to find Dynamics 365 Sales order that corresponds to this quote."
+    assert row.failure == "transient"
+    code, out, _e = await cli(settings, "quotes", "show", quote_id)
+    assert code == 0 and MSG_NO_ORDER in out
+
+
+async def test_revision_without_a_coupled_earlier_revision_creates_a_quote(harness: Any) -> None:
+    h = harness
+    rev0 = await _quote(h)
+    h.sim.drop_next_delivery()  # revision 0's activation never reached BC
+    await h.sim.activate_quote(rev0)
+    rev1 = await h.sim.revise_quote(rev0)
+    await h.sim.activate_quote(rev1)
+    row = await h.wait_state(rev1, "created")
+    assert row.document_no == "SQ000001"
+    (header,) = await h.documents("Quote")
+    assert header.sales_id == rev1 and header.sales_revision == 1
+    assert await _archives(h, "SQ000001") == []
+
+
+async def test_a_revision_keeps_the_notes_in_its_archive(harness: Any) -> None:
+    h = harness
+    rev0 = await _quote(h)
+    await h.sim.activate_quote(rev0)
+    await h.wait_state(rev0, "created")
+    rev1 = await h.sim.revise_quote(rev0)
+    await h.sim.add_note(rev1, "Terms", "<p>Now valid for <b>60</b> days</p>", entity="quote")
+    await h.sim.activate_quote(rev1)
+    await h.wait_state(rev1, "created")
+    async with h.engine.connect() as conn:
+        archived = (await conn.execute(select(t.sales_note_archive.c.note))).scalars().all()
+        current = (
+            (await conn.execute(select(t.sales_note.c.note).where(t.sales_note.c.document_no == "SQ000001")))
+            .scalars()
+            .all()
+        )
+    assert archived == ["Valid for 30 days"]
+    assert "Now valid for 60 days" in current

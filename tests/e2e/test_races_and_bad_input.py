@@ -73,15 +73,15 @@ async def test_win_is_lost_when_it_races_the_activation(receiver_only: Any, sett
         (w_row,) = await inbox.claim(h.engine, "w2", 120, auto_tables=("quote",))
         assert w_row.event == "win"
         result = await w2.process(w_row)
-        print("activation:", (await a_task).message, "| win:", result.state, result.message)
+        assert result.state == "created", result.message
     finally:
         await w1.close()
         await w2.close()
     rows = {r.event: r for r in await h.inbox_rows(quote_id)}
+    assert rows["win"].state == "created" and rows["activate"].state in ("created", "ignored")
     (header,) = await h.documents("Quote")
     async with h.engine.connect() as conn:
         wins = (await conn.execute(select(t.quote_win))).all()
-    print({e: (r.state, r.last_error) for e, r in rows.items()}, header.status, len(wins))
     assert header.status == "Released" and len(wins) == 1, "the win was swallowed as 'ignored'"
 
 
@@ -108,8 +108,8 @@ async def test_claim_one_must_not_take_a_created_row(receiver_only: Any, setting
     row = await _created_row(h, settings)
     claimed = await inbox.claim_one(h.engine, row.id, "cli:1", 120)
     (after,) = await h.inbox_rows(row.sales_id)
-    print("claim_one on a created row ->", claimed is not None, "state now", after.state)
     assert claimed is None, "claim_one took a row that is already created"
+    assert after.state == "created"
 
 
 async def test_a_write_back_never_takes_a_row_in_hand_and_no_row_is_stranded(receiver_only: Any, settings: Any) -> None:
@@ -151,8 +151,8 @@ async def test_webhook_lone_surrogate_in_message_name(receiver_only: Any) -> Non
     ctx = build_context("Update", "salesorder", "3842903e-bb56-4bb5-be8f-285fc6977305", target={"name": "x"})
     text = json.dumps(ctx).replace('"MessageName": "Update"', '"MessageName": "Update\\ud800"')
     status, body = await _post(h, text.encode())
-    print(status, body[:300])
     assert status in (200, 400), status
+    assert status == 200 or "RemoteExecutionContext" in body
 
 
 async def test_webhook_nul_in_entity_name(receiver_only: Any) -> None:
@@ -160,8 +160,8 @@ async def test_webhook_nul_in_entity_name(receiver_only: Any) -> None:
     ctx = build_context("Update", "salesorder", "3842903e-bb56-4bb5-be8f-285fc6977305", target={"name": "x"})
     text = json.dumps(ctx).replace('"PrimaryEntityName": "salesorder"', '"PrimaryEntityName": "account\\u0000"')
     status, body = await _post(h, text.encode())
-    print(status, body[:300])
     assert status in (200, 400), status
+    assert status == 200 or "RemoteExecutionContext" in body
 
 
 async def test_webhook_huge_revision_number(receiver_only: Any) -> None:
@@ -173,8 +173,7 @@ async def test_webhook_huge_revision_number(receiver_only: Any) -> None:
         target={"statecode": OptionSetValue(1), "revisionnumber": 2**70},
     )
     status, body = await _post(h, json.dumps(ctx).encode())
-    print(status, body[:300])
-    assert status in (200, 400), status
+    assert status == 400 and "revisionnumber" in body
 
 
 async def test_basic_auth_nul_in_user_name(receiver_only: Any) -> None:
@@ -182,7 +181,6 @@ async def test_basic_auth_nul_in_user_name(receiver_only: Any) -> None:
     token = base64.b64encode(b"DE\x00MO:whatever").decode()
     url = str(h.server.make_url("/ODataV4/"))
     async with aiohttp.ClientSession() as s, s.get(url, headers={"Authorization": "Basic " + token}) as r:
-        print(r.status, (await r.text())[:300])
         assert r.status == 401, r.status
 
 
@@ -194,7 +192,6 @@ async def test_admin_patch_long_url(receiver_only: Any, demo: Any) -> None:
         aiohttp.ClientSession() as s,
         s.patch(url, json={"sales_url": "https://" + "a" * 300 + ".example.com"}, headers=auth) as r,
     ):
-        print(r.status, (await r.text())[:300])
         assert r.status in (200, 422), r.status
 
 
@@ -206,7 +203,8 @@ async def test_admin_patch_db_error_logs_client_secret(receiver_only: Any, demo:
         aiohttp.ClientSession() as s,
         s.patch(url, json={"odata_url": "https://" + "a" * 300 + ".example.com"}, headers=auth) as r,
     ):
-        print(r.status)
+        assert r.status == 422
+        assert "at most 250 characters" in (await r.json())["error"]["message"]
     leaked = [
         rec
         for rec in caplog.records
@@ -214,7 +212,6 @@ async def test_admin_patch_db_error_logs_client_secret(receiver_only: Any, demo:
         or (rec.exc_text and h.sim.client_secret in rec.exc_text)
         or (rec.exc_info and h.sim.client_secret in str(rec.exc_info[1]))
     ]
-    print("secret:", h.sim.client_secret, "leaked in", len(leaked), "records")
     assert not leaked, "the Dataverse client secret is in the log"
 
 
@@ -236,7 +233,6 @@ async def test_dot_segments_do_not_bypass_auth(receiver_only: Any) -> None:
         data = await r.read()
         w.close()
         out.append((path, data.split(b"\r\n", 1)[0].decode()))
-    print(out)
     assert all(" 200 " not in s for _p, s in out), out
 
 
@@ -260,8 +256,8 @@ async def test_concurrent_setup_changes_lose_an_update(receiver_only: Any, setti
     )
     ok = await a.webhook_secret_matches(ra.webhook_secret)
     setup = await a.get()
-    print("rotated secret works:", ok, "sdk:", setup.sdk_version)
     assert ok, "the secret printed to admin A does not work: B's change wrote the old hash back"
+    assert setup.sdk_version == "9.1", "admin A's change undid admin B's"
 
 
 async def test_revision_rebuilt_and_archived_twice_by_two_rows(receiver_only: Any, settings: Any) -> None:
@@ -288,8 +284,7 @@ async def test_revision_rebuilt_and_archived_twice_by_two_rows(receiver_only: An
             await conn.execute(select(t.sales_header_archive.c.version_no, t.sales_header_archive.c.reason))
         ).all()
     rows = [(r.event, r.state, r.last_error) for r in await h.inbox_rows(q1)]
-    print(rows, versions)
-    assert len(versions) == 1, versions
+    assert len(versions) == 1, (versions, rows)
 
 
 async def test_won_revision_creates_a_second_bc_quote(receiver_only: Any, settings: Any) -> None:
@@ -313,7 +308,6 @@ async def test_won_revision_creates_a_second_bc_quote(receiver_only: Any, settin
     finally:
         await worker.close()
     docs = await h.documents("Quote")
-    print([(d.no, d.sales_id, d.status, d.your_reference) for d in docs])
     assert len(docs) == 1, "a second BC quote for the same Sales quote number"
 
 
