@@ -41,7 +41,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class SchemaNotReady(RuntimeError):
-    pass
+    """The database's schema is not the one this version needs."""
 
 
 class Gateway:

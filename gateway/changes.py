@@ -94,7 +94,7 @@ class ChangeFeed:
         while True:
             try:
                 while await self.poll() >= 5000:
-                    pass
+                    continue  # a full batch: there may be more at once
                 if loop.time() - self._last_prune > 600:
                     self._last_prune = loop.time()
                     await self.prune()

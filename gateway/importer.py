@@ -31,7 +31,7 @@ class ImportFileError(ValueError):
 
 
 class RowError(ValueError):
-    pass
+    """One row cannot be imported; the message says why (the line number is added by the caller)."""
 
 
 def _text(value: str) -> str:

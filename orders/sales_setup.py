@@ -23,7 +23,7 @@ FIELDS = ("write_in_product", "local_currency_code", "freight_gl_account", *MAPP
 
 
 class SalesSetupError(ValueError):
-    pass
+    """A Sales & Receivables setup value BC would refuse; the message says why."""
 
 
 def _mapping(stored: str, default: Mapping[int, str]) -> dict[int, str]:
