@@ -286,24 +286,64 @@ def sales_orders(company: str) -> Select[Any]:
     ).where(h.c.company == company, h.c.document_type == "Order")
 
 
-def sales_lines(company: str) -> Select[Any]:
-    ln = t.sales_line
-    return select(
-        ln.c.document_type.label("Document_Type"),
-        ln.c.document_no.label("Document_No"),
+def _line_columns(ln: Any, base: bool) -> list[Any]:
+    """A sales line's columns after its key; `base`: with the base quantities (not archived)."""
+    based = (
+        [
+            ln.c.qty_per_unit_of_measure.label("Qty_per_Unit_of_Measure"),
+            ln.c.quantity_base.label("Quantity_Base"),
+            ln.c.outstanding_qty_base.label("Outstanding_Qty_Base"),
+        ]
+        if base
+        else []
+    )
+    return [
         ln.c.line_no.label("Line_No"),
         ln.c.type.label("Type"),
         ln.c.no.label("No"),
         ln.c.description.label("Description"),
         ln.c.quantity.label("Quantity"),
         ln.c.unit_of_measure_code.label("Unit_of_Measure_Code"),
-        ln.c.qty_per_unit_of_measure.label("Qty_per_Unit_of_Measure"),
-        ln.c.quantity_base.label("Quantity_Base"),
-        ln.c.outstanding_qty_base.label("Outstanding_Qty_Base"),
+        *based,
         ln.c.unit_price.label("Unit_Price"),
         ln.c.line_discount_amount.label("Line_Discount_Amount"),
         ln.c.amount.label("Amount"),
         ln.c.attached_to_line_no.label("Attached_to_Line_No"),
+    ]
+
+
+def _line_properties(base: bool) -> tuple[Property, ...]:
+    """The properties _line_columns gives, in the same order."""
+    based = (
+        (
+            Property("Qty_per_Unit_of_Measure", DECIMAL, nullable=False),
+            Property("Quantity_Base", DECIMAL, nullable=False),
+            Property("Outstanding_Qty_Base", DECIMAL, nullable=False),
+        )
+        if base
+        else ()
+    )
+    return (
+        Property("Line_No", INT32, nullable=False),
+        Property("Type", STRING, nullable=False, max_length=20),
+        Property("No", STRING, nullable=False, max_length=20),
+        Property("Description", STRING, nullable=False, max_length=100),
+        Property("Quantity", DECIMAL, nullable=False),
+        Property("Unit_of_Measure_Code", STRING, nullable=False, max_length=10),
+        *based,
+        Property("Unit_Price", DECIMAL, nullable=False),
+        Property("Line_Discount_Amount", DECIMAL, nullable=False),
+        Property("Amount", DECIMAL, nullable=False),
+        Property("Attached_to_Line_No", INT32, nullable=False),
+    )
+
+
+def sales_lines(company: str) -> Select[Any]:
+    ln = t.sales_line
+    return select(
+        ln.c.document_type.label("Document_Type"),
+        ln.c.document_no.label("Document_No"),
+        *_line_columns(ln, base=True),
     ).where(ln.c.company == company)
 
 
@@ -367,19 +407,7 @@ SALES_LINES = EntitySet(
     properties=(
         Property("Document_Type", STRING, nullable=False, max_length=10),
         Property("Document_No", STRING, nullable=False, max_length=20),
-        Property("Line_No", INT32, nullable=False),
-        Property("Type", STRING, nullable=False, max_length=20),
-        Property("No", STRING, nullable=False, max_length=20),
-        Property("Description", STRING, nullable=False, max_length=100),
-        Property("Quantity", DECIMAL, nullable=False),
-        Property("Unit_of_Measure_Code", STRING, nullable=False, max_length=10),
-        Property("Qty_per_Unit_of_Measure", DECIMAL, nullable=False),
-        Property("Quantity_Base", DECIMAL, nullable=False),
-        Property("Outstanding_Qty_Base", DECIMAL, nullable=False),
-        Property("Unit_Price", DECIMAL, nullable=False),
-        Property("Line_Discount_Amount", DECIMAL, nullable=False),
-        Property("Amount", DECIMAL, nullable=False),
-        Property("Attached_to_Line_No", INT32, nullable=False),
+        *_line_properties(base=True),
     ),
     key=("Document_Type", "Document_No", "Line_No"),
     source=sales_lines,
@@ -444,16 +472,7 @@ def sales_quote_archive_lines(company: str) -> Select[Any]:
     return select(
         la.c.document_no.label("Document_No"),
         la.c.version_no.label("Version_No"),
-        la.c.line_no.label("Line_No"),
-        la.c.type.label("Type"),
-        la.c.no.label("No"),
-        la.c.description.label("Description"),
-        la.c.quantity.label("Quantity"),
-        la.c.unit_of_measure_code.label("Unit_of_Measure_Code"),
-        la.c.unit_price.label("Unit_Price"),
-        la.c.line_discount_amount.label("Line_Discount_Amount"),
-        la.c.amount.label("Amount"),
-        la.c.attached_to_line_no.label("Attached_to_Line_No"),
+        *_line_columns(la, base=False),
     ).where(la.c.company == company, la.c.document_type == "Quote")
 
 
@@ -494,16 +513,7 @@ SALES_QUOTE_ARCHIVE_LINES = EntitySet(
     properties=(
         Property("Document_No", STRING, nullable=False, max_length=20),
         Property("Version_No", INT32, nullable=False),
-        Property("Line_No", INT32, nullable=False),
-        Property("Type", STRING, nullable=False, max_length=20),
-        Property("No", STRING, nullable=False, max_length=20),
-        Property("Description", STRING, nullable=False, max_length=100),
-        Property("Quantity", DECIMAL, nullable=False),
-        Property("Unit_of_Measure_Code", STRING, nullable=False, max_length=10),
-        Property("Unit_Price", DECIMAL, nullable=False),
-        Property("Line_Discount_Amount", DECIMAL, nullable=False),
-        Property("Amount", DECIMAL, nullable=False),
-        Property("Attached_to_Line_No", INT32, nullable=False),
+        *_line_properties(base=False),
     ),
     key=("Document_No", "Version_No", "Line_No"),
     source=sales_quote_archive_lines,
