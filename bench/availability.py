@@ -485,10 +485,8 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(ImportError):  # uvloop is optional on some platforms
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # as `bc-gateway serve` does
-    except ImportError:  # pragma: no cover - optional on some platforms
-        pass
     sys.exit(asyncio.run(main()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -184,12 +185,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
         demo_key = _run(_with_engine(settings, prepare, schema=False))
 
-    try:
+    with contextlib.suppress(ImportError):  # uvloop is optional on some platforms
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        pass
 
     async def nothing(_engine: AsyncEngine) -> None:
         return None

@@ -24,6 +24,7 @@ rewritten request. With BCGW_TRUSTED_PROXIES empty nothing is believed.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -72,10 +73,8 @@ def trusted_networks(proxies: Sequence[str]) -> list[IPNetwork]:
 def _address(text: str) -> IPAddress | None:
     """An address from X-Forwarded-For: a bare IP, or with a port ("a.b.c.d:p", "[v6]:p")."""
     text = text.strip()
-    try:
+    with contextlib.suppress(ValueError):  # not bare: perhaps with a port
         return ipaddress.ip_address(text)
-    except ValueError:
-        pass
     if text.startswith("["):
         host, _, _rest = text[1:].partition("]")
     elif text.count(":") == 1:

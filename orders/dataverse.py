@@ -9,6 +9,7 @@ are read as ``Decimal`` so money never passes through a float.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
@@ -474,10 +475,8 @@ def _retry_after(resp: aiohttp.ClientResponse, client: DataverseClient) -> float
     if not value:
         return None
     value = value.strip()
-    try:
+    with contextlib.suppress(ValueError):  # not seconds: an HTTP date
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
