@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))  # `python bench/availability.py` from a checkout
 
 from gateway.cli import DEMO_USER, _init  # noqa: E402
 from gateway.config import Settings  # noqa: E402
-from gateway.users import UserService  # noqa: E402
 from schemas import tables as t  # noqa: E402
 from schemas.db import create_engine, write_transaction  # noqa: E402
+from schemas.users import UserService  # noqa: E402
 
 WINDOW = float(os.environ.get("BCGW_BENCH_SECONDS", "4"))  # seconds per measured window
 ROUNDS = 3  # baseline and variant alternate, so drift hits both; the best window of each counts

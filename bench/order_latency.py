@@ -36,8 +36,8 @@ from gateway.config import Settings  # noqa: E402
 from orders import inbox  # noqa: E402
 from orders.worker import OrderWorker  # noqa: E402
 from schemas.db import create_engine  # noqa: E402
-from tests.order_harness import Harness, start_harness  # noqa: E402
-from tests.sales_simulator import SalesSimulator  # noqa: E402
+from tests.support.order_harness import Harness, start_harness  # noqa: E402
+from tests.support.sales_simulator import SalesSimulator  # noqa: E402
 
 ORDERS = int(os.environ.get("BCGW_BENCH_ORDERS", "30"))
 BC_JOB_INTERVAL = 30 * 60.0  # BC's "Auto Create Sales Orders" job (bc-behaviour.md §6)

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from gateway.auth import PRINCIPAL
 from gateway.odata.errors import ODataError, bad_request, forbidden
-from gateway.setup_service import SetupError, SetupService
-from gateway.users import UserService
-from schemas.entities import INTEGRATION_ADMIN
+from orders.change_setup import SetupError, SetupService
+from schemas.roles import INTEGRATION_ADMIN
+from schemas.users import UserService
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

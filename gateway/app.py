@@ -12,28 +12,29 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway import availability
+from gateway import cache_invalidation as availability
 from gateway.admin_api import add_admin_routes
 from gateway.auth import PRINCIPAL, Authenticator
-from gateway.cache import ResponseCache
-from gateway.changes import ChangeFeed
+from gateway.change_feed import ChangeFeed
 from gateway.config import Settings
-from gateway.connection_setup import Setup, load_setup
+from gateway.dataverse_webhook import add_webhook_routes
+from gateway.entity_sets import ALL_SETS, AVAILABILITY
 from gateway.health import add_health_routes
 from gateway.metrics import Metrics
+from gateway.odata.answer_cache import ResponseCache
 from gateway.odata.edm import EntitySet, Registry
 from gateway.odata.errors import ODataError
 from gateway.odata.service import V3_ROOT, ODataService, error_response
 from gateway.proxy import setup_forwarding
-from gateway.users import UserService
-from gateway.webhooks import add_webhook_routes
 from orders import inbox
+from orders.setup import Setup, load_setup
 from orders.worker import OrderWorker
-from schemas import changes
-from schemas.db import create_engine
-from schemas.entities import ALL_SETS, AVAILABILITY, INTEGRATION_ADMIN
+from schemas import change_log as changes
+from schemas.db import create_engine, is_unavailable
 from schemas.migrate import current_revision, head_revision
+from schemas.roles import INTEGRATION_ADMIN
 from schemas.tables import company as company_table
+from schemas.users import UserService
 
 log = logging.getLogger("bcgw.app")
 
@@ -105,6 +106,9 @@ class Gateway:
 
     def cache(self) -> ResponseCache | None:
         return self.response_cache
+
+    def database_unavailable(self, error: BaseException) -> bool:
+        return is_unavailable(error)
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:

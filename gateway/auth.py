@@ -22,7 +22,7 @@ from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.odata.errors import ODataError, service_unavailable, too_many_requests, unauthorized
-from gateway.users import User, UserService, name_key
+from schemas.users import User, UserService, name_key
 
 log = logging.getLogger("bcgw.auth")
 

@@ -90,8 +90,8 @@ def _who() -> str:
 
 
 async def _init(engine: AsyncEngine, settings: Settings, demo: bool) -> list[str]:
-    from gateway import demo as demo_data
-    from gateway import masterdata
+    from schemas import demo_company as demo_data
+    from schemas import master_data as masterdata
     from schemas.db import write_transaction
     from schemas.migrate import upgrade
 
@@ -111,9 +111,9 @@ DEMO_USER = "DEMO"
 
 
 async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[str]:
-    from gateway.setup_service import SetupService
-    from gateway.users import UserService
-    from schemas.entities import ROLES
+    from orders.change_setup import SetupService
+    from schemas.roles import ROLES
+    from schemas.users import UserService
 
     users = UserService(engine)
     notes = []
@@ -177,7 +177,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
 
         async def prepare(engine: AsyncEngine) -> str:
-            from gateway.users import UserService
+            from schemas.users import UserService
 
             await _init(engine, settings, demo=True)
             _user, key = await UserService(engine).change_key(DEMO_USER)
@@ -263,7 +263,7 @@ def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_couple(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway import masterdata
+    from schemas import master_data as masterdata
     from schemas.db import write_transaction
 
     async def run(engine: AsyncEngine) -> None:
@@ -287,8 +287,8 @@ def cmd_couple(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from gateway.importer import ImportFileError, count_rows, import_csv
-    from gateway.masterdata import MasterDataError
+    from gateway.csv_import import ImportFileError, count_rows, import_csv
+    from schemas.master_data import MasterDataError
 
     path = Path(args.file)
     total = count_rows(path)
@@ -339,7 +339,7 @@ def _expiry(args: argparse.Namespace) -> dt.datetime | None:
 
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.users import UserError, UserService
+    from schemas.users import UserError, UserService
 
     async def run(engine: AsyncEngine) -> Any:
         users = UserService(engine)

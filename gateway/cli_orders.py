@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
 from orders import inbox
-from orders.manual import CommandError, CommandResult, create_sales_order_now
+from orders.inbox_commands import CommandError, CommandResult, create_sales_order_now
 from schemas import tables as t
 
 
@@ -221,7 +221,7 @@ def print_command_result(result: CommandResult, what: str) -> int:
 
 def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.cli import _fail
-    from orders.manual import process_sales_quote_now
+    from orders.inbox_commands import process_sales_quote_now
 
     sub, table = args.inbox_command, args.table
     company = settings.company

@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
-from gateway.connection_setup import Setup
-from gateway.setup_service import (
+from orders.change_setup import (
     SetupError,
     SetupService,
     check_header_name,
@@ -22,7 +21,8 @@ from gateway.setup_service import (
     default_odata_url,
     webhook_url,
 )
-from schemas.entities import PRODUCT_AVAILABILITY
+from orders.setup import Setup
+from schemas.roles import PRODUCT_AVAILABILITY
 
 
 def add_setup_parser(sub: Any) -> None:
@@ -287,7 +287,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     new_key = args.new_key
 
     async def run(engine: AsyncEngine) -> dict[str, Any]:
-        from gateway.users import UserService
+        from schemas.users import UserService
 
         service = SetupService(engine, settings)
         current = await service.get()

@@ -51,6 +51,10 @@ class Settings:
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
 
+    def external_base(self) -> str:
+        """The address Sales reaches us at: the public URL, else where `serve` listens."""
+        return self.public_base() or f"http://{self.host}:{self.port}"
+
 
 def _parse_bool(text: str) -> bool:
     low = text.strip().lower()

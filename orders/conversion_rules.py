@@ -76,7 +76,22 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from orders.bc_documents import (
+from orders.dataverse.records import (
+    PRODUCT_STATE_ACTIVE,
+    PRODUCT_TYPE_SALES_INVENTORY,
+    PRODUCT_TYPE_SERVICES,
+    Account,
+    Contact,
+    Currency,
+    LookupRef,
+    Note,
+    Product,
+    SalesDocumentRecord,
+    SalesOrderLine,
+    Uom,
+)
+from orders.notes_text import html_to_text
+from schemas.bc_sales_document import (
     FIELD_LENGTHS,
     ONE,
     ZERO,
@@ -90,21 +105,6 @@ from orders.bc_documents import (
     Couplings,
     DocumentType,
     SalesSetup,
-)
-from orders.notes_text import html_to_text
-from schemas.dataverse import (
-    PRODUCT_STATE_ACTIVE,
-    PRODUCT_TYPE_SALES_INVENTORY,
-    PRODUCT_TYPE_SERVICES,
-    Account,
-    Contact,
-    Currency,
-    LookupRef,
-    Note,
-    Product,
-    SalesDocumentRecord,
-    SalesOrderLine,
-    Uom,
 )
 
 SERVICE_NAME = "Dataverse"  # BC's CRMProductName.CDSServiceName()

@@ -19,11 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders import inbox
-from orders.bc_data import BcInputs, conversion_data, read_for
-from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import SERVICE_NAME as SALES
-from orders.dataverse import DataverseClient, DataverseNotFound, DataverseUnavailable
-from orders.documents import (
+from orders.dataverse.client import DataverseClient, DataverseNotFound, DataverseUnavailable
+from orders.read_bc_records import BcInputs, conversion_data, read_for
+from orders.read_sales_document import SalesDocumentData, read_sales_order
+from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
+from schemas import tables as t
+from schemas.bc_sales_document import BcSalesDocument
+from schemas.db import write_transaction
+from schemas.sales_document_store import (
     ORDER_SERIES,
     AlreadyCoupled,
     archive_document,
@@ -34,10 +38,6 @@ from orders.documents import (
     quote_by_your_reference,
     set_header,
 )
-from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
-from orders.sales_reader import SalesDocumentData, read_sales_order
-from schemas import tables as t
-from schemas.db import write_transaction
 
 ORDER_SUBMITTED = 1
 

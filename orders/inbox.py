@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from schemas import changes
+from schemas import change_log as changes
 from schemas.db import insert_ignore, is_sqlite, write_transaction
 from schemas.tables import order_inbox as inbox
 from schemas.tables import webhook_delivery

@@ -21,12 +21,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders import inbox
-from orders.bc_data import BcInputs, conversion_data, read_for
-from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import SERVICE_NAME
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, with_customer_addresses
-from orders.dataverse import DataverseClient
-from orders.documents import (
+from orders.dataverse.client import DataverseClient
+from orders.dataverse.records import Quote, SalesOrder
+from orders.read_bc_records import BcInputs, conversion_data, read_for
+from orders.read_sales_document import SalesDocumentData, read_quote
+from orders.sales_quote_to_bc_quote import QuoteConversionInput, sales_quote_to_bc_quote
+from schemas import tables as t
+from schemas.bc_sales_document import BcSalesDocument
+from schemas.db import write_transaction
+from schemas.sales_document_store import (
     QUOTE_SERIES,
     AlreadyCoupled,
     archive_document,
@@ -38,11 +43,6 @@ from orders.documents import (
     replace_lines_and_notes,
     set_header,
 )
-from orders.sales_quote_to_bc_quote import QuoteConversionInput, sales_quote_to_bc_quote
-from orders.sales_reader import SalesDocumentData, read_quote
-from schemas import tables as t
-from schemas.dataverse import Quote, SalesOrder
-from schemas.db import write_transaction
 
 QUOTE_ACTIVE, QUOTE_WON, QUOTE_CLOSED = 1, 2, 3
 STATUS_REVISED = 7

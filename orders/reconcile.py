@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
-from orders.dataverse import DataverseClient
-from orders.documents import coupled_document
-from schemas import changes
+from orders.dataverse.client import DataverseClient
+from schemas import change_log as changes
 from schemas.db import write_transaction
+from schemas.sales_document_store import coupled_document
 from schemas.tables import order_inbox, quote_win
 
 log = logging.getLogger("bcgw.reconcile")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orders.bc_documents import ZERO, BcSalesDocument
 from orders.conversion_rules import (
     SERVICE_NAME,
     ConversionData,
@@ -33,7 +32,8 @@ from orders.conversion_rules import (
     bc_guid,
     convert_document,
 )
-from schemas.dataverse import LookupRef, SalesDocumentRecord, SalesOrder
+from orders.dataverse.records import LookupRef, SalesDocumentRecord, SalesOrder
+from schemas.bc_sales_document import ZERO, BcSalesDocument
 
 __all__ = ["ORDER", "ConversionError", "OrderConversionInput", "sales_order_to_bc_order"]
 

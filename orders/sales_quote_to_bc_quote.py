@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orders.bc_documents import BcSalesDocument
 from orders.conversion_rules import (
     SERVICE_NAME,
     ConversionData,
@@ -29,7 +28,8 @@ from orders.conversion_rules import (
     DocumentKind,
     convert_document,
 )
-from schemas.dataverse import LookupRef, Quote, SalesDocumentRecord
+from orders.dataverse.records import LookupRef, Quote, SalesDocumentRecord
+from schemas.bc_sales_document import BcSalesDocument
 
 __all__ = ["QUOTE", "ConversionError", "QuoteConversionInput", "sales_quote_to_bc_quote"]
 

@@ -25,15 +25,15 @@ import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.config import Settings
-from gateway.connection_setup import Setup, load_setup
 from orders import inbox
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
-from orders.dataverse import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
+from orders.dataverse.client import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
 from orders.inbox import QUOTE, SALESORDER, InboxRow
 from orders.process_bc_sales_quote import process_bc_sales_quote
 from orders.sales_order_to_bc_order import ConversionError
+from orders.settings import ProcessingSettings
+from orders.setup import Setup, load_setup
 from schemas.db import write_transaction
 
 log = logging.getLogger("bcgw.worker")
@@ -66,7 +66,7 @@ class OrderWorker:
     def __init__(
         self,
         engine: AsyncEngine,
-        settings: Settings,
+        settings: ProcessingSettings,
         *,
         owner: str | None = None,
         today: Callable[[], dt.date] | None = None,

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from schemas import changes
+from schemas import change_log as changes
 from schemas.db import upsert_add
 from schemas.tables import (
     ENTRY_TYPES,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -50,3 +52,12 @@ class Guid(TypeDecorator[str]):
 # BC keeps quantities with 5 decimals and amounts rounded to 2; 20 digits hold both.
 Decimal5 = Numeric(20, 5, asdecimal=True)
 ZERO = Decimal(0)
+
+
+# A GUID in its 8-4-4-4-12 hexadecimal form, as Sales and BC write them (braces stripped first).
+GUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def normalise_guid(text: str) -> str:
+    """A GUID's canonical text: lower case, hyphenated, no braces; ValueError when it is none."""
+    return str(uuid.UUID(text.strip().strip("{}")))

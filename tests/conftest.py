@@ -130,7 +130,7 @@ async def demo(engine: AsyncEngine, settings: Settings) -> dict[str, Any]:
     from gateway.cli import _init
 
     await _init(engine, settings, demo=True)
-    from gateway.users import UserService
+    from schemas.users import UserService
 
     _user, key = await UserService(engine).change_key("DEMO")
     return {"user": "DEMO", "key": key}
@@ -157,7 +157,7 @@ async def gateway_server(settings: Settings, engine: AsyncEngine, demo: dict[str
 
 @pytest.fixture
 async def api(gateway_server: Any, demo: dict[str, Any]) -> AsyncIterator[Any]:
-    from tests.helpers import Api
+    from tests.support.helpers import Api
 
     async with Api(gateway_server, demo["user"], demo["key"]) as client:
         yield client
@@ -166,7 +166,7 @@ async def api(gateway_server: Any, demo: dict[str, Any]) -> AsyncIterator[Any]:
 @pytest.fixture
 async def sales_sim() -> AsyncIterator[Any]:
     """The Dynamics 365 Sales simulator on a real loopback port."""
-    from tests.sales_simulator import SalesSimulator
+    from tests.support.sales_simulator import SalesSimulator
 
     sim = SalesSimulator("contoso.crm4.dynamics.com")
     await sim.start()
@@ -180,7 +180,7 @@ async def harness(
 ) -> Any:
     """Gateway with its order worker + Sales simulator, wired as in production (auto-create on)."""
     from gateway.app import create_app
-    from tests.order_harness import start_harness
+    from tests.support.order_harness import start_harness
 
     server = await aiohttp_server(create_app(settings, engine=engine, worker=True))
     return await start_harness(sales_sim, server, engine, settings)

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cache import CachedAnswer, ResponseCache
 from gateway.odata import csdl, edm
+from gateway.odata.answer_cache import CachedAnswer, ResponseCache
 from gateway.odata.errors import (
     ODataError,
     bad_request,
@@ -37,7 +37,6 @@ from gateway.odata.formats import JsonFormat, accepts, negotiate_json
 from gateway.odata.paging import after, decode_token, encode_token, fingerprint, order_clauses
 from gateway.odata.query import QueryOptions, check_against, parse_options, selected
 from gateway.odata.uri import COMPANY_SET, ResourcePath, key_values, parse_path
-from schemas.db import is_unavailable
 
 log = logging.getLogger("bcgw.odata")
 
@@ -65,6 +64,10 @@ class ODataHost(Protocol):
     def forbidden_message(self, request: web.Request, entity_set: edm.EntitySet) -> str: ...
 
     def cache(self) -> ResponseCache | None: ...
+
+    def database_unavailable(self, error: BaseException) -> bool:
+        """True when the database itself failed (down, locked, full), not the statement."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,7 @@ class ODataService:
             return error_response(self._database_error(exc), v3)
 
     def _database_error(self, exc: SQLAlchemyError) -> ODataError:
-        if is_unavailable(exc) and not _is_query_error(exc):
+        if self.host.database_unavailable(exc) and not _is_query_error(exc):
             log.error("database unavailable: %s", type(exc).__name__)
             return service_unavailable("The database is not available; try again.")
         if isinstance(exc, DBAPIError) and _is_query_error(exc):

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.app import GATEWAY
 from gateway.auth import LOCKOUT_FAILURES, LOCKOUT_WINDOW
-from tests.helpers import basic, cli, run_cli
+from tests.support.helpers import basic, cli, run_cli
 
 AVAIL = "/ODataV4/ProductItemAvailability"
 

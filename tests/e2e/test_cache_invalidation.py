@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import event, func, insert, select
 
 from gateway.app import GATEWAY
-from gateway.changes import ChangeFeed
-from gateway.demo import product_id
+from gateway.change_feed import ChangeFeed
 from schemas import tables as t
-from tests.helpers import q, run_cli
+from schemas.demo_company import product_id
+from tests.support.helpers import q, run_cli
 
 PIA = "/ODataV4/Company('CRONUS')/ProductItemAvailability"
 IA = "/ODataV4/ItemAvailability"

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from gateway.setup_service import (
+from orders.change_setup import (
     MSG_AUTO_CREATE_NEEDS_INTEGRATION,
     SetupError,
     SetupService,
     default_odata_url,
 )
-from gateway.users import UserService
-from tests.helpers import basic, cli, run_cli
+from schemas.users import UserService
+from tests.support.helpers import basic, cli, run_cli
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ async def test_setup_on_a_fresh_database_gives_working_nav_connection_values(
     settings: Any, engine: Any, gateway_server: Any
 ) -> None:
     """Non-interactive setup prints the nav_connection values; the printed key then works."""
-    from tests.helpers import Api
+    from tests.support.helpers import Api
 
     await UserService(engine).add("SALESAVAIL", roles={"PRODUCT_AVAILABILITY"})
     code, out, err = await run_cli(
@@ -297,7 +297,7 @@ async def test_setup_on_an_empty_database_makes_a_working_availability_user(tmp_
 
     from gateway.app import create_app
     from gateway.config import Settings
-    from tests.helpers import Api
+    from tests.support.helpers import Api
 
     settings = dataclasses.replace(Settings(), database_url=f"sqlite+aiosqlite:///{tmp_path}/empty.db")
     code, out, err = await run_cli(

@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from orders.dataverse import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
-from tests.sales_simulator import SalesSimulator
+from orders.dataverse.client import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
+from tests.support.sales_simulator import SalesSimulator
 
 WALL = datetime(2024, 5, 30, 12, 0, tzinfo=UTC).timestamp()
 

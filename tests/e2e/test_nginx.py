@@ -37,10 +37,10 @@ from yarl import URL
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.demo import ITEMS, product_id
 from gateway.proxy import MAX_HOPS, Forwarding
+from schemas.demo_company import ITEMS, product_id
 from tests.conftest import skip_or_fail
-from tests.helpers import Api, basic, q
+from tests.support.helpers import Api, basic, q
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"

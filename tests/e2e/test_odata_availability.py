@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.demo import ITEMS, UNCOUPLED, product_id
 from schemas import tables as t
-from tests.helpers import q
+from schemas.demo_company import ITEMS, UNCOUPLED, product_id
+from tests.support.helpers import q
 
 PIA = "/ODataV4/Company('CRONUS')/ProductItemAvailability"
 ATHENS = product_id("1896-S")
@@ -140,7 +140,7 @@ async def test_top_is_kept_across_pages(api: Any) -> None:
 async def test_skiptoken_is_keyset_not_offset(api: Any, engine: Any) -> None:
     """A row added before the cursor between two pages does not shift the next page."""
     _s, _h, first = await api.get("/ODataV4/ItemAvailability?$select=No", headers={"Prefer": "odata.maxpagesize=3"})
-    from gateway import masterdata
+    from schemas import master_data as masterdata
     from schemas.db import write_transaction
 
     async with write_transaction(engine) as conn:
@@ -240,7 +240,7 @@ async def test_v3_path_json_and_literals(api: Any) -> None:
 
 
 async def test_literal_percent_and_underscore(api: Any, engine: Any) -> None:
-    from gateway import masterdata
+    from schemas import master_data as masterdata
     from schemas.db import write_transaction
 
     async with write_transaction(engine) as conn:
@@ -260,7 +260,7 @@ async def test_literal_percent_and_underscore(api: Any, engine: Any) -> None:
 
 
 async def test_quotes_and_non_ascii(api: Any, engine: Any) -> None:
-    from gateway import masterdata
+    from schemas import master_data as masterdata
     from schemas.db import write_transaction
 
     async with write_transaction(engine) as conn:

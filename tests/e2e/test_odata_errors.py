@@ -24,14 +24,14 @@ from sqlalchemy import text, update
 from gateway.app import GATEWAY, create_app
 from gateway.cli import _init
 from gateway.config import Settings
-from gateway.demo import product_id
-from gateway.setup_service import SetupService
-from gateway.users import UserService
+from gateway.entity_sets import AVAILABILITY
+from orders.change_setup import SetupService
 from schemas.db import create_engine
-from schemas.entities import AVAILABILITY
+from schemas.demo_company import product_id
 from schemas.tables import metadata, web_service_user
+from schemas.users import UserService
 from tests.conftest import COMPANY, PG_SKIP, PG_URL, skip_or_fail
-from tests.helpers import Api, basic, q
+from tests.support.helpers import Api, basic, q
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from schemas import tables as t
-from tests.helpers import Api, cli
+from tests.support.helpers import Api, cli
 
 
 async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any, demo: Any) -> None:
@@ -214,7 +214,7 @@ async def test_write_back_failure_is_retried_on_its_own(harness: Any) -> None:
 async def test_integration_cannot_be_switched_off_while_submitted_orders_wait(harness: Any, settings: Any) -> None:
     import pytest
 
-    from gateway.setup_service import MSG_SUBMITTED_ORDERS, SetupError, SetupService
+    from orders.change_setup import MSG_SUBMITTED_ORDERS, SetupError, SetupService
 
     await harness.setup(auto_create_sales_orders=False)
     order_id = await harness.order()

@@ -11,8 +11,8 @@ from typing import Any
 from requests.auth import HTTPBasicAuth
 
 from gateway.app import GATEWAY
-from gateway.demo import ITEMS, product_id
 from gateway.odata import edm
+from schemas.demo_company import ITEMS, product_id
 
 # A value of each EDM type, to filter a set that has no rows.
 SAMPLE: dict[str, Any] = {
@@ -70,7 +70,7 @@ async def test_python_odata_lists_and_filters_every_set(api: Any, gateway_server
 
 
 async def test_python_odata_types_keys_and_order(api: Any, demo: dict[str, Any], engine: Any) -> None:
-    from gateway import masterdata
+    from schemas import master_data as masterdata
     from schemas.db import write_transaction
 
     async with write_transaction(engine) as conn:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from schemas import tables as t
-from tests.helpers import Api, cli, q
+from tests.support.helpers import Api, cli, q
 
 
 async def _quote(h: Any, quantity: int = 2, **columns: Any) -> str:

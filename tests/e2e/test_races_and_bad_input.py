@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 
 from gateway.app import create_app
 from orders import inbox
-from orders.context import OptionSetValue, build_context
 from orders.worker import OrderWorker
 from schemas import tables as t
-from tests.helpers import basic
-from tests.order_harness import ORG_HOST, WEBHOOK_HEADER, start_harness
+from tests.support.dataverse_payloads import OptionSetValue, build_context
+from tests.support.helpers import basic
+from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER, start_harness
 
 
 @pytest.fixture
@@ -239,7 +239,7 @@ async def test_dot_segments_do_not_bypass_auth(receiver_only: Any) -> None:
 async def test_concurrent_setup_changes_lose_an_update(receiver_only: Any, settings: Any, monkeypatch: Any) -> None:
     import asyncio as _a
 
-    from gateway.setup_service import SetupService
+    from orders.change_setup import SetupService
 
     h = receiver_only
     real_apply = SetupService._apply
@@ -417,7 +417,7 @@ async def test_old_log_and_finished_rows_are_pruned(receiver_only: Any, settings
 async def test_webhook_basic_auth_is_not_locked_out_by_user_name(receiver_only: Any) -> None:
     """Ten bad keys sent for the integration user from elsewhere must not stop Sales' deliveries."""
     from gateway.auth import LOCKOUT_FAILURES
-    from gateway.users import UserService
+    from schemas.users import UserService
 
     h = receiver_only
     users = UserService(h.engine)
@@ -432,7 +432,7 @@ async def test_webhook_basic_auth_is_not_locked_out_by_user_name(receiver_only: 
 
 
 async def test_a_remembered_key_still_expires_on_time(receiver_only: Any) -> None:
-    from gateway.users import UserService
+    from schemas.users import UserService
 
     h = receiver_only
     users = UserService(h.engine)

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from orders.context import Entity, EntityReference, OptionSetValue, classify, parse_context
-from tests.sales_simulator import DeliveryFailed, SalesSimulator, SimulatorError, Step
+from orders.dataverse.webhook_context import Entity, EntityReference, OptionSetValue, classify, parse_context
+from tests.support.sales_simulator import DeliveryFailed, SalesSimulator, SimulatorError, Step
 
 ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
 

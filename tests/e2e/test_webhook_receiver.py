@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
-from orders.context import build_context
 from schemas.tables import order_inbox, webhook_delivery
-from tests.order_harness import ORG_HOST, WEBHOOK_HEADER
+from tests.support.dataverse_payloads import build_context
+from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER
 
 
 def _headers(harness: Any, **extra: str) -> dict[str, str]:
@@ -26,7 +26,7 @@ def _headers(harness: Any, **extra: str) -> dict[str, str]:
 
 
 def _submission(order_id: str) -> dict[str, Any]:
-    from orders.context import OptionSetValue
+    from orders.dataverse.webhook_context import OptionSetValue
 
     return build_context(
         "Update",
@@ -85,7 +85,7 @@ async def test_authentication(harness: Any) -> None:
     assert (await _post(harness, body, headers, f"?code={harness.secret}"))[0] == 200
     assert (await _post(harness, body, headers, "?code=nope"))[0] == 401
     # A user with the INTEGRATION role may deliver with HTTP Basic; others may not.
-    from gateway.users import UserService
+    from schemas.users import UserService
 
     users = UserService(harness.engine)
     await users.add("CRM", roles={"INTEGRATION"})
@@ -119,7 +119,7 @@ async def test_body_over_one_mib_is_413(harness: Any) -> None:
 
 
 async def test_ignored_deliveries_are_acknowledged_and_logged(harness: Any) -> None:
-    from orders.context import OptionSetValue
+    from orders.dataverse.webhook_context import OptionSetValue
 
     # Microsoft's documented payload (a copy kept with the tests).
     contact = json.loads((Path(__file__).parents[1] / "fixtures/dataverse/contact-update-async.json").read_text())

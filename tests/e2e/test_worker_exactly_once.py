@@ -14,7 +14,7 @@ import pytest
 from gateway.app import create_app
 from orders.worker import OrderWorker
 from tests.conftest import cli_env
-from tests.order_harness import start_harness
+from tests.support.order_harness import start_harness
 
 
 @pytest.fixture

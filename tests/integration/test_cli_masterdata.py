@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from schemas import tables as t
-from tests.helpers import cli, run_cli
+from tests.support.helpers import cli, run_cli
 
 
 async def _count(engine: Any, table: Any) -> int:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway import masterdata
-from gateway.demo import ITEMS, LOCATIONS
+from schemas import master_data as masterdata
 from schemas.db import write_transaction
+from schemas.demo_company import ITEMS, LOCATIONS
 from schemas.inventory import LedgerLine, PostingError, post_ledger_entries
 from schemas.tables import change_log, item_inventory, item_ledger_entry, item_location_inventory
 

@@ -15,7 +15,7 @@ from schemas.db import create_engine
 from schemas.migrate import current_revision, head_revision
 from schemas.tables import metadata
 from tests.conftest import PG_URL
-from tests.helpers import cli, run_cli
+from tests.support.helpers import cli, run_cli
 
 
 def _differences(conn: Connection, declared: MetaData = metadata) -> list[Any]:

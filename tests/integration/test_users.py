@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import users as users_module
-from gateway.users import UserError, UserService
+from schemas import users as users_module
 from schemas.tables import web_service_user
+from schemas.users import UserError, UserService
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.cache import CachedAnswer, ResponseCache
+from gateway.odata.answer_cache import CachedAnswer, ResponseCache
 
 A = CachedAnswer(200, "application/json", b'{"value":[]}', (("Preference-Applied", "odata.maxpagesize=5"),))
 ITEM_1000 = frozenset({("no", "1000"), ("crm", "c-1000")})

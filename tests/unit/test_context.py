@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orders.context import (
+from orders.dataverse.webhook_context import (
     CONTRACTS,
     ContextError,
     Entity,
@@ -21,10 +21,10 @@ from orders.context import (
     ExecutionContext,
     Money,
     OptionSetValue,
-    build_context,
     classify,
     parse_context,
 )
+from tests.support.dataverse_payloads import build_context
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dataverse"
 MS_EXAMPLE = (FIXTURES / "contact-update-async.json").read_bytes()

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.dataverse import (
+from orders.dataverse.records import (
     Account,
     Contact,
     Currency,

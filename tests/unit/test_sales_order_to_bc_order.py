@@ -14,19 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders.bc_documents import (
-    DEFAULT_OPTION_MAPPINGS,
-    BcCustomer,
-    BcItem,
-    BcResource,
-    BcSalesDocument,
-    BcSalesLine,
-    Couplings,
-    SalesSetup,
-)
 from orders.conversion_rules import bc_decimal, bc_guid
-from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
-from schemas.dataverse import (
+from orders.dataverse.records import (
     Account,
     Contact,
     Currency,
@@ -36,6 +25,17 @@ from schemas.dataverse import (
     SalesOrder,
     SalesOrderLine,
     Uom,
+)
+from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
+from schemas.bc_sales_document import (
+    DEFAULT_OPTION_MAPPINGS,
+    BcCustomer,
+    BcItem,
+    BcResource,
+    BcSalesDocument,
+    BcSalesLine,
+    Couplings,
+    SalesSetup,
 )
 from tests.unit.test_dataverse_records import load, rows
 

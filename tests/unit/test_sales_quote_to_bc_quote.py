@@ -15,9 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orders.bc_documents import BcSalesDocument
-from orders.sales_quote_to_bc_quote import ConversionError, QuoteConversionInput, sales_quote_to_bc_quote
-from schemas.dataverse import (
+from orders.dataverse.records import (
     Account,
     Contact,
     Currency,
@@ -28,6 +26,8 @@ from schemas.dataverse import (
     SalesOrderLine,
     Uom,
 )
+from orders.sales_quote_to_bc_quote import ConversionError, QuoteConversionInput, sales_quote_to_bc_quote
+from schemas.bc_sales_document import BcSalesDocument
 from tests.unit.test_dataverse_records import load, rows
 from tests.unit.test_sales_order_to_bc_order import (
     ACCOUNT_ID,

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from schemas import changes
+from schemas import change_log as changes
 from schemas.db import write_transaction
-from schemas.entities import ROLES
+from schemas.roles import ROLES
 from schemas.tables import web_service_user as users
 
 KEY_BYTES = 32

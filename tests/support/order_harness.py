@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.app import GATEWAY
-from gateway.demo import account_id, product_id, service_product_id, uom_id
-from gateway.setup_service import SetupService
 from orders import inbox
+from orders.change_setup import SetupService
 from schemas import tables as t
-from tests.sales_simulator import SalesSimulator
+from schemas.demo_company import account_id, product_id, service_product_id, uom_id
+from tests.support.sales_simulator import SalesSimulator
 
 ORG_HOST = "contoso.crm4.dynamics.com"
 WEBHOOK_HEADER = "x-bc-webhook-secret"
@@ -114,7 +114,7 @@ async def start_harness(
     """Sales with the demo company's accounts, products and units, coupled as the demo has them."""
     units = {code: sim.add_uom(code, uomid=uom_id(i)) for i, code in enumerate(("PCS", "BOX", "HOUR"), start=1)}
     products = {}
-    from gateway.demo import ITEMS, RESOURCES
+    from schemas.demo_company import ITEMS, RESOURCES
 
     for no, description, _price, _base, _second in ITEMS:
         products[no] = sim.add_product(no, description, producttypecode=1, uom=units["PCS"], productid=product_id(no))

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orders.bc_documents import BcSalesDocument, BcSalesLine
-from schemas import changes
+from schemas import change_log as changes
 from schemas import tables as t
+from schemas.bc_sales_document import BcSalesDocument, BcSalesLine
 from schemas.db import insert_ignore, is_sqlite
 from schemas.inventory import add_to_totals
 

@@ -8,19 +8,19 @@ entity images may lack ``__type``; unknown keys are ignored at every level.
 
 ``parse_context`` raises only ``ContextError`` (a ``ValueError``) whatever it is given; its
 ``reason`` is safe to show in a 400 answer. ``classify`` turns a context into the inbox event the
-worker acts on. ``build_context`` writes the same wire format (the simulator and tests use it).
+worker acts on. (tests/support/dataverse_payloads.py writes the same wire format for tests.)
 """
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from schemas.types import GUID_PATTERN
 
 __all__ = [
     "CONTRACTS",
@@ -31,7 +31,6 @@ __all__ = [
     "ExecutionContext",
     "Money",
     "OptionSetValue",
-    "build_context",
     "classify",
     "parse_context",
 ]
@@ -39,7 +38,7 @@ __all__ = [
 CONTRACTS = "http://schemas.microsoft.com/xrm/2011/Contracts"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE = re.compile(r"/Date\((-?\d{1,16})([+-]\d{4})?\)/")
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
 # Sales' own state-change messages; newer organisations turn SetState into Update.
 _STATE_MESSAGES = frozenset({"SetState", "SetStateDynamicEntity"})
 _HANDLED_MESSAGES = frozenset({"Create", "Update"}) | _STATE_MESSAGES
@@ -224,7 +223,7 @@ def _int(data: dict[str, Any], key: str, where: str) -> int | None:
 
 
 def _guid(value: Any, where: str) -> str:
-    if isinstance(value, str) and _GUID.fullmatch(value):
+    if isinstance(value, str) and GUID_PATTERN.fullmatch(value):
         return value.lower()
     shown = repr(value) if isinstance(value, str) and len(value) <= 60 else _kind(value)
     raise ContextError(f"{where} must be a GUID, not {shown}")
@@ -275,7 +274,7 @@ def _value(raw: Any, where: str) -> Any:
             parsed = _date_value(raw)
             if parsed is not None:
                 return parsed
-        return raw.lower() if _GUID.fullmatch(raw) else raw
+        return raw.lower() if GUID_PATTERN.fullmatch(raw) else raw
     if isinstance(raw, list):
         return [_value(item, f"{where}[{i}]") for i, item in enumerate(raw)]
     if not isinstance(raw, dict):
@@ -440,173 +439,3 @@ def classify(ctx: ExecutionContext, size_exceeded: bool) -> Classification:
         return result(None, f"quote {message.lower()} carries no statecode", revision)
     label = _QUOTE_STATES.get(state, "unknown")
     return result(None, f"quote is {label} (statecode {state}): not processed", revision)
-
-
-# ---------------------------------------------------------------------------------------------
-# Building (the same wire format, for the simulator and tests)
-
-
-def _typed(kind: str) -> str:
-    return f"{kind}:{CONTRACTS}"
-
-
-def _wire_date(value: datetime | date) -> str:
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    elif value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # naive datetimes are taken as UTC, as Dataverse stores them
-    delta = value - _EPOCH
-    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-    return f"/Date({ms})/"
-
-
-def _wire_number(value: Decimal) -> int | float:
-    # json.dumps cannot write Decimal; the shortest float repr keeps up to 15 significant digits exact.
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _wire_reference(ref: EntityReference) -> dict[str, Any]:
-    return {
-        "__type": _typed("EntityReference"),
-        "Id": ref.id,
-        "KeyAttributes": [],
-        "LogicalName": ref.logical_name,
-        "Name": ref.name,
-        "RowVersion": None,
-    }
-
-
-def _wire_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, Decimal):
-        return _wire_number(value)
-    if isinstance(value, float):
-        return value
-    if isinstance(value, datetime | date):
-        return _wire_date(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, EntityReference):
-        return _wire_reference(value)
-    if isinstance(value, OptionSetValue):
-        return {"__type": _typed("OptionSetValue"), "Value": value.value}
-    if isinstance(value, Money):
-        return {"__type": _typed("Money"), "Value": _wire_number(value.value)}
-    if isinstance(value, Entity):
-        return _wire_entity(value)
-    if isinstance(value, list | tuple):
-        return [_wire_value(v) for v in value]
-    if isinstance(value, Mapping):
-        return dict(value)  # already in wire form
-    raise TypeError(f"cannot write {type(value).__name__} into a RemoteExecutionContext")
-
-
-def _wire_pairs(values: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": key, "value": _wire_value(value)} for key, value in values.items()]
-
-
-def _wire_entity(entity: Entity, typed: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {"__type": _typed("Entity")} if typed else {}
-    body.update(
-        {
-            "Attributes": _wire_pairs(entity.attributes),
-            "EntityState": None,
-            "FormattedValues": [{"key": k, "value": v} for k, v in entity.formatted_values.items()],
-            "Id": entity.id,
-            "KeyAttributes": [],
-            "LogicalName": entity.logical_name,
-            "RelatedEntities": [],
-            "RowVersion": None,
-        }
-    )
-    return body
-
-
-_ZERO = "00000000-0000-0000-0000-000000000000"
-
-
-def build_context(
-    message: str,
-    entity_name: str,
-    entity_id: str,
-    *,
-    target: Mapping[str, Any] | None = None,
-    post_image: Mapping[str, Any] | None = None,
-    pre_image: Mapping[str, Any] | None = None,
-    post_image_name: str = "PostImage",
-    pre_image_name: str = "PreImage",
-    formatted_values: Mapping[str, str] | None = None,
-    input_parameters: Mapping[str, Any] | None = None,
-    mode: int = 1,
-    depth: int = 1,
-    stage: int = 40,
-    organization_name: str = "contoso",
-    organization_id: str = _ZERO,
-    correlation_id: str | None = None,
-    operation_id: str | None = None,
-    user_id: str = _ZERO,
-    initiating_user_id: str | None = None,
-    business_unit_id: str = _ZERO,
-    operation_created_on: datetime | None = None,
-    parent: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A RemoteExecutionContext in Sales' JSON shape (``json.dumps`` it to get a webhook body).
-
-    Python values are written as Sales writes them: EntityReference / OptionSetValue / Money /
-    Entity as typed objects, datetime and date as ``/Date(ms)/``, Decimal as a JSON number.
-    ``target`` becomes InputParameters.Target (with the ``<entity>id`` column, as Sales sends it);
-    images are untyped Entity objects, as in Microsoft's example. ``formatted_values`` go on the
-    post image. ``input_parameters`` are added as given (e.g. EntityMoniker/State/Status for SetState).
-    """
-    entity_id = entity_id.lower()
-    params: dict[str, Any] = {}
-    if target is not None:
-        attributes = {f"{entity_name}id": entity_id, **target}
-        params["Target"] = Entity(entity_name, entity_id, attributes)
-    params.update(input_parameters or {})
-    post = []
-    if post_image is not None:
-        image = Entity(entity_name, entity_id, dict(post_image), dict(formatted_values or {}))
-        post.append({"key": post_image_name, "value": _wire_entity(image, typed=False)})
-    pre = []
-    if pre_image is not None:
-        pre.append(
-            {"key": pre_image_name, "value": _wire_entity(Entity(entity_name, entity_id, dict(pre_image)), False)}
-        )
-    created = operation_created_on or datetime.now(UTC)
-    return {
-        "BusinessUnitId": business_unit_id,
-        "CorrelationId": correlation_id or str(uuid.uuid4()),
-        "Depth": depth,
-        "InitiatingUserId": initiating_user_id or user_id,
-        "InputParameters": _wire_pairs(params),
-        "IsExecutingOffline": False,
-        "IsInTransaction": mode == 0,
-        "IsOfflinePlayback": False,
-        "IsolationMode": 1,
-        "MessageName": message,
-        "Mode": mode,
-        "OperationCreatedOn": _wire_date(created),
-        "OperationId": operation_id or str(uuid.uuid4()),
-        "OrganizationId": organization_id,
-        "OrganizationName": organization_name,
-        "OutputParameters": [],
-        "OwningExtension": {
-            "Id": _ZERO,
-            "KeyAttributes": [],
-            "LogicalName": "sdkmessageprocessingstep",
-            "Name": None,
-            "RowVersion": None,
-        },
-        "ParentContext": dict(parent) if parent is not None else None,
-        "PostEntityImages": post,
-        "PreEntityImages": pre,
-        "PrimaryEntityId": entity_id,
-        "PrimaryEntityName": entity_name,
-        "RequestId": None,
-        "SecondaryEntityName": "none",
-        "SharedVariables": [],
-        "Stage": stage,
-        "UserId": user_id,
-    }

@@ -16,17 +16,17 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.config import Settings
-from gateway.connection_setup import Setup, load_setup
-from gateway.users import generate_key, hash_secret, name_key, new_salt, secret_matches
 from orders.inbox import submitted_orders_waiting
-from orders.sales_setup import FIELDS as SALES_FIELDS
-from orders.sales_setup import SalesSetupError, change_sales_setup, load_sales_setup
-from orders.sales_setup import view as sales_view
-from schemas import changes
+from orders.settings import ProcessingSettings
+from orders.setup import Setup, load_setup
+from schemas import change_log as changes
 from schemas.db import insert_ignore, write_transaction
-from schemas.entities import PRODUCT_AVAILABILITY
+from schemas.roles import PRODUCT_AVAILABILITY
+from schemas.sales_setup_store import FIELDS as SALES_FIELDS
+from schemas.sales_setup_store import SalesSetupError, change_sales_setup, load_sales_setup
+from schemas.sales_setup_store import view as sales_view
 from schemas.tables import connection_setup, setup_change, web_service_user
+from schemas.users import generate_key, hash_secret, name_key, new_salt, secret_matches
 
 MSG_SUBMITTED_ORDERS = "You cannot disable CRM sales order integration when a CRM sales order has the Submitted status."
 MSG_AUTO_CREATE_NEEDS_INTEGRATION = (
@@ -82,15 +82,15 @@ def mask(value: str) -> str:
     return "********" + (value[-4:] if len(value) >= 16 else "")
 
 
-def default_odata_url(settings: Settings) -> str:
+def default_odata_url(settings: ProcessingSettings) -> str:
     """The V3 address BC hands to Sales for ProductItemAvailability."""
-    base = settings.public_base() or f"http://{settings.host}:{settings.port}"
+    base = settings.external_base()
     company = quote(settings.company.replace("'", "''"), safe="")
     return f"{base}/OData/Company('{company}')/ProductItemAvailability"
 
 
-def webhook_url(settings: Settings) -> str:
-    base = settings.public_base() or f"http://{settings.host}:{settings.port}"
+def webhook_url(settings: ProcessingSettings) -> str:
+    base = settings.external_base()
     return f"{base}/webhooks/dataverse"
 
 
@@ -135,7 +135,7 @@ class ChangeResult:
 
 
 class SetupService:
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: ProcessingSettings) -> None:
         self.engine = engine
         self.settings = settings
 

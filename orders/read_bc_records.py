@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orders.bc_documents import BcCustomer, BcItem, BcResource, Couplings, SalesSetup
-from orders.sales_setup import load_sales_setup
 from schemas import tables as t
+from schemas.bc_sales_document import BcCustomer, BcItem, BcResource, Couplings, SalesSetup
+from schemas.sales_setup_store import load_sales_setup
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def conversion_data(data: Any, bc: BcInputs) -> dict[str, Any]:
 
 
 async def read_for(conn: AsyncConnection, company: str, data: Any) -> BcInputs:
-    """BC's side of the conversion of a Sales document read by orders.sales_reader."""
+    """BC's side of the conversion of a Sales document read by orders.read_sales_document."""
     return await read_bc_inputs(
         conn,
         company,

@@ -10,8 +10,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from orders.dataverse import DataverseClient, DataverseNotFound
-from schemas.dataverse import (
+from orders.dataverse.client import DataverseClient, DataverseNotFound
+from orders.dataverse.records import (
     Account,
     Contact,
     Currency,

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway import masterdata
-from gateway.masterdata import MasterDataError
+from schemas import master_data as masterdata
 from schemas.db import write_transaction
 from schemas.inventory import LedgerLine, PostingError, post_ledger_entries
+from schemas.master_data import MasterDataError
 
 BATCH = 500
 

@@ -18,12 +18,8 @@ from gateway.odata.edm import (
     Property,
 )
 from schemas import tables as t
+from schemas.roles import INTEGRATION, INTEGRATION_ADMIN, PRODUCT_AVAILABILITY
 from schemas.types import Decimal5
-
-PRODUCT_AVAILABILITY = "PRODUCT_AVAILABILITY"
-INTEGRATION = "INTEGRATION"
-INTEGRATION_ADMIN = "INTEGRATION_ADMIN"
-ROLES = (PRODUCT_AVAILABILITY, INTEGRATION, INTEGRATION_ADMIN)
 
 AVAILABILITY = "availability"
 

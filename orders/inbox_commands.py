@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.config import Settings
 from orders import inbox
 from orders.conversion_rules import SERVICE_NAME
-from orders.documents import coupled_document
+from orders.settings import ProcessingSettings
 from orders.worker import OrderWorker, Result
+from schemas.sales_document_store import coupled_document
 
 
 class CommandError(Exception):
@@ -27,7 +27,7 @@ class CommandResult:
 
 async def process_now(
     engine: AsyncEngine,
-    settings: Settings,
+    settings: ProcessingSettings,
     table_name: str,
     sales_id: str,
     event: str,
@@ -59,7 +59,7 @@ async def process_now(
         await worker.close()
 
 
-async def create_sales_order_now(engine: AsyncEngine, settings: Settings, sales_id: str) -> CommandResult:
+async def create_sales_order_now(engine: AsyncEngine, settings: ProcessingSettings, sales_id: str) -> CommandResult:
     return await process_now(
         engine,
         settings,
@@ -70,7 +70,7 @@ async def create_sales_order_now(engine: AsyncEngine, settings: Settings, sales_
     )
 
 
-async def process_sales_quote_now(engine: AsyncEngine, settings: Settings, quote_id: str) -> CommandResult:
+async def process_sales_quote_now(engine: AsyncEngine, settings: ProcessingSettings, quote_id: str) -> CommandResult:
     """BC's "Process in Business Central" for a quote.
 
     A coupled quote has been processed already (BC's message) — unless a win of it still waits,

@@ -25,6 +25,8 @@ from urllib.parse import quote as urlquote
 import aiohttp
 from yarl import URL
 
+from schemas.types import GUID_PATTERN
+
 __all__ = [
     "API_PATH",
     "DataverseClient",
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 API_PATH = "/api/data/v9.2/"
 LOOKUP_ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
 # Salesorder states and statuses used by the write-back (dataverse.md §2).
 ORDER_ACTIVE, ORDER_SUBMITTED = 0, 1
 STATUS_PENDING, STATUS_IN_PROGRESS = 2, 3
@@ -87,7 +89,7 @@ def _json_default(value: Any) -> Any:
 
 def _guid(value: str) -> str:
     # Ids go into URLs and $filter text: accept nothing but a GUID.
-    if not isinstance(value, str) or not _GUID.fullmatch(value):
+    if not isinstance(value, str) or not GUID_PATTERN.fullmatch(value):
         raise ValueError(f"not a GUID: {value!r}")
     return value.lower()
 

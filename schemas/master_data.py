@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.odata.edm import normalise_guid
-from schemas import changes
+from schemas import change_log as changes
 from schemas import tables as t
 from schemas.db import insert_ignore
+from schemas.types import normalise_guid
 
 
 class MasterDataError(ValueError):

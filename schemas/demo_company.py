@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway import masterdata
+from schemas import master_data as masterdata
 from schemas.inventory import LedgerLine, post_ledger_entries
 from schemas.tables import item_ledger_entry
 

@@ -46,7 +46,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from orders.context import EntityReference, Money, OptionSetValue, build_context
+from tests.support.dataverse_payloads import EntityReference, Money, OptionSetValue, build_context
 
 API = "/api/data/v9.2/"
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"

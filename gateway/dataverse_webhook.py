@@ -17,12 +17,12 @@ import orjson
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.connection_setup import Setup, load_setup
 from gateway.odata.errors import ODataError, bad_request, forbidden, service_unavailable, unauthorized
-from gateway.users import secret_matches
-from orders.context import ContextError, classify, parse_context
+from orders.dataverse.webhook_context import ContextError, classify, parse_context
 from orders.inbox import QUOTE, SALESORDER, Delivery, record_delivery
-from schemas.entities import INTEGRATION
+from orders.setup import Setup, load_setup
+from schemas.roles import INTEGRATION
+from schemas.users import secret_matches
 
 log = logging.getLogger("bcgw.webhooks")
 

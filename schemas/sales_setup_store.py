@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orders.bc_documents import DEFAULT_OPTION_MAPPINGS, SalesSetup
 from schemas import tables as t
+from schemas.bc_sales_document import DEFAULT_OPTION_MAPPINGS, SalesSetup
 
 # Setup field -> (column, default mapping) for the three option mappings.
 MAPPINGS = {

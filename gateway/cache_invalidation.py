@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cache import ResponseCache, Tag
+from gateway.odata.answer_cache import ResponseCache, Tag
 from schemas import tables as t
 
 
