@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
 from orders import inbox
+from orders.inbox.states import InboxState
 from orders.inbox_commands import CommandError, CommandResult, create_sales_order_now
 from schemas import tables as t
 
@@ -96,7 +97,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def _row_line(row: inbox.InboxRow) -> str:
     doc = f"{row.document_type} {row.document_no}".strip() or "-"
     wb = f" write-back {row.writeback_state}" if row.writeback_state else ""
-    err = f"  {row.last_error}" if row.last_error and row.state in ("failed", "waiting", "ignored") else ""
+    err = (
+        f"  {row.last_error}"
+        if row.last_error and row.state in (InboxState.FAILED, InboxState.WAITING, InboxState.IGNORED)
+        else ""
+    )
     return f"{row.id:>6} {row.sales_id} {row.event:<8} {row.state:<10} attempts {row.attempts:<2} {doc:<16}{wb}{err}"
 
 
@@ -206,7 +211,7 @@ def print_show(data: dict[str, Any]) -> None:
 
 def print_command_result(result: CommandResult, what: str) -> int:
     r = result.result
-    if r.state == "created":
+    if r.state == InboxState.CREATED:
         print(r.message)
         if result.write_back is True:
             print(f"Wrote the date back to the {what} in Dynamics 365 Sales.")

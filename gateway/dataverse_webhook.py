@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.odata.errors import ODataError, bad_request, forbidden, service_unavailable, unauthorized
 from orders.dataverse.webhook_context import ContextError, classify, parse_context
 from orders.inbox import QUOTE, SALESORDER, Delivery, record_delivery
+from orders.inbox.states import DeliveryResult
 from orders.setup import Setup, load_setup
 from schemas.roles import INTEGRATION
 from schemas.users import secret_matches
@@ -139,9 +140,9 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
             found.row_id,
             who,
             outcome.outcome,
-            f" ({reason})" if outcome.outcome == "ignored" else "",
+            f" ({reason})" if outcome.outcome == DeliveryResult.IGNORED else "",
         )
-        if outcome.outcome != "ignored":
+        if outcome.outcome != DeliveryResult.IGNORED:
             gateway.wake_worker()
         return _answer(200, {"outcome": outcome.outcome, "inbox_id": outcome.inbox_id, "reason": delivery.reason})
 

@@ -76,10 +76,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from orders.dataverse.codes import ProductState, ProductType
 from orders.dataverse.records import (
-    PRODUCT_STATE_ACTIVE,
-    PRODUCT_TYPE_SALES_INVENTORY,
-    PRODUCT_TYPE_SERVICES,
     Account,
     Contact,
     Currency,
@@ -115,7 +113,6 @@ TEXT_LINE_LENGTH = FIELD_LENGTHS["line_description"]
 _CENT = Decimal("0.01")
 _QTY = Decimal("0.00001")
 _HUNDRED = Decimal(100)
-_PRODUCT_STATE_CAPTIONS = {0: "Active", 1: "Retired", 2: "Draft", 3: "Under Revision"}
 
 
 class ConversionError(ValueError):
@@ -405,14 +402,16 @@ def _product_target(kind: DocumentKind, line: SalesOrderLine, data: ConversionDa
     product = data.products.get(line.productid)
     if product is None:
         raise _fail("product_missing", _not_found("CRM Product", f"Product='{bc_guid(line.productid)}'"))
-    if product.statecode != PRODUCT_STATE_ACTIVE:
-        current = _PRODUCT_STATE_CAPTIONS.get(product.statecode, "") if product.statecode is not None else ""
+    if product.statecode != ProductState.ACTIVE:
+        current = (
+            ProductState(product.statecode).caption if product.statecode in ProductState._value2member_map_ else ""
+        )
         raise _fail(
             "product_inactive",
             f"Status must be equal to 'Active'  in CRM Product: Product={bc_guid(product.productid)}. "
             f"Current value is '{current}'.",
         )
-    if product.producttypecode == PRODUCT_TYPE_SALES_INVENTORY:
+    if product.producttypecode == ProductType.SALES_INVENTORY:
         item_no = data.couplings.product_to_item.get(product.productid)
         if item_no is None:
             raise _fail(
@@ -423,7 +422,7 @@ def _product_target(kind: DocumentKind, line: SalesOrderLine, data: ConversionDa
         if item is None:
             raise _fail("item_missing", f"{kind.prefix} The item {product.productnumber or ''} does not exist.")
         return _item_target(item, write_in=False)
-    if product.producttypecode == PRODUCT_TYPE_SERVICES:
+    if product.producttypecode == ProductType.SERVICES:
         resource_no = data.couplings.product_to_resource.get(product.productid)
         if resource_no is None:
             raise _fail(

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from orders import inbox
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.dataverse.client import DataverseClient, DataverseNotFound, DataverseUnavailable
+from orders.dataverse.codes import SalesOrderState
+from orders.inbox.states import InboxState, WritebackState
 from orders.read_bc_records import BcInputs, conversion_data, read_for
 from orders.read_sales_document import SalesDocumentData, read_sales_order
 from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
@@ -38,8 +40,6 @@ from schemas.sales_document_store import (
     quote_by_your_reference,
     set_header,
 )
-
-ORDER_SUBMITTED = 1
 
 
 def already_coupled_message(document_no: str) -> str:
@@ -109,12 +109,12 @@ async def create_bc_sales_order(
 
     data = await read_sales_order(client, row.sales_id)
     order = data.document
-    if order.statecode != ORDER_SUBMITTED:
+    if order.statecode != SalesOrderState.SUBMITTED:
         return await _finish(
             engine,
             row,
             owner,
-            "ignored",
+            InboxState.IGNORED,
             f"The {SALES} order {order.ordernumber or row.sales_id} is not submitted (statecode {order.statecode}).",
         )
     if order.lastbackofficesubmit is not None:
@@ -122,7 +122,7 @@ async def create_bc_sales_order(
             engine,
             row,
             owner,
-            "ignored",
+            InboxState.IGNORED,
             f"The {SALES} order {order.ordernumber} was already processed by a back office "
             f"on {order.lastbackofficesubmit.isoformat()}.",
         )
@@ -145,10 +145,10 @@ async def create_bc_sales_order(
                 conn,
                 row.id,
                 owner,
-                "created",
+                InboxState.CREATED,
                 document_type="Order",
                 document_no=number,
-                writeback_state="pending",
+                writeback_state=WritebackState.PENDING,
                 writeback_attempts=0,
                 writeback_next_at=None,
                 writeback_error="",
@@ -163,7 +163,7 @@ async def create_bc_sales_order(
         if not found:
             raise
         return await _already(engine, row, owner, found)
-    return Outcome("created", f"Created sales order {number}.", "Order", number)
+    return Outcome(InboxState.CREATED, f"Created sales order {number}.", "Order", number)
 
 
 async def _quote_number(client: DataverseClient, quote_id: str) -> str | None:
@@ -186,7 +186,7 @@ async def link_quote(conn: AsyncConnection, company: str, order_no: str, quote_n
 
 async def _already(engine: AsyncEngine, row: inbox.InboxRow, owner: str, found: tuple[str, str]) -> Outcome:
     doc_type, doc_no = found
-    return await _finish(engine, row, owner, "ignored", already_coupled_message(doc_no), doc_type, doc_no)
+    return await _finish(engine, row, owner, InboxState.IGNORED, already_coupled_message(doc_no), doc_type, doc_no)
 
 
 async def _finish(

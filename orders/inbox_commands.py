@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
 from orders.conversion_rules import SERVICE_NAME
+from orders.inbox.states import InboxEvent, InboxState, Source
 from orders.settings import ProcessingSettings
 from orders.worker import OrderWorker, Result
 from schemas.sales_document_store import coupled_document
@@ -40,18 +41,20 @@ async def process_now(
         row = rows[-1] if rows else None
         if row is None:
             row, _created = await inbox.enqueue(
-                engine, settings.company, table_name, sales_id, event, revision, source="manual"
+                engine, settings.company, table_name, sales_id, event, revision, source=Source.MANUAL
             )
         async with engine.connect() as conn:
             coupled = await coupled_document(conn, settings.company, sales_id)
         if coupled:
-            return CommandResult(Result(row.id, "ignored", already_message.format(no=coupled[1]), coupled[1]), None)
+            return CommandResult(
+                Result(row.id, InboxState.IGNORED, already_message.format(no=coupled[1]), coupled[1]), None
+            )
         claimed = await inbox.claim_one(engine, row.id, worker.owner, settings.lease_seconds)
         if claimed is None:
             raise CommandError("A worker is processing this right now; look again in a moment.")
         result = await worker.process(claimed, force=True)
         written = None
-        if result.state == "created":
+        if result.state == InboxState.CREATED:
             for due in await inbox.claim_writebacks(engine, worker.owner, settings.lease_seconds, row_id=row.id):
                 written = await worker.write_back(due)
         return CommandResult(result, written)
@@ -65,7 +68,7 @@ async def create_sales_order_now(engine: AsyncEngine, settings: ProcessingSettin
         settings,
         inbox.SALESORDER,
         sales_id,
-        "submit",
+        InboxEvent.SUBMIT,
         f"This {SERVICE_NAME} order is already coupled to sales order {{no}}.",
     )
 
@@ -79,15 +82,19 @@ async def process_sales_quote_now(engine: AsyncEngine, settings: ProcessingSetti
     from orders.process_bc_sales_quote import MSG_ALREADY_PROCESSED
 
     rows = await inbox.find(engine, settings.company, quote_id, inbox.QUOTE)
-    pending = [r for r in rows if r.state in ("received", "waiting", "failed")]
+    pending = [r for r in rows if r.state in (InboxState.RECEIVED, InboxState.WAITING, InboxState.FAILED)]
     async with engine.connect() as conn:
         coupled = await coupled_document(conn, settings.company, quote_id)
-    if coupled and not [r for r in pending if r.event in ("win", "check")]:
-        return CommandResult(Result(rows[-1].id if rows else 0, "ignored", MSG_ALREADY_PROCESSED, coupled[1]), None)
+    if coupled and not [r for r in pending if r.event in (InboxEvent.WIN, InboxEvent.CHECK)]:
+        return CommandResult(
+            Result(rows[-1].id if rows else 0, InboxState.IGNORED, MSG_ALREADY_PROCESSED, coupled[1]), None
+        )
     if pending:
         row = pending[-1]
     else:
-        row, _created = await inbox.enqueue(engine, settings.company, inbox.QUOTE, quote_id, "check", source="manual")
+        row, _created = await inbox.enqueue(
+            engine, settings.company, inbox.QUOTE, quote_id, InboxEvent.CHECK, source=Source.MANUAL
+        )
     worker = OrderWorker(engine, settings, owner=f"cli:{os.getpid()}")
     try:
         claimed = await inbox.claim_one(engine, row.id, worker.owner, settings.lease_seconds)

@@ -24,7 +24,9 @@ from orders import inbox
 from orders.conversion_rules import SERVICE_NAME
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, with_customer_addresses
 from orders.dataverse.client import DataverseClient
+from orders.dataverse.codes import QuoteState, QuoteStatus, SalesOrderState
 from orders.dataverse.records import Quote, SalesOrder
+from orders.inbox.states import InboxState
 from orders.read_bc_records import BcInputs, conversion_data, read_for
 from orders.read_sales_document import SalesDocumentData, read_quote
 from orders.sales_quote_to_bc_quote import QuoteConversionInput, sales_quote_to_bc_quote
@@ -44,9 +46,6 @@ from schemas.sales_document_store import (
     set_header,
 )
 
-QUOTE_ACTIVE, QUOTE_WON, QUOTE_CLOSED = 1, 2, 3
-STATUS_REVISED = 7
-ORDER_SUBMITTED = 1
 MSG_NO_ORDER = "Unable to find Dynamics 365 Sales order that corresponds to this quote."
 MSG_ALREADY_PROCESSED = "The current record has already been processed in Business Central."
 
@@ -98,14 +97,14 @@ async def process_bc_sales_quote(
     """`create_order(order_id)` creates a won quote's submitted order by the order rules
     (through the order's own inbox row, so that its write-back runs) and returns its number."""
     quote = Quote.from_webapi(await client.get_quote(row.sales_id))
-    if quote.statecode == QUOTE_ACTIVE:
+    if quote.statecode == QuoteState.ACTIVE:
         return await _active(engine, company, client, row, owner, today, quote)
-    if quote.statecode == QUOTE_WON:
+    if quote.statecode == QuoteState.WON:
         return await _won(engine, company, client, row, owner, today, quote, create_order)
     message = f"The {SERVICE_NAME} quote {quote.quotenumber} is neither active nor won (statecode {quote.statecode})."
     async with write_transaction(engine) as conn:
-        await _finish(conn, row, owner, "ignored", message)
-    return Outcome("ignored", message)
+        await _finish(conn, row, owner, InboxState.IGNORED, message)
+    return Outcome(InboxState.IGNORED, message)
 
 
 async def _earlier_revision(
@@ -118,7 +117,7 @@ async def _earlier_revision(
     revised = [
         q
         for q in revised
-        if q.quoteid != quote.quoteid and q.statecode == QUOTE_CLOSED and q.statuscode == STATUS_REVISED
+        if q.quoteid != quote.quoteid and q.statecode == QuoteState.CLOSED and q.statuscode == QuoteStatus.REVISED
     ]
     async with engine.connect() as conn:
         for q in sorted(revised, key=lambda q: q.revisionnumber or 0, reverse=True):
@@ -179,7 +178,7 @@ async def _active(
     quote: Quote,
 ) -> Outcome:
     async def done(conn: AsyncConnection, number: str, message: str) -> None:
-        await _finish(conn, row, owner, "created", message, number)
+        await _finish(conn, row, owner, InboxState.CREATED, message, number)
 
     try:
         number, message = await _create_or_rebuild(engine, company, client, quote, today, done)
@@ -190,9 +189,9 @@ async def _active(
             if found is None:
                 raise
             message = f"The {SERVICE_NAME} quote {quote.quotenumber} is already coupled to sales quote {found[1]}."
-            await _finish(conn, row, owner, "ignored", message, found[1])
-        return Outcome("ignored", message, "Quote", found[1])
-    return Outcome("created", message, "Quote", number)
+            await _finish(conn, row, owner, InboxState.IGNORED, message, found[1])
+        return Outcome(InboxState.IGNORED, message, "Quote", found[1])
+    return Outcome(InboxState.CREATED, message, "Quote", number)
 
 
 async def _won(
@@ -214,8 +213,8 @@ async def _won(
     if recorded:
         message = f"The win of quote {quote.quotenumber} was handled on {recorded.processed_at:%Y-%m-%d %H:%M} UTC."
         async with write_transaction(engine) as conn:
-            await _finish(conn, row, owner, "ignored", message, recorded.quote_no)
-        return Outcome("ignored", message, "Quote", recorded.quote_no)
+            await _finish(conn, row, owner, InboxState.IGNORED, message, recorded.quote_no)
+        return Outcome(InboxState.IGNORED, message, "Quote", recorded.quote_no)
 
     if coupled is None:
         # BC creates the quote first (rebuilding an earlier revision's, as on activation).
@@ -238,7 +237,7 @@ async def _won(
     async with engine.connect() as conn:
         order_doc = await coupled_document(conn, company, order.salesorderid)
 
-    if order_doc is None and order.statecode == ORDER_SUBMITTED:
+    if order_doc is None and order.statecode == SalesOrderState.SUBMITTED:
         order_doc = ("Order", await create_order(order.salesorderid))
 
     try:
@@ -252,8 +251,8 @@ async def _won(
             if recorded is None:
                 raise
             message = f"The win of quote {quote.quotenumber} was handled by another worker."
-            await _finish(conn, row, owner, "ignored", message, recorded.quote_no)
-        return Outcome("ignored", message, "Quote", recorded.quote_no)
+            await _finish(conn, row, owner, InboxState.IGNORED, message, recorded.quote_no)
+        return Outcome(InboxState.IGNORED, message, "Quote", recorded.quote_no)
 
 
 async def _record_win(
@@ -297,8 +296,8 @@ async def _record_win(
                 processed_at=dt.datetime.now(dt.UTC),
             )
         )
-        await _finish(conn, row, owner, "created", message, quote_no)
-    return Outcome("created", message, "Quote", quote_no)
+        await _finish(conn, row, owner, InboxState.CREATED, message, quote_no)
+    return Outcome(InboxState.CREATED, message, "Quote", quote_no)
 
 
 __all__ = ["MSG_ALREADY_PROCESSED", "MSG_NO_ORDER", "process_bc_sales_quote"]

@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
 from orders.dataverse.client import DataverseClient
+from orders.dataverse.codes import QuoteState
+from orders.inbox.states import FailureKind, InboxEvent, InboxState, Source, WritebackState
 from schemas import change_log as changes
 from schemas.db import write_transaction
 from schemas.sales_document_store import coupled_document
 from schemas.tables import order_inbox, quote_win
 
 log = logging.getLogger("bcgw.reconcile")
-
-QUOTE_ACTIVE, QUOTE_WON = 1, 2
 
 
 async def _reopen(engine: AsyncEngine, company: str, row_id: int, **values: object) -> None:
@@ -37,18 +37,25 @@ async def reconcile_orders(engine: AsyncEngine, company: str, client: DataverseC
         order_id = str(order.get("salesorderid", "")).lower()
         if not order_id:
             continue
-        row, created = await inbox.enqueue(engine, company, inbox.SALESORDER, order_id, "submit", source="reconcile")
+        row, created = await inbox.enqueue(
+            engine, company, inbox.SALESORDER, order_id, InboxEvent.SUBMIT, source=Source.RECONCILE
+        )
         if created:
             touched += 1
             log.info("reconciliation: submitted order %s had no inbox row; queued", order.get("ordernumber", order_id))
-        elif row.state == "ignored":
+        elif row.state == InboxState.IGNORED:
             # Ignored earlier (not submitted then); Sales now says it is submitted.
-            await _reopen(engine, company, row.id, state="received", last_error="", next_attempt_at=None)
+            await _reopen(engine, company, row.id, state=InboxState.RECEIVED, last_error="", next_attempt_at=None)
             touched += 1
-        elif row.state == "created" and row.writeback_state in ("done", "failed"):
+        elif row.state == InboxState.CREATED and row.writeback_state in (WritebackState.DONE, WritebackState.FAILED):
             # BC has the order but Sales still lacks the date: write it back again.
             await _reopen(
-                engine, company, row.id, writeback_state="pending", writeback_attempts=0, writeback_next_at=None
+                engine,
+                company,
+                row.id,
+                writeback_state=WritebackState.PENDING,
+                writeback_attempts=0,
+                writeback_next_at=None,
             )
             touched += 1
     return touched
@@ -57,7 +64,7 @@ async def reconcile_orders(engine: AsyncEngine, company: str, client: DataverseC
 async def reconcile_quotes(engine: AsyncEngine, company: str, client: DataverseClient) -> int:
     """Active quotes not coupled, and won quotes whose win is not recorded, are queued."""
     touched = 0
-    for state in (QUOTE_ACTIVE, QUOTE_WON):
+    for state in (QuoteState.ACTIVE, QuoteState.WON):
         async for quote in client.iter_rows("quotes", f"statecode eq {state}"):
             quote_id = str(quote.get("quoteid", "")).lower()
             if not quote_id:
@@ -65,7 +72,7 @@ async def reconcile_quotes(engine: AsyncEngine, company: str, client: DataverseC
             async with engine.connect() as conn:
                 done = (
                     await coupled_document(conn, company, quote_id) is not None
-                    if state == QUOTE_ACTIVE
+                    if state == QuoteState.ACTIVE
                     else (
                         await conn.execute(
                             select(quote_win.c.quote_id).where(
@@ -87,9 +94,11 @@ async def reconcile_quotes(engine: AsyncEngine, company: str, client: DataverseC
                 ).first()
             if done or pending:
                 continue
-            row, created = await inbox.enqueue(engine, company, inbox.QUOTE, quote_id, "check", source="reconcile")
+            row, created = await inbox.enqueue(
+                engine, company, inbox.QUOTE, quote_id, InboxEvent.CHECK, source=Source.RECONCILE
+            )
             if not created:
-                await _reopen(engine, company, row.id, state="received", last_error="", next_attempt_at=None)
+                await _reopen(engine, company, row.id, state=InboxState.RECEIVED, last_error="", next_attempt_at=None)
             touched += 1
             log.info("reconciliation: quote %s needs processing; queued", quote.get("quotenumber", quote_id))
     return touched
@@ -102,11 +111,11 @@ async def rearm_exhausted(engine: AsyncEngine, company: str) -> int:
             update(order_inbox)
             .where(
                 order_inbox.c.company == company,
-                order_inbox.c.state == "failed",
-                order_inbox.c.failure == "transient",
+                order_inbox.c.state == InboxState.FAILED,
+                order_inbox.c.failure == FailureKind.TRANSIENT,
                 order_inbox.c.next_attempt_at.is_(None),
             )
-            .values(state="received", attempts=0, failure="")
+            .values(state=InboxState.RECEIVED, attempts=0, failure="")
         )
         count = result.rowcount or 0
         if count:

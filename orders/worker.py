@@ -30,7 +30,9 @@ from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
 from orders.dataverse.client import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
 from orders.inbox import QUOTE, SALESORDER, InboxRow
+from orders.inbox.states import FailureKind, InboxEvent, InboxState, Source
 from orders.process_bc_sales_quote import process_bc_sales_quote
+from orders.retry import ROW_RETRY_CAP, Backoff
 from orders.sales_order_to_bc_order import ConversionError
 from orders.settings import ProcessingSettings
 from orders.setup import Setup, load_setup
@@ -87,10 +89,10 @@ class OrderWorker:
         self._last_reconcile = 0.0
         self._last_prune = 0.0
         self.handlers: dict[tuple[str, str], Handler] = {
-            (SALESORDER, "submit"): _order_submit,
-            (QUOTE, "activate"): _quote,
-            (QUOTE, "win"): _quote,
-            (QUOTE, "check"): _quote,
+            (SALESORDER, InboxEvent.SUBMIT): _order_submit,
+            (QUOTE, InboxEvent.ACTIVATE): _quote,
+            (QUOTE, InboxEvent.WIN): _quote,
+            (QUOTE, InboxEvent.CHECK): _quote,
         }
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -218,15 +220,15 @@ class OrderWorker:
                 )
             handler = self.handlers.get((row.table_name, row.event))
             if handler is None:
-                return await self._done(row, "ignored", f"Nothing to do for {row.table_name} {row.event}.")
+                return await self._done(row, InboxState.IGNORED, f"Nothing to do for {row.table_name} {row.event}.")
             outcome = await handler(self, row, self.client(setup))
             log.info("%s %s %s: %s", row.table_name, row.sales_id, row.event, outcome.message)
-            if outcome.state == "created":
+            if outcome.state == InboxState.CREATED:
                 self.wake()  # its write-back is due at once
             return Result(row.id, outcome.state, outcome.message, outcome.document_no)
         except LeaseLost:
             log.warning("inbox row %s was taken over by another worker; left to it", row.id)
-            return Result(row.id, "processing", "taken over by another worker")
+            return Result(row.id, InboxState.PROCESSING, "taken over by another worker")
         except (ConversionError, RuleFailure) as exc:
             return await self._failed(row, str(exc), transient=False)
         except DataverseNotFound as exc:
@@ -253,7 +255,7 @@ class OrderWorker:
         return Result(row.id, state, message)
 
     async def _wait(self, row: InboxRow, message: str) -> Result:
-        return await self._finish(row, "waiting", message)
+        return await self._finish(row, InboxState.WAITING, message)
 
     async def _done(self, row: InboxRow, state: str, message: str) -> Result:
         return await self._finish(row, state, message)
@@ -262,7 +264,9 @@ class OrderWorker:
         """Rule failures wait for a person; passing ones are retried with backoff, up to the limit."""
         retry_at = None
         if transient and row.attempts < self.settings.max_attempts:
-            retry_at = inbox.utcnow() + inbox.backoff(row.attempts, self.settings.retry_base_delay)
+            retry_at = Backoff(self.settings.retry_base_delay, ROW_RETRY_CAP).next_attempt_at(
+                row.attempts, inbox.utcnow()
+            )
         log.warning(
             "%s %s %s failed (attempt %s%s): %s",
             row.table_name,
@@ -274,14 +278,18 @@ class OrderWorker:
         )
         try:
             result = await self._finish(
-                row, "failed", message, next_attempt_at=retry_at, failure="transient" if transient else "rule"
+                row,
+                InboxState.FAILED,
+                message,
+                next_attempt_at=retry_at,
+                failure=FailureKind.TRANSIENT if transient else FailureKind.RULE,
             )
             return dataclasses.replace(result, will_retry=retry_at is not None)
         except LeaseLost:
-            return Result(row.id, "processing", "taken over by another worker")
+            return Result(row.id, InboxState.PROCESSING, "taken over by another worker")
         except SQLAlchemyError:
             # Cannot even record it: the lease runs out and another pass takes the row again.
-            return Result(row.id, "processing", message)
+            return Result(row.id, InboxState.PROCESSING, message)
 
     # -- write-back -----------------------------------------------------------------------------
     async def write_back(self, row: InboxRow, setup: Setup | None = None) -> bool:
@@ -327,15 +335,15 @@ async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) ->
     async def create_order(order_id: str) -> str:
         """A won quote's submitted order, by the order rules, on the order's own inbox row."""
         order_row, _created = await inbox.enqueue(
-            worker.engine, worker.company, SALESORDER, order_id, "submit", source="quote"
+            worker.engine, worker.company, SALESORDER, order_id, InboxEvent.SUBMIT, source=Source.QUOTE
         )
         claimed = await inbox.claim_one(worker.engine, order_row.id, worker.owner, worker.settings.lease_seconds)
         if claimed is None:
             raise WaitsForSales(None, "busy", "The Sales order of this quote is being processed right now.")
         result = await worker.process(claimed, force=True)
-        if result.state == "created" or (result.state == "ignored" and result.document_no):
+        if result.state == InboxState.CREATED or (result.state == InboxState.IGNORED and result.document_no):
             return result.document_no
-        if result.state == "failed" and not result.will_retry:
+        if result.state == InboxState.FAILED and not result.will_retry:
             raise RuleFailure(result.message)
         raise WaitsForSales(None, "not_created", result.message)
 

@@ -25,6 +25,7 @@ from urllib.parse import quote as urlquote
 import aiohttp
 from yarl import URL
 
+from orders.dataverse.codes import SalesOrderState, SalesOrderStatus
 from schemas.types import GUID_PATTERN
 
 __all__ = [
@@ -42,8 +43,6 @@ LOOKUP_ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplo
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 # Salesorder states and statuses used by the write-back (dataverse.md §2).
-ORDER_ACTIVE, ORDER_SUBMITTED = 0, 1
-STATUS_PENDING, STATUS_IN_PROGRESS = 2, 3
 _FILTER_SAFE = "'(),:"  # readable in logs; everything else percent-encoded
 _NOTE_TARGETS = {"salesorders": "salesorder", "quotes": "quote", "accounts": "account", "contacts": "contact"}
 
@@ -424,17 +423,23 @@ class DataverseClient:
         wanted = day.isoformat()
         order = await self.get_row("salesorders", order_id, ["statecode", "statuscode", "lastbackofficesubmit"])
         state, written = order.get("statecode"), order.get("lastbackofficesubmit")
-        if state == ORDER_SUBMITTED and written == wanted:
+        if state == SalesOrderState.SUBMITTED and written == wanted:
             return False
-        if state not in (ORDER_ACTIVE, ORDER_SUBMITTED):
+        if state not in (SalesOrderState.ACTIVE, SalesOrderState.SUBMITTED):
             raise DataverseError(
                 409, "write_back_refused", f"sales order {order_id} has statecode {state}: not Active or Submitted"
             )
-        if state == ORDER_SUBMITTED:
-            await self.patch("salesorders", order_id, {"statecode": ORDER_ACTIVE, "statuscode": STATUS_PENDING})
+        if state == SalesOrderState.SUBMITTED:
+            await self.patch(
+                "salesorders", order_id, {"statecode": SalesOrderState.ACTIVE, "statuscode": SalesOrderStatus.PENDING}
+            )
         if written != wanted:
             await self.patch("salesorders", order_id, {"lastbackofficesubmit": wanted})
-        await self.patch("salesorders", order_id, {"statecode": ORDER_SUBMITTED, "statuscode": STATUS_IN_PROGRESS})
+        await self.patch(
+            "salesorders",
+            order_id,
+            {"statecode": SalesOrderState.SUBMITTED, "statuscode": SalesOrderStatus.IN_PROGRESS},
+        )
         return True
 
 

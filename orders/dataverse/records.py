@@ -34,24 +34,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple, Self
 
-LOOKUP_LOGICAL_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+from orders.dataverse.codes import AccountType
 
-# salesorder.statecode / quote.statecode / product.statecode values the integration acts on.
-SALESORDER_STATE_ACTIVE = 0
-SALESORDER_STATE_SUBMITTED = 1
-QUOTE_STATE_DRAFT = 0
-QUOTE_STATE_ACTIVE = 1
-QUOTE_STATE_WON = 2
-QUOTE_STATE_CLOSED = 3
-QUOTE_STATUS_REVISED = 7
-PRODUCT_STATE_ACTIVE = 0
-# product.producttypecode
-PRODUCT_TYPE_SALES_INVENTORY = 1
-PRODUCT_TYPE_MISCELLANEOUS_CHARGES = 2
-PRODUCT_TYPE_SERVICES = 3
-PRODUCT_TYPE_FLAT_FEES = 4
-# account.customertypecode
-ACCOUNT_TYPE_CUSTOMER = 3
+LOOKUP_LOGICAL_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 
 
 class RecordError(ValueError):
@@ -442,7 +427,7 @@ class Account:
 
     @property
     def is_customer(self) -> bool:
-        return self.customertypecode == ACCOUNT_TYPE_CUSTOMER
+        return self.customertypecode == AccountType.CUSTOMER
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from orders.dataverse.codes import QuoteState
 from schemas.types import GUID_PATTERN
 
 __all__ = [
@@ -398,9 +399,6 @@ def _revision(ctx: ExecutionContext) -> int | None:
     return None
 
 
-_QUOTE_STATES = {0: "Draft", 1: "Active", 2: "Won", 3: "Closed (Lost, Canceled or Revised)"}
-
-
 def classify(ctx: ExecutionContext, size_exceeded: bool) -> Classification:
     """What the inbox should record for this delivery.
 
@@ -437,5 +435,5 @@ def classify(ctx: ExecutionContext, size_exceeded: bool) -> Classification:
         return result("win", f"quote {message} wins the quote (statecode 2)", revision)
     if state is None:
         return result(None, f"quote {message.lower()} carries no statecode", revision)
-    label = _QUOTE_STATES.get(state, "unknown")
+    label = QuoteState(state).caption if state in QuoteState._value2member_map_ else "unknown"
     return result(None, f"quote is {label} (statecode {state}): not processed", revision)
