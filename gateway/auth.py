@@ -6,8 +6,6 @@ and that user's key. Failures are logged with user name, client address and reas
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import logging
@@ -17,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import BasicAuth, web
 from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,23 +38,21 @@ def _loggable_name(name: str) -> str:
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """(user name, key) from an ``Authorization: Basic`` header, or None when it is not one.
+
+    UTF-8 first (what browsers and most clients send); Latin-1, RFC 7617's old default, otherwise.
+    """
     if not header:
         return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    try:
-        text = decoded.decode("utf-8")
-    except UnicodeDecodeError:
-        text = decoded.decode("latin-1")
-    user, sep, key = text.partition(":")
-    if not sep:
-        return None
-    return user, key
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            creds = BasicAuth.decode(header, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+        except ValueError:
+            return None
+        return creds.login, creds.password
+    return None
 
 
 class Lockout:

@@ -1,31 +1,49 @@
 """The one retry and backoff policy, built on tenacity's wait strategies.
 
-Every retry in order processing waits the same way: exponential backoff with "equal jitter" —
-half of the exponential delay fixed, the other half random — so retries spread out (no thundering
-herd after an outage) but never come sooner than half the nominal delay. The Dataverse client
-sleeps by it between attempts; the inbox schedules a row's next attempt by it.
+Every retry in order processing waits the same way: exponential backoff (tenacity's
+``wait_exponential``) with "equal jitter" — a random point in the upper half of the exponential
+delay — so retries spread out (no thundering herd after an outage) but never come sooner than half
+the nominal delay. The Dataverse client sleeps by it between attempts (a tenacity ``AsyncRetrying``
+loop); the inbox schedules a row's next attempt by it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from tenacity import RetryCallState, wait_exponential, wait_random_exponential
+from tenacity import RetryCallState, wait_exponential
 from tenacity.wait import wait_base
+
+
+class _EqualJitter(wait_base):
+    """tenacity's exponential wait, then a random point in its upper half."""
+
+    def __init__(self, exponential: wait_exponential, rand: Callable[[], float]) -> None:
+        self.exponential = exponential
+        self.rand = rand
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        nominal = float(self.exponential(retry_state))
+        return nominal / 2 + nominal / 2 * self.rand()
 
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """``base`` seconds before the second attempt, doubling each time, at most ``cap`` seconds."""
+    """``base`` seconds after the first failed attempt, doubling each time, at most ``cap``.
+
+    ``rand`` draws the jitter (injectable: ``lambda: 1.0`` gives the nominal delays exactly).
+    """
 
     base: float
     cap: float
+    rand: Callable[[], float] = field(default=random.random, compare=False)
 
     def wait(self) -> wait_base:
         """The tenacity wait strategy (for a tenacity Retrying loop)."""
-        half, half_cap = self.base / 2, self.cap / 2
-        return wait_exponential(multiplier=half, max=half_cap) + wait_random_exponential(multiplier=half, max=half_cap)
+        return _EqualJitter(wait_exponential(multiplier=self.base, max=self.cap), self.rand)
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1 is the first)."""

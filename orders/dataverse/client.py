@@ -23,9 +23,11 @@ from typing import Any
 from urllib.parse import quote as urlquote
 
 import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from yarl import URL
 
 from orders.dataverse.codes import SalesOrderState, SalesOrderStatus
+from orders.retry import Backoff
 from schemas.types import GUID_PATTERN
 
 __all__ = [
@@ -126,7 +128,9 @@ class DataverseClient:
         rand: Callable[[], float] = random.random,
     ) -> None:
         """``sleep``/``now``/``wall_clock``/``rand`` are injectable for tests: ``now`` times the
-        token cache, ``wall_clock`` reads an HTTP-date Retry-After, ``rand`` draws the jitter."""
+        token cache, ``wall_clock`` reads an HTTP-date Retry-After, ``rand`` draws the jitter.
+        Retries wait by :class:`orders.retry.Backoff`
+        from ``base_delay`` up to ``max_delay`` seconds."""
         self._session = session
         self.org_url = org_url.rstrip("/")
         self.base_url = self.org_url + API_PATH
@@ -134,14 +138,12 @@ class DataverseClient:
         self._client_id = client_id
         self._client_secret = client_secret
         self.max_attempts = max(1, max_attempts)
-        self.base_delay = base_delay
-        self.max_delay = max_delay
+        self.retry_policy = Backoff(base_delay, max_delay, rand)
         self.timeout = timeout
         self.page_size = page_size
         self._sleep = sleep
         self._now = now
         self._wall_clock = wall_clock
-        self._rand = rand
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -199,11 +201,6 @@ class DataverseClient:
     def _client_timeout(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=self.timeout)
 
-    def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max_delay, base_delay * 2**(attempt-1))]."""
-        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return cap * self._rand()
-
     async def _with_retries(
         self,
         method: str,
@@ -212,43 +209,70 @@ class DataverseClient:
         *args: Any,
         idempotent: bool = True,
     ) -> Any:
-        attempt = 0
-        while True:
-            attempt += 1
+        """Run one attempt after another by the retry policy until one succeeds or gives a final
+        answer; a failure worth another try is a ``_Retry`` inside, DataverseUnavailable outside."""
+
+        async def attempt() -> Any:
             try:
                 return await attempt_fn(method, url, *args)
-            except _Retry as retry:
-                error, retry_after = retry.error, retry.retry_after
             except (TimeoutError, aiohttp.ServerTimeoutError):
+                error = DataverseUnavailable(None, "timeout", f"{method} {_path(url)} timed out")
                 if not idempotent:
-                    raise DataverseUnavailable(None, "timeout", f"{method} {_path(url)} timed out") from None
-                error, retry_after = DataverseUnavailable(None, "timeout", f"{method} {_path(url)} timed out"), None
+                    raise error from None
+                raise _Retry(error) from None
             except aiohttp.ClientConnectorError as exc:
                 # Not connected at all: nothing was sent, so even a POST may be repeated.
-                error = DataverseUnavailable(None, "connection", f"{method} {_path(url)}: {exc.__class__.__name__}")
-                retry_after = None
+                raise _Retry(
+                    DataverseUnavailable(None, "connection", f"{method} {_path(url)}: {exc.__class__.__name__}")
+                ) from None
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
                 error = DataverseUnavailable(None, "connection", f"{method} {_path(url)}: {exc.__class__.__name__}")
                 if not idempotent:
                     raise error from None
-                retry_after = None
-            if attempt >= self.max_attempts:
-                error.retry_after = retry_after
-                log.warning("dataverse %s %s gave up after %d attempts: %s", method, _path(url), attempt, error.message)
-                raise error
-            delay = self.backoff(attempt)
-            if retry_after is not None:
-                delay = max(delay, retry_after)  # never sooner than Sales asked
+                raise _Retry(error) from None
+
+        policy = self.retry_policy.wait()
+
+        def wait(state: RetryCallState) -> float:
+            delay = float(policy(state))
+            retry = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(retry, _Retry) and retry.retry_after is not None:
+                delay = max(delay, retry.retry_after)  # never sooner than Sales asked
+            return delay
+
+        def before_sleep(state: RetryCallState) -> None:
+            retry = state.outcome.exception() if state.outcome is not None else None
+            error = retry.error if isinstance(retry, _Retry) else None
             log.info(
                 "dataverse %s %s failed (%s %s), retry %d in %.2f s",
                 method,
                 _path(url),
-                error.status,
-                error.code,
-                attempt,
-                delay,
+                error.status if error else None,
+                error.code if error else None,
+                state.attempt_number,
+                state.upcoming_sleep,
             )
-            await self._sleep(delay)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except _Retry as last:
+            last.error.retry_after = last.retry_after
+            log.warning(
+                "dataverse %s %s gave up after %d attempts: %s",
+                method,
+                _path(url),
+                self.max_attempts,
+                last.error.message,
+            )
+            raise last.error from None
 
     async def _api_attempt(
         self, method: str, url: str, body: Any, headers: dict[str, str], idempotent: bool
