@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import quote
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.odata import csdl, edm
-from gateway.odata.answer_cache import CachedAnswer, ResponseCache
+from gateway.odata.answer_cache import CachedAnswer
+from gateway.odata.bodies import V3_ROOT, V4_ROOT, JsonBodies
 from gateway.odata.errors import (
     ODataError,
     bad_request,
@@ -32,65 +30,15 @@ from gateway.odata.errors import (
     not_implemented,
     service_unavailable,
 )
-from gateway.odata.filter import compile_filter, identity_tags
+from gateway.odata.filter import compile_filter
+from gateway.odata.filter_tags import identity_tags
 from gateway.odata.formats import JsonFormat, accepts, negotiate_json
+from gateway.odata.host import ODataHost, Page, error_response
 from gateway.odata.paging import after, decode_token, encode_token, fingerprint, order_clauses
 from gateway.odata.query import QueryOptions, check_against, parse_options, selected
-from gateway.odata.uri import COMPANY_SET, ResourcePath, key_values, parse_path
+from gateway.odata.uri import ResourcePath, key_values, parse_path
 
 log = logging.getLogger("bcgw.odata")
-
-V4_ROOT = "/ODataV4"
-V3_ROOT = "/OData"
-
-
-class ODataHost(Protocol):
-    """What the service asks of the application that hosts it."""
-
-    def engine(self) -> AsyncEngine: ...
-
-    def default_company(self) -> str: ...
-
-    def public_base(self) -> str | None: ...
-
-    def max_page_size(self) -> int: ...
-
-    def published(self, entity_set: edm.EntitySet) -> bool: ...
-
-    def company_exists(self, name: str) -> Awaitable[bool]: ...
-
-    def may_read(self, request: web.Request, entity_set: edm.EntitySet) -> bool: ...
-
-    def forbidden_message(self, request: web.Request, entity_set: edm.EntitySet) -> str: ...
-
-    def cache(self) -> ResponseCache | None: ...
-
-    def database_unavailable(self, error: BaseException) -> bool:
-        """True when the database itself failed (down, locked, full), not the statement."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    rows: list[Sequence[Any]]
-    count: int | None
-    next_token: str | None
-    next_top: int | None
-
-
-def error_response(err: ODataError, v3: bool = False) -> web.Response:
-    if v3:
-        body = {"odata.error": {"code": err.code, "message": {"lang": "en-US", "value": err.message}}}
-        ctype = "application/json;odata=minimalmetadata;charset=utf-8"
-    else:
-        body = err.body()
-        ctype = "application/json; odata.metadata=minimal; charset=utf-8"
-    return web.Response(
-        status=err.status,
-        body=orjson.dumps(body),
-        content_type=None,
-        headers={"Content-Type": ctype, **err.headers},
-    )
 
 
 def _max_version_ok(request: web.Request, v3: bool) -> None:
@@ -121,7 +69,7 @@ def _max_page_preference(request: web.Request) -> int | None:
     return None
 
 
-class ODataService:
+class ODataService(JsonBodies):
     def __init__(self, registry: edm.Registry, host: ODataHost) -> None:
         self.registry = registry
         self.host = host
@@ -203,9 +151,6 @@ class ODataService:
         if not await self.host.company_exists(name):
             raise not_found(f"The company '{name}' does not exist.")
         return name
-
-    def _base(self, request: web.Request) -> str:
-        return self.host.public_base() or str(request.url.origin())
 
     async def _service_document(self, request: web.Request, v3: bool) -> web.Response:
         fmt = negotiate_json(request.headers.get("Accept"), request.query.get("$format"), v3)
@@ -447,161 +392,6 @@ class ODataService:
                 ctx = self._context_v4(request, entity_set, company, path.company is not None, options, props)
                 body = {"@odata.context": ctx + "/$entity", **entity}
         return CachedAnswer(200, fmt.content_type(), orjson.dumps(body), ())
-
-    # JSON -------------------------------------------------------------------------------
-    def _metadata_url(self, request: web.Request, v3: bool) -> str:
-        return self._base(request) + (V3_ROOT if v3 else V4_ROOT) + "/$metadata"
-
-    def _context_v4(
-        self,
-        request: web.Request,
-        entity_set: edm.EntitySet,
-        company: str,
-        in_path: bool,
-        options: QueryOptions,
-        props: Sequence[edm.Property],
-    ) -> str:
-        target = entity_set.name
-        if in_path and entity_set.per_company:
-            target = f"Company('{company.replace(chr(39), chr(39) * 2)}')/{target}"
-        if options.select and "*" not in options.select:
-            target += "(" + ",".join(p.name for p in props) + ")"
-        return self._metadata_url(request, False) + "#" + target
-
-    def _context_v3(self, request: web.Request, entity_set: edm.EntitySet) -> str:
-        return self._metadata_url(request, True) + "#" + entity_set.name
-
-    def _entity_url(
-        self,
-        request: web.Request,
-        entity_set: edm.EntitySet,
-        company: str,
-        keys: dict[str, Any],
-        v3: bool,
-        in_path: bool,
-    ) -> str:
-        root = self._base(request) + (V3_ROOT if v3 else V4_ROOT)
-        prefix = ""
-        if entity_set.per_company and (in_path or v3):
-            prefix = f"Company('{quote(company.replace(chr(39), chr(39) * 2), safe='')}')/"
-        if len(keys) == 1:
-            ((k, v),) = keys.items()
-            key_text = _url_literal(v, entity_set.by_name[k], v3)
-        else:
-            key_text = ",".join(f"{k}={_url_literal(v, entity_set.by_name[k], v3)}" for k, v in keys.items())
-        url = f"{root}/{prefix}{entity_set.name}({key_text})"
-        if entity_set.per_company and not (in_path or v3):
-            url += "?company=" + quote(company, safe="")
-        return url
-
-    def _entity(
-        self,
-        request: web.Request,
-        entity_set: edm.EntitySet,
-        company: str,
-        record: dict[str, Any],
-        props: Sequence[edm.Property],
-        fmt: JsonFormat,
-        v3: bool,
-        in_path: bool,
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if fmt.metadata in ("full", "verbose"):
-            keys = {k: record[k] for k in entity_set.key}
-            url = self._entity_url(request, entity_set, company, keys, v3, in_path)
-            type_name = f"{self.registry.namespace}.{entity_set.type_name}"
-            if fmt.metadata == "verbose":
-                out["__metadata"] = {"id": url, "uri": url, "type": type_name}
-            elif v3:
-                out["odata.type"] = type_name
-                out["odata.id"] = url
-            else:
-                out["@odata.type"] = "#" + type_name
-                out["@odata.id"] = url
-        for p in props:
-            out[p.name] = edm.json_converter(p, fmt.ieee754, v3)(record[p.name])
-        return out
-
-    def _collection_body(
-        self,
-        request: web.Request,
-        entity_set: edm.EntitySet,
-        options: QueryOptions,
-        company: str,
-        fmt: JsonFormat,
-        v3: bool,
-        page: Page,
-        names: list[str],
-    ) -> bytes:
-        props = selected(options, entity_set)
-        in_path = request.match_info.get("tail", "").startswith(COMPANY_SET + "(")
-        if fmt.metadata in ("full", "verbose"):
-            values = [
-                self._entity(
-                    request,
-                    entity_set,
-                    company,
-                    dict(zip(names, r, strict=True)),
-                    props,
-                    fmt,
-                    v3,
-                    in_path,
-                )
-                for r in page.rows
-            ]
-        else:
-            index = [names.index(p.name) for p in props]
-            convs = [edm.json_converter(p, fmt.ieee754, v3) for p in props]
-            pnames = [p.name for p in props]
-            values = [{n: c(r[i]) for n, c, i in zip(pnames, convs, index, strict=True)} for r in page.rows]
-        next_link = self._next_link(request, options, page) if page.next_token else None
-        body: dict[str, Any]
-        if v3 and fmt.metadata == "verbose":
-            d: dict[str, Any] = {"results": values}
-            if page.count is not None:
-                d["__count"] = str(page.count)
-            if next_link:
-                d["__next"] = next_link
-            body = {"d": d}
-        elif v3:
-            body = {}
-            if fmt.metadata != "none":
-                body["odata.metadata"] = self._context_v3(request, entity_set)
-            if page.count is not None:
-                body["odata.count"] = str(page.count)
-            body["value"] = values
-            if next_link:
-                body["odata.nextLink"] = next_link
-        else:
-            body = {}
-            if fmt.metadata != "none":
-                body["@odata.context"] = self._context_v4(request, entity_set, company, in_path, options, props)
-            if page.count is not None:
-                body["@odata.count"] = page.count
-            body["value"] = values
-            if next_link:
-                body["@odata.nextLink"] = next_link
-        return orjson.dumps(body)
-
-    def _next_link(self, request: web.Request, options: QueryOptions, page: Page) -> str:
-        params: list[tuple[str, str]] = []
-        for name, value in request.query.items():
-            low = name.lower()
-            if low in ("$skip", "$skiptoken", "$top"):
-                continue
-            params.append((name, value))
-        if page.next_top is not None:
-            params.append(("$top", str(page.next_top)))
-        params.append(("$skiptoken", page.next_token or ""))
-        query = "&".join(f"{quote(k, safe='$@')}={quote(v, safe=',()=@$')}" for k, v in params)
-        return self._base(request) + quote(request.path, safe="/()',=$@") + "?" + query
-
-
-def _url_literal(value: Any, prop: edm.Property, v3: bool) -> str:
-    text = edm.format_literal(value, prop)
-    if v3 and prop.type == edm.GUID:
-        text = f"guid'{text}'"
-    return quote(text, safe="'-:.")
 
 
 def _accepts_text(request: web.Request, options: QueryOptions) -> bool:

@@ -32,7 +32,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.odata import edm
 from gateway.odata.errors import ODataError
-from gateway.odata.filter import MAX_FILTER_LENGTH, compile_filter, identity_tags, parse, prepare
+from gateway.odata.filter import compile_filter
+from gateway.odata.filter_tags import identity_tags
+from gateway.odata.filter_text import MAX_FILTER_LENGTH, parse, prepare
 
 metadata = MetaData()
 books = Table(
