@@ -1,13 +1,13 @@
-"""The OData entity sets this gateway publishes, as definitions over the BC tables."""
+"""The BC documents made from Sales (sales orders, lines, quotes, archives) and the order inbox."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, func, literal, select
+from sqlalchemy import Select, select
 
+from gateway.entity_sets.common import READ_INTEGRATION
 from gateway.odata.edm import (
-    BOOLEAN,
     DATE,
     DATETIMEOFFSET,
     DECIMAL,
@@ -18,237 +18,6 @@ from gateway.odata.edm import (
     Property,
 )
 from schemas import tables as t
-from schemas.roles import INTEGRATION, INTEGRATION_ADMIN, PRODUCT_AVAILABILITY
-from schemas.types import Decimal5
-
-AVAILABILITY = "availability"
-
-
-def _zero(column: Any) -> Any:
-    return func.coalesce(column, literal(0, Decimal5), type_=Decimal5)
-
-
-def _coupled(table_id: int, system_id: Any, company_col: Any) -> Any:
-    cir = t.crm_integration_record
-    return and_(
-        cir.c.company == company_col,
-        cir.c.table_id == table_id,
-        cir.c.integration_id == system_id,
-    )
-
-
-def product_item_availability(company: str) -> Select[Any]:
-    """BC page 5390: the coupling table filtered to items, with the item's inventory."""
-    cir, item, inv = t.crm_integration_record, t.item, t.item_inventory
-    return (
-        select(
-            cir.c.crm_id.label("CRM_ID"),
-            cir.c.integration_id.label("Integration_ID"),
-            literal(t.TABLE_ITEM, Integer).label("Table_ID"),
-            item.c.no.label("ItemNo"),
-            item.c.base_unit_of_measure.label("UOM"),
-            _zero(inv.c.inventory).label("Inventory"),
-        )
-        .select_from(
-            cir.join(
-                item,
-                and_(item.c.company == cir.c.company, item.c.system_id == cir.c.integration_id),
-            ).outerjoin(inv, and_(inv.c.company == item.c.company, inv.c.item_no == item.c.no))
-        )
-        .where(cir.c.company == company, cir.c.table_id == t.TABLE_ITEM)
-    )
-
-
-def item_availability(company: str) -> Select[Any]:
-    cir, item, inv = t.crm_integration_record, t.item, t.item_inventory
-    inventory = _zero(inv.c.inventory)
-    on_order = _zero(inv.c.qty_on_sales_order)
-    return (
-        select(
-            item.c.no.label("No"),
-            item.c.description.label("Description"),
-            item.c.base_unit_of_measure.label("Base_Unit_of_Measure"),
-            cir.c.crm_id.label("CRM_ID"),
-            inventory.label("Inventory"),
-            on_order.label("Qty_on_Sales_Order"),
-            (inventory - on_order).label("Projected_Available"),
-            item.c.blocked.label("Blocked"),
-        )
-        .select_from(
-            item.outerjoin(cir, _coupled(t.TABLE_ITEM, item.c.system_id, item.c.company)).outerjoin(
-                inv, and_(inv.c.company == item.c.company, inv.c.item_no == item.c.no)
-            )
-        )
-        .where(item.c.company == company)
-    )
-
-
-def item_availability_by_location(company: str) -> Select[Any]:
-    loc = t.item_location_inventory
-    return select(
-        loc.c.item_no.label("No"),
-        loc.c.location_code.label("Location_Code"),
-        loc.c.inventory.label("Inventory"),
-        loc.c.qty_on_sales_order.label("Qty_on_Sales_Order"),
-        (loc.c.inventory - loc.c.qty_on_sales_order).label("Projected_Available"),
-    ).where(loc.c.company == company)
-
-
-def item_units_of_measure(company: str) -> Select[Any]:
-    iuom = t.item_unit_of_measure
-    return select(
-        iuom.c.item_no.label("Item_No"),
-        iuom.c.code.label("Code"),
-        iuom.c.qty_per_unit_of_measure.label("Qty_per_Unit_of_Measure"),
-    ).where(iuom.c.company == company)
-
-
-def customers(company: str) -> Select[Any]:
-    cust, cir = t.customer, t.crm_integration_record
-    return (
-        select(cust.c.no.label("No"), cust.c.name.label("Name"), cir.c.crm_id.label("CRM_ID"))
-        .select_from(cust.outerjoin(cir, _coupled(t.TABLE_CUSTOMER, cust.c.system_id, cust.c.company)))
-        .where(cust.c.company == company)
-    )
-
-
-def resources(company: str) -> Select[Any]:
-    res, cir = t.resource, t.crm_integration_record
-    return (
-        select(
-            res.c.no.label("No"),
-            res.c.name.label("Name"),
-            res.c.base_unit_of_measure.label("Base_Unit_of_Measure"),
-            cir.c.crm_id.label("CRM_ID"),
-        )
-        .select_from(res.outerjoin(cir, _coupled(t.TABLE_RESOURCE, res.c.system_id, res.c.company)))
-        .where(res.c.company == company)
-    )
-
-
-def companies(_company: str) -> Select[Any]:
-    c = t.company
-    return select(c.c.name.label("Name"), c.c.display_name.label("Display_Name"), c.c.system_id.label("Id"))
-
-
-_READ_AVAILABILITY = frozenset({PRODUCT_AVAILABILITY, INTEGRATION_ADMIN})
-_READ_INTEGRATION = frozenset({INTEGRATION, INTEGRATION_ADMIN})
-
-PRODUCT_ITEM_AVAILABILITY = EntitySet(
-    name="ProductItemAvailability",
-    properties=(
-        Property("CRM_ID", GUID, nullable=False),
-        Property("Integration_ID", GUID, nullable=False),
-        Property("Table_ID", INT32, nullable=False),
-        Property("ItemNo", STRING, nullable=False, max_length=20),
-        Property("UOM", STRING, nullable=False, max_length=10),
-        Property("Inventory", DECIMAL, nullable=False),
-    ),
-    key=("CRM_ID", "Integration_ID"),
-    source=product_item_availability,
-    read_roles=_READ_AVAILABILITY,
-    group=AVAILABILITY,
-    cache_identity={"CRM_ID": "crm", "Integration_ID": "sysid", "ItemNo": "no"},
-)
-
-ITEM_AVAILABILITY = EntitySet(
-    name="ItemAvailability",
-    properties=(
-        Property("No", STRING, nullable=False, max_length=20),
-        Property("Description", STRING, nullable=False, max_length=100),
-        Property("Base_Unit_of_Measure", STRING, nullable=False, max_length=10),
-        Property("CRM_ID", GUID),
-        Property("Inventory", DECIMAL, nullable=False),
-        Property("Qty_on_Sales_Order", DECIMAL, nullable=False),
-        Property("Projected_Available", DECIMAL, nullable=False),
-        Property("Blocked", BOOLEAN, nullable=False),
-    ),
-    key=("No",),
-    source=item_availability,
-    read_roles=_READ_AVAILABILITY,
-    group=AVAILABILITY,
-    cache_identity={"No": "no", "CRM_ID": "crm"},
-)
-
-ITEM_AVAILABILITY_BY_LOCATION = EntitySet(
-    name="ItemAvailabilityByLocation",
-    properties=(
-        Property("No", STRING, nullable=False, max_length=20),
-        Property("Location_Code", STRING, nullable=False, max_length=10),
-        Property("Inventory", DECIMAL, nullable=False),
-        Property("Qty_on_Sales_Order", DECIMAL, nullable=False),
-        Property("Projected_Available", DECIMAL, nullable=False),
-    ),
-    key=("No", "Location_Code"),
-    source=item_availability_by_location,
-    read_roles=_READ_AVAILABILITY,
-    group=AVAILABILITY,
-    cache_identity={"No": "no"},
-)
-
-ITEM_UNITS_OF_MEASURE = EntitySet(
-    name="ItemUnitsOfMeasure",
-    properties=(
-        Property("Item_No", STRING, nullable=False, max_length=20),
-        Property("Code", STRING, nullable=False, max_length=10),
-        Property("Qty_per_Unit_of_Measure", DECIMAL, nullable=False),
-    ),
-    key=("Item_No", "Code"),
-    source=item_units_of_measure,
-    read_roles=_READ_AVAILABILITY,
-    group=AVAILABILITY,
-    cache_identity={"Item_No": "no"},
-)
-
-CUSTOMERS = EntitySet(
-    name="Customers",
-    properties=(
-        Property("No", STRING, nullable=False, max_length=20),
-        Property("Name", STRING, nullable=False, max_length=100),
-        Property("CRM_ID", GUID),
-    ),
-    key=("No",),
-    source=customers,
-    read_roles=_READ_INTEGRATION,
-)
-
-RESOURCES = EntitySet(
-    name="Resources",
-    properties=(
-        Property("No", STRING, nullable=False, max_length=20),
-        Property("Name", STRING, nullable=False, max_length=100),
-        Property("Base_Unit_of_Measure", STRING, nullable=False, max_length=10),
-        Property("CRM_ID", GUID),
-    ),
-    key=("No",),
-    source=resources,
-    read_roles=_READ_INTEGRATION,
-)
-
-COMPANY = EntitySet(
-    name="Company",
-    properties=(
-        Property("Name", STRING, nullable=False, max_length=30),
-        Property("Display_Name", STRING, nullable=False, max_length=250),
-        Property("Id", GUID, nullable=False),
-    ),
-    key=("Name",),
-    source=companies,
-    per_company=False,
-)
-
-FOUNDATION_SETS = [
-    COMPANY,
-    PRODUCT_ITEM_AVAILABILITY,
-    ITEM_AVAILABILITY,
-    ITEM_AVAILABILITY_BY_LOCATION,
-    ITEM_UNITS_OF_MEASURE,
-    CUSTOMERS,
-    RESOURCES,
-]
-
-
-# --- BC documents made from Sales (order processing) -----------------------------------------
 
 
 def _header_columns(h: Any) -> list[Any]:
@@ -395,7 +164,7 @@ SALES_ORDERS = EntitySet(
     ),
     key=("No",),
     source=sales_orders,
-    read_roles=_READ_INTEGRATION,
+    read_roles=READ_INTEGRATION,
 )
 
 SALES_LINES = EntitySet(
@@ -407,7 +176,7 @@ SALES_LINES = EntitySet(
     ),
     key=("Document_Type", "Document_No", "Line_No"),
     source=sales_lines,
-    read_roles=_READ_INTEGRATION,
+    read_roles=READ_INTEGRATION,
 )
 
 SALES_INBOX = EntitySet(
@@ -433,7 +202,7 @@ SALES_INBOX = EntitySet(
     ),
     key=("Id",),
     source=sales_inbox,
-    read_roles=_READ_INTEGRATION,
+    read_roles=READ_INTEGRATION,
 )
 
 
@@ -482,7 +251,7 @@ SALES_QUOTES = EntitySet(
     ),
     key=("No",),
     source=sales_quotes,
-    read_roles=_READ_INTEGRATION,
+    read_roles=READ_INTEGRATION,
 )
 
 SALES_QUOTE_ARCHIVES = EntitySet(
@@ -501,7 +270,7 @@ SALES_QUOTE_ARCHIVES = EntitySet(
     ),
     key=("No", "Version_No"),
     source=sales_quote_archives,
-    read_roles=_READ_INTEGRATION,
+    read_roles=READ_INTEGRATION,
 )
 
 SALES_QUOTE_ARCHIVE_LINES = EntitySet(
@@ -513,8 +282,7 @@ SALES_QUOTE_ARCHIVE_LINES = EntitySet(
     ),
     key=("Document_No", "Version_No", "Line_No"),
     source=sales_quote_archive_lines,
-    read_roles=_READ_INTEGRATION,
+    read_roles=READ_INTEGRATION,
 )
 
 ORDER_SETS = [SALES_ORDERS, SALES_LINES, SALES_INBOX, SALES_QUOTES, SALES_QUOTE_ARCHIVES, SALES_QUOTE_ARCHIVE_LINES]
-ALL_SETS = [*FOUNDATION_SETS, *ORDER_SETS]
