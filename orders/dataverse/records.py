@@ -27,174 +27,30 @@ Conventions:
 from __future__ import annotations
 
 import datetime as dt
-import math
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple, Self
+from decimal import Decimal
+from typing import Any, Self
 
 from orders.dataverse.codes import AccountType
+from orders.dataverse.rows import LOOKUP_LOGICAL_NAME, LookupRef, RecordError, Row
 
-LOOKUP_LOGICAL_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
-
-
-class RecordError(ValueError):
-    """A Web API row that cannot be read as the record it should be."""
-
-
-class LookupRef(NamedTuple):
-    """A polymorphic lookup's target: (table logical name, row id)."""
-
-    logical_name: str
-    id: str
-
-
-class _Row:
-    """Typed access to one Web API row; every failure is a RecordError naming table and column."""
-
-    def __init__(self, table: str, row: object, key: str) -> None:
-        if not isinstance(row, Mapping):
-            raise RecordError(f"{table}: expected a JSON object, got {type(row).__name__}")
-        self.table = table
-        self.row: Mapping[str, Any] = row
-        self.key_value = "?"
-        self.key_value = self.guid(key, required=True) or "?"
-
-    def _fail(self, column: str, expected: str, value: object) -> RecordError:
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return RecordError(
-            f"{self.table} {self.key_value}: column {column!r} must be {expected}, got {type(value).__name__} {shown}"
-        )
-
-    def get(self, column: str) -> Any:
-        return self.row.get(column)
-
-    def text(self, column: str) -> str | None:
-        value = self.get(column)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self._fail(column, "a string", value)
-        return value
-
-    def guid(self, column: str, *, required: bool = False) -> str | None:
-        value = self.get(column)
-        if value is None:
-            if required:
-                raise RecordError(f"{self.table}: the key column {column!r} is missing or null")
-            return None
-        if not isinstance(value, str):
-            raise self._fail(column, "a GUID string", value)
-        try:
-            return str(uuid.UUID(value.strip().strip("{}")))
-        except ValueError:
-            raise self._fail(column, "a GUID string", value) from None
-
-    def lookup(self, name: str) -> str | None:
-        """The id a lookup column points to (``_<name>_value``)."""
-        return self.guid(f"_{name}_value")
-
-    def lookup_ref(self, name: str) -> LookupRef | None:
-        """A polymorphic lookup: its id and the logical name from the annotation (which is needed)."""
-        target = self.lookup(name)
-        if target is None:
-            return None
-        column = f"_{name}_value{LOOKUP_LOGICAL_NAME}"
-        logical = self.get(column)
-        if logical is None:
-            raise RecordError(
-                f"{self.table} {self.key_value}: {column!r} is missing; read the row with "
-                'Prefer: odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname" (or "*")'
-            )
-        if not isinstance(logical, str) or not logical:
-            raise self._fail(column, "a table logical name", logical)
-        return LookupRef(logical.lower(), target)
-
-    def decimal(self, column: str) -> Decimal | None:
-        value = self.get(column)
-        if value is None:
-            return None
-        # bool is an int subclass: True must not become 1.
-        if isinstance(value, bool):
-            raise self._fail(column, "a number", value)
-        if isinstance(value, Decimal):
-            result = value
-        elif isinstance(value, int):
-            result = Decimal(value)
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise self._fail(column, "a finite number", value)
-            # The shortest text that round-trips, never the float's binary expansion.
-            result = Decimal(repr(value))
-        elif isinstance(value, str):
-            try:
-                result = Decimal(value.strip())
-            except InvalidOperation:
-                raise self._fail(column, "a number", value) from None
-        else:
-            raise self._fail(column, "a number", value)
-        if not result.is_finite():
-            raise self._fail(column, "a finite number", value)
-        return result
-
-    def integer(self, column: str) -> int | None:
-        value = self.get(column)
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise self._fail(column, "an integer", value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            return int(value)
-        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-            return int(value)
-        raise self._fail(column, "an integer", value)
-
-    def boolean(self, column: str) -> bool | None:
-        value = self.get(column)
-        if value is None:
-            return None
-        if not isinstance(value, bool):
-            raise self._fail(column, "true or false", value)
-        return value
-
-    def date(self, column: str) -> dt.date | None:
-        value = self.get(column)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self._fail(column, "a date string", value)
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return dt.date.fromisoformat(text)
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise self._fail(column, "a date (YYYY-MM-DD or an ISO datetime)", value) from None
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC)
-        return moment.date()
-
-    def datetime(self, column: str) -> dt.datetime | None:
-        value = self.get(column)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self._fail(column, "an ISO datetime string", value)
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise self._fail(column, "an ISO datetime string", value) from None
-        # The Web API always answers in UTC; a value without a zone is taken as UTC too.
-        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
+__all__ = [
+    "ADDRESS_PARTS",
+    "LOOKUP_LOGICAL_NAME",
+    "Account",
+    "Contact",
+    "Currency",
+    "LookupRef",
+    "Note",
+    "Product",
+    "Quote",
+    "RecordError",
+    "SalesDocumentRecord",
+    "SalesOrder",
+    "SalesOrderLine",
+    "Uom",
+]
 
 ADDRESS_PARTS = (
     "name",
@@ -211,7 +67,7 @@ ADDRESS_PARTS = (
 )
 
 
-def _address_columns(r: _Row) -> dict[str, str | None]:
+def _address_columns(r: Row) -> dict[str, str | None]:
     return {f"{side}_{part}": r.text(f"{side}_{part}") for side in ("billto", "shipto") for part in ADDRESS_PARTS}
 
 
@@ -264,7 +120,7 @@ class SalesDocumentRecord:
     shipto_fax: str | None = None
 
     @staticmethod
-    def _shared_columns(r: _Row) -> dict[str, Any]:
+    def _shared_columns(r: Row) -> dict[str, Any]:
         return {
             "name": r.text("name"),
             "description": r.text("description"),
@@ -303,7 +159,7 @@ class SalesOrder(SalesDocumentRecord):
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("salesorder", row, "salesorderid")
+        r = Row("salesorder", row, "salesorderid")
         return cls(
             salesorderid=r.key_value,
             ordernumber=r.text("ordernumber"),
@@ -326,7 +182,7 @@ class Quote(SalesDocumentRecord):
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("quote", row, "quoteid")
+        r = Row("quote", row, "quoteid")
         return cls(
             quoteid=r.key_value,
             quotenumber=r.text("quotenumber"),
@@ -374,11 +230,11 @@ class SalesOrderLine:
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
         if isinstance(row, Mapping) and row.get("quotedetailid") is not None and row.get("salesorderdetailid") is None:
-            r = _Row("quotedetail", row, "quotedetailid")
+            r = Row("quotedetail", row, "quotedetailid")
             entity, parent = "quotedetail", r.lookup("quoteid")
             quotedetailid = r.key_value
         else:
-            r = _Row("salesorderdetail", row, "salesorderdetailid")
+            r = Row("salesorderdetail", row, "salesorderdetailid")
             entity, parent = "salesorderdetail", r.lookup("salesorderid")
             quotedetailid = r.lookup("quotedetailid")
         return cls(
@@ -431,7 +287,7 @@ class Account:
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("account", row, "accountid")
+        r = Row("account", row, "accountid")
         return cls(
             accountid=r.key_value,
             accountnumber=r.text("accountnumber"),
@@ -460,7 +316,7 @@ class Contact:
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("contact", row, "contactid")
+        r = Row("contact", row, "contactid")
         return cls(
             contactid=r.key_value,
             fullname=r.text("fullname"),
@@ -484,7 +340,7 @@ class Product:
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("product", row, "productid")
+        r = Row("product", row, "productid")
         return cls(
             productid=r.key_value,
             productnumber=r.text("productnumber"),
@@ -507,7 +363,7 @@ class Uom:
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("uom", row, "uomid")
+        r = Row("uom", row, "uomid")
         return cls(
             uomid=r.key_value,
             name=r.text("name"),
@@ -526,7 +382,7 @@ class Currency:
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("transactioncurrency", row, "transactioncurrencyid")
+        r = Row("transactioncurrency", row, "transactioncurrencyid")
         return cls(
             transactioncurrencyid=r.key_value,
             isocurrencycode=r.text("isocurrencycode"),
@@ -556,7 +412,7 @@ class Note:
 
     @classmethod
     def from_webapi(cls, row: Mapping[str, Any]) -> Self:
-        r = _Row("annotation", row, "annotationid")
+        r = Row("annotation", row, "annotationid")
         object_type = r.text("objecttypecode")
         if object_type is None:
             # objectid is polymorphic; its annotation names the table when objecttypecode was not selected.

@@ -1,0 +1,420 @@
+"""The Dataverse Web API transport: OAuth client credentials, retries with backoff, paging, and
+errors that tell "try later" (DataverseUnavailable) from "Sales said no".
+
+Rows come back as Dataverse returns them (JSON objects; lookups as ``_<name>_value`` with the
+``@Microsoft.Dynamics.CRM.lookuplogicalname`` annotation), except that JSON numbers with a fraction
+are read as ``Decimal`` so money never passes through a float.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote as urlquote
+
+import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from yarl import URL
+
+from orders.retry import Backoff
+from schemas.types import GUID_PATTERN
+
+__all__ = [
+    "API_PATH",
+    "DataverseError",
+    "DataverseNotFound",
+    "DataverseUnavailable",
+    "WebApiSession",
+]
+
+log = logging.getLogger(__name__)
+
+API_PATH = "/api/data/v9.2/"
+LOOKUP_ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+# Salesorder states and statuses used by the write-back (dataverse.md §2).
+_FILTER_SAFE = "'(),:"  # readable in logs; everything else percent-encoded
+
+
+class DataverseError(Exception):
+    """Sales answered with an error (or could not be reached: see DataverseUnavailable)."""
+
+    def __init__(self, status: int | None, code: str, message: str) -> None:
+        super().__init__(" ".join(part for part in ("Dataverse", str(status or ""), code) if part) + f": {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class DataverseNotFound(DataverseError):
+    """404: the row (or entity set) does not exist."""
+
+
+class DataverseUnavailable(DataverseError):
+    """Sales could not be reached or kept refusing (timeouts, 429, 502/503/504): try again later.
+
+    ``retry_after`` is the wait Sales last asked for, in seconds, when it asked for one.
+    """
+
+    def __init__(self, status: int | None, code: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(status, code, message)
+        self.retry_after = retry_after
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)  # shortest repr: exact for the 4-5 decimal places Dataverse keeps
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to Dataverse")
+
+
+def checked_guid(value: str) -> str:
+    # Ids go into URLs and $filter text: accept nothing but a GUID.
+    if not isinstance(value, str) or not GUID_PATTERN.fullmatch(value):
+        raise ValueError(f"not a GUID: {value!r}")
+    return value.lower()
+
+
+def odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth another try."""
+
+    def __init__(self, error: DataverseUnavailable, retry_after: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after = retry_after
+
+
+class WebApiSession:
+    """The Web API transport: OAuth client-credentials token, retries, errors, paging."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        org_url: str,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        max_attempts: int = 6,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        timeout: float = 30.0,
+        page_size: int | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        now: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        """``sleep``/``now``/``wall_clock``/``rand`` are injectable for tests: ``now`` times the
+        token cache, ``wall_clock`` reads an HTTP-date Retry-After, ``rand`` draws the jitter.
+        Retries wait by :class:`orders.retry.Backoff`
+        from ``base_delay`` up to ``max_delay`` seconds."""
+        self._session = session
+        self.org_url = org_url.rstrip("/")
+        self.base_url = self.org_url + API_PATH
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self.max_attempts = max(1, max_attempts)
+        self.retry_policy = Backoff(base_delay, max_delay, rand)
+        self.timeout = timeout
+        self.page_size = page_size
+        self._sleep = sleep
+        self._now = now
+        self._wall_clock = wall_clock
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:  # never show the secret or the token
+        return f"DataverseClient({self.org_url!r}, client_id={self._client_id!r})"
+
+    # -- token --------------------------------------------------------------------------------
+
+    async def _get_token(self) -> str:
+        async with self._token_lock:  # one token request at a time; the others wait and reuse it
+            if self._token is not None and self._now() < self._token_expires:
+                return self._token
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "scope": self.org_url + "/.default",
+            }
+            body = await self._with_retries("POST", self._token_url, self._token_attempt, form, idempotent=True)
+            token = body.get("access_token") if isinstance(body, dict) else None
+            expires_in = body.get("expires_in") if isinstance(body, dict) else None
+            if not isinstance(token, str) or not token:
+                raise DataverseError(None, "invalid_token_response", "the token endpoint sent no access_token")
+            try:
+                lifetime = float(expires_in) if expires_in is not None else 3600.0
+            except (TypeError, ValueError):
+                lifetime = 3600.0
+            # Renew a little early (60 s, or 10% of a short lifetime) so a token never expires in flight.
+            self._token = token
+            self._token_expires = self._now() + lifetime - min(60.0, lifetime * 0.1)
+            log.debug("dataverse token acquired, valid %.0f s", lifetime)
+            return token
+
+    def _drop_token(self, token: str) -> None:
+        if self._token == token:  # another caller may already have fetched a newer one
+            self._token = None
+
+    async def _token_attempt(self, method: str, url: str, form: dict[str, str]) -> Any:
+        async with self._session.request(
+            method, url, data=form, headers={"Accept": "application/json"}, timeout=self._client_timeout()
+        ) as resp:
+            text = await resp.text()
+            if resp.status < 300:
+                return _loads(text) if text else {}
+            code, message = _oauth_error(text)
+            if resp.status in _RETRY_STATUSES:
+                raise _Retry(
+                    DataverseUnavailable(resp.status, code, f"token endpoint: {message}"), _retry_after(resp, self)
+                )
+            raise DataverseError(resp.status, code, f"token endpoint: {message}")
+
+    # -- HTTP with retries --------------------------------------------------------------------
+
+    def _client_timeout(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=self.timeout)
+
+    async def _with_retries(
+        self,
+        method: str,
+        url: str,
+        attempt_fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        idempotent: bool = True,
+    ) -> Any:
+        """Run one attempt after another by the retry policy until one succeeds or gives a final
+        answer; a failure worth another try is a ``_Retry`` inside, DataverseUnavailable outside."""
+
+        async def attempt() -> Any:
+            try:
+                return await attempt_fn(method, url, *args)
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                error = DataverseUnavailable(None, "timeout", f"{method} {_path(url)} timed out")
+                if not idempotent:
+                    raise error from None
+                raise _Retry(error) from None
+            except aiohttp.ClientConnectorError as exc:
+                # Not connected at all: nothing was sent, so even a POST may be repeated.
+                raise _Retry(
+                    DataverseUnavailable(None, "connection", f"{method} {_path(url)}: {exc.__class__.__name__}")
+                ) from None
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                error = DataverseUnavailable(None, "connection", f"{method} {_path(url)}: {exc.__class__.__name__}")
+                if not idempotent:
+                    raise error from None
+                raise _Retry(error) from None
+
+        policy = self.retry_policy.wait()
+
+        def wait(state: RetryCallState) -> float:
+            delay = float(policy(state))
+            retry = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(retry, _Retry) and retry.retry_after is not None:
+                delay = max(delay, retry.retry_after)  # never sooner than Sales asked
+            return delay
+
+        def before_sleep(state: RetryCallState) -> None:
+            retry = state.outcome.exception() if state.outcome is not None else None
+            error = retry.error if isinstance(retry, _Retry) else None
+            log.info(
+                "dataverse %s %s failed (%s %s), retry %d in %.2f s",
+                method,
+                _path(url),
+                error.status if error else None,
+                error.code if error else None,
+                state.attempt_number,
+                state.upcoming_sleep,
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except _Retry as last:
+            last.error.retry_after = last.retry_after
+            log.warning(
+                "dataverse %s %s gave up after %d attempts: %s",
+                method,
+                _path(url),
+                self.max_attempts,
+                last.error.message,
+            )
+            raise last.error from None
+
+    async def _api_attempt(
+        self, method: str, url: str, body: Any, headers: dict[str, str], idempotent: bool
+    ) -> tuple[int, dict[str, str], Any]:
+        refreshed = False
+        while True:
+            token = await self._get_token()
+            request_headers = {
+                "Accept": "application/json",
+                "OData-Version": "4.0",
+                "OData-MaxVersion": "4.0",
+                "Authorization": f"Bearer {token}",
+                **headers,
+            }
+            if body is not None:
+                request_headers.setdefault("Content-Type", "application/json")
+            async with self._session.request(
+                method,
+                URL(url, encoded=True),
+                data=None if body is None else json.dumps(body, default=_json_default).encode(),
+                headers=request_headers,
+                timeout=self._client_timeout(),
+                allow_redirects=False,
+            ) as resp:
+                text = await resp.text()
+                log.debug("dataverse %s %s -> %s", method, _path(url), resp.status)
+                if resp.status == 401 and not refreshed:
+                    # The token was revoked or expired early: fetch a fresh one, once.
+                    self._drop_token(token)
+                    refreshed = True
+                    continue
+                if resp.status < 300:
+                    return resp.status, dict(resp.headers), (_loads(text) if text.strip() else None)
+                code, message = _dataverse_error(text, resp.status)
+                if resp.status == 429 or (resp.status in _RETRY_STATUSES and idempotent):
+                    raise _Retry(DataverseUnavailable(resp.status, code, message), _retry_after(resp, self))
+                if resp.status in _RETRY_STATUSES:
+                    raise DataverseUnavailable(resp.status, code, message)
+                if resp.status == 404:
+                    raise DataverseNotFound(resp.status, code, message)
+                raise DataverseError(resp.status, code, message)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> tuple[int, dict[str, str], Any]:
+        """One Web API call with retries. ``path`` is relative to ``<org>/api/data/v9.2/`` (already
+        percent-encoded) or an absolute URL on the organisation (a nextLink). Returns
+        (status, headers, parsed JSON or None)."""
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if not url.startswith(self.base_url):
+            # A nextLink elsewhere would receive our bearer token.
+            raise DataverseError(None, "bad_url", f"refusing to call {URL(url).origin()} with the Sales token")
+        return await self._with_retries(
+            method, url, self._api_attempt, body, dict(headers or {}), idempotent, idempotent=idempotent
+        )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _read_headers(self) -> dict[str, str]:
+        prefer = [LOOKUP_ANNOTATIONS]
+        if self.page_size:
+            prefer.append(f"odata.maxpagesize={self.page_size}")
+        return {"Prefer": ",".join(prefer)}
+
+    async def get_row(self, entity_set: str, row_id: str, select: list[str] | None = None) -> dict[str, Any]:
+        """GET ``<entity_set>(<id>)``; DataverseNotFound when there is no such row."""
+        path = f"{entity_set}({checked_guid(row_id)})"
+        if select:
+            path += "?$select=" + ",".join(select)
+        _status, _headers, data = await self.request("GET", path, headers=self._read_headers())
+        if not isinstance(data, dict):
+            raise DataverseError(200, "bad_response", f"GET {entity_set} did not answer a JSON object")
+        return data
+
+    async def iter_rows(self, entity_set: str, filter_: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The rows of a collection, following ``@odata.nextLink`` to the last page."""
+        path: str | None = entity_set
+        if filter_:
+            path = f"{entity_set}?$filter={urlquote(filter_, safe=_FILTER_SAFE)}"
+        while path is not None:
+            _status, _headers, data = await self.request("GET", path, headers=self._read_headers())
+            if not isinstance(data, dict) or not isinstance(data.get("value"), list):
+                raise DataverseError(200, "bad_response", f"GET {entity_set} did not answer a collection")
+            for row in data["value"]:
+                yield row
+            next_link = data.get("@odata.nextLink")
+            path = next_link if isinstance(next_link, str) and next_link else None
+
+    async def list_rows(self, entity_set: str, filter_: str | None = None) -> list[dict[str, Any]]:
+        return [row async for row in self.iter_rows(entity_set, filter_)]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _path(url: str) -> str:
+    # Log the path only: never a query string a secret could hide in, never headers.
+    return URL(url).path
+
+
+def _dataverse_error(text: str, status: int) -> tuple[str, str]:
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message")
+        return (str(code) if code is not None else "", str(message) if message else f"HTTP {status}")
+    snippet = " ".join(text.split())[:200]
+    return "", snippet or f"HTTP {status}"
+
+
+def _oauth_error(text: str) -> tuple[str, str]:
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        description = data.get("error_description")
+        return data["error"], str(description).splitlines()[0] if description else data["error"]
+    return "", " ".join(text.split())[:200] or "no answer"
+
+
+def _retry_after(resp: aiohttp.ClientResponse, client: WebApiSession) -> float | None:
+    """``Retry-After`` in seconds, or as an HTTP date (then measured against the wall clock)."""
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    with contextlib.suppress(ValueError):  # not seconds: an HTTP date
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - client._wall_clock())
