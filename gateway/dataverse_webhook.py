@@ -121,7 +121,7 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
             event=event,
             revision=found.revision,
             reason=_clean(reason),
-            correlation_id=_clean(context.correlation_id or request.headers.get("x-ms-correlation-request-id", "")),
+            correlation_id=_clean(context.correlation_id or request.headers.get("x-ms-correlation-request-id") or ""),
             operation_id=_clean(context.operation_id or ""),
             organization=_clean(request.headers.get("x-ms-dynamics-organization", "")),
             size_exceeded=size_exceeded,

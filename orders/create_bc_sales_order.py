@@ -22,6 +22,7 @@ from orders import inbox
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.dataverse.client import DataverseClient, DataverseNotFound, DataverseUnavailable
 from orders.dataverse.codes import SalesOrderState
+from orders.dataverse.records import SalesOrder
 from orders.inbox.states import InboxState, WritebackState
 from orders.read_bc_records import BcInputs, conversion_data, read_for
 from orders.read_sales_document import SalesDocumentData, read_sales_order
@@ -62,7 +63,7 @@ class LeaseLost(Exception):
     """Another worker took the inbox row over while this one worked; this one changes nothing."""
 
 
-def convert(data: SalesDocumentData, bc: BcInputs) -> BcSalesDocument:
+def convert(data: SalesDocumentData[SalesOrder], bc: BcInputs) -> BcSalesDocument:
     return sales_order_to_bc_order(OrderConversionInput(order=data.document, **conversion_data(data, bc)))
 
 

@@ -53,7 +53,7 @@ MSG_ALREADY_PROCESSED = "The current record has already been processed in Busine
 CreateOrder = Callable[[str], Awaitable[str]]
 
 
-def _convert(data: SalesDocumentData, bc: BcInputs) -> BcSalesDocument:
+def _convert(data: SalesDocumentData[Quote], bc: BcInputs) -> BcSalesDocument:
     return sales_quote_to_bc_quote(QuoteConversionInput(quote=data.document, **conversion_data(data, bc)))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from orders.dataverse.client import DataverseClient, DataverseNotFound
 from orders.dataverse.records import (
@@ -23,10 +23,12 @@ from orders.dataverse.records import (
     Uom,
 )
 
+D = TypeVar("D", SalesOrder, Quote)
+
 
 @dataclass(frozen=True, slots=True)
-class SalesDocumentData:
-    document: SalesOrder | Quote
+class SalesDocumentData(Generic[D]):
+    document: D
     lines: tuple[SalesOrderLine, ...]
     notes: tuple[Note, ...]
     account: Account | None
@@ -76,21 +78,21 @@ async def read_references(
     return account, contact, products, uoms, currency
 
 
-async def read_sales_order(client: DataverseClient, order_id: str) -> SalesDocumentData:
+async def read_sales_order(client: DataverseClient, order_id: str) -> SalesDocumentData[SalesOrder]:
     order = SalesOrder.from_webapi(await client.get_sales_order(order_id))
     line_rows, note_rows = await asyncio.gather(client.get_sales_order_lines(order_id), client.get_notes(order_id))
     return await _complete(client, order, line_rows, note_rows)
 
 
-async def read_quote(client: DataverseClient, quote_id: str) -> SalesDocumentData:
+async def read_quote(client: DataverseClient, quote_id: str) -> SalesDocumentData[Quote]:
     quote = Quote.from_webapi(await client.get_quote(quote_id))
     line_rows, note_rows = await asyncio.gather(client.get_quote_lines(quote_id), client.get_notes(quote_id))
     return await _complete(client, quote, line_rows, note_rows)
 
 
 async def _complete(
-    client: DataverseClient, document: SalesOrder | Quote, line_rows: list[Any], note_rows: list[Any]
-) -> SalesDocumentData:
+    client: DataverseClient, document: D, line_rows: list[Any], note_rows: list[Any]
+) -> SalesDocumentData[D]:
     lines = [SalesOrderLine.from_webapi(r) for r in line_rows]
     notes = tuple(n for n in (Note.from_webapi(r) for r in note_rows) if not n.isdocument)
     account, contact, products, uoms, currency = await read_references(client, document, lines)

@@ -8,6 +8,7 @@ and costs the same whether or not the user exists.
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import hashlib
 import hmac
@@ -277,7 +278,7 @@ class UserService:
             return Verification(None, "user has no key")
         return Verification(None, "wrong key")
 
-    async def touch(self, user_ids: list[int], at: dt.datetime) -> None:
+    async def touch(self, user_ids: builtins.list[int], at: dt.datetime) -> None:
         """Record 'last used' for users (batched; not in the request's path)."""
         if not user_ids:
             return

@@ -104,7 +104,7 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
             raise invalid(f"Invalid $filter: {exc}") from None
 
     # nodes ----------------------------------------------------------------------------
-    def visit_Identifier(self, node: ast.Identifier) -> ColumnElement[Any]:
+    def visit_Identifier(self, node: ast.Identifier) -> ColumnElement[Any]:  # type: ignore[override]
         return self.columns[self._prop(node).name]
 
     def visit_Attribute(self, node: ast.Attribute) -> Any:

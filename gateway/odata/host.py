@@ -55,6 +55,7 @@ class Page:
 
 
 def error_response(err: ODataError, v3: bool = False) -> web.Response:
+    body: dict[str, Any]
     if v3:
         body = {"odata.error": {"code": err.code, "message": {"lang": "en-US", "value": err.message}}}
         ctype = "application/json;odata=minimalmetadata;charset=utf-8"

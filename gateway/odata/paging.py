@@ -99,6 +99,7 @@ def after(columns: Sequence[tuple[ColumnElement[Any], bool, bool]], values: Sequ
         for (c, _d, _n), v in zip(columns[:i], values[:i], strict=True):
             prefix.append(c.is_(None) if v is None else c == v)
         v = values[i]
+        step: ColumnElement[bool]
         if v is None:
             step = false() if desc else col.is_not(None)
         elif desc:

@@ -25,7 +25,9 @@ class ResourcePath:
 
 def split_segments(path: str) -> list[str]:
     """Split on '/' outside single-quoted literals."""
-    segments, current, in_quote = [], [], False
+    segments: list[str] = []
+    current: list[str] = []
+    in_quote = False
     for ch in path:
         if ch == "'":
             in_quote = not in_quote
@@ -42,7 +44,9 @@ def split_segments(path: str) -> list[str]:
 
 def split_key(text: str) -> list[tuple[str | None, str]]:
     """`'10000'` -> [(None, "'10000'")]; `A=1,B='x'` -> [("A","1"), ("B","'x'")]."""
-    parts, current, in_quote = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    in_quote = False
     for ch in text:
         if ch == "'":
             in_quote = not in_quote

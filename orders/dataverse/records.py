@@ -232,7 +232,7 @@ class SalesOrderLine:
         if isinstance(row, Mapping) and row.get("quotedetailid") is not None and row.get("salesorderdetailid") is None:
             r = Row("quotedetail", row, "quotedetailid")
             entity, parent = "quotedetail", r.lookup("quoteid")
-            quotedetailid = r.key_value
+            quotedetailid: str | None = r.key_value
         else:
             r = Row("salesorderdetail", row, "salesorderdetailid")
             entity, parent = "salesorderdetail", r.lookup("salesorderid")

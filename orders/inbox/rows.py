@@ -60,10 +60,10 @@ class InboxRow:
     @classmethod
     def from_row(cls, row: Any) -> InboxRow:
         m = row._mapping
-        return cls(**{name: m[name] for name in cls.__slots__})  # type: ignore[attr-defined]
+        return cls(**{name: m[name] for name in cls.__slots__})
 
     def as_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        out = {name: getattr(self, name) for name in self.__slots__}
         for k, v in out.items():
             if isinstance(v, dt.datetime):
                 out[k] = v.isoformat()
