@@ -96,7 +96,7 @@ def _resolve_object(company: Company, line: Rec, data: dict[str, Any], insert: b
         raise dialog(f"Lines of type {line_type} are not supported by the simulator.")
 
 
-def _unit_of_measure(company: Company, line: Rec, data: dict[str, Any]) -> None:
+def _unit_of_measure(company: Company, line: Rec, data: dict[str, Any], insert: bool) -> None:
     units = company.table("unitsOfMeasure")
     if "unitOfMeasureId" in data and "unitOfMeasureCode" not in data:
         found = units.get(data["unitOfMeasureId"]) if data["unitOfMeasureId"] != EMPTY_GUID else None
@@ -113,6 +113,11 @@ def _unit_of_measure(company: Company, line: Rec, data: dict[str, Any]) -> None:
     if code and unit is None:
         raise table_relation("Unit of Measure Code", "Sales Line", code, "Unit of Measure")
     line["unitOfMeasureId"] = unit["id"] if unit else EMPTY_GUID
+    item = company.table("items").get(line["itemId"]) if line["lineType"] == "Item" else None
+    if item is not None and "unitPrice" not in data and (insert or "unitOfMeasureCode" in data):
+        # The price is per the line's unit: the item's price times the unit's quantity.
+        per = item_units.by_key(item["number"], code)
+        line["unitPrice"] = item["unitPrice"] * (per["qtyPerUnitOfMeasure"] if per else 1)
 
 
 def _check_refs(company: Company, line: Rec) -> None:
@@ -169,7 +174,7 @@ def create_line(company: Company, kind: DocKind, header: Rec, body: dict[str, An
     else:
         line["sequence"] = (existing[-1]["sequence"] if existing else 0) + 10000
     _resolve_object(company, line, data, insert=True)
-    _unit_of_measure(company, line, data)
+    _unit_of_measure(company, line, data, insert=True)
     _check_refs(company, line)
     if kind is ORDER:
         line["shipQuantity"] = data.get("shipQuantity", line["quantity"])
@@ -198,7 +203,7 @@ def update_line(company: Company, kind: DocKind, header: Rec, line: Rec, body: d
         raise dialog('The value for "lineObjectNumber" cannot be modified.')
     draft = dict(line)
     draft.update(data)
-    _unit_of_measure(company, draft, data)
+    _unit_of_measure(company, draft, data, insert=False)
     _check_refs(company, draft)
     if kind is ORDER and "quantity" in data:
         draft["shipQuantity"] = data.get("shipQuantity", draft["quantity"])
