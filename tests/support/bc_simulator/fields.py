@@ -25,19 +25,37 @@ _ENCODED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 class Kind(enum.Enum):
-    GUID = "Edm.Guid"
-    CODE = "Edm.String"
-    TEXT = "Edm.String"
-    DECIMAL = "Edm.Decimal"
-    INT = "Edm.Int32"
-    BOOL = "Edm.Boolean"
-    DATE = "Edm.Date"
-    DATETIME = "Edm.DateTimeOffset"
-    ENUM = "Edm.Enum"
+    GUID = "guid"
+    CODE = "code"
+    TEXT = "text"
+    DECIMAL = "decimal"
+    INT = "int"
+    BOOL = "bool"
+    DATE = "date"
+    DATETIME = "datetime"
+    ENUM = "enum"
 
     @property
     def is_string(self) -> bool:
         return self in (Kind.CODE, Kind.TEXT)
+
+    @property
+    def edm(self) -> str:
+        """The EDM type name OData messages use."""
+        return _EDM_NAMES[self]
+
+
+_EDM_NAMES = {
+    Kind.GUID: "Edm.Guid",
+    Kind.CODE: "Edm.String",
+    Kind.TEXT: "Edm.String",
+    Kind.DECIMAL: "Edm.Decimal",
+    Kind.INT: "Edm.Int32",
+    Kind.BOOL: "Edm.Boolean",
+    Kind.DATE: "Edm.Date",
+    Kind.DATETIME: "Edm.DateTimeOffset",
+    Kind.ENUM: "Edm.String",
+}
 
 
 @dataclass(frozen=True)
@@ -189,32 +207,32 @@ def from_wire(f: Field, raw: Any) -> Any:
         return raw.lower()
     if kind is Kind.DECIMAL:
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise bad_value(raw, kind.value)
+            raise bad_value(raw, kind.edm)
         try:
             number = Decimal(str(raw))
         except InvalidOperation:
-            raise bad_value(raw, kind.value) from None
+            raise bad_value(raw, kind.edm) from None
         if not number.is_finite():
-            raise bad_value(raw, kind.value)
+            raise bad_value(raw, kind.edm)
         return number
     if kind is Kind.INT:
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise bad_value(raw, kind.value)
+            raise bad_value(raw, kind.edm)
         return raw
     if kind is Kind.BOOL:
         if not isinstance(raw, bool):
-            raise bad_value(raw, kind.value)
+            raise bad_value(raw, kind.edm)
         return raw
     if kind is Kind.DATE:
         try:
             return parse_date(raw)
         except (TypeError, ValueError):
-            raise bad_value(raw, kind.value) from None
+            raise bad_value(raw, kind.edm) from None
     if kind is Kind.DATETIME:
         try:
             return parse_datetime(raw)
         except (TypeError, ValueError, AttributeError):
-            raise bad_value(raw, kind.value) from None
+            raise bad_value(raw, kind.edm) from None
     if not isinstance(raw, str):
         raise not_an_option(str(raw), f.options)
     matched = match_option(raw, f.options)

@@ -38,7 +38,7 @@ _TOKEN = re.compile(
     |(?P<date>\d{4}-\d{2}-\d{2}(?![\w-]))
     |(?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[mMdDfFlL]?(?![\w.]))
     |(?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-    |(?P<punct>[(),/])
+    |(?P<punct>[(),/:])
     )""",
     re.VERBOSE,
 )
@@ -237,7 +237,7 @@ class _Compiler:
 
     def literal(self, node: Node, f: Field, op: str = "eq") -> Any:
         kind, lit, raw = f.kind, node.lit_type, node.value
-        wanted = "Edm.String" if kind is Kind.ENUM else kind.value
+        wanted = kind.edm
         ok = {
             Kind.CODE: ("string",),
             Kind.TEXT: ("string",),
