@@ -141,7 +141,7 @@ def _aad(error: str, description: str) -> dict[str, Any]:
     return {
         "error": error,
         "error_description": f"{description}\r\nTrace ID: {uuid.uuid4()}\r\nCorrelation ID: {uuid.uuid4()}",
-        "error_codes": [int(description.split(":")[0][5:])],
+        "error_codes": [int(description.split(":")[0].removeprefix("AADSTS"))],
         "trace_id": str(uuid.uuid4()),
         "correlation_id": str(uuid.uuid4()),
     }
