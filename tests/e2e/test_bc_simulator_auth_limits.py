@@ -7,6 +7,7 @@ import base64
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.support.bc_simulator import BC_SCOPE, Identity
 from tests.support.bc_simulator.client import BcClient, Factory
@@ -183,10 +184,8 @@ async def test_commit_then_drop_connection(bc_client: BcClient) -> None:
 async def test_drop_before_processing(bc_client: BcClient) -> None:
     sim = bc_client.sim
     sim.add_fault("drop", path="*/salesOrders", method="POST")
-    try:
+    with pytest.raises(aiohttp.ClientError):
         await bc_client.post(bc_client.company("salesOrders"), {"customerNumber": "10000"})
-    except aiohttp.ClientError:
-        pass
     assert len(sim.company().table("salesOrders")) == 0
 
 

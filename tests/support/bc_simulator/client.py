@@ -44,7 +44,6 @@ class BcClient:
         self.sim = sim
         self.session = session
         self.identity = identity
-        self._auth: dict[str, str] | None = None
 
     def url(self, path: str) -> str:
         if path.startswith("http"):
@@ -57,9 +56,8 @@ class BcClient:
         return f"companies({self.sim.company_id}){suffix}"
 
     def auth(self) -> dict[str, str]:
-        if self._auth is None:
-            self._auth = self.sim.auth_headers(self.identity)
-        return self._auth
+        """Fresh credentials each time: a test may have moved the clock past a token's lifetime."""
+        return self.sim.auth_headers(self.identity)
 
     async def request(
         self,
