@@ -36,13 +36,13 @@ class Receiver:
         self.arrived.set()
         return web.Response(status=self.answers.pop(0) if self.answers else 200)
 
-    async def wait(self, count: int, timeout: float = 3.0) -> None:
+    async def wait(self, count: int, seconds: float = 3.0) -> None:
         async def until() -> None:
             while len(self.posts) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
 
-        await asyncio.wait_for(until(), timeout)
+        await asyncio.wait_for(until(), seconds)
 
     def notes(self) -> list[dict[str, Any]]:
         return [n for _, body in self.posts for n in body["value"]]

@@ -8,110 +8,31 @@ authentication, throttling, faults.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from yarl import URL
 
-from . import documents, masterdata
-from .config import Identity, SimConfig
+from . import operations
+from .config import SimConfig
 from .entities import COMPANIES, EntityDef
 from .errors import (
     ApiError,
     dialog,
-    entity_changed,
-    invalid_token,
     method_not_allowed,
     permission,
-    query_syntax,
     record_not_found,
     resource_not_found,
 )
-from .fields import GUID_RE, etag_for, to_wire
-from .lines import BY_LINES, KINDS, create_line, delete_line, update_line
+from .fields import etag_for, to_wire
+from .lines import BY_LINES
 from .paging import Options, parse_options, run_query, selected, shape
+from .request import ApiRequest, ApiResponse, Segment, check_etag, parse_guid, parse_path
 from .store import Company, Rec, Store, Table
 from .views import API_SETS, NAVIGATION, metadata_xml, schema_for
 
-JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true"
-_SEGMENT = re.compile(r"^(?P<name>[A-Za-z_$][\w.$]*)(?:\((?P<key>[^()]*)\))?$")
-_ETAG = re.compile(r'^(W/)?"[^"]*"$')
 _PREFER_PAGE = re.compile(r"odata\.maxpagesize=(\d+)")
 _VERBS = {"GET": "Read", "POST": "Insert", "PATCH": "Modify", "DELETE": "Delete"}
-
-
-@dataclass
-class ApiRequest:
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes
-    identity: Identity
-    root: str
-    company_hint: str | None = None
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == name:
-                return value
-        return None
-
-    def json(self) -> dict[str, Any]:
-        try:
-            data = orjson.loads(self.body or b"{}")
-        except orjson.JSONDecodeError:
-            raise ApiError(400, "BadRequest_InvalidRequestUrl", "The request body is not valid JSON.") from None
-        if not isinstance(data, dict):
-            raise ApiError(400, "BadRequest_InvalidRequestUrl", "The request body must be a JSON object.")
-        return data
-
-
-@dataclass
-class ApiResponse:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = JSON_TYPE
-
-
-@dataclass
-class Segment:
-    name: str
-    key: str | None
-
-
-def parse_path(path: str) -> list[Segment]:
-    out: list[Segment] = []
-    for raw in [p for p in path.split("/") if p]:
-        match = _SEGMENT.match(raw)
-        if match is None:
-            raise query_syntax()
-        out.append(Segment(match.group("name"), match.group("key")))
-    return out
-
-
-def parse_guid(key: str | None) -> str:
-    if key is None or not GUID_RE.match(key.strip()):
-        raise query_syntax()
-    return key.strip().lower()
-
-
-def check_etag(req: ApiRequest, rec: Rec, required: bool) -> None:
-    value = req.header("if-match")
-    if value is None:
-        if required:
-            raise invalid_token()
-        return
-    if value.strip() == "*":
-        return
-    tags = [t.strip() for t in value.split(",")]
-    if not all(_ETAG.match(t) for t in tags):
-        raise invalid_token()
-    if etag_for(rec["_v"]) not in tags:
-        raise entity_changed()
 
 
 class Api:
@@ -266,7 +187,7 @@ class Api:
         if req.method == "POST":
             if "POST" not in defn.methods:
                 raise method_not_allowed("POST", defn.set_name, "EntitySet")
-            rec = self._create(req, company, defn, parent, req.json())
+            rec = operations.create(self.store, company, defn, parent, req.json())
             location = f"{req.root}/{path}({rec['id']})"
             return self._written(req, company, defn, rec, path, 201, {"Location": location})
         if req.method != "GET":
@@ -389,60 +310,17 @@ class Api:
             check_etag(req, rec, required=True)
             body = req.json()
             with self.store.atomic():
-                self._update(company, defn, rec, body)
+                operations.update(company, defn, rec, body)
             return self._written(req, company, defn, rec, path, 200)
         if req.method == "DELETE":
             check_etag(req, rec, required=False)
             with self.store.atomic():
-                self._delete(company, defn, rec)
+                operations.delete(company, defn, rec)
             return ApiResponse(204)
         raise method_not_allowed(req.method, defn.set_name)
 
-    def _create(
-        self, req: ApiRequest, company: Company, defn: EntityDef, parent: Rec | None, body: dict[str, Any]
-    ) -> Rec:
-        with self.store.atomic():
-            if defn.set_name in KINDS:
-                return documents.create_document(company, KINDS[defn.set_name], body)
-            if defn.set_name in BY_LINES:
-                kind = BY_LINES[defn.set_name]
-                header = parent
-                if header is None:
-                    doc_id = body.get("documentId")
-                    header = company.table(kind.header_set).get(str(doc_id).lower()) if doc_id else None
-                    if header is None:
-                        raise dialog("You must specify an Id or a Document Id to get the lines.")
-                return create_line(company, kind, header, body)
-            return masterdata.create(company, defn, body, parent)
-
-    def _header_of(self, company: Company, defn: EntityDef, line: Rec) -> Rec:
-        header = company.table(BY_LINES[defn.set_name].header_set).get(line["documentId"])
-        if header is None:
-            raise record_not_found("Sales Header", f"Id='{line['documentId']}'")
-        return header
-
-    def _update(self, company: Company, defn: EntityDef, rec: Rec, body: dict[str, Any]) -> None:
-        if defn.set_name in KINDS:
-            documents.update_document(company, KINDS[defn.set_name], rec, body)
-        elif defn.set_name in BY_LINES:
-            update_line(company, BY_LINES[defn.set_name], self._header_of(company, defn, rec), rec, body)
-        else:
-            masterdata.update(company, defn, rec, body)
-
-    def _delete(self, company: Company, defn: EntityDef, rec: Rec) -> None:
-        if defn.set_name in KINDS:
-            documents.delete_document(company, KINDS[defn.set_name], rec)
-        elif defn.set_name in BY_LINES:
-            delete_line(company, BY_LINES[defn.set_name], self._header_of(company, defn, rec), rec)
-        else:
-            masterdata.delete(company, defn, rec)
-
     def _action(self, req: ApiRequest, company: Company, defn: EntityDef, rec: Rec, name: str) -> ApiResponse:
-        known: dict[str, Callable[[Company, Rec], Any] | None] = {
-            "salesQuotes": {"makeOrder": documents.make_order, "makeInvoice": None, "send": None},
-            "salesOrders": {"shipAndInvoice": documents.ship_and_invoice},
-            "salesInvoices": {"post": None, "send": None, "cancel": None},
-        }.get(defn.set_name, {})  # type: ignore[assignment]
+        known = operations.ACTIONS.get(defn.set_name, {})
         if name not in known:
             raise resource_not_found(f"Microsoft.NAV.{name}")
         if req.method != "POST":

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
-from .api import ApiRequest, ApiResponse
 from .batch import run_batch
 from .config import Identity
 from .errors import ApiError, resource_not_found
 from .faults import Fault
+from .request import ApiRequest, ApiResponse
 
 if TYPE_CHECKING:
     from .simulator import BcSimulator

@@ -14,8 +14,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
-from .api import Api, ApiRequest, ApiResponse
+from .api import Api
 from .errors import ApiError
+from .request import ApiRequest, ApiResponse
 
 
 class _Rollback(Exception):

@@ -7,8 +7,10 @@ helper writes rows straight into the tables (no rules, no events, one sort), whi
 
 from __future__ import annotations
 
+import gc
+import itertools
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -205,15 +207,26 @@ def bulk_seed(
     prefix: str = "BULK",
 ) -> None:
     """Many items (``{prefix}000001`` ...) and positive, open ledger entries spread over them and the locations."""
-    clock_now = store.clock.now()
-    posting = date.today() - timedelta(days=10)
-    id_base = uuid.uuid4().hex[:20]
-    ids = iter(range(1, 10**12))
+    if ledger_entries and not items:
+        raise ValueError("ledger entries need items")
+    # Millions of new dicts would trigger the cyclic GC over and over; none of them form cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _bulk(store, company, items, ledger_entries, locations, prefix)
+    finally:
+        if was_enabled:
+            gc.enable()
 
-    def next_id() -> str:
-        n = next(ids)
-        return f"{id_base[:8]}-{id_base[8:12]}-4{id_base[13:16]}-8{id_base[17:20]}-{n:012x}"
 
+def _bulk(
+    store: Store, company: Company, items: int, ledger_entries: int, locations: tuple[str, ...], prefix: str
+) -> None:
+    now = store.clock.now()
+    posting = store.clock.today() - timedelta(days=10)
+    stem = uuid.uuid4().hex
+    id_prefix = f"{stem[:8]}-{stem[8:12]}-4{stem[13:16]}-8{stem[17:20]}-"
+    serial = itertools.count(int(stem[20:24], 16) << 32)
     for code in locations:
         if company.table("locations").by_key(code) is None:
             _add(company, "locations", code, code=code, displayName=code.title())
@@ -221,67 +234,62 @@ def bulk_seed(
         _add(company, "unitsOfMeasure", "PCS", code="PCS", displayName="Piece")
     pcs = company.table("unitsOfMeasure").by_key("PCS")
     assert pcs is not None
-    item_defn = company.table("items").defn
-    template = masterdata.blank(item_defn, company)
+    template = masterdata.blank(company.table("items").defn, company)
+    template.update(
+        unitPrice=Decimal(10),
+        unitCost=Decimal(6),
+        baseUnitOfMeasureCode="PCS",
+        baseUnitOfMeasureId=pcs["id"],
+        lastModifiedDateTime=now,
+    )
     numbers = [f"{prefix}{i:06d}" for i in range(1, items + 1)]
-    item_rows: list[Rec] = []
-    uom_rows: list[Rec] = []
+    item_rows = []
     for no in numbers:
-        row = dict(template)
-        row.update(
-            id=next_id(),
-            number=no,
-            displayName=f"Bulk item {no}",
-            unitPrice=Decimal(10),
-            unitCost=Decimal(6),
-            baseUnitOfMeasureCode="PCS",
-            baseUnitOfMeasureId=pcs["id"],
-            lastModifiedDateTime=clock_now,
-        )
+        row = template.copy()
+        row["id"], row["number"], row["displayName"] = f"{id_prefix}{next(serial):012x}", no, f"Bulk item {no}"
         item_rows.append(row)
-        uom_rows.append(
-            {
-                "id": next_id(),
-                "itemNumber": no,
-                "code": "PCS",
-                "qtyPerUnitOfMeasure": Decimal(1),
-                "lastModifiedDateTime": clock_now,
-            }
-        )
     company.table("items").bulk_load(item_rows)
-    company.table("itemUnitsOfMeasure").bulk_load(uom_rows)
-    entries: list[Rec] = []
+    unit_template = {"code": "PCS", "qtyPerUnitOfMeasure": Decimal(1), "lastModifiedDateTime": now}
+    units = []
+    for no in numbers:
+        row = unit_template.copy()
+        row["id"], row["itemNumber"] = f"{id_prefix}{next(serial):012x}", no
+        units.append(row)
+    company.table("itemUnitsOfMeasure").bulk_load(units)
     start = company.next_entry_no
-    inventory = company.inventory
+    entry_template: Rec = {
+        "postingDate": posting,
+        "entryType": "Purchase",
+        "sourceNumber": "10000",
+        "sourceType": "Vendor",
+        "documentType": "Purchase Receipt",
+        "description": "",
+        "salesAmountActual": Decimal(0),
+        "lastModifiedDateTime": now,
+        "_variant": "",
+        "_open": True,
+    }
     quantities = [Decimal(q) for q in range(1, 11)]
+    costs = [q * 6 for q in quantities]
+    width = len(locations)
+    entries = []
     for i in range(ledger_entries):
-        no = numbers[i % items] if items else ""
-        location = locations[i % len(locations)]
-        qty = quantities[i % 10]
-        entry_id = next_id()
-        entries.append(
-            {
-                "id": entry_id,
-                "entryNumber": start + i,
-                "itemNumber": no,
-                "postingDate": posting,
-                "entryType": "Purchase",
-                "sourceNumber": "10000",
-                "sourceType": "Vendor",
-                "documentNumber": f"BULK{i // 100:06d}",
-                "documentType": "Purchase Receipt",
-                "description": "",
-                "quantity": qty,
-                "salesAmountActual": Decimal(0),
-                "costAmountActual": qty * 6,
-                "lastModifiedDateTime": clock_now,
-                "_location": location,
-                "_variant": "",
-                "_remaining": qty,
-                "_open": True,
-            }
-        )
-        inventory[no] = inventory.get(no, Decimal(0)) + qty
-        company.open_entries.setdefault((no, location, ""), []).append(entry_id)
+        row = entry_template.copy()
+        q = i % 10
+        row["id"] = f"{id_prefix}{next(serial):012x}"
+        row["entryNumber"] = start + i
+        row["itemNumber"] = numbers[i % items]
+        row["documentNumber"] = f"BULK{i // 100:06d}"
+        row["quantity"] = row["_remaining"] = quantities[q]
+        row["costAmountActual"] = costs[q]
+        row["_location"] = locations[i % width]
+        entries.append(row)
     company.table("itemLedgerEntries").bulk_load(entries)
     company.next_entry_no = start + ledger_entries
+    totals: dict[str, Decimal] = {}
+    for row in entries:
+        no = row["itemNumber"]
+        totals[no] = totals.get(no, Decimal(0)) + row["quantity"]
+    for no, qty in totals.items():
+        company.inventory[no] = company.inventory.get(no, Decimal(0)) + qty
+    company.forget_open_entries()

@@ -10,6 +10,7 @@ transaction commits, so webhooks never announce a rolled-back change.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -183,16 +184,25 @@ class Table:
             yield self.rows[entity_id]
 
     def bulk_load(self, recs: list[Rec]) -> None:
-        """Seeding: no undo, no events, one sort at the end."""
-        for rec in recs:
-            rec["_v"] = self.store.next_version()
-            entity_id = rec["id"]
-            self.rows[entity_id] = rec
-            key = self.key_of(rec)
-            self._keys.append(key)
-            self._ids.append(entity_id)
-            self._by_key[key] = entity_id
-        if any(self._keys[i] > self._keys[i + 1] for i in range(len(self._keys) - 1)):
+        """Seeding: no undo, no events, one sort at the end (list operations in C, not per-row calls)."""
+        first = self.store.reserve_versions(len(recs))
+        for version, rec in enumerate(recs, first):
+            rec["_v"] = version
+        fields = self._sort_fields
+        if len(fields) == 1:
+            name = fields[0]
+            keys = [(rec[name],) for rec in recs]
+        else:
+            keys = [tuple(rec[f] for f in fields) for rec in recs]
+        ids = [rec["id"] for rec in recs]
+        self.rows.update(zip(ids, recs, strict=True))
+        self._by_key.update(zip(keys, ids, strict=True))
+        in_order = (not self._keys or not keys or self._keys[-1] < keys[0]) and all(
+            a < b for a, b in itertools.pairwise(keys)
+        )
+        self._keys.extend(keys)
+        self._ids.extend(ids)
+        if not in_order:
             order = sorted(range(len(self._keys)), key=self._keys.__getitem__)
             self._keys = [self._keys[i] for i in order]
             self._ids = [self._ids[i] for i in order]
@@ -212,11 +222,25 @@ class Company:
         self.inventory: dict[str, Decimal] = {}
         # Posted, unpaid amounts per customer number (customers.balanceDue).
         self.balances: dict[str, Decimal] = {}
-        # Open item ledger entries per (item, location, variant), oldest first, for FIFO application.
-        self.open_entries: dict[tuple[str, str, str], list[str]] = {}
+        # Open item ledger entries per (item, location, variant), oldest first, for FIFO application;
+        # None after a bulk load until first needed (then rebuilt from the ledger in one pass).
+        self._open_entries: dict[tuple[str, str, str], list[str]] | None = {}
         self.next_entry_no = 1
         # Column getters per entity set (views.schema_for), built once per company.
         self.schemas: dict[str, Any] = {}
+
+    @property
+    def open_entries(self) -> dict[tuple[str, str, str], list[str]]:
+        if self._open_entries is None:
+            index: dict[tuple[str, str, str], list[str]] = {}
+            for rec in self.tables["itemLedgerEntries"].scan():
+                if rec["_open"]:
+                    index.setdefault((rec["itemNumber"], rec["_location"], rec["_variant"]), []).append(rec["id"])
+            self._open_entries = index
+        return self._open_entries
+
+    def forget_open_entries(self) -> None:
+        self._open_entries = None
 
     @property
     def name(self) -> str:
@@ -276,6 +300,12 @@ class Store:
     def next_version(self) -> int:
         self._version += 1
         return self._version
+
+    def reserve_versions(self, count: int) -> int:
+        """The first of count consecutive row versions (bulk loading)."""
+        first = self._version + 1
+        self._version += count
+        return first
 
     # -- companies ---------------------------------------------------------------------------
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import aiohttp
 
-from .api import ApiRequest, ApiResponse, check_etag, parse_path
 from .config import SimConfig
 from .doc_entities import SUBSCRIPTIONS
 from .errors import ApiError, method_not_allowed, query_syntax, record_not_found, resource_not_found
 from .fields import etag_for
 from .masterdata import convert_body
 from .paging import shape
+from .request import ApiRequest, ApiResponse, check_etag, parse_path
 from .store import Rec, Store
 from .views import API_SETS, schema_for
 from .webhooks import Notifier, Subscription

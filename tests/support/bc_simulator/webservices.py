@@ -18,12 +18,13 @@ from urllib.parse import quote
 
 from yarl import URL
 
-from .api import Api, ApiRequest, ApiResponse
+from .api import Api
 from .entities import DOCUMENT_TYPES, ENTRY_TYPES
 from .errors import ApiError, method_not_allowed, query_syntax
 from .fields import Field, Kind, boolean, code, day, dec, guid, integer, option, text
 from .paging import parse_options, run_query, selected, shape
 from .query import Col, parse_literal_for
+from .request import ApiRequest, ApiResponse
 from .store import Company, Rec
 
 _KEY_PAIR = re.compile(r"^\s*(\w+)\s*=\s*(.+?)\s*$")
