@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from .config import Identity
 from .errors import ApiError
-from .fields import format_datetime
+from .fields import format_datetime, number_out
 
 if TYPE_CHECKING:
     from .simulator import BcSimulator
@@ -46,9 +47,18 @@ _CONFIGURABLE = {
     "auth_mode",
 }
 
+# Routes whose path continues with arguments: records/{set}[/{key}], faults/{id}, publish/{page}.
+_TAKES_ARGUMENTS = {"records", "faults", "publish"}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return number_out(value)
+    return str(value)
+
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(data, default=str), content_type="application/json")
+    return web.Response(status=status, body=orjson.dumps(data, default=_default), content_type="application/json")
 
 
 class Control:
@@ -88,7 +98,10 @@ class Control:
         handler = None
         args: list[str] = []
         for cut in range(len(parts), -1, -1):
-            handler = self.routes.get((request.method, "/".join(parts[:cut])))
+            prefix = "/".join(parts[:cut])
+            if cut < len(parts) and prefix not in _TAKES_ARGUMENTS:
+                continue
+            handler = self.routes.get((request.method, prefix))
             if handler is not None:
                 args = parts[cut:]
                 break
