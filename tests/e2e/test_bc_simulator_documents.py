@@ -348,3 +348,43 @@ async def test_header_patch_and_delete(bc_client: BcClient) -> None:
     assert lines.value[0]["invoiceDiscountAllocation"] == 100 and lines.value[0]["netAmount"] == 900.8
     assert (await bc_client.delete(path)).status == 204
     assert bc_client.sim.company().table("salesOrderLines").rows == {}
+
+
+async def test_quote_header_and_lines_patch(bc_client: BcClient) -> None:
+    quote = await bc_client.post(
+        bc_client.company("salesQuotes"),
+        {
+            "customerNumber": "40000",
+            "salesQuoteLines": [{"lineType": "Item", "lineObjectNumber": "1928-S", "quantity": 1}],
+        },
+    )
+    assert quote.body["currencyCode"] == "CAD"  # from the customer
+    path = bc_client.company(f"salesQuotes({quote.body['id']})")
+    patched = await bc_client.patch(path, {"validUntilDate": "2031-12-31"})
+    assert patched.status == 200 and patched.body["validUntilDate"] == "2031-12-31"
+    lines = await bc_client.get(f"{path}/salesQuoteLines")
+    line = lines.value[0]
+    assert "shipQuantity" not in line and "invoiceDiscountAllocation" not in line
+    changed = await bc_client.patch(f"{path}/salesQuoteLines({line['id']})", {"quantity": 5}, etag=line["@odata.etag"])
+    assert changed.body["amountExcludingTax"] == 274.5
+    header = await bc_client.get(path)
+    assert header.body["totalAmountExcludingTax"] == 274.5
+    sent = await bc_client.patch(path, {"status": "Sent"})
+    assert sent.error_code == "BadRequest_InvalidOperation"
+
+
+async def test_fully_shipped_write_is_ignored_and_return_no_content(bc_client: BcClient) -> None:
+    order = await _order(bc_client)
+    path = bc_client.company(f"salesOrders({order['id']})")
+    ignored = await bc_client.patch(path, {"fullyShipped": True})
+    assert ignored.status == 200 and ignored.body["fullyShipped"] is False
+    quiet = await bc_client.patch(path, {"externalDocumentNumber": "QUIET"}, headers={"Prefer": "return-no-content"})
+    assert quiet.status == 204 and quiet.body == "" and quiet.headers["ETag"].startswith('W/"')
+
+
+async def test_contacts_and_accounts(bc_client: BcClient) -> None:
+    contact = await bc_client.post(bc_client.company("contacts"), {"displayName": "Jane Doe", "type": "Person"})
+    assert contact.status == 201 and contact.body["number"] == "CT000001" and contact.body["searchName"] == "JANE DOE"
+    accounts = await bc_client.get(bc_client.company("accounts"), params={"$filter": "number eq '6710'"})
+    assert accounts.value[0]["displayName"] == "Freight"
+    assert (await bc_client.post(bc_client.company("accounts"), {"number": "1"})).status == 405

@@ -97,6 +97,7 @@ def create_document(company: Company, kind: DocKind, body: dict[str, Any]) -> Re
     if nested is not None and not (isinstance(nested, list) and all(isinstance(x, dict) for x in nested)):
         raise ApiError(400, "BadRequest", f"The value of '{kind.line_set}' must be an array of objects.")
     data = convert_body(table.defn, body, allow=frozenset({"number"}))
+    data.pop("fullyShipped", None)  # computed; the page does not mark it read-only, so a write is ignored
     if "id" in data:
         raise read_only("id")
     header = blank(table.defn, company)
@@ -139,6 +140,7 @@ def update_document(company: Company, kind: DocKind, header: Rec, body: dict[str
     if kind.line_set in body:
         raise ApiError(400, "BadRequest", "Deep update is not supported. Update the lines one by one.")
     data = convert_body(table.defn, body)
+    data.pop("fullyShipped", None)
     _check_lookups(data)
     draft = dict(header)
     customer = _customer(company, data, "customer", "sell-to")
