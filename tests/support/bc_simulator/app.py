@@ -68,11 +68,9 @@ def resolve(sim: BcSimulator, path: str) -> Route | None:
     return None
 
 
-def to_web(response: ApiResponse, correlation: str | None = None) -> web.Response:
+def to_web(response: ApiResponse) -> web.Response:
     headers = dict(response.headers)
     headers.setdefault("OData-Version", "4.0")
-    if correlation:
-        headers["ms-correlation-x"] = correlation
     if response.body is None:
         return web.Response(status=response.status, headers=headers)
     if isinstance(response.body, str):
@@ -191,7 +189,11 @@ async def _guarded(
             early = await _fault_answer(sim, request, fault)
             if early is not None:
                 return early
-        response = await _dispatch(sim, request, route, identity)
+        try:
+            response = await _dispatch(sim, request, route, identity)
+        except Exception as exc:  # a simulator bug must look like BC's 500, and be visible
+            sim.errors.append(repr(exc))
+            response = error_response(sim, ApiError(500, "Internal_ServerError", f"Simulator error: {exc!r}"))
         if fault is not None and fault.kind == "drop_after_commit":
             assert request.transport is not None
             request.transport.abort()

@@ -38,6 +38,8 @@ async def bc_simulator_factory() -> AsyncIterator[Factory]:
     yield make
     for sim in started:
         await sim.close()
+    # A handler that raised is a simulator bug, whatever the test asserted.
+    assert [e for sim in started for e in sim.errors] == []
 
 
 @pytest.fixture

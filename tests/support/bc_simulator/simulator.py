@@ -58,6 +58,8 @@ class BcSimulator:
         self.webservices = WebServices(self.api)
         self.control = Control(self)
         self.request_log: deque[LoggedRequest] = deque(maxlen=self.config.request_log_size)
+        # Unexpected exceptions inside handlers (answered 500); tests may assert this stays empty.
+        self.errors: list[str] = []
         self._runner: web.AppRunner | None = None
         self.port = self.config.port
         if seed_demo:

@@ -114,7 +114,7 @@ class Notifier:
                 await self.deliver(force=False)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # the loop must outlive a bad receiver; the failure stays visible
                 self.deliveries.append(Delivery("", {}, {}, [], None, f"loop error: {exc!r}", self.clock.now()))
 
     # -- subscriptions ------------------------------------------------------------------------
