@@ -265,3 +265,34 @@ async def test_retry_schedule_uses_al_delays(
     assert len(receiver.posts) == 3
     sim.advance(61)
     await _delivered(sim, 4)
+
+
+async def test_rolled_back_changes_are_never_announced(bc_client: BcClient, receiver: Receiver) -> None:
+    await _subscribe(bc_client, receiver, "items")
+    cid = bc_client.sim.company_id
+    reply = await bc_client.post(
+        "$batch",
+        {
+            "requests": [
+                {"method": "POST", "id": "1", "url": f"companies({cid})/items", "body": {"number": "GHOST"}},
+                {"method": "POST", "id": "2", "url": f"companies({cid})/items", "body": {"number": "X" * 30}},
+            ]
+        },
+        headers={"Isolation": "snapshot"},
+    )
+    assert [a["status"] for a in reply.body["responses"]] == [201, 400]
+    failed_deep = await bc_client.post(
+        bc_client.company("salesOrders"),
+        {"customerNumber": "10000", "salesOrderLines": [{"lineType": "Item", "lineObjectNumber": "NOPE"}]},
+    )
+    assert failed_deep.status == 400
+    await bc_client.sim.flush_webhooks()
+    assert receiver.posts == []
+
+
+async def test_handshake_by_get_when_configured(
+    bc_simulator_factory: Factory, bc_session: Any, receiver: Receiver
+) -> None:
+    sim = await bc_simulator_factory(handshake_method="GET")
+    await _subscribe(BcClient(sim, bc_session), receiver, "contacts")
+    assert [method for method, _ in receiver.handshakes] == ["GET"]
