@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 
 from .config import SimConfig
 from .simulator import BcSimulator
@@ -59,6 +60,7 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"  control:   {sim.control_url}/   auth mode: {config.effective_auth_mode}")
     for company in sim.store.by_id.values():
         print(f"  company:   {company.name} id={company.id}")
+    sys.stdout.flush()  # a parent process reading a pipe must see the addresses now
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
