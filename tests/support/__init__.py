@@ -1,0 +1,1 @@
+"""Test support packages: stand-ins for the systems the product talks to."""
