@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orders.conversion_inputs import BcCustomer, BcItem, BcResource, Couplings
 from schemas import tables as t
-from schemas.bc_sales_document import BcCustomer, BcItem, BcResource, Couplings, SalesSetup
+from schemas.bc_sales_document import SalesSetup
 from schemas.sales_setup_store import load_sales_setup
 
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orders.conversion_inputs import BcCustomer, BcItem, BcResource, Couplings
 from orders.conversion_rules import bc_decimal, bc_guid
 from orders.dataverse.records import (
     Account,
@@ -29,12 +30,8 @@ from orders.dataverse.records import (
 from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
 from schemas.bc_sales_document import (
     DEFAULT_OPTION_MAPPINGS,
-    BcCustomer,
-    BcItem,
-    BcResource,
     BcSalesDocument,
     BcSalesLine,
-    Couplings,
     SalesSetup,
 )
 from tests.unit.test_dataverse_records import load, rows
