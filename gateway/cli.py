@@ -112,6 +112,7 @@ DEMO_USER = "DEMO"
 
 async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[str]:
     from orders.change_setup import SetupService
+    from orders.setup import SetupChange
     from schemas.roles import ROLES
     from schemas.users import UserService
 
@@ -127,12 +128,11 @@ async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[
         wanted["item_availability_enabled"] = True
     if not current.odata_username:
         wanted["odata_username"] = DEMO_USER
-    view = await service.view()
-    if not view["local_currency_code"]:
+    if not (await service.sales()).local_currency_code:
         # CRONUS US: orders in US dollars get a blank Currency Code; EUR, CAD, GBP exist as currencies.
         wanted["local_currency_code"] = "USD"
     if wanted:
-        await service.change(wanted, changed_by="demo")
+        await service.change(SetupChange(**wanted), changed_by="demo")
         notes.append("Published the item availability web service.")
     return notes
 

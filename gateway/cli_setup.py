@@ -13,15 +13,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
-from orders.change_setup import (
-    SetupError,
-    SetupService,
-    check_header_name,
-    check_url,
-    default_odata_url,
-    webhook_url,
-)
-from orders.setup import Setup
+from orders.change_setup import SetupService
+from orders.setup import ConnectionSetup, SetupChange, SetupError
+from orders.setup_rules import check_header_name, check_url, default_odata_url, webhook_url
 from schemas.roles import PRODUCT_AVAILABILITY
 
 
@@ -175,7 +169,7 @@ def _ask_checked(prompt: str, default: str, read: Callable[[str], str], check: C
 
 
 def guide(
-    current: Setup,
+    current: ConnectionSetup,
     default_odata_url: str,
     read: Callable[[str], str] = input,
     secret: Callable[[str], str] = getpass.getpass,
@@ -305,7 +299,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
             if not args.yes and not _ask_bool("Save this setup?", True, input):
                 raise SetupError("Nothing was saved.")
             try:
-                result = await service.change(dict(values), changed_by=_who())
+                result = await service.change(SetupChange.parse(values), changed_by=_who())
                 break
             except SetupError as exc:
                 # A rule the fields alone cannot show (an unknown user, say): say so, ask again.
@@ -316,7 +310,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
                 known = {
                     k: v
                     for k, v in values.items()
-                    if k in {f.name for f in dataclasses.fields(Setup)} and k not in typed_secret
+                    if k in {f.name for f in dataclasses.fields(ConnectionSetup)} and k not in typed_secret
                 }
                 current = dataclasses.replace(current, **known)
         if args.create_odata_user:
@@ -326,7 +320,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
             if await users.find(name) is None:
                 await users.add(name, "Dynamics 365 Sales availability", {PRODUCT_AVAILABILITY})
         if not interactive:
-            result = await service.change({**values, **sales_values}, changed_by=_who())
+            result = await service.change(SetupChange.parse({**values, **sales_values}), changed_by=_who())
         setup = result.setup
         key = None
         if new_key:

@@ -90,6 +90,7 @@ from orders.dataverse.records import (
     Uom,
 )
 from orders.notes_text import html_to_text
+from orders.setup import SalesSetup
 from schemas.bc_sales_document import (
     FIELD_LENGTHS,
     ONE,
@@ -99,7 +100,6 @@ from schemas.bc_sales_document import (
     BcSalesHeader,
     BcSalesLine,
     DocumentType,
-    SalesSetup,
 )
 
 SERVICE_NAME = "Dataverse"  # BC's CRMProductName.CDSServiceName()
@@ -400,9 +400,8 @@ def _product_target(kind: DocumentKind, line: SalesOrderLine, data: ConversionDa
     if product is None:
         raise _fail("product_missing", _not_found("CRM Product", f"Product='{bc_guid(line.productid)}'"))
     if product.statecode != ProductState.ACTIVE:
-        current = (
-            ProductState(product.statecode).caption if product.statecode in ProductState._value2member_map_ else ""
-        )
+        state = product.statecode
+        current = ProductState(state).caption if state is not None and state in ProductState._value2member_map_ else ""
         raise _fail(
             "product_inactive",
             f"Status must be equal to 'Active'  in CRM Product: Product={bc_guid(product.productid)}. "

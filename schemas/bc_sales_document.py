@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
@@ -21,7 +21,6 @@ from typing import Literal
 DocumentType = Literal["Order", "Quote"]
 # "" is a text line (BC's blank Type): it carries only a Description.
 LineType = Literal["Item", "Resource", "G/L Account", ""]
-WriteInProductType = Literal["Item", "Resource", ""]
 
 # BC's field lengths, by our field name (the caption in parentheses where it is not obvious).
 FIELD_LENGTHS: Mapping[str, int] = MappingProxyType(
@@ -149,54 +148,3 @@ class BcSalesDocument:
     header: BcSalesHeader
     lines: tuple[BcSalesLine, ...] = ()
     notes: tuple[BcNote, ...] = ()
-
-
-# ---- inputs from BC's side -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OptionMappings:
-    """BC's "CRM Option Mapping" for the three option fields the conversion copies.
-
-    Keys are the Sales option values; values are BC codes (at most 10 characters).
-    """
-
-    payment_terms: Mapping[int, str]  # salesorder.paymenttermscode -> Payment Terms Code
-    shipping_agents: Mapping[int, str]  # salesorder.shippingmethodcode -> Shipping Agent Code
-    shipment_methods: Mapping[int, str]  # salesorder.freighttermscode -> Shipment Method Code
-
-
-# The option values Sales ships with (dataverse.md §2), each mapped to a BC code named after it.
-DEFAULT_OPTION_MAPPINGS = OptionMappings(
-    payment_terms=MappingProxyType({1: "NET 30", 2: "2%10NET30", 3: "NET 45", 4: "NET 60"}),
-    shipping_agents=MappingProxyType(
-        {
-            1: "AIRBORNE",
-            2: "DHL",
-            3: "FEDEX",
-            4: "UPS",
-            5: "POSTAL",
-            6: "FULL LOAD",
-            7: "WILL CALL",
-        }
-    ),
-    shipment_methods=MappingProxyType({1: "FOB", 2: "NO CHARGE"}),
-)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SalesSetup:
-    """The parts of BC's "Sales & Receivables Setup" (and "General Ledger Setup") used here.
-
-    ``write_in_product_type`` "" with a ``write_in_product_no`` counts as "Item", BC's default
-    option. ``local_currency_code`` is G/L Setup's "LCY Code": a Sales document in that ISO currency
-    gets a blank Currency Code. ``freight_gl_account`` is "Freight G/L Acc. No.".
-    """
-
-    write_in_product_type: WriteInProductType = "Item"
-    write_in_product_no: str = ""
-    local_currency_code: str = ""
-    freight_gl_account: str = ""
-    payment_terms: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.payment_terms)
-    shipping_agents: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.shipping_agents)
-    shipment_methods: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.shipment_methods)

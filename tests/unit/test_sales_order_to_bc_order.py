@@ -28,12 +28,8 @@ from orders.dataverse.records import (
     Uom,
 )
 from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
-from schemas.bc_sales_document import (
-    DEFAULT_OPTION_MAPPINGS,
-    BcSalesDocument,
-    BcSalesLine,
-    SalesSetup,
-)
+from orders.setup import DEFAULT_OPTION_MAPPINGS, SalesSetup
+from schemas.bc_sales_document import BcSalesDocument, BcSalesLine
 from tests.unit.test_dataverse_records import load, rows
 
 P = "The sales order cannot be created."
