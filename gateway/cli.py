@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.initialise import DEMO_USER, SchemaOutdated, ensure_schema, initialise
 from schemas.db import create_engine
 
 log = logging.getLogger("bcgw.cli")
@@ -42,24 +43,15 @@ async def _with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitab
     engine = create_engine(settings.database_url)
     try:
         if schema:
-            await _ensure_schema(engine, settings)
+            try:
+                notes = await ensure_schema(engine, settings)
+            except SchemaOutdated as exc:
+                raise CliError(str(exc)) from None
+            for note in notes:
+                print(note, file=sys.stderr)
         return await body(engine)
     finally:
         await engine.dispose()
-
-
-async def _ensure_schema(engine: AsyncEngine, settings: Settings) -> None:
-    from schemas.migrate import current_revision, head_revision
-
-    current = await current_revision(engine)
-    if current is None:
-        print(f"The database was empty: created its schema ({head_revision()}).", file=sys.stderr)
-        for note in await _init(engine, settings, demo=False):
-            print(note, file=sys.stderr)
-    elif current != head_revision():
-        raise CliError(
-            f"The database schema is at {current}, this version needs {head_revision()}: run 'bc-gateway db upgrade'."
-        )
 
 
 def _decimal(text: str) -> Decimal:
@@ -89,56 +81,8 @@ def _who() -> str:
 # --- commands ------------------------------------------------------------------------------
 
 
-async def _init(engine: AsyncEngine, settings: Settings, demo: bool) -> list[str]:
-    from schemas import demo_company as demo_data
-    from schemas import master_data as masterdata
-    from schemas.db import write_transaction
-    from schemas.migrate import upgrade
-
-    await upgrade(engine)
-    notes = []
-    async with write_transaction(engine) as conn:
-        if await masterdata.ensure_company(conn, settings.company):
-            notes.append(f"Created company {settings.company}.")
-        if demo and await demo_data.load_demo(conn, settings.company):
-            notes.append(f"Loaded the demo data into {settings.company}.")
-    if demo:
-        notes += await _demo_user_and_setup(engine, settings)
-    return notes
-
-
-DEMO_USER = "DEMO"
-
-
-async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[str]:
-    from orders.change_setup import SetupService
-    from orders.setup import SetupChange
-    from schemas.roles import ROLES
-    from schemas.users import UserService
-
-    users = UserService(engine)
-    notes = []
-    if await users.find(DEMO_USER) is None:
-        await users.add(DEMO_USER, "Demo user (all roles)", set(ROLES))
-        notes.append(f"Created the user {DEMO_USER} with the roles {', '.join(ROLES)}.")
-    service = SetupService(engine, settings)
-    current = await service.get()
-    wanted: dict[str, Any] = {}
-    if not current.item_availability_enabled:
-        wanted["item_availability_enabled"] = True
-    if not current.odata_username:
-        wanted["odata_username"] = DEMO_USER
-    if not (await service.sales()).local_currency_code:
-        # CRONUS US: orders in US dollars get a blank Currency Code; EUR, CAD, GBP exist as currencies.
-        wanted["local_currency_code"] = "USD"
-    if wanted:
-        await service.change(SetupChange(**wanted), changed_by="demo")
-        notes.append("Published the item availability web service.")
-    return notes
-
-
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    notes = _run(_with_engine(settings, lambda e: _init(e, settings, args.demo), schema=False))
+    notes = _run(_with_engine(settings, lambda e: initialise(e, settings, demo=args.demo), schema=False))
     for note in notes:
         print(note)
     print(f"Database is ready: {_safe_url(settings.database_url)}")
@@ -179,7 +123,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         async def prepare(engine: AsyncEngine) -> str:
             from schemas.users import UserService
 
-            await _init(engine, settings, demo=True)
+            await initialise(engine, settings, demo=True)
             _user, key = await UserService(engine).change_key(DEMO_USER)
             return key
 

@@ -22,9 +22,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import text, update
 
 from gateway.app import GATEWAY, create_app
-from gateway.cli import _init
 from gateway.config import Settings
 from gateway.entity_sets import AVAILABILITY
+from gateway.initialise import initialise
 from orders.change_setup import SetupService
 from orders.setup import SetupChange
 from schemas.db import create_engine
@@ -92,7 +92,7 @@ async def served(
         auth_cache_ttl=10.0,
         reconcile_interval=0,
     )
-    await _init(engine, settings, demo=True)
+    await initialise(engine, settings, demo=True)
     _user, key = await UserService(engine).change_key("DEMO")
     server = TestServer(create_app(settings, engine=engine, worker=False))
     await server.start_server()
