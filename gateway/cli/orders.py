@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.cli.common import Subcommands, fail, print_json, run_with_engine
 from gateway.config import Settings
 from orders import inbox
 from orders.inbox.states import InboxState
-from orders.inbox_commands import CommandError, CommandResult, create_sales_order_now
+from orders.inbox_commands import CommandError, CommandResult, create_sales_order_now, process_sales_quote_now
+from orders.worker import OrderWorker
 from schemas import tables as t
+from schemas.migrate import current_revision, head_revision
 
 
-def add_order_parsers(sub: Any) -> None:
+def add_parsers(sub: Subcommands) -> None:
     s = sub.add_parser("worker", help="run the order worker alone (several may run)")
     s.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
     s.set_defaults(func=cmd_worker)
@@ -39,7 +41,7 @@ def add_order_parsers(sub: Any) -> None:
     )
 
 
-def _inbox_parser(sub: Any, name: str, table: str, help_: str, action: tuple[str, str]) -> Any:
+def _inbox_parser(sub: Subcommands, name: str, table: str, help_: str, action: tuple[str, str]) -> Subcommands:
     """list / show / <action> / retry for one Sales table's inbox rows."""
     s = sub.add_parser(name, help=help_)
     s.set_defaults(func=cmd_inbox, table=table)
@@ -58,16 +60,7 @@ def _inbox_parser(sub: Any, name: str, table: str, help_: str, action: tuple[str
     return o
 
 
-def _run_engine(settings: Settings, body: Any) -> Any:
-    from gateway.cli import _run, _with_engine
-
-    return _run(_with_engine(settings, body))
-
-
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from orders.worker import OrderWorker
-    from schemas.migrate import current_revision, head_revision
-
     async def run(engine: AsyncEngine) -> int:
         if await current_revision(engine) != head_revision():
             raise CommandError("The database schema is not current: run 'bc-gateway db upgrade'.")
@@ -82,11 +75,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     try:
-        done = _run_engine(settings, run)
+        done = run_with_engine(settings, run)
     except CommandError as exc:
-        from gateway.cli import _fail
-
-        _fail(str(exc))
+        fail(str(exc))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 0
     if args.once:
@@ -225,9 +216,6 @@ def print_command_result(result: CommandResult, what: str) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.cli import _fail
-    from orders.inbox_commands import process_sales_quote_now
-
     sub, table = args.inbox_command, args.table
     company = settings.company
 
@@ -250,8 +238,6 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
                 if not ids:
                     raise CommandError(f"Nothing in the inbox for {args.sales_id}.")
             return await inbox.retry(engine, company, table, ids)
-        from orders.worker import OrderWorker
-
         worker = OrderWorker(engine, settings)
         try:
             return await worker.reconcile()
@@ -259,19 +245,19 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
             await worker.close()
 
     try:
-        result = _run_engine(settings, run)
+        result = run_with_engine(settings, run)
     except CommandError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if sub == "list":
         if args.json:
-            print(json.dumps([r.as_dict() for r in result], indent=2))
+            print_json([r.as_dict() for r in result])
         else:
             for row in result:
                 print(_row_line(row))
         return 0
     if sub == "show":
         if args.json:
-            print(json.dumps(result, indent=2, default=str))
+            print_json(result)
         else:
             print_show(result)
             for no, versions in result["archives"].items():
