@@ -7,14 +7,19 @@ import argparse
 import asyncio
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.cli.common import Subcommands, fail, print_json, run_with_engine
 from gateway.config import Settings
 from orders import inbox
 from orders.inbox.states import InboxState
-from orders.inbox_commands import CommandError, CommandResult, create_sales_order_now, process_sales_quote_now
+from orders.inbox_commands import (
+    CommandError,
+    CommandResult,
+    create_sales_order_now,
+    inbox_detail,
+    process_sales_quote_now,
+)
 from orders.worker import OrderWorker
 from schemas import tables as t
 from schemas.migrate import current_revision, head_revision
@@ -96,70 +101,6 @@ def _row_line(row: inbox.InboxRow) -> str:
     return f"{row.id:>6} {row.sales_id} {row.event:<8} {row.state:<10} attempts {row.attempts:<2} {doc:<16}{wb}{err}"
 
 
-async def _document(engine: AsyncEngine, company: str, doc_type: str, no: str) -> dict[str, Any] | None:
-    if not no:
-        return None
-    async with engine.connect() as conn:
-        header = (
-            await conn.execute(
-                select(t.sales_header).where(
-                    t.sales_header.c.company == company,
-                    t.sales_header.c.document_type == doc_type,
-                    t.sales_header.c.no == no,
-                )
-            )
-        ).first()
-        if header is None:
-            return None
-        lines = (
-            await conn.execute(
-                select(t.sales_line)
-                .where(
-                    t.sales_line.c.company == company,
-                    t.sales_line.c.document_type == doc_type,
-                    t.sales_line.c.document_no == no,
-                )
-                .order_by(t.sales_line.c.line_no)
-            )
-        ).all()
-    return {
-        "document_type": doc_type,
-        "no": no,
-        "status": header.status,
-        "sell_to_customer_no": header.sell_to_customer_no,
-        "your_reference": header.your_reference,
-        "external_document_no": header.external_document_no,
-        "currency_code": header.currency_code,
-        "quote_no": header.quote_no,
-        "lines": [
-            {
-                "line_no": ln.line_no,
-                "type": ln.type,
-                "no": ln.no,
-                "description": ln.description,
-                "quantity": str(ln.quantity),
-                "unit_of_measure_code": ln.unit_of_measure_code,
-                "unit_price": str(ln.unit_price),
-                "line_discount_amount": str(ln.line_discount_amount),
-                "amount": str(ln.amount),
-                "attached_to_line_no": ln.attached_to_line_no,
-            }
-            for ln in lines
-        ],
-    }
-
-
-async def show(engine: AsyncEngine, company: str, sales_id: str, table_name: str) -> dict[str, Any]:
-    rows = await inbox.find(engine, company, sales_id, table_name)
-    out: dict[str, Any] = {"sales_id": sales_id.lower(), "inbox": []}
-    for row in rows:
-        entry = row.as_dict()
-        entry["deliveries_log"] = await inbox.deliveries(engine, row.id)
-        entry["document"] = await _document(engine, company, row.document_type, row.document_no)
-        out["inbox"].append(entry)
-    return out
-
-
 def print_show(data: dict[str, Any]) -> None:
     if not data["inbox"]:
         print(f"Nothing in the inbox for {data['sales_id']}.")
@@ -223,10 +164,7 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
         if sub == "list":
             return await inbox.list_rows(engine, company, table, args.state)
         if sub == "show":
-            data = await show(engine, company, args.sales_id, table)
-            numbers = {r["document_no"] for r in data["inbox"] if r["document_type"] == "Quote" and r["document_no"]}
-            data["archives"] = {no: await _archives(engine, company, no) for no in sorted(numbers)}
-            return data
+            return await inbox_detail(engine, company, args.sales_id, table)
         if sub == "create":
             return await create_sales_order_now(engine, settings, args.sales_id)
         if sub == "process":
@@ -271,24 +209,3 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"Reconciliation queued or reopened {result} inbox row(s).")
     return 0
-
-
-async def _archives(engine: AsyncEngine, company: str, no: str) -> list[dict[str, Any]]:
-    ha = t.sales_header_archive
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(ha.c.version_no, ha.c.archived_at, ha.c.reason, ha.c.sales_revision)
-                .where(ha.c.company == company, ha.c.document_type == "Quote", ha.c.no == no)
-                .order_by(ha.c.version_no)
-            )
-        ).all()
-    return [
-        {
-            "version_no": r.version_no,
-            "archived_at": r.archived_at.isoformat(),
-            "reason": r.reason,
-            "revision": r.sales_revision,
-        }
-        for r in rows
-    ]
