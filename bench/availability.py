@@ -41,8 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python bench/availability.py` from a checkout
 
-from gateway.cli import DEMO_USER, _init  # noqa: E402
 from gateway.config import Settings  # noqa: E402
+from gateway.initialise import DEMO_USER, initialise  # noqa: E402
 from schemas import tables as t  # noqa: E402
 from schemas.db import create_engine, write_transaction  # noqa: E402
 from schemas.users import UserService  # noqa: E402
@@ -182,7 +182,7 @@ async def prepare(url: str) -> str:
     await fresh_schema(url)
     engine = create_engine(url)
     try:
-        await _init(engine, Settings(database_url=url), demo=True)
+        await initialise(engine, Settings(database_url=url), demo=True)
         _user, key = await UserService(engine).change_key(DEMO_USER)
         for company in COMPANIES:
             await seed(engine, company)

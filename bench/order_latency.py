@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python bench/order_latency.py` from a checkout
 
 from gateway.app import create_app  # noqa: E402
-from gateway.cli import _init  # noqa: E402
 from gateway.config import Settings  # noqa: E402
+from gateway.initialise import initialise  # noqa: E402
 from orders import inbox  # noqa: E402
 from orders.worker import OrderWorker  # noqa: E402
 from schemas.db import create_engine  # noqa: E402
@@ -112,7 +112,7 @@ async def main() -> int:
             Settings(), database_url=url, worker_poll_interval=0.05, reconcile_interval=0, cache_ttl=0
         )
         engine = create_engine(url)
-        await _init(engine, settings, demo=True)
+        await initialise(engine, settings, demo=True)
         sim = SalesSimulator()
         await sim.start()
         server = _Server(create_app(settings, engine=engine, worker=True))

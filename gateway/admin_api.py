@@ -12,7 +12,8 @@ from aiohttp import web
 
 from gateway.auth import PRINCIPAL
 from gateway.odata.errors import ODataError, bad_request, forbidden
-from orders.change_setup import SetupError, SetupService
+from orders.change_setup import SetupService
+from orders.setup import SetupChange, SetupError
 from schemas.roles import INTEGRATION_ADMIN
 from schemas.users import UserService
 
@@ -48,7 +49,7 @@ def add_admin_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> None
         svc = service(request)
         gateway = request.app[gateway_key]
         try:
-            result = await svc.change(values, changed_by=who)
+            result = await svc.change(SetupChange.parse(values), changed_by=who)
         except SetupError as exc:
             raise ODataError(422, "BadRequest_ValidationFailed", str(exc)) from None
         await gateway.reload_setup()

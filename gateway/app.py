@@ -27,7 +27,8 @@ from gateway.odata.errors import ODataError
 from gateway.odata.service import V3_ROOT, ODataService, error_response
 from gateway.proxy import setup_forwarding
 from orders import inbox
-from orders.setup import Setup, load_setup
+from orders.change_setup import load_connection_setup
+from orders.setup import ConnectionSetup
 from orders.worker import OrderWorker
 from schemas import change_log as changes
 from schemas.db import create_engine, is_unavailable
@@ -56,7 +57,7 @@ class Gateway:
         self._owns_engine = engine is None
         self.registry = Registry(list(ALL_SETS))
         self.response_cache = ResponseCache(settings.cache_ttl) if settings.cache_ttl > 0 else None
-        self.setup = Setup()
+        self.setup = ConnectionSetup()
         self.companies: set[str] = set()
         self.metrics = Metrics()
         self.users: UserService
@@ -155,7 +156,7 @@ class Gateway:
 
     async def reload_setup(self) -> None:
         async with self.engine().connect() as conn:
-            self.setup = await load_setup(conn)
+            self.setup = await load_connection_setup(conn)
 
     async def reload_companies(self) -> None:
         async with self.engine().connect() as conn:

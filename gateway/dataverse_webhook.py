@@ -18,10 +18,11 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.odata.errors import ODataError, bad_request, forbidden, service_unavailable, unauthorized
+from orders.change_setup import load_connection_setup
 from orders.dataverse.webhook_context import ContextError, classify, parse_context
 from orders.inbox import QUOTE, SALESORDER, Delivery, record_delivery
 from orders.inbox.states import DeliveryResult
-from orders.setup import Setup, load_setup
+from orders.setup import ConnectionSetup
 from schemas.roles import INTEGRATION
 from schemas.users import secret_matches
 
@@ -41,13 +42,13 @@ def _answer(status: int, body: dict[str, Any]) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
 
-def _secret_from_request(request: web.Request, setup: Setup) -> str | None:
+def _secret_from_request(request: web.Request, setup: ConnectionSetup) -> str | None:
     if setup.webhook_auth_mode == "code":
         return request.query.get("code")
     return request.headers.get(setup.webhook_header_name)
 
 
-async def _authenticate(request: web.Request, gateway: Any, setup: Setup) -> str:
+async def _authenticate(request: web.Request, gateway: Any, setup: ConnectionSetup) -> str:
     """Who delivers: 'webhook secret' or the Basic user's name; raises 401/403 otherwise."""
     if request.headers.get("Authorization", "").lower().startswith("basic "):
         principal = await gateway.auth.authenticate(request, lock_user=False)
@@ -69,7 +70,7 @@ async def _authenticate(request: web.Request, gateway: Any, setup: Setup) -> str
     return "webhook secret"
 
 
-def _check_organisation(request: web.Request, setup: Setup) -> None:
+def _check_organisation(request: web.Request, setup: ConnectionSetup) -> None:
     if not setup.sales_url:
         return
     expected = (urlsplit(setup.sales_url).hostname or "").lower()
@@ -88,7 +89,7 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
         gateway = request.app[gateway_key]
         try:
             async with gateway.engine().connect() as conn:
-                setup = await load_setup(conn)
+                setup = await load_connection_setup(conn)
         except SQLAlchemyError as exc:
             log.error("webhook: cannot read the setup: %s", type(exc).__name__)
             raise service_unavailable("The database is not available; try again.", 10) from None

@@ -76,6 +76,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from orders.conversion_inputs import BcCustomer, BcItem, BcResource, Couplings
 from orders.dataverse.codes import ProductState, ProductType
 from orders.dataverse.records import (
     Account,
@@ -89,20 +90,16 @@ from orders.dataverse.records import (
     Uom,
 )
 from orders.notes_text import html_to_text
+from orders.setup import SalesSetup
 from schemas.bc_sales_document import (
     FIELD_LENGTHS,
     ONE,
     ZERO,
-    BcCustomer,
-    BcItem,
     BcNote,
-    BcResource,
     BcSalesDocument,
     BcSalesHeader,
     BcSalesLine,
-    Couplings,
     DocumentType,
-    SalesSetup,
 )
 
 SERVICE_NAME = "Dataverse"  # BC's CRMProductName.CDSServiceName()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,7 +14,7 @@ from orders.conversion_rules import SERVICE_NAME
 from orders.inbox.states import InboxEvent, InboxState, Source
 from orders.settings import ProcessingSettings
 from orders.worker import OrderWorker, Result
-from schemas.sales_document_store import coupled_document
+from schemas.sales_document_store import coupled_document, document_summary, quote_archives
 
 
 class CommandError(Exception):
@@ -107,3 +108,19 @@ async def process_sales_quote_now(engine: AsyncEngine, settings: ProcessingSetti
         return CommandResult(result, None)
     finally:
         await worker.close()
+
+
+async def inbox_detail(engine: AsyncEngine, company: str, sales_id: str, table_name: str) -> dict[str, Any]:
+    """Everything about one Sales row (`orders show`, `quotes show`): its inbox rows with their
+    deliveries, the BC document each made, and the archived versions of the BC quotes."""
+    out: dict[str, Any] = {"sales_id": sales_id.lower(), "inbox": []}
+    for row in await inbox.find(engine, company, sales_id, table_name):
+        entry = row.as_dict()
+        entry["deliveries_log"] = await inbox.deliveries(engine, row.id)
+        async with engine.connect() as conn:
+            entry["document"] = await document_summary(conn, company, row.document_type, row.document_no)
+        out["inbox"].append(entry)
+    numbers = sorted({r["document_no"] for r in out["inbox"] if r["document_type"] == "Quote" and r["document_no"]})
+    async with engine.connect() as conn:
+        out["archives"] = {no: await quote_archives(conn, company, no) for no in numbers}
+    return out

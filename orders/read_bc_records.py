@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orders.change_setup import load_sales_setup
+from orders.conversion_inputs import BcCustomer, BcItem, BcResource, Couplings
+from orders.setup import SalesSetup
 from schemas import tables as t
-from schemas.bc_sales_document import BcCustomer, BcItem, BcResource, Couplings, SalesSetup
-from schemas.sales_setup_store import load_sales_setup
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +61,17 @@ async def read_for(conn: AsyncConnection, company: str, data: Any) -> BcInputs:
 
 
 async def _coupled(
-    conn: AsyncConnection, company: str, table_id: int, table: object, key: object, ids: set[str]
+    conn: AsyncConnection, company: str, table_id: int, table: Any, key: Any, ids: set[str]
 ) -> dict[str, str]:
     if not ids:
         return {}
     cir = t.crm_integration_record
     rows = (
         await conn.execute(
-            select(cir.c.crm_id, key)  # type: ignore[call-overload]
+            select(cir.c.crm_id, key)
             .select_from(
                 cir.join(table, and_(table.c.company == cir.c.company, table.c.system_id == cir.c.integration_id))
-            )  # type: ignore[attr-defined]
+            )
             .where(cir.c.company == company, cir.c.table_id == table_id, cir.c.crm_id.in_(sorted(ids)))
         )
     ).all()

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
+from orders.change_setup import load_connection_setup
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
 from orders.dataverse.client import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
@@ -35,7 +36,7 @@ from orders.process_bc_sales_quote import process_bc_sales_quote
 from orders.retry import ROW_RETRY_CAP, Backoff
 from orders.sales_order_to_bc_order import ConversionError
 from orders.settings import ProcessingSettings
-from orders.setup import Setup, load_setup
+from orders.setup import ConnectionSetup
 from schemas.db import write_transaction
 
 log = logging.getLogger("bcgw.worker")
@@ -154,11 +155,11 @@ class OrderWorker:
             await self.write_back(row, setup)
         return len(results) + len(writebacks)
 
-    async def _setup(self) -> Setup:
+    async def _setup(self) -> ConnectionSetup:
         async with self.engine.connect() as conn:
-            return await load_setup(conn)
+            return await load_connection_setup(conn)
 
-    def client(self, setup: Setup) -> DataverseClient:
+    def client(self, setup: ConnectionSetup) -> DataverseClient:
         if not (setup.dataverse_url and setup.dataverse_token_url and setup.dataverse_client_id):
             raise NotConfigured(
                 "The Dataverse connection is not set up: bc-gateway setup --dataverse-url ... "
@@ -180,7 +181,7 @@ class OrderWorker:
         return self._client
 
     # -- one row ------------------------------------------------------------------------------
-    async def process(self, row: InboxRow, setup: Setup | None = None, force: bool = False) -> Result:
+    async def process(self, row: InboxRow, setup: ConnectionSetup | None = None, force: bool = False) -> Result:
         """Act on one claimed row; `force` is a person's command (auto-processing may be off)."""
         setup = setup or await self._setup()
         keeper = asyncio.create_task(self._keep_lease(row))
@@ -203,7 +204,7 @@ class OrderWorker:
             except SQLAlchemyError as exc:
                 log.warning("could not renew the lease of inbox row %s: %s", row.id, type(exc).__name__)
 
-    async def _process(self, row: InboxRow, setup: Setup, force: bool) -> Result:
+    async def _process(self, row: InboxRow, setup: ConnectionSetup, force: bool) -> Result:
         try:
             if not setup.sales_order_integration_enabled:
                 return await self._wait(row, "Sales order integration is not enabled in the connection setup.")
@@ -292,7 +293,7 @@ class OrderWorker:
             return Result(row.id, InboxState.PROCESSING, message)
 
     # -- write-back -----------------------------------------------------------------------------
-    async def write_back(self, row: InboxRow, setup: Setup | None = None) -> bool:
+    async def write_back(self, row: InboxRow, setup: ConnectionSetup | None = None) -> bool:
         """lastbackofficesubmit := today on the Sales order (Active -> date -> Submitted)."""
         setup = setup or await self._setup()
         try:

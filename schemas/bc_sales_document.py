@@ -1,4 +1,4 @@
-"""What converting a Sales order or quote produces, and the BC-side data the conversion reads.
+"""What converting a Sales order or quote produces: the BC sales document to store.
 
 Names follow Business Central's fields (``sell_to_customer_no`` is "Sell-to Customer No." and so
 on), so that whoever stores a :class:`BcSalesDocument` maps each field to the BC column of the same
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
@@ -21,7 +21,6 @@ from typing import Literal
 DocumentType = Literal["Order", "Quote"]
 # "" is a text line (BC's blank Type): it carries only a Description.
 LineType = Literal["Item", "Resource", "G/L Account", ""]
-WriteInProductType = Literal["Item", "Resource", ""]
 
 # BC's field lengths, by our field name (the caption in parentheses where it is not obvious).
 FIELD_LENGTHS: Mapping[str, int] = MappingProxyType(
@@ -149,113 +148,3 @@ class BcSalesDocument:
     header: BcSalesHeader
     lines: tuple[BcSalesLine, ...] = ()
     notes: tuple[BcNote, ...] = ()
-
-
-# ---- inputs from BC's side -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OptionMappings:
-    """BC's "CRM Option Mapping" for the three option fields the conversion copies.
-
-    Keys are the Sales option values; values are BC codes (at most 10 characters).
-    """
-
-    payment_terms: Mapping[int, str]  # salesorder.paymenttermscode -> Payment Terms Code
-    shipping_agents: Mapping[int, str]  # salesorder.shippingmethodcode -> Shipping Agent Code
-    shipment_methods: Mapping[int, str]  # salesorder.freighttermscode -> Shipment Method Code
-
-
-# The option values Sales ships with (dataverse.md §2), each mapped to a BC code named after it.
-DEFAULT_OPTION_MAPPINGS = OptionMappings(
-    payment_terms=MappingProxyType({1: "NET 30", 2: "2%10NET30", 3: "NET 45", 4: "NET 60"}),
-    shipping_agents=MappingProxyType(
-        {
-            1: "AIRBORNE",
-            2: "DHL",
-            3: "FEDEX",
-            4: "UPS",
-            5: "POSTAL",
-            6: "FULL LOAD",
-            7: "WILL CALL",
-        }
-    ),
-    shipment_methods=MappingProxyType({1: "FOB", 2: "NO CHARGE"}),
-)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SalesSetup:
-    """The parts of BC's "Sales & Receivables Setup" (and "General Ledger Setup") used here.
-
-    ``write_in_product_type`` "" with a ``write_in_product_no`` counts as "Item", BC's default
-    option. ``local_currency_code`` is G/L Setup's "LCY Code": a Sales document in that ISO currency
-    gets a blank Currency Code. ``freight_gl_account`` is "Freight G/L Acc. No.".
-    """
-
-    write_in_product_type: WriteInProductType = "Item"
-    write_in_product_no: str = ""
-    local_currency_code: str = ""
-    freight_gl_account: str = ""
-    payment_terms: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.payment_terms)
-    shipping_agents: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.shipping_agents)
-    shipment_methods: Mapping[int, str] = field(default_factory=lambda: DEFAULT_OPTION_MAPPINGS.shipment_methods)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BcItem:
-    """An Item with its "Item Unit of Measure" rows: ``units`` maps Code -> Qty. per Unit of Measure.
-
-    The base unit counts as a unit with quantity 1 even when ``units`` leaves it out.
-    """
-
-    no: str
-    description: str = ""
-    base_unit_of_measure: str = ""
-    blocked: bool = False
-    type: str = "Inventory"
-    units: Mapping[str, Decimal] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BcResource:
-    """A Resource with its "Resource Unit of Measure" rows (Code -> Qty. per Unit of Measure)."""
-
-    no: str
-    name: str = ""
-    base_unit_of_measure: str = ""
-    blocked: bool = False
-    units: Mapping[str, Decimal] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class BcCustomer:
-    """A Customer; ``blocked`` is BC's Blocked = All (any blocking stops a new document)."""
-
-    no: str
-    name: str = ""
-    blocked: bool = False
-    currency_code: str = ""
-
-
-def _lower_keys(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType({key.strip("{}").lower(): value for key, value in mapping.items()})
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Couplings:
-    """What BC's coupling table ("CRM Integration Record") says, by Sales id.
-
-    Each maps a Sales GUID to the BC record's number or code: accounts to customers, products to
-    items, products to resources, Sales units (``uom``) to BC unit codes. Keys are normalised to
-    lower-case GUIDs without braces.
-    """
-
-    account_to_customer: Mapping[str, str] = field(default_factory=dict)
-    product_to_item: Mapping[str, str] = field(default_factory=dict)
-    product_to_resource: Mapping[str, str] = field(default_factory=dict)
-    uom_to_unit: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in ("account_to_customer", "product_to_item", "product_to_resource", "uom_to_unit"):
-            object.__setattr__(self, name, _lower_keys(getattr(self, name)))

@@ -162,6 +162,13 @@ async def _upsert_simple(conn: AsyncConnection, table: Any, company: str, no: st
     return exists is None
 
 
+async def record_exists(conn: AsyncConnection, company: str, kind: str, bc_no: str) -> bool:
+    """Whether the company has the item, customer, resource or unit (a COUPLING_KINDS word)."""
+    _table_id, table, _caption = COUPLING_KINDS[kind]
+    key = _key_column(table)
+    return (await conn.execute(select(key).where(table.c.company == company, key == bc_no))).first() is not None
+
+
 async def _record_system_id(conn: AsyncConnection, kind: str, company: str, bc_no: str) -> str:
     _table_id, table, caption = COUPLING_KINDS[kind]
     key = _key_column(table)

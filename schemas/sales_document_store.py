@@ -321,3 +321,77 @@ async def set_header(conn: AsyncConnection, company: str, document_type: str, no
     await conn.execute(
         update(h).where(h.c.company == company, h.c.document_type == document_type, h.c.no == no).values(**values)
     )
+
+
+async def document_summary(conn: AsyncConnection, company: str, document_type: str, no: str) -> dict[str, Any] | None:
+    """A BC sales document as people look at it (header fields and lines, amounts as text)."""
+    if not no:
+        return None
+    header = (
+        await conn.execute(
+            select(t.sales_header).where(
+                t.sales_header.c.company == company,
+                t.sales_header.c.document_type == document_type,
+                t.sales_header.c.no == no,
+            )
+        )
+    ).first()
+    if header is None:
+        return None
+    lines = (
+        await conn.execute(
+            select(t.sales_line)
+            .where(
+                t.sales_line.c.company == company,
+                t.sales_line.c.document_type == document_type,
+                t.sales_line.c.document_no == no,
+            )
+            .order_by(t.sales_line.c.line_no)
+        )
+    ).all()
+    return {
+        "document_type": document_type,
+        "no": no,
+        "status": header.status,
+        "sell_to_customer_no": header.sell_to_customer_no,
+        "your_reference": header.your_reference,
+        "external_document_no": header.external_document_no,
+        "currency_code": header.currency_code,
+        "quote_no": header.quote_no,
+        "lines": [
+            {
+                "line_no": ln.line_no,
+                "type": ln.type,
+                "no": ln.no,
+                "description": ln.description,
+                "quantity": str(ln.quantity),
+                "unit_of_measure_code": ln.unit_of_measure_code,
+                "unit_price": str(ln.unit_price),
+                "line_discount_amount": str(ln.line_discount_amount),
+                "amount": str(ln.amount),
+                "attached_to_line_no": ln.attached_to_line_no,
+            }
+            for ln in lines
+        ],
+    }
+
+
+async def quote_archives(conn: AsyncConnection, company: str, no: str) -> list[dict[str, Any]]:
+    """The archived versions of a BC sales quote, oldest first."""
+    ha = t.sales_header_archive
+    rows = (
+        await conn.execute(
+            select(ha.c.version_no, ha.c.archived_at, ha.c.reason, ha.c.sales_revision)
+            .where(ha.c.company == company, ha.c.document_type == "Quote", ha.c.no == no)
+            .order_by(ha.c.version_no)
+        )
+    ).all()
+    return [
+        {
+            "version_no": r.version_no,
+            "archived_at": r.archived_at.isoformat(),
+            "reason": r.reason,
+            "revision": r.sales_revision,
+        }
+        for r in rows
+    ]

@@ -304,10 +304,10 @@ sales_setup = Table(
     Column("write_in_product_no", String(20), nullable=False, server_default=""),
     Column("local_currency_code", String(10), nullable=False, server_default=""),
     Column("freight_gl_account", String(20), nullable=False, server_default=""),
-    # Option mappings (Sales option value -> BC code), as JSON objects.
-    Column("payment_terms_map", Text, nullable=False, server_default="{}"),
-    Column("shipping_agent_map", Text, nullable=False, server_default="{}"),
-    Column("shipment_method_map", Text, nullable=False, server_default="{}"),
+    # Option mappings (Sales option value -> BC code), as JSON objects (schemas/setup_store.py).
+    Column("payment_terms_map", Text, nullable=False, server_default="{}", info={"json_object": True}),
+    Column("shipping_agent_map", Text, nullable=False, server_default="{}", info={"json_object": True}),
+    Column("shipment_method_map", Text, nullable=False, server_default="{}", info={"json_object": True}),
     CheckConstraint("write_in_product_type IN ('', 'Item', 'Resource')", name="write_in_type"),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )

@@ -8,11 +8,11 @@ and costs the same whether or not the user exists.
 from __future__ import annotations
 
 import base64
-import builtins
 import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,12 @@ def _valid_name(user_name: str) -> str:
 def _plausible_name(user_name: str) -> bool:
     name = user_name.strip()
     return 0 < len(name) <= 50 and not any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in name)
+
+
+async def find_user(conn: AsyncConnection, user_name: str) -> User | None:
+    """The user of that name (compared without regard to case), in the caller's transaction."""
+    row = (await conn.execute(select(users).where(users.c.user_name_key == name_key(user_name)))).first()
+    return None if row is None else _user(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +284,7 @@ class UserService:
             return Verification(None, "user has no key")
         return Verification(None, "wrong key")
 
-    async def touch(self, user_ids: builtins.list[int], at: dt.datetime) -> None:
+    async def touch(self, user_ids: Sequence[int], at: dt.datetime) -> None:
         """Record 'last used' for users (batched; not in the request's path)."""
         if not user_ids:
             return

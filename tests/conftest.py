@@ -127,9 +127,9 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def demo(engine: AsyncEngine, settings: Settings) -> dict[str, Any]:
     """The demo company, a DEMO user with all roles and its key, availability published."""
-    from gateway.cli import _init
+    from gateway.initialise import initialise
 
-    await _init(engine, settings, demo=True)
+    await initialise(engine, settings, demo=True)
     from schemas.users import UserService
 
     _user, key = await UserService(engine).change_key("DEMO")

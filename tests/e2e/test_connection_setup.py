@@ -7,12 +7,9 @@ from typing import Any
 
 import pytest
 
-from orders.change_setup import (
-    MSG_AUTO_CREATE_NEEDS_INTEGRATION,
-    SetupError,
-    SetupService,
-    default_odata_url,
-)
+from orders.change_setup import SetupService
+from orders.setup import SetupChange, SetupError
+from orders.setup_rules import MSG_AUTO_CREATE_NEEDS_INTEGRATION, default_odata_url
 from schemas.users import UserService
 from tests.support.helpers import basic, cli, run_cli
 
@@ -34,16 +31,16 @@ async def _users(engine: Any) -> UserService:
 async def test_enabling_availability_fills_the_v3_url_and_disabling_clears_it(
     service: SetupService, settings: Any
 ) -> None:
-    result = await service.change({"item_availability_enabled": True}, "t")
+    result = await service.change(SetupChange.parse({"item_availability_enabled": True}), "t")
     assert result.setup.odata_url == default_odata_url(settings)
     assert result.setup.odata_url.endswith("/OData/Company('CRONUS')/ProductItemAvailability")
     result = await service.change(
-        {"odata_url": "https://bc.example.com/OData/Company('CRONUS')/ProductItemAvailability"}, "t"
+        SetupChange.parse({"odata_url": "https://bc.example.com/OData/Company('CRONUS')/ProductItemAvailability"}), "t"
     )
     assert result.setup.odata_url.startswith("https://bc.example.com/")
-    result = await service.change({"reset_odata_url": True}, "t")
+    result = await service.change(SetupChange.parse({"reset_odata_url": True}), "t")
     assert result.setup.odata_url == default_odata_url(settings)
-    result = await service.change({"item_availability_enabled": False}, "t")
+    result = await service.change(SetupChange.parse({"item_availability_enabled": False}), "t")
     assert result.setup.odata_url == ""
 
 
@@ -60,18 +57,20 @@ async def test_odata_user_must_be_an_enabled_availability_user(
 ) -> None:
     await _users(engine)
     with pytest.raises(SetupError, match=message):
-        await service.change({"odata_username": user}, "t")
-    result = await service.change({"odata_username": "sales"}, "t")
+        await service.change(SetupChange.parse({"odata_username": user}), "t")
+    result = await service.change(SetupChange.parse({"odata_username": "sales"}), "t")
     assert result.setup.odata_username == "SALES"
 
 
 async def test_auto_create_needs_sales_order_integration(service: SetupService) -> None:
     with pytest.raises(SetupError) as exc:
-        await service.change({"auto_create_sales_orders": True}, "t")
+        await service.change(SetupChange.parse({"auto_create_sales_orders": True}), "t")
     assert str(exc.value) == MSG_AUTO_CREATE_NEEDS_INTEGRATION
-    result = await service.change({"sales_order_integration_enabled": True, "auto_create_sales_orders": True}, "t")
+    result = await service.change(
+        SetupChange.parse({"sales_order_integration_enabled": True, "auto_create_sales_orders": True}), "t"
+    )
     assert result.setup.auto_create_sales_orders
-    result = await service.change({"sales_order_integration_enabled": False}, "t")
+    result = await service.change(SetupChange.parse({"sales_order_integration_enabled": False}), "t")
     assert not result.setup.auto_create_sales_orders and not result.setup.sales_order_integration_enabled
 
 
@@ -90,13 +89,13 @@ async def test_auto_create_needs_sales_order_integration(service: SetupService) 
 )
 async def test_invalid_values(service: SetupService, values: dict[str, Any], message: str) -> None:
     with pytest.raises(SetupError, match=message):
-        await service.change(values, "t")
+        await service.change(SetupChange.parse(values), "t")
 
 
 async def test_every_change_is_recorded_with_secrets_masked(service: SetupService) -> None:
-    await service.change({"sales_url": "https://contoso.crm4.dynamics.com/"}, "alice")
+    await service.change(SetupChange.parse({"sales_url": "https://contoso.crm4.dynamics.com/"}), "alice")
     result = await service.change(
-        {"dataverse_client_secret": "super-secret-value-1234", "webhook_auth_mode": "code"}, "bob"
+        SetupChange.parse({"dataverse_client_secret": "super-secret-value-1234", "webhook_auth_mode": "code"}), "bob"
     )
     assert result.webhook_secret  # the first webhook setup makes a secret, shown once
     history = await service.history()

@@ -22,10 +22,11 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import text, update
 
 from gateway.app import GATEWAY, create_app
-from gateway.cli import _init
 from gateway.config import Settings
 from gateway.entity_sets import AVAILABILITY
+from gateway.initialise import initialise
 from orders.change_setup import SetupService
+from orders.setup import SetupChange
 from schemas.db import create_engine
 from schemas.demo_company import product_id
 from schemas.tables import metadata, web_service_user
@@ -91,7 +92,7 @@ async def served(
         auth_cache_ttl=10.0,
         reconcile_interval=0,
     )
-    await _init(engine, settings, demo=True)
+    await initialise(engine, settings, demo=True)
     _user, key = await UserService(engine).change_key("DEMO")
     server = TestServer(create_app(settings, engine=engine, worker=False))
     await server.start_server()
@@ -319,7 +320,7 @@ async def test_a_user_without_the_role_gets_403(api: Api, served: Served) -> Non
 
 async def test_unpublished_availability_service_is_404(api: Api, served: Served) -> None:
     setup = SetupService(served.engine, served.settings)
-    await setup.change({"item_availability_enabled": False}, changed_by="test")
+    await setup.change(SetupChange.parse({"item_availability_enabled": False}), changed_by="test")
     try:
         served.gateway.feed.wake()
         # The setup change reaches the server through the change feed.
@@ -344,7 +345,7 @@ async def test_unpublished_availability_service_is_404(api: Api, served: Served)
         assert not listed & availability and {"Company", "Customers", "Resources"} <= listed
     finally:
         # The module shares this server: publish the service again for whatever runs next.
-        await setup.change({"item_availability_enabled": True}, changed_by="test")
+        await setup.change(SetupChange.parse({"item_availability_enabled": True}), changed_by="test")
         await served.gateway.reload_setup()
 
 

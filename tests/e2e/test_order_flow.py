@@ -214,7 +214,9 @@ async def test_write_back_failure_is_retried_on_its_own(harness: Any) -> None:
 async def test_integration_cannot_be_switched_off_while_submitted_orders_wait(harness: Any, settings: Any) -> None:
     import pytest
 
-    from orders.change_setup import MSG_SUBMITTED_ORDERS, SetupError, SetupService
+    from orders.change_setup import SetupService
+    from orders.setup import SetupChange, SetupError
+    from orders.setup_rules import MSG_SUBMITTED_ORDERS
 
     await harness.setup(auto_create_sales_orders=False)
     order_id = await harness.order()
@@ -222,12 +224,12 @@ async def test_integration_cannot_be_switched_off_while_submitted_orders_wait(ha
     await harness.wait_state(order_id, "waiting")
     service = SetupService(harness.engine, settings)
     with pytest.raises(SetupError) as exc:
-        await service.change({"sales_order_integration_enabled": False}, "test")
+        await service.change(SetupChange.parse({"sales_order_integration_enabled": False}), "test")
     assert str(exc.value) == MSG_SUBMITTED_ORDERS
     code, _o, err = await cli(settings, "setup", "--disable-sales-order-integration")
     assert code == 1 and MSG_SUBMITTED_ORDERS in err
     code, out, _e = await cli(settings, "orders", "create", order_id)
     assert code == 0, out
-    result = await service.change({"sales_order_integration_enabled": False}, "test")
+    result = await service.change(SetupChange.parse({"sales_order_integration_enabled": False}), "test")
     assert not result.setup.sales_order_integration_enabled
     assert not result.setup.auto_create_sales_orders and not result.setup.auto_process_sales_quotes

@@ -240,19 +240,20 @@ async def test_concurrent_setup_changes_lose_an_update(receiver_only: Any, setti
     import asyncio as _a
 
     from orders.change_setup import SetupService
+    from orders.setup import SetupChange
 
     h = receiver_only
-    real_apply = SetupService._apply
+    real_read_facts = SetupService._read_facts
 
-    async def slow_apply(self: Any, conn: Any, old: Any, values: Any) -> Any:
+    async def slow_read_facts(self: Any, conn: Any, old: Any, change: Any) -> Any:
         await _a.sleep(0.3)  # both transactions have read the setup before either writes
-        return await real_apply(self, conn, old, values)
+        return await real_read_facts(self, conn, old, change)
 
-    monkeypatch.setattr(SetupService, "_apply", slow_apply)
+    monkeypatch.setattr(SetupService, "_read_facts", slow_read_facts)
     a, b = SetupService(h.engine, settings), SetupService(h.engine, settings)
     ra, _rb = await _a.gather(
-        a.change({"rotate_webhook_secret": True}, "admin-a"),
-        b.change({"sdk_version": "9.1"}, "admin-b"),
+        a.change(SetupChange.parse({"rotate_webhook_secret": True}), "admin-a"),
+        b.change(SetupChange.parse({"sdk_version": "9.1"}), "admin-b"),
     )
     ok = await a.webhook_secret_matches(ra.webhook_secret)
     setup = await a.get()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from gateway.app import GATEWAY
 from orders import inbox
 from orders.change_setup import SetupService
+from orders.setup import SetupChange
 from schemas import tables as t
 from schemas.demo_company import account_id, product_id, service_product_id, uom_id
 from tests.support.sales_simulator import SalesSimulator
@@ -42,7 +43,7 @@ class Harness:
         return str(self.server.make_url("/webhooks/dataverse"))
 
     async def setup(self, **values: Any) -> None:
-        await SetupService(self.engine, self.settings).change(values, "test")
+        await SetupService(self.engine, self.settings).change(SetupChange.parse(values), "test")
         await self.gateway.reload_setup()
 
     async def inbox_rows(self, sales_id: str) -> list[inbox.InboxRow]:
@@ -126,22 +127,24 @@ async def start_harness(
     }
     service = SetupService(engine, settings)
     result = await service.change(
-        {
-            "sales_url": f"https://{ORG_HOST}",
-            "sales_order_integration_enabled": True,
-            "auto_create_sales_orders": auto_create,
-            "auto_process_sales_quotes": auto_create,
-            "webhook_auth_mode": "header",
-            "webhook_header_name": WEBHOOK_HEADER,
-            "rotate_webhook_secret": True,
-            "dataverse_url": sim.org_url,
-            "dataverse_token_url": sim.token_url,
-            "dataverse_client_id": sim.client_id,
-            "dataverse_client_secret": sim.client_secret,
-            "write_in_product": "item:1896-S",
-            "freight_gl_account": "6710",
-            "local_currency_code": "EUR",
-        },
+        SetupChange.parse(
+            {
+                "sales_url": f"https://{ORG_HOST}",
+                "sales_order_integration_enabled": True,
+                "auto_create_sales_orders": auto_create,
+                "auto_process_sales_quotes": auto_create,
+                "webhook_auth_mode": "header",
+                "webhook_header_name": WEBHOOK_HEADER,
+                "rotate_webhook_secret": True,
+                "dataverse_url": sim.org_url,
+                "dataverse_token_url": sim.token_url,
+                "dataverse_client_id": sim.client_id,
+                "dataverse_client_secret": sim.client_secret,
+                "write_in_product": "item:1896-S",
+                "freight_gl_account": "6710",
+                "local_currency_code": "EUR",
+            }
+        ),
         "test",
     )
     secret = result.webhook_secret

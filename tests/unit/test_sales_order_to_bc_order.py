@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orders.conversion_inputs import BcCustomer, BcItem, BcResource, Couplings
 from orders.conversion_rules import bc_decimal, bc_guid
 from orders.dataverse.records import (
     Account,
@@ -27,16 +28,8 @@ from orders.dataverse.records import (
     Uom,
 )
 from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
-from schemas.bc_sales_document import (
-    DEFAULT_OPTION_MAPPINGS,
-    BcCustomer,
-    BcItem,
-    BcResource,
-    BcSalesDocument,
-    BcSalesLine,
-    Couplings,
-    SalesSetup,
-)
+from orders.setup import DEFAULT_OPTION_MAPPINGS, SalesSetup
+from schemas.bc_sales_document import BcSalesDocument, BcSalesLine
 from tests.unit.test_dataverse_records import load, rows
 
 P = "The sales order cannot be created."

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.cli.common import Subcommands, fail, print_json, run_with_engine
 from gateway.config import Settings
 from orders import inbox
 from orders.inbox.states import InboxState
-from orders.inbox_commands import CommandError, CommandResult, create_sales_order_now
+from orders.inbox_commands import (
+    CommandError,
+    CommandResult,
+    create_sales_order_now,
+    inbox_detail,
+    process_sales_quote_now,
+)
+from orders.worker import OrderWorker
 from schemas import tables as t
+from schemas.migrate import current_revision, head_revision
 
 
-def add_order_parsers(sub: Any) -> None:
+def add_parsers(sub: Subcommands) -> None:
     s = sub.add_parser("worker", help="run the order worker alone (several may run)")
     s.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
     s.set_defaults(func=cmd_worker)
@@ -39,7 +46,7 @@ def add_order_parsers(sub: Any) -> None:
     )
 
 
-def _inbox_parser(sub: Any, name: str, table: str, help_: str, action: tuple[str, str]) -> Any:
+def _inbox_parser(sub: Subcommands, name: str, table: str, help_: str, action: tuple[str, str]) -> Subcommands:
     """list / show / <action> / retry for one Sales table's inbox rows."""
     s = sub.add_parser(name, help=help_)
     s.set_defaults(func=cmd_inbox, table=table)
@@ -58,16 +65,7 @@ def _inbox_parser(sub: Any, name: str, table: str, help_: str, action: tuple[str
     return o
 
 
-def _run_engine(settings: Settings, body: Any) -> Any:
-    from gateway.cli import _run, _with_engine
-
-    return _run(_with_engine(settings, body))
-
-
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from orders.worker import OrderWorker
-    from schemas.migrate import current_revision, head_revision
-
     async def run(engine: AsyncEngine) -> int:
         if await current_revision(engine) != head_revision():
             raise CommandError("The database schema is not current: run 'bc-gateway db upgrade'.")
@@ -82,11 +80,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     try:
-        done = _run_engine(settings, run)
+        done = run_with_engine(settings, run)
     except CommandError as exc:
-        from gateway.cli import _fail
-
-        _fail(str(exc))
+        fail(str(exc))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 0
     if args.once:
@@ -103,70 +99,6 @@ def _row_line(row: inbox.InboxRow) -> str:
         else ""
     )
     return f"{row.id:>6} {row.sales_id} {row.event:<8} {row.state:<10} attempts {row.attempts:<2} {doc:<16}{wb}{err}"
-
-
-async def _document(engine: AsyncEngine, company: str, doc_type: str, no: str) -> dict[str, Any] | None:
-    if not no:
-        return None
-    async with engine.connect() as conn:
-        header = (
-            await conn.execute(
-                select(t.sales_header).where(
-                    t.sales_header.c.company == company,
-                    t.sales_header.c.document_type == doc_type,
-                    t.sales_header.c.no == no,
-                )
-            )
-        ).first()
-        if header is None:
-            return None
-        lines = (
-            await conn.execute(
-                select(t.sales_line)
-                .where(
-                    t.sales_line.c.company == company,
-                    t.sales_line.c.document_type == doc_type,
-                    t.sales_line.c.document_no == no,
-                )
-                .order_by(t.sales_line.c.line_no)
-            )
-        ).all()
-    return {
-        "document_type": doc_type,
-        "no": no,
-        "status": header.status,
-        "sell_to_customer_no": header.sell_to_customer_no,
-        "your_reference": header.your_reference,
-        "external_document_no": header.external_document_no,
-        "currency_code": header.currency_code,
-        "quote_no": header.quote_no,
-        "lines": [
-            {
-                "line_no": ln.line_no,
-                "type": ln.type,
-                "no": ln.no,
-                "description": ln.description,
-                "quantity": str(ln.quantity),
-                "unit_of_measure_code": ln.unit_of_measure_code,
-                "unit_price": str(ln.unit_price),
-                "line_discount_amount": str(ln.line_discount_amount),
-                "amount": str(ln.amount),
-                "attached_to_line_no": ln.attached_to_line_no,
-            }
-            for ln in lines
-        ],
-    }
-
-
-async def show(engine: AsyncEngine, company: str, sales_id: str, table_name: str) -> dict[str, Any]:
-    rows = await inbox.find(engine, company, sales_id, table_name)
-    out: dict[str, Any] = {"sales_id": sales_id.lower(), "inbox": []}
-    for row in rows:
-        entry = row.as_dict()
-        entry["deliveries_log"] = await inbox.deliveries(engine, row.id)
-        entry["document"] = await _document(engine, company, row.document_type, row.document_no)
-        out["inbox"].append(entry)
-    return out
 
 
 def print_show(data: dict[str, Any]) -> None:
@@ -225,9 +157,6 @@ def print_command_result(result: CommandResult, what: str) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.cli import _fail
-    from orders.inbox_commands import process_sales_quote_now
-
     sub, table = args.inbox_command, args.table
     company = settings.company
 
@@ -235,10 +164,7 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
         if sub == "list":
             return await inbox.list_rows(engine, company, table, args.state)
         if sub == "show":
-            data = await show(engine, company, args.sales_id, table)
-            numbers = {r["document_no"] for r in data["inbox"] if r["document_type"] == "Quote" and r["document_no"]}
-            data["archives"] = {no: await _archives(engine, company, no) for no in sorted(numbers)}
-            return data
+            return await inbox_detail(engine, company, args.sales_id, table)
         if sub == "create":
             return await create_sales_order_now(engine, settings, args.sales_id)
         if sub == "process":
@@ -250,8 +176,6 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
                 if not ids:
                     raise CommandError(f"Nothing in the inbox for {args.sales_id}.")
             return await inbox.retry(engine, company, table, ids)
-        from orders.worker import OrderWorker
-
         worker = OrderWorker(engine, settings)
         try:
             return await worker.reconcile()
@@ -259,19 +183,19 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
             await worker.close()
 
     try:
-        result = _run_engine(settings, run)
+        result = run_with_engine(settings, run)
     except CommandError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if sub == "list":
         if args.json:
-            print(json.dumps([r.as_dict() for r in result], indent=2))
+            print_json([r.as_dict() for r in result])
         else:
             for row in result:
                 print(_row_line(row))
         return 0
     if sub == "show":
         if args.json:
-            print(json.dumps(result, indent=2, default=str))
+            print_json(result)
         else:
             print_show(result)
             for no, versions in result["archives"].items():
@@ -285,24 +209,3 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"Reconciliation queued or reopened {result} inbox row(s).")
     return 0
-
-
-async def _archives(engine: AsyncEngine, company: str, no: str) -> list[dict[str, Any]]:
-    ha = t.sales_header_archive
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(ha.c.version_no, ha.c.archived_at, ha.c.reason, ha.c.sales_revision)
-                .where(ha.c.company == company, ha.c.document_type == "Quote", ha.c.no == no)
-                .order_by(ha.c.version_no)
-            )
-        ).all()
-    return [
-        {
-            "version_no": r.version_no,
-            "archived_at": r.archived_at.isoformat(),
-            "reason": r.reason,
-            "revision": r.sales_revision,
-        }
-        for r in rows
-    ]

@@ -1,0 +1,77 @@
+"""What every command shares: running its coroutine, an engine with the schema checked first,
+errors as one line and an exit status, who runs the command, and output helpers.
+
+Command modules import this module and the services, never each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn, TypeAlias, TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.config import Settings
+from gateway.initialise import SchemaOutdated, ensure_schema
+from schemas.db import create_engine
+
+T = TypeVar("T")
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Command: TypeAlias = Callable[[argparse.Namespace, Settings], int]
+
+
+class CliError(Exception):
+    """A command that cannot be carried out; printed without a traceback, exit status 1."""
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    print(f"bc-gateway: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+async def with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitable[T]], *, schema: bool = True) -> T:
+    """Run `body` with an engine. `schema`: the database must be current first (an empty one is
+    set up as `init` does, an older one is refused; gateway/initialise.py)."""
+    engine = create_engine(settings.database_url)
+    try:
+        if schema:
+            try:
+                notes = await ensure_schema(engine, settings)
+            except SchemaOutdated as exc:
+                raise CliError(str(exc)) from None
+            for note in notes:
+                print(note, file=sys.stderr)
+        return await body(engine)
+    finally:
+        await engine.dispose()
+
+
+def run_with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitable[T]], *, schema: bool = True) -> T:
+    return run(with_engine(settings, body, schema=schema))
+
+
+def who() -> str:
+    """Who changes things from this command line, for the setup's change log."""
+    try:
+        return "cli:" + getpass.getuser()
+    except Exception:
+        return "cli"
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to print: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))

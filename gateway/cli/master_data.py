@@ -1,0 +1,145 @@
+"""`bc-gateway inventory post`, `couple` / `uncouple` and `import`: BC's master data."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.cli.common import Subcommands, fail, run_with_engine
+from gateway.config import Settings
+from schemas import master_data
+from schemas.db import write_transaction
+from schemas.inventory import LedgerLine, PostingError, post_ledger_entries
+
+COUPLING_KINDS = ["item", "customer", "resource", "unit"]
+IMPORT_KINDS = ["items", "units", "customers", "resources", "ledger", "couplings"]
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def add_parsers(sub: Subcommands) -> None:
+    s = sub.add_parser("inventory", help="item inventory")
+    inv = s.add_subparsers(dest="inventory_command", required=True)
+    post = inv.add_parser("post", help="post a positive or negative adjustment")
+    post.add_argument("item_no")
+    post.add_argument("quantity", type=_decimal)
+    post.add_argument("--location", help="location code")
+    post.add_argument("--posting-date", type=_date)
+    post.add_argument("--entry-type", help="default: Positive Adjmt. / Negative Adjmt. by the sign")
+    post.add_argument("--document-no")
+    post.add_argument("--description")
+    s.set_defaults(func=cmd_inventory)
+
+    s = sub.add_parser("couple", help="couple a BC record to a Sales row")
+    s.add_argument("kind", choices=COUPLING_KINDS)
+    s.add_argument("bc_no", help="BC number (or unit code)")
+    s.add_argument("sales_id", help="the Sales row's id (GUID)")
+    s.set_defaults(func=cmd_couple)
+    s = sub.add_parser("uncouple", help="remove a coupling")
+    s.add_argument("kind", choices=COUPLING_KINDS)
+    s.add_argument("bc_no")
+    s.set_defaults(func=cmd_couple)
+
+    s = sub.add_parser("import", help="import a CSV file (header row: entity-set property names)")
+    s.add_argument("kind", choices=IMPORT_KINDS)
+    s.add_argument("file")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--progress", action="store_true", help="a progress bar even when not on a terminal")
+    s.set_defaults(func=cmd_import)
+
+
+def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
+    line = LedgerLine(
+        args.item_no,
+        args.quantity,
+        args.location or "",
+        args.posting_date,
+        args.entry_type,
+        args.document_no or "",
+        args.description or "",
+    )
+
+    async def post(engine: AsyncEngine) -> int:
+        async with write_transaction(engine) as conn:
+            (entry_no,) = await post_ledger_entries(conn, settings.company, [line])
+            return entry_no
+
+    try:
+        entry_no = run_with_engine(settings, post)
+    except PostingError as exc:
+        fail(str(exc))
+    print(
+        f"Posted item ledger entry {entry_no}: {args.item_no} {args.quantity:+}"
+        + (f" at {args.location}" if args.location else "")
+    )
+    return 0
+
+
+def cmd_couple(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(engine: AsyncEngine) -> None:
+        async with write_transaction(engine) as conn:
+            if args.command == "couple":
+                await master_data.couple(conn, settings.company, args.kind, args.bc_no, args.sales_id)
+            else:
+                await master_data.uncouple(conn, settings.company, args.kind, args.bc_no)
+
+    try:
+        run_with_engine(settings, run)
+    except master_data.MasterDataError as exc:
+        fail(str(exc))
+    if args.command == "couple":
+        print(f"Coupled {args.kind} {args.bc_no} to Dynamics 365 Sales record {args.sales_id.lower()}.")
+    else:
+        print(f"Uncoupled {args.kind} {args.bc_no}.")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    # tqdm and the CSV reader only for this command.
+    from tqdm import tqdm
+
+    from gateway.csv_import import ImportFileError, count_rows, import_csv
+
+    path = Path(args.file)
+    total = count_rows(path)
+    # On a terminal by default (None: tqdm's own test); --progress forces it, --quiet hides it.
+    disable = True if args.quiet else (False if args.progress else None)
+    bar = tqdm(total=total, unit="row", desc=f"import {args.kind}", file=sys.stderr, disable=disable)
+
+    def advance(rows: int) -> None:
+        bar.update(rows)
+
+    try:
+        result = run_with_engine(settings, lambda e: import_csv(e, settings.company, args.kind, path, advance))
+    except (ImportFileError, master_data.MasterDataError) as exc:
+        bar.close()
+        fail(str(exc))
+    bar.close()
+    for line, reason in result.errors:
+        print(f"{path}:{line}: {reason}", file=sys.stderr)
+    print(
+        f"Imported {result.succeeded} of {result.rows} rows into {args.kind} "
+        f"({result.created} created, {result.updated} updated, {len(result.errors)} refused)."
+    )
+    return 1 if result.errors else 0

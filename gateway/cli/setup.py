@@ -1,0 +1,303 @@
+"""`bc-gateway setup`: BC's assisted setup guide for the connection, interactive or by flags; and
+`setup show` / `setup history`.
+
+The flags and the guide's questions come from the field definitions (orders/setup.py); the rules
+are the setup service's, the same as the admin API's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.cli.common import Subcommands, fail, print_json, run_with_engine, who
+from gateway.config import Settings
+from orders.change_setup import ChangeResult, SetupService
+from orders.setup import ACTIONS, FIELD_BY_NAME, FIELDS, ConnectionSetup, FieldKind, SetupChange, SetupError
+from orders.setup_rules import check_value, default_odata_url, webhook_url
+from schemas.roles import PRODUCT_AVAILABILITY
+from schemas.users import UserService
+
+_MAPPINGS = {d.mapping_key: d.name for d in FIELDS if d.kind is FieldKind.MAPPING}
+
+
+def add_parsers(sub: Subcommands) -> None:
+    s = sub.add_parser("setup", help="the Dynamics 365 Sales connection setup (assisted, or by flags)")
+    s.add_argument("action", nargs="?", choices=["show", "history"], help="show the setup, or its change log")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--interactive", action="store_true", help="ask for each field even without a terminal")
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for d in (*FIELDS, *ACTIONS):
+        if d.action:
+            s.add_argument(d.flag, dest=d.name, action="store_true", help=d.help)
+        elif d.kind is FieldKind.BOOL:
+            g = s.add_mutually_exclusive_group()
+            g.add_argument(d.flag, dest=d.name, action="store_const", const=True, help=d.help)
+            g.add_argument(d.off_flag, dest=d.name, action="store_const", const=False)
+        elif d.flag:
+            help_ = f"{d.help}; - reads it from standard input" if d.secret else d.help
+            metavar = d.metavar or d.flag.removeprefix("--").replace("-", "_").upper()
+            s.add_argument(d.flag, dest=d.name, metavar=metavar, help=help_)
+    # What the fields' own flags do not cover: the OData user's key, and combined options.
+    s.add_argument("--new-key", action="store_true", help="make a new access key for the OData user and print it")
+    s.add_argument(
+        "--create-odata-user",
+        action="store_true",
+        help="create the --odata-user (role PRODUCT_AVAILABILITY) if it does not exist",
+    )
+    s.add_argument("--webhook-auth", metavar="header:NAME|code", help="how Sales' webhook proves itself")
+    s.add_argument(
+        "--option-mapping",
+        action="append",
+        metavar="KIND:VALUE=CODE",
+        help=f"map a Sales option value to a BC code; KIND is {', '.join(_MAPPINGS)}",
+    )
+    s.set_defaults(func=cmd_setup)
+
+
+def _flag_values(args: argparse.Namespace) -> dict[str, object]:
+    """Field name -> value for each flag given; SetupError for a combined option used wrongly."""
+    values: dict[str, object] = {}
+    for d in (*FIELDS, *ACTIONS):
+        given = getattr(args, d.name, None)
+        if given is None or (given is False and d.action):
+            continue
+        # '-' reads a secret from standard input, so that it does not show in the process list.
+        values[d.name] = sys.stdin.readline().strip() if d.secret and given == "-" else given
+    if args.webhook_auth is not None:
+        mode, _, header = args.webhook_auth.partition(":")
+        if mode == "code" and not header:
+            values["webhook_auth_mode"] = "code"
+        elif mode == "header" and header:
+            values["webhook_auth_mode"] = "header"
+            values["webhook_header_name"] = header
+        else:
+            raise SetupError("--webhook-auth takes header:NAME or code.")
+    mappings: dict[str, dict[str, str]] = {}
+    for text in args.option_mapping or ():
+        kind, _, rest = text.partition(":")
+        value, eq, code = rest.partition("=")
+        if kind not in _MAPPINGS or not eq or not value.strip().isdigit():
+            raise SetupError(f"--option-mapping takes KIND:VALUE=CODE with KIND one of {', '.join(_MAPPINGS)}.")
+        mappings.setdefault(_MAPPINGS[kind], {})[value.strip()] = code
+    return {**values, **mappings}
+
+
+# --- interactive guide ------------------------------------------------------------------------
+
+
+def _ask(prompt: str, default: str, read: Callable[[str], str]) -> str:
+    shown = f" [{default}]" if default else ""
+    answer = read(f"{prompt}{shown}: ").strip()
+    return answer or default
+
+
+def _ask_bool(prompt: str, default: bool, read: Callable[[str], str]) -> bool:
+    while True:
+        answer = read(f"{prompt} [{'Y/n' if default else 'y/N'}]: ").strip().lower()
+        if not answer:
+            return default
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        print("  Please answer y or n.")
+
+
+def _ask_field(name: str, default: str, read: Callable[[str], str]) -> str:
+    """Ask for a text field until the answer passes the field's own check (the rules' check)."""
+    definition = FIELD_BY_NAME[name]
+    if definition.kind is FieldKind.CHOICE:
+        answer = ""
+        while answer not in definition.choices:
+            answer = _ask(definition.question, default, read).lower()
+        return answer
+    while True:
+        answer = _ask(definition.question, default, read)
+        try:
+            return str(check_value(name, answer))
+        except SetupError as exc:
+            print(f"  {exc}")
+
+
+def _ask_switch(name: str, default: bool, read: Callable[[str], str]) -> bool:
+    return _ask_bool(FIELD_BY_NAME[name].question, default, read)
+
+
+def guide(
+    current: ConnectionSetup,
+    default_odata_url: str,
+    read: Callable[[str], str] = input,
+    secret: Callable[[str], str] = getpass.getpass,
+) -> tuple[dict[str, object], bool]:
+    """Ask for each field like BC's assisted setup guide; returns the values and 'new key?'."""
+    print("Set up the Dynamics 365 Sales connection. Press Enter to keep the value in brackets.")
+    v: dict[str, object] = {}
+    v["sales_url"] = _ask_field("sales_url", current.sales_url, read)
+    # The first time through, the guide suggests publishing the service, as BC's does.
+    first_time = not (current.sales_url or current.odata_url or current.odata_username)
+    availability = _ask_switch("item_availability_enabled", current.item_availability_enabled or first_time, read)
+    v["item_availability_enabled"] = availability
+    new_key = False
+    if availability:
+        v["odata_url"] = _ask_field("odata_url", current.odata_url or default_odata_url, read)
+        v["odata_username"] = _ask_field("odata_username", current.odata_username, read)
+        new_key = _ask_bool("Make a new access key for that user now (the old one stops working)?", False, read)
+    integration = _ask_switch("sales_order_integration_enabled", current.sales_order_integration_enabled, read)
+    v["sales_order_integration_enabled"] = integration
+    if integration:
+        v["auto_create_sales_orders"] = _ask_switch("auto_create_sales_orders", current.auto_create_sales_orders, read)
+        v["auto_process_sales_quotes"] = _ask_switch(
+            "auto_process_sales_quotes", current.auto_process_sales_quotes, read
+        )
+        mode = v["webhook_auth_mode"] = _ask_field("webhook_auth_mode", current.webhook_auth_mode, read)
+        if mode == "header":
+            v["webhook_header_name"] = _ask_field("webhook_header_name", current.webhook_header_name, read)
+        for name in ("dataverse_url", "dataverse_token_url", "dataverse_client_id"):
+            v[name] = _ask_field(name, getattr(current, name), read)
+        typed = secret(f"{FIELD_BY_NAME['dataverse_client_secret'].question}: ").strip()
+        if typed:
+            v["dataverse_client_secret"] = typed
+    v["sdk_version"] = _ask_field("sdk_version", current.sdk_version, read)
+    return v, new_key
+
+
+async def _guided_change(service: SetupService, yes: bool) -> tuple[ChangeResult, dict[str, object], bool]:
+    """The guide, a summary to confirm, and the change; again while a rule refuses it and the
+    person wants to go on."""
+    current = await service.get()
+    typed_secret: dict[str, object] = {}
+    while True:
+        values, new_key = guide(current, default_odata_url(service.settings))
+        # A secret typed in an earlier round (not saved then) is kept unless typed again.
+        values = {**typed_secret, **values}
+        print("\nSummary:")
+        print_view({k: ("********" if FIELD_BY_NAME[k].secret else v) for k, v in values.items()})
+        if not yes and not _ask_bool("Save this setup?", True, input):
+            raise SetupError("Nothing was saved.")
+        try:
+            return await service.change(SetupChange.parse(values), changed_by=who()), values, new_key
+        except SetupError as exc:
+            # A rule the fields alone cannot show (an unknown user, say): say so, ask again.
+            print(f"\n{exc}")
+            if not _ask_bool("Go through the fields again?", True, input):
+                raise
+            typed_secret = {k: v for k, v in values.items() if FIELD_BY_NAME[k].secret}
+            # The next round offers this round's answers (but not the secret) as the defaults.
+            stored = {f.name for f in dataclasses.fields(ConnectionSetup)}
+            answers: dict[str, Any] = {k: v for k, v in values.items() if k in stored and k not in typed_secret}
+            current = dataclasses.replace(current, **answers)
+
+
+# --- command ------------------------------------------------------------------------------------
+
+
+def print_view(view: Mapping[str, Any]) -> None:
+    for key, value in view.items():
+        if isinstance(value, dict):
+            for k2, v2 in value.items():
+                print(f"{key + '.' + k2:<40} {v2}")
+        else:
+            print(f"{key:<40} {value}")
+
+
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    async def read(engine: AsyncEngine) -> Any:
+        service = SetupService(engine, settings)
+        return await service.history() if args.action == "history" else await service.view()
+
+    result = run_with_engine(settings, read)
+    if args.json:
+        print_json(result)
+    elif args.action == "history":
+        for change in result:
+            print(
+                f"{change['changed_at']}  {change['changed_by']:<16} {change['field']}: "
+                f"{change['old']!r} -> {change['new']!r}"
+            )
+    else:
+        print_view(result)
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action:
+        return _show(args, settings)
+    try:
+        values = _flag_values(args)
+        change = SetupChange.parse(values)
+    except SetupError as exc:
+        fail(str(exc), 2)
+
+    async def run(engine: AsyncEngine) -> dict[str, Any]:
+        service = SetupService(engine, settings)
+        users = UserService(engine)
+        new_key = args.new_key
+        interactive = args.interactive or (not values and not new_key and sys.stdin.isatty())
+        odata_user = change.odata_username
+        if interactive:
+            result, asked, new_key = await _guided_change(service, args.yes)
+            odata_user = str(asked.get("odata_username") or "") or None
+        if args.create_odata_user:
+            if not odata_user:
+                raise SetupError("--create-odata-user needs --odata-user NAME.")
+            if await users.find(odata_user) is None:
+                await users.add(odata_user, "Dynamics 365 Sales availability", {PRODUCT_AVAILABILITY})
+        if not interactive:
+            result = await service.change(change, changed_by=who())
+        setup = result.setup
+        key = None
+        if new_key:
+            if not setup.odata_username:
+                raise SetupError("--new-key needs an OData web service user (--odata-user).")
+            _user, key = await users.change_key(setup.odata_username)
+        return {
+            "odata_url": setup.odata_url,
+            "odata_username": setup.odata_username,
+            "odata_accesskey": key,
+            "webhook_url": webhook_url(settings),
+            "webhook_auth": {
+                "mode": setup.webhook_auth_mode,
+                "header": setup.webhook_header_name if setup.webhook_auth_mode == "header" else None,
+            },
+            "webhook_secret": result.webhook_secret,
+            "changed": sorted(result.changed),
+        }
+
+    try:
+        out = run_with_engine(settings, run)
+    except SetupError as exc:
+        fail(str(exc))
+    if args.json:
+        print_json(out)
+    else:
+        _print_outcome(out)
+    return 0
+
+
+def _print_outcome(out: Mapping[str, Any]) -> None:
+    print(
+        "Connection setup saved."
+        + (f" Changed: {', '.join(out['changed'])}." if out["changed"] else " Nothing changed.")
+    )
+    print("\nEnter these values in Sales' nav_connection row:")
+    print(f"  nav_dynamicsnavodataurl        {out['odata_url'] or '(item availability is not enabled)'}")
+    print(f"  nav_dynamicsnavodatausername   {out['odata_username'] or '(no user chosen)'}")
+    if out["odata_accesskey"]:
+        print(f"  nav_dynamicsnavodataaccesskey  {out['odata_accesskey']}   (shown once; the old key no longer works)")
+    else:
+        print("  nav_dynamicsnavodataaccesskey  (unchanged: the user's current key; --new-key makes a new one)")
+    print("\nRegister this webhook in Sales (Plug-in Registration Tool, step on Update of salesorder/quote):")
+    print(f"  endpoint URL  {out['webhook_url']}")
+    auth = out["webhook_auth"]
+    secret = out["webhook_secret"] or "(unchanged; --new-webhook-secret makes a new one)"
+    if auth["mode"] == "header":
+        print(f"  authentication HttpHeader: {auth['header']} = {secret}")
+    else:
+        print(f"  authentication WebhookKey: {secret}")

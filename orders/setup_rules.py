@@ -1,0 +1,309 @@
+"""The setup's rules, pure: given the old setup, a change and the facts read from the database,
+the new setup or SetupError with BC's message; and what people see of the setup.
+
+The rules and messages: docs/reference/bc-rules.md §3.1 and §3.3 (the connection setup), §1.4–§1.6
+(the OData URL Sales is given, switching the service on and off), §4.5–§4.6 (write-in product,
+freight account); the types they work on are in orders/setup.py, the use case that reads the
+facts and stores the outcome in orders/change_setup.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+from orders.settings import ProcessingSettings
+from orders.setup import (
+    CONNECTION_FIELDS,
+    FIELD_BY_NAME,
+    SALES_FIELDS,
+    ConnectionSetup,
+    FieldKind,
+    SalesSetup,
+    SetupChange,
+    SetupError,
+    WriteInProductType,
+    option_code_error,
+)
+from schemas import tables as t
+from schemas.roles import PRODUCT_AVAILABILITY
+from schemas.users import User
+
+MSG_SUBMITTED_ORDERS = "You cannot disable CRM sales order integration when a CRM sales order has the Submitted status."
+MSG_AUTO_CREATE_NEEDS_INTEGRATION = (
+    "Automatically Create Sales Orders can be turned on only while Sales Order Integration is enabled."
+)
+MSG_AUTO_QUOTES_NEEDS_INTEGRATION = (
+    "Automatically Process Sales Quotes can be turned on only while Sales Order Integration is enabled."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SetupFacts:
+    """What the rules need from the database, read before they are applied."""
+
+    default_odata_url: str = ""  # this gateway's V3 address (bc-rules.md §1.4)
+    odata_user: User | None = None  # the user the change's odata_username names, if there is one
+    submitted_orders_waiting: int = 0  # submitted Sales orders not yet made into BC orders
+    write_in_product_exists: bool = False  # the item or resource the change's write_in_product names
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    """What a change comes to: the new connection setup, whether the webhook needs a new secret,
+    and the sales_setup columns to store (a mapping column: the entries to set over the stored ones)."""
+
+    connection: ConnectionSetup
+    make_webhook_secret: bool
+    sales_columns: Mapping[str, object]
+
+
+_CONNECTION = {d.name for d in CONNECTION_FIELDS}
+_HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+_RESERVED_HEADERS = {"host", "content-type", "content-length", "connection", "transfer-encoding"}
+# The fields whose new value depends on others or on the facts; the rest take their own value.
+_RULED = {
+    "item_availability_enabled",
+    "odata_url",
+    "odata_username",
+    "sales_order_integration_enabled",
+    "auto_create_sales_orders",
+    "auto_process_sales_quotes",
+}
+
+
+def apply_change(old: ConnectionSetup, change: SetupChange, facts: SetupFacts) -> ChangeOutcome:
+    """The setup after `change`, by BC's rules (bc-rules.md §3.1, §1.6); SetupError if one is broken."""
+    for definition in CONNECTION_FIELDS:
+        value = getattr(change, definition.name)
+        if isinstance(value, str):
+            _check_text(definition.name, value, _length(t.connection_setup, definition.name))
+    given = {name: check_value(name, value) for name, value in change.given().items() if name in _CONNECTION}
+    new = dataclasses.replace(old, **{name: value for name, value in given.items() if name not in _RULED})
+    if change.item_availability_enabled is not None:
+        on = change.item_availability_enabled
+        # Switching on fills in the URL; switching off unpublishes the service and empties it.
+        new = dataclasses.replace(
+            new, item_availability_enabled=on, odata_url=(new.odata_url or facts.default_odata_url) if on else ""
+        )
+    if "odata_url" in given:
+        new = dataclasses.replace(new, odata_url=given["odata_url"])
+    if change.reset_odata_url:
+        new = dataclasses.replace(new, odata_url=facts.default_odata_url)
+    if "odata_username" in given:
+        new = dataclasses.replace(new, odata_username=_odata_user(given["odata_username"], facts))
+    if change.sales_order_integration_enabled is not None:
+        on = change.sales_order_integration_enabled
+        if not on and old.sales_order_integration_enabled and facts.submitted_orders_waiting:
+            raise SetupError(MSG_SUBMITTED_ORDERS)
+        new = dataclasses.replace(new, sales_order_integration_enabled=on)
+        if not on:
+            new = dataclasses.replace(new, auto_create_sales_orders=False, auto_process_sales_quotes=False)
+    if change.auto_create_sales_orders is not None:
+        if change.auto_create_sales_orders and not new.sales_order_integration_enabled:
+            raise SetupError(MSG_AUTO_CREATE_NEEDS_INTEGRATION)
+        new = dataclasses.replace(new, auto_create_sales_orders=change.auto_create_sales_orders)
+    if change.auto_process_sales_quotes is not None:
+        # It is the integration that brings quotes, so the same rule as for orders.
+        if change.auto_process_sales_quotes and not new.sales_order_integration_enabled:
+            raise SetupError(MSG_AUTO_QUOTES_NEEDS_INTEGRATION)
+        new = dataclasses.replace(new, auto_process_sales_quotes=change.auto_process_sales_quotes)
+    # A secret is made when asked, and the first time the webhook is set up or the sales order
+    # integration (which takes webhooks) is switched on.
+    make_secret = change.rotate_webhook_secret or (
+        new.webhook_secret_hash is None
+        and (
+            change.webhook_auth_mode is not None
+            or change.webhook_header_name is not None
+            or new.sales_order_integration_enabled
+        )
+    )
+    return ChangeOutcome(new, make_secret, _sales_columns(change, facts))
+
+
+def _sales_columns(change: SetupChange, facts: SetupFacts) -> dict[str, object]:
+    columns: dict[str, object] = {}
+    for definition in SALES_FIELDS:
+        value = getattr(change, definition.name)
+        if value is None:
+            continue
+        if definition.name == "write_in_product":
+            columns["write_in_product_type"], columns["write_in_product_no"] = _write_in(value, facts)
+        elif definition.kind is FieldKind.MAPPING:
+            columns[definition.column] = {
+                str(number): _option_code(definition.name, number, code) for number, code in value.items()
+            }
+        else:
+            text = check_value(definition.name, value)
+            limit = _length(t.sales_setup, definition.name)
+            if limit and len(text) > limit:
+                raise SetupError(f"{definition.name} can have at most {limit} characters.")
+            columns[definition.name] = text
+    return columns
+
+
+def check_value(name: str, value: Any) -> Any:
+    """One field's value in its stored form, by its kind; SetupError when the kind refuses it."""
+    definition = FIELD_BY_NAME[name]
+    if name == "webhook_header_name":
+        return check_header_name(value)
+    if name == "webhook_auth_mode":
+        mode = value.strip().lower()
+        if mode not in definition.choices:
+            raise SetupError("webhook_auth_mode must be 'header' (with a header name) or 'code'.")
+        return mode
+    if name == "local_currency_code":
+        return value.strip().upper()  # a Code field
+    if definition.kind is FieldKind.URL:
+        return check_url(name, value)
+    if definition.kind is FieldKind.CHOICE:
+        choice = value.strip().lower()
+        if choice not in definition.choices:
+            raise SetupError(f"{name} must be one of {', '.join(definition.choices)}.")
+        return choice
+    if definition.kind is FieldKind.TEXT:
+        return value.strip()
+    return value
+
+
+def check_url(name: str, value: str) -> str:
+    """An address field: empty, or an absolute http(s) URL (kept without a trailing slash)."""
+    _check_text(name, value, _length(t.connection_setup, name))
+    text = value.strip().rstrip("/")
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SetupError(f"{name}: '{value}' is not an absolute http:// or https:// address.")
+    return text
+
+
+def check_header_name(value: str) -> str:
+    header = value.strip()
+    if not _HEADER_TOKEN.fullmatch(header) or header.lower() in _RESERVED_HEADERS:
+        raise SetupError(f"'{header}' cannot be used as the webhook header name.")
+    return header
+
+
+def _check_text(name: str, value: str, limit: int | None) -> None:
+    if limit and len(value) > limit:
+        raise SetupError(f"{name} can have at most {limit} characters.")
+    if any(ord(c) < 32 and c not in "\t" for c in value) or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise SetupError(f"{name} cannot contain control characters.")
+
+
+def _length(table: Any, name: str) -> int | None:
+    return getattr(table.c[name].type, "length", None) if name in table.c else None
+
+
+def _odata_user(name: str, facts: SetupFacts) -> str:
+    """The OData user must be an enabled user with the Product Availability role (bc-rules.md §1.5)."""
+    if not name:
+        return ""
+    user = facts.odata_user
+    if user is None:
+        raise SetupError(f"The user {name} does not exist.")
+    if not user.enabled:
+        raise SetupError(f"The user {user.user_name} is disabled; the OData web service user must be enabled.")
+    if PRODUCT_AVAILABILITY not in user.roles:
+        raise SetupError(
+            f"The user {user.user_name} does not have the role {PRODUCT_AVAILABILITY} "
+            "(Product Availability User), which the item availability web service needs."
+        )
+    return user.user_name
+
+
+def parse_write_in(text: str) -> tuple[Literal["item", "resource"], str] | None:
+    """'item:NO' or 'resource:NO' as (kind, number); None when the text is not of that form."""
+    kind, sep, no = text.partition(":")
+    kind = kind.strip().lower()
+    if not sep or not no.strip():
+        return None
+    if kind == "item":
+        return "item", no.strip()
+    if kind == "resource":
+        return "resource", no.strip()
+    return None
+
+
+def _write_in(text: str, facts: SetupFacts) -> tuple[WriteInProductType, str]:
+    if not text.strip():
+        return "", ""
+    parsed = parse_write_in(text)
+    if parsed is None:
+        raise SetupError("write_in_product takes item:NO or resource:NO.")
+    kind, no = parsed
+    caption: WriteInProductType = "Item" if kind == "item" else "Resource"
+    if not facts.write_in_product_exists:
+        raise SetupError(f"The {caption} does not exist. Identification fields and values: No.='{no}'")
+    return caption, no
+
+
+def _option_code(name: str, number: int, code: str) -> str:
+    if len(code) > 10:
+        raise SetupError(option_code_error(name, number))
+    return code.strip().upper()
+
+
+def with_webhook_secret(setup: ConnectionSetup, secret_hash: str, salt: str) -> ConnectionSetup:
+    return dataclasses.replace(setup, webhook_secret_hash=secret_hash, webhook_secret_salt=salt)
+
+
+# --- addresses, and what people see ---------------------------------------------------------------
+
+
+def default_odata_url(settings: ProcessingSettings) -> str:
+    """The V3 address BC hands to Sales for ProductItemAvailability (bc-rules.md §1.4)."""
+    base = settings.external_base()
+    company = quote(settings.company.replace("'", "''"), safe="")
+    return f"{base}/OData/Company('{company}')/ProductItemAvailability"
+
+
+def webhook_url(settings: ProcessingSettings) -> str:
+    return f"{settings.external_base()}/webhooks/dataverse"
+
+
+def mask(value: str) -> str:
+    """A secret as people may see it: never whole; the last 4 characters of a long one."""
+    if not value:
+        return ""
+    return "********" + (value[-4:] if len(value) >= 16 else "")
+
+
+def setup_view(connection: ConnectionSetup, sales: SalesSetup, webhook: str) -> dict[str, Any]:
+    """Everything a person may see of the setup, secrets masked (`setup show`, GET /api/setup)."""
+    view: dict[str, Any] = {
+        d.name: mask(getattr(connection, d.name)) if d.secret else getattr(connection, d.name)
+        for d in CONNECTION_FIELDS
+    }
+    view["webhook_secret"] = "set" if connection.webhook_secret_hash else "not set"
+    view["webhook_url"] = webhook
+    for d in SALES_FIELDS:
+        if d.name == "write_in_product":
+            no = sales.write_in_product_no
+            view[d.name] = f"{sales.write_in_product_type.lower()}:{no}" if no else ""
+        elif d.kind is FieldKind.MAPPING:
+            view[d.name] = {str(k): v for k, v in sorted(getattr(sales, d.name).items())}
+        else:
+            view[d.name] = getattr(sales, d.name)
+    return view
+
+
+def history_entries(
+    connection: Mapping[str, tuple[Any, Any]], sales: Mapping[str, tuple[Any, Any]]
+) -> list[tuple[str, str, str]]:
+    """(field, old, new) for the change log, from the changed columns: secrets never in clear."""
+    entries = []
+    for name, (before, after) in [*connection.items(), *sales.items()]:
+        if name == "webhook_secret_salt":
+            continue
+        if name == "webhook_secret_hash":
+            name, before, after = "webhook_secret", "set" if before else "", "(new secret)"
+        elif name in FIELD_BY_NAME and FIELD_BY_NAME[name].secret:
+            before, after = mask(before), mask(after)
+        entries.append((name, str(before), str(after)))
+    return entries
