@@ -39,7 +39,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.proxy import MAX_HOPS, Forwarding
 from schemas.demo_company import ITEMS, product_id
-from tests.conftest import skip_or_fail
+from tests.support.db_fixtures import skip_or_fail
 from tests.support.helpers import Api, basic, q
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,22 +9,14 @@ import json
 from typing import Any
 
 import aiohttp
-import pytest
 from sqlalchemy import select, update
 
-from gateway.app import create_app
 from orders import inbox
 from orders.worker import OrderWorker
 from schemas import tables as t
 from tests.support.dataverse_payloads import OptionSetValue, build_context
 from tests.support.helpers import basic
-from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER, start_harness
-
-
-@pytest.fixture
-async def receiver_only(settings: Any, engine: Any, demo: Any, aiohttp_server: Any, sales_sim: Any) -> Any:
-    server = await aiohttp_server(create_app(settings, engine=engine, worker=False))
-    return await start_harness(sales_sim, server, engine, settings)
+from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER
 
 
 async def _quote(h: Any) -> str:
