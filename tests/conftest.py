@@ -17,7 +17,12 @@ from gateway.config import Settings  # noqa: E402
 from tests.support.db_fixtures import COMPANY, IN_CI, PG_SKIP, PG_URL, skip_or_fail  # noqa: E402
 from tests.support.helpers import cli_env  # noqa: E402
 
-pytest_plugins = ["tests.support.db_fixtures", "tests.support.server_fixtures", "tests.support.client_fixtures"]
+pytest_plugins = [
+    "tests.support.db_fixtures",
+    "tests.support.server_fixtures",
+    "tests.support.client_fixtures",
+    "tests.support.sim_peers",
+]
 
 # Still importable from here (some test modules import them from tests.conftest).
 __all__ = ["COMPANY", "IN_CI", "PG_SKIP", "PG_URL", "cli_env", "skip_or_fail"]
