@@ -52,6 +52,14 @@ def rows(name: str) -> list[dict[str, Any]]:
     return load(name)["value"]
 
 
+# Webhook bodies as Sales sent them (tests/fixtures/dataverse): Microsoft's example and our own.
+WEBHOOK_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dataverse"
+
+
+def webhook_body(name: str) -> bytes:
+    return (WEBHOOK_FIXTURES / name).read_bytes()
+
+
 # --- Sales records and the order conversion's input ---------------------------------------------
 
 # The prefix of the order conversion's own messages.
