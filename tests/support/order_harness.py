@@ -107,6 +107,14 @@ class Harness:
             **columns,
         )
 
+    async def quote(self, lines: list[dict[str, Any]] | None = None, account: str = "10000", **columns: Any) -> str:
+        """A Draft Sales quote for a coupled demo customer, with demo products."""
+        return await self.sim.create_quote(
+            ("account", self.accounts[account]),
+            lines if lines is not None else [{"product": self.products["1896-S"], "quantity": 2, "priceperunit": 1000}],
+            **columns,
+        )
+
 
 @dataclass(frozen=True)
 class DemoRecords:
