@@ -1,6 +1,6 @@
 """Builders shared by tests: Sales records and conversion inputs with a valid default for every
-field (each test changes only what it is about), loaders of the Web API fixtures in
-tests/fixtures/dataverse_webapi, Sales documents made in the simulator, and webhook bodies.
+field (each test changes only what it is about), loaders of the Web API and webhook fixtures in
+tests/fixtures, Sales documents made in the simulator, webhook bodies, and inbox rows in a state.
 
 Test modules import these from here, never from each other.
 """
@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orders import inbox
 from orders.dataverse.records import (
     Account,
     Contact,
@@ -26,7 +30,9 @@ from orders.dataverse.records import (
     SalesOrderLine,
     Uom,
 )
+from orders.inbox import InboxRow
 from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
+from schemas import tables as t
 from schemas.bc_sales_document import (
     BcCustomer,
     BcItem,
@@ -254,3 +260,28 @@ def submission(order_id: str) -> dict[str, Any]:
         order_id,
         target={"statecode": OptionSetValue(1), "statuscode": OptionSetValue(3)},
     )
+
+
+# --- inbox rows in a given state ------------------------------------------------------------------
+
+
+async def inbox_row(
+    engine: AsyncEngine,
+    sales_id: str | None = None,
+    *,
+    table: str = "salesorder",
+    event: str = "submit",
+    company: str = "CRONUS",
+    revision: int | None = None,
+    **columns: Any,
+) -> InboxRow:
+    """An inbox row as ``enqueue`` makes it, then with ``columns`` set directly (a state, a lease,
+    attempts, times ...) — the states a worker would leave it in, without running one."""
+    row, _created = await inbox.enqueue(
+        engine, company, table, sales_id or str(uuid.uuid4()), event, revision, source="webhook"
+    )
+    if columns:
+        async with engine.begin() as conn:
+            await conn.execute(update(t.order_inbox).where(t.order_inbox.c.id == row.id).values(**columns))
+    async with engine.connect() as conn:
+        return InboxRow.from_row((await conn.execute(select(t.order_inbox).where(t.order_inbox.c.id == row.id))).one())
