@@ -38,10 +38,15 @@ from schemas.bc_sales_document import (
     BcItem,
     BcResource,
     BcSalesDocument,
+    BcSalesHeader,
     BcSalesLine,
     Couplings,
     SalesSetup,
 )
+from schemas.db import write_transaction
+from schemas.master_data import ensure_company
+from schemas.sales_document_store import ORDER_SERIES, QUOTE_SERIES, insert_document, next_number
+from schemas.sales_document_store import couple as couple_document
 from tests.support.dataverse_payloads import OptionSetValue, build_context
 from tests.support.sales_simulator import SalesSimulator
 
@@ -285,3 +290,23 @@ async def inbox_row(
             await conn.execute(update(t.order_inbox).where(t.order_inbox.c.id == row.id).values(**columns))
     async with engine.connect() as conn:
         return InboxRow.from_row((await conn.execute(select(t.order_inbox).where(t.order_inbox.c.id == row.id))).one())
+
+
+async def coupled_bc_document(
+    engine: AsyncEngine,
+    sales_id: str,
+    document_type: str = "Order",
+    *,
+    company: str = "CRONUS",
+    customer: str = "10000",
+) -> str:
+    """A BC sales document (no lines) coupled to a Sales order or quote, as the worker leaves one;
+    the company is made if missing. Returns the document's number."""
+    async with write_transaction(engine) as conn:
+        await ensure_company(conn, company)
+        series = ORDER_SERIES if document_type == "Order" else QUOTE_SERIES
+        no = await next_number(conn, company, series)
+        header = BcSalesHeader(document_type=document_type, sell_to_customer_no=customer, sales_id=sales_id.lower())
+        system_id = await insert_document(conn, company, BcSalesDocument(header=header), no, date(2024, 5, 30))
+        await couple_document(conn, company, sales_id, system_id)
+    return no
