@@ -72,7 +72,7 @@ def nginx_factory(tmp_path: Path) -> Iterator[Callable[[int], Awaitable[Nginx]]]
 
 @pytest.fixture
 def serve_gateway(settings: Settings, engine: Any, demo: dict[str, Any], aiohttp_server: Any) -> Any:
-    """`gateway_server` (tests/conftest.py) with a chosen BCGW_TRUSTED_PROXIES."""
+    """`gateway_server` (tests/support/server_fixtures.py) with a chosen BCGW_TRUSTED_PROXIES."""
 
     async def start(trusted: tuple[str, ...]) -> Any:
         app = create_app(dataclasses.replace(settings, trusted_proxies=trusted), engine=engine, worker=False)
