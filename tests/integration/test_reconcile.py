@@ -89,7 +89,7 @@ async def test_a_done_or_failed_write_back_is_armed_again(
     """BC has the order, Sales still lacks the date (written back, then cleared; or given up)."""
     account = sim.add_account()
     done, given_up, pending = [await _submitted(sim, account) for _ in range(3)]
-    created = {"state": "created", "document_type": "Order", "document_no": "SO000001"}
+    created: dict[str, Any] = {"state": "created", "document_type": "Order", "document_no": "SO000001"}
     await inbox_row(engine, done, **created, writeback_state="done")
     await inbox_row(engine, given_up, **created, writeback_state="failed", writeback_attempts=5, writeback_error="x")
     waiting = await inbox_row(engine, pending, **created, writeback_state="pending", writeback_attempts=2)

@@ -13,7 +13,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import select, update
@@ -295,7 +295,7 @@ async def inbox_row(
 async def coupled_bc_document(
     engine: AsyncEngine,
     sales_id: str,
-    document_type: str = "Order",
+    document_type: Literal["Order", "Quote"] = "Order",
     *,
     company: str = "CRONUS",
     customer: str = "10000",

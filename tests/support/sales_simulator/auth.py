@@ -40,16 +40,17 @@ class Tokens:
                 400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type."
             )
         if form.get("client_id") != sim.client_id:
+            client_id = form.get("client_id")
             return oauth_error(
                 400,
                 "unauthorized_client",
-                f"AADSTS700016: Application with identifier '{form.get('client_id')}' was not found in the directory.",
+                f"AADSTS700016: Application with identifier '{client_id!s}' was not found in the directory.",
             )
         if not secrets.compare_digest(str(form.get("client_secret", "")), sim.client_secret):
             return oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
         if form.get("scope") not in (f"{sim.org_url}/.default", f"https://{sim.org_host}/.default"):
             return oauth_error(
-                400, "invalid_scope", f"AADSTS500011: The resource principal named {form.get('scope')} was not found."
+                400, "invalid_scope", f"AADSTS500011: The resource principal named {form.get('scope')!s} was not found."
             )
         token = secrets.token_urlsafe(32)
         self.issued[token] = time.monotonic() + sim.token_lifetime

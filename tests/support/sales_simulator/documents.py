@@ -101,7 +101,7 @@ class Documents:
     async def update(self, entity_set: str, row_id: str, changes: Mapping[str, Any]) -> None:
         table = TABLES[entity_set]
         values = coerce_python(table, changes)
-        state = {k: values.pop(k) for k in ("statecode", "statuscode") if k in values}
+        state: dict[str, Any] = {k: values.pop(k) for k in ("statecode", "statuscode") if k in values}
         try:
             await self.store.update(table, row_id, values, state=state, user_id=self.sim.user_id)
         except Refused as refused:
@@ -233,8 +233,8 @@ class Documents:
         elif "uomid" not in data and product is not None and product["defaultuomid"] is not None:
             data["uomid"] = product["defaultuomid"]
         values = coerce_python(table, data)
-        quantity = values.get("quantity") if values.get("quantity") is not None else Decimal(1)
-        price = values.get("priceperunit") if values.get("priceperunit") is not None else Decimal(0)
+        quantity: Decimal = values["quantity"] if values.get("quantity") is not None else Decimal(1)
+        price: Decimal = values["priceperunit"] if values.get("priceperunit") is not None else Decimal(0)
         manual = values.get("manualdiscountamount") or Decimal(0)
         volume = values.get("volumediscountamount") or Decimal(0)
         tax = values.get("tax") or Decimal(0)

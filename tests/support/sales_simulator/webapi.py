@@ -14,6 +14,7 @@ joined by ``and`` — what the client sends.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -197,7 +198,7 @@ class WebApi:
             return error_response(
                 412, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided."
             )
-        state = {k: values.pop(k) for k in ("statecode", "statuscode") if k in values}
+        state: dict[str, Any] = {k: values.pop(k) for k in ("statecode", "statuscode") if k in values}
         await sim.store.update(table, key, values, state=state, user_id=sim.integration_user_id)
         return web.Response(status=204, headers=self._entity_id(table, key))
 
@@ -225,8 +226,14 @@ def _order(table: Table, views: list[Any], orderby: str) -> list[Any]:
             raise Refused(400, "0x80060888", f"Invalid $orderby direction '{direction}'.")
         keys.append((name, direction.strip() == "desc"))
     for name, descending in reversed(keys):
-        views = sorted(views, key=lambda rv, n=name: (rv[1][n] is not None, rv[1][n]), reverse=descending)
+        # Nulls first ascending (last descending); stable, so earlier keys win ties.
+        views = sorted(views, key=functools.partial(_sort_key, name), reverse=descending)
     return views
+
+
+def _sort_key(name: str, row_and_view: tuple[Any, Mapping[str, Any]]) -> tuple[bool, Any]:
+    value = row_and_view[1][name]
+    return value is not None, value
 
 
 # -- $filter: "<property> eq|ne <literal>" clauses joined by "and", as the client sends them -----
