@@ -1,4 +1,4 @@
-"""The whole order flow for e2e tests: the gateway with its worker on a real port, the Sales
+"""The whole order flow for tests: the gateway (with or without its worker) on a real port, the Sales
 simulator delivering webhooks to it and answering its Web API calls, both over loopback."""
 
 from __future__ import annotations
