@@ -10,7 +10,7 @@
 The issue's goal is "within a second of the webhook". The ratio (a)/(b) shows what the intake
 adds to the conversion itself; (a)/(c) what the gateway gains over BC's schedule.
 Everything runs in this process on loopback: the gateway (aiohttp, SQLite in a temporary
-directory, or BCGW_BENCH_DATABASE_URL), and tests/sales_simulator.py standing in for Sales.
+directory, or BCGW_BENCH_DATABASE_URL), and tests/support/sales_simulator/ standing in for Sales.
 Run: `make bench` (after the availability figures) or `python bench/order_latency.py`.
 """
 
@@ -40,7 +40,7 @@ from tests.support.order_harness import Harness, start_harness  # noqa: E402
 from tests.support.sales_simulator import SalesSimulator  # noqa: E402
 
 ORDERS = int(os.environ.get("BCGW_BENCH_ORDERS", "30"))
-BC_JOB_INTERVAL = 30 * 60.0  # BC's "Auto Create Sales Orders" job (bc-behaviour.md §6)
+BC_JOB_INTERVAL = 30 * 60.0  # BC's "Auto Create Sales Orders" job (docs/reference/bc-rules.md §6)
 
 
 class _Server:

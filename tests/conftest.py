@@ -1,127 +1,31 @@
-"""Shared fixtures: a real database (SQLite always, PostgreSQL when BCGW_TEST_DATABASE_URL is set),
-the demo company, and the gateway served over real HTTP on loopback."""
+"""Shared fixtures. The database fixtures (a real database per test: SQLite always, PostgreSQL
+when BCGW_TEST_DATABASE_URL is set) and the servers (the gateway, the Sales simulator and the two
+wired together, on loopback) are pytest plugins in tests/support; the demo company is here."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.config import Settings
-from schemas.db import create_engine
-from schemas.migrate import upgrade
-from schemas.tables import metadata
+# Before the imports below: the support modules' asserts (the harness's waits) then explain themselves.
+pytest.register_assert_rewrite("tests.support")
 
-PG_URL = os.environ.get("BCGW_TEST_DATABASE_URL", "")
-PG_SKIP = "PostgreSQL runs skipped: BCGW_TEST_DATABASE_URL is not set (CI sets it)"
-IN_CI = os.environ.get("BCGW_CI") == "1"
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
+from gateway.config import Settings  # noqa: E402
+from tests.support.db_fixtures import COMPANY, IN_CI, PG_SKIP, PG_URL, skip_or_fail  # noqa: E402
+from tests.support.helpers import cli_env  # noqa: E402
 
-def skip_or_fail(reason: str) -> None:
-    """Skip for want of a service here; in CI, where every service is provided, fail instead."""
-    if IN_CI:
-        pytest.fail(f"CI must run this test, but: {reason}")
-    pytest.skip(reason)
+pytest_plugins = [
+    "tests.support.db_fixtures",
+    "tests.support.server_fixtures",
+    "tests.support.client_fixtures",
+    "tests.support.sim_peers",
+]
 
-
-COMPANY = "CRONUS"
-
-
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec and callspec.params.get("db_kind") == "postgresql":
-            item.add_marker(pytest.mark.postgres)
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database, copied for each test (migrating once is the slow part)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-
-    async def make() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        await upgrade(engine)
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        await engine.dispose()
-
-    asyncio.run(make())
-    return path
-
-
-@pytest.fixture(scope="session")
-def pg_migrated() -> bool:
-    """Migrate the PostgreSQL test database once per session (from empty: drop what is there)."""
-    if not PG_URL:
-        return False
-
-    async def make() -> None:
-        engine = create_engine(PG_URL)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await upgrade(engine)
-        await engine.dispose()
-
-    asyncio.run(make())
-    return True
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql" and not PG_URL:
-        skip_or_fail(PG_SKIP)
-    return request.param
-
-
-@pytest.fixture
-def db_url(db_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if db_kind == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "bcgw.db"
-        shutil.copy(template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    request.getfixturevalue("pg_migrated")
-
-    async def truncate() -> None:
-        engine = create_engine(PG_URL)
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
-
-    asyncio.run(truncate())
-    yield PG_URL
-
-
-@pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(
-        database_url=db_url,
-        company=COMPANY,
-        cache_ttl=30.0,
-        change_poll_interval=0.05,
-        auth_cache_ttl=10.0,
-        worker_poll_interval=0.05,
-        retry_base_delay=0.05,
-        reconcile_interval=0,
-    )
-
-
-@pytest.fixture
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(settings.database_url)
-    yield eng
-    await eng.dispose()
+# Still importable from here (some test modules import them from tests.conftest).
+__all__ = ["COMPANY", "IN_CI", "PG_SKIP", "PG_URL", "cli_env", "skip_or_fail"]
 
 
 @pytest.fixture
@@ -134,53 +38,3 @@ async def demo(engine: AsyncEngine, settings: Settings) -> dict[str, Any]:
 
     _user, key = await UserService(engine).change_key("DEMO")
     return {"user": "DEMO", "key": key}
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        BCGW_DATABASE_URL=settings.database_url,
-        BCGW_COMPANY=settings.company,
-        BCGW_LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-@pytest.fixture
-async def gateway_server(settings: Settings, engine: AsyncEngine, demo: dict[str, Any], aiohttp_server: Any) -> Any:
-    """The gateway on a real loopback port, with the demo company."""
-    from gateway.app import create_app
-
-    app = create_app(settings, engine=engine, worker=False)
-    return await aiohttp_server(app)
-
-
-@pytest.fixture
-async def api(gateway_server: Any, demo: dict[str, Any]) -> AsyncIterator[Any]:
-    from tests.support.helpers import Api
-
-    async with Api(gateway_server, demo["user"], demo["key"]) as client:
-        yield client
-
-
-@pytest.fixture
-async def sales_sim() -> AsyncIterator[Any]:
-    """The Dynamics 365 Sales simulator on a real loopback port."""
-    from tests.support.sales_simulator import SalesSimulator
-
-    sim = SalesSimulator("contoso.crm4.dynamics.com")
-    await sim.start()
-    yield sim
-    await sim.close()
-
-
-@pytest.fixture
-async def harness(
-    settings: Settings, engine: AsyncEngine, demo: dict[str, Any], aiohttp_server: Any, sales_sim: Any
-) -> Any:
-    """Gateway with its order worker + Sales simulator, wired as in production (auto-create on)."""
-    from gateway.app import create_app
-    from tests.support.order_harness import start_harness
-
-    server = await aiohttp_server(create_app(settings, engine=engine, worker=True))
-    return await start_harness(sales_sim, server, engine, settings)

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.app import GATEWAY
 from gateway.odata.csdl import EDM3, EDM4, EDMX3, EDMX4, META3
-from tests.conftest import skip_or_fail
+from tests.support.db_fixtures import skip_or_fail
 
 XSD_DIR = Path(__file__).resolve().parents[2] / ".cache" / "xsd"
 

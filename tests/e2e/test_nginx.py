@@ -5,217 +5,47 @@ the gateway on another; clients send `Host: bc.example.com`. Other loopback addr
 127.0.0.3) play clients that nginx sees, so "the real client" is an address nginx writes into
 X-Forwarded-For, not one the test makes up.
 
-Also here: the gate of gateway/proxy.py on its own (no nginx), and `nginx -t` of the shipped
-deploy/nginx/bc-gateway.conf.
+Also here: the gateway's trust in forwarded headers without nginx, and `nginx -t` of the shipped
+deploy/nginx/bc-gateway.conf. The gate's decisions on their own: tests/unit/test_proxy_gate.py;
+nginx itself: tests/support/nginx.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
 import math
-import os
 import re
-import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
-from yarl import URL
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.proxy import MAX_HOPS, Forwarding
 from schemas.demo_company import ITEMS, product_id
-from tests.conftest import skip_or_fail
 from tests.support.helpers import Api, basic, q
+from tests.support.nginx import (
+    EXTERNAL,
+    NGINX_DIR,
+    Nginx,
+    ViaNginx,
+    nginx_binary,
+    self_signed_certificate,
+    temp_paths,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-NGINX_DIR = ROOT / "deploy" / "nginx"
-EXTERNAL = "https://bc.example.com"
-EXTERNAL_HOST = "bc.example.com"
 PIA = "/ODataV4/Company('CRONUS')/ProductItemAvailability"
 ATHENS = product_id("1896-S")
 TRUST_NGINX = ("127.0.0.1",)
 # Clients nginx sees on loopback (Linux routes all of 127.0.0.0/8 to lo).
 CLIENT_A, CLIENT_B = "127.0.0.2", "127.0.0.3"
 LOCKOUT_FAILURES = 10  # gateway/auth.py: an address is locked out after this many failures
-
-
-# --- nginx ---------------------------------------------------------------------------------
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if found is None:
-        skip_or_fail("nginx is not installed: apt-get install nginx (CI installs it)")
-    assert found is not None
-    return found
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for bc.example.com, made with the openssl command."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        skip_or_fail("openssl is not installed (it makes the test's TLS certificate): apt-get install openssl")
-    assert openssl is not None
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
-    args += ["-keyout", str(key), "-out", str(cert), "-subj", f"/CN={EXTERNAL_HOST}"]
-    subprocess.run([openssl, *args], check=True, capture_output=True, timeout=60)
-    return cert, key
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def temp_paths(prefix: Path) -> str:
-    """nginx's temporary directories, inside the test's directory (the defaults are system paths)."""
-    return "\n".join(
-        f"    {name}_temp_path {prefix / name};" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-
-
-class Nginx:
-    """A real nginx in the foreground, as a child process of the test."""
-
-    def __init__(self, binary: str, prefix: Path, upstream_port: int, cert: Path, key: Path) -> None:
-        self.binary = binary
-        self.prefix = prefix
-        self.upstream_port = upstream_port
-        self.cert, self.key = cert, key
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def error_log(self) -> Path:
-        return self.prefix / "error.log"
-
-    def config(self) -> str:
-        p = self.prefix
-        # master_process off: one process, so stopping it leaves no workers behind, and it keeps
-        # running as the test's user (root or not) without a `user` directive.
-        return f"""
-master_process off;
-pid {p / "nginx.pid"};
-error_log {self.error_log} info;
-events {{ worker_connections 256; }}
-http {{
-    access_log {p / "access.log"};
-{temp_paths(p)}
-    upstream bc_gateway {{
-        server 127.0.0.1:{self.upstream_port};
-        keepalive 8;
-    }}
-    server {{
-        listen 127.0.0.1:{self.port} ssl;
-        server_name {EXTERNAL_HOST};
-        ssl_certificate {self.cert};
-        ssl_certificate_key {self.key};
-        include {NGINX_DIR / "bc-gateway-proxy.conf"};
-    }}
-}}
-"""
-
-    async def start(self) -> None:
-        for _attempt in range(3):  # the free port may be taken between finding and binding it
-            self.port = free_port()
-            self._spawn()
-            if await self._wait_ready():
-                return
-            self.stop()
-            if "Address already in use" not in self._logs():
-                break
-        pytest.fail("nginx did not start:\n" + self._logs())
-
-    def _spawn(self) -> None:
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(self.config())
-        with open(self.prefix / "stderr.log", "ab") as stderr:
-            self.process = subprocess.Popen(
-                [self.binary, "-p", str(self.prefix), "-c", str(conf), "-g", "daemon off;"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-
-    async def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                return False
-            with contextlib.suppress(OSError):
-                _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                await writer.wait_closed()
-                return True
-            await asyncio.sleep(0.05)
-        return False
-
-    def _logs(self) -> str:
-        text = ""
-        for name in ("stderr.log", "error.log"):
-            path = self.prefix / name
-            if path.exists():
-                text += path.read_text(errors="replace")
-        return text
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()  # SIGTERM: nginx's fast shutdown
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-class ViaNginx(Api):
-    """Api through nginx: TLS (not verified: a self-signed certificate), Host bc.example.com, and
-    optionally from another loopback address. URLs the gateway printed (https://bc.example.com/...)
-    are followed by sending them to nginx's port with that Host header, as DNS would."""
-
-    def __init__(self, nginx: Nginx, user: str, key: str, client_address: str | None = None) -> None:
-        super().__init__(SimpleNamespace(make_url=lambda _path: URL(nginx.base)), user, key)
-        self.client_address = client_address
-
-    async def __aenter__(self) -> ViaNginx:
-        local = (self.client_address, 0) if self.client_address else None
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False, local_addr=local))
-        return self
-
-    def url(self, path: str) -> str:
-        if path.startswith(EXTERNAL):
-            path = path[len(EXTERNAL) :]
-        return super().url(path)
-
-    async def request(
-        self, method: str, path: str, auth: Any = "default", **kw: Any
-    ) -> tuple[int, dict[str, str], Any]:
-        headers = {"Host": EXTERNAL_HOST, **(kw.pop("headers", None) or {})}
-        return await super().request(method, path, auth=auth, headers=headers, **kw)
 
 
 @pytest.fixture
@@ -242,7 +72,7 @@ def nginx_factory(tmp_path: Path) -> Iterator[Callable[[int], Awaitable[Nginx]]]
 
 @pytest.fixture
 def serve_gateway(settings: Settings, engine: Any, demo: dict[str, Any], aiohttp_server: Any) -> Any:
-    """`gateway_server` (tests/conftest.py) with a chosen BCGW_TRUSTED_PROXIES."""
+    """`gateway_server` (tests/support/server_fixtures.py) with a chosen BCGW_TRUSTED_PROXIES."""
 
     async def start(trusted: tuple[str, ...]) -> Any:
         app = create_app(dataclasses.replace(settings, trusted_proxies=trusted), engine=engine, worker=False)
@@ -456,76 +286,6 @@ async def test_trusted_peer_without_or_with_odd_headers_is_not_refused(
     assert failed_sign_in_addresses(caplog) == ["203.0.113.2", "203.0.113.3"]
 
 
-def _request(peer: Any, headers: dict[str, str]) -> Any:
-    transport = mock.Mock()
-    transport.get_extra_info.return_value = peer
-    return make_mocked_request("GET", "/", headers=headers, transport=transport)
-
-
-V4_PROXY = ("127.0.0.1", 1)
-
-
-@pytest.mark.parametrize(
-    ("peer", "headers", "client", "proto", "host"),
-    [
-        (V4_PROXY, {"X-Forwarded-For": "203.0.113.1"}, "203.0.113.1", None, None),
-        # A dual-stack listener sees the IPv4 proxy as ::ffff:127.0.0.1.
-        (("::ffff:127.0.0.1", 1, 0, 0), {"X-Forwarded-For": "203.0.113.1"}, "203.0.113.1", None, None),
-        (V4_PROXY, {"X-Forwarded-For": "[2001:db8::1]:443"}, "2001:db8::1", None, None),
-        # Entries left of the first untrusted one were written by the client.
-        (V4_PROXY, {"X-Forwarded-For": "10.0.0.9, 198.51.100.2, 203.0.113.1"}, "203.0.113.1", None, None),
-        # All trusted: the leftmost.
-        (V4_PROXY, {"X-Forwarded-For": "10.0.0.8, 10.0.0.9"}, "10.0.0.8", None, None),
-        # Scheme and host come from the outermost trusted hop; what the client put left is dropped.
-        (
-            V4_PROXY,
-            {
-                "X-Forwarded-For": "203.0.113.1, 10.0.0.9",
-                "X-Forwarded-Proto": "http, HTTPS, http",
-                "X-Forwarded-Host": "evil.example, bc.example.com:8443, inner",
-            },
-            "203.0.113.1",
-            "https",
-            "bc.example.com:8443",
-        ),
-        (
-            V4_PROXY,
-            {"X-Forwarded-For": "203.0.113.1", "X-Forwarded-Host": "[2001:db8::1]"},
-            "203.0.113.1",
-            None,
-            "[2001:db8::1]",
-        ),
-        (V4_PROXY, {"X-Forwarded-For": "203.0.113.1", "X-Forwarded-Proto": "gopher"}, "203.0.113.1", None, None),
-        (V4_PROXY, {"X-Forwarded-For": "203.0.113.1", "X-Forwarded-Host": "a/b"}, "203.0.113.1", None, None),
-    ],
-)
-def test_gate_decisions(peer: Any, headers: dict[str, str], client: str, proto: str | None, host: str | None) -> None:
-    believed = Forwarding(("127.0.0.1", "10.0.0.0/8")).believe(_request(peer, headers))
-    assert believed is not None
-    assert (str(believed.client), believed.proto, believed.host) == (client, proto, host)
-
-
-@pytest.mark.parametrize(
-    ("peer", "headers"),
-    [
-        (("192.0.2.1", 1), {"X-Forwarded-For": "203.0.113.1"}),  # not a trusted proxy
-        ("", {"X-Forwarded-For": "203.0.113.1"}),  # a Unix socket
-        (None, {"X-Forwarded-For": "203.0.113.1"}),  # the connection is gone
-        (V4_PROXY, {"X-Forwarded-Proto": "https"}),  # nothing without X-Forwarded-For
-        (V4_PROXY, {"X-Forwarded-For": "unknown"}),
-    ],
-)
-def test_gate_believes_nothing(peer: Any, headers: dict[str, str]) -> None:
-    assert Forwarding(("127.0.0.1",)).believe(_request(peer, headers)) is None
-    assert Forwarding(()).believe(_request(V4_PROXY, {"X-Forwarded-For": "203.0.113.1"})) is None
-
-
-def test_gate_bounds_the_chain() -> None:
-    chain = ", ".join(f"10.0.0.{i}" for i in range(1, 3 * MAX_HOPS))
-    believed = Forwarding(("127.0.0.1", "10.0.0.0/8")).believe(_request(V4_PROXY, {"X-Forwarded-For": chain}))
-    assert believed is not None and len(believed.forwarded_for) == MAX_HOPS
-
-
 # --- the shipped files ---------------------------------------------------------------------
 
 
@@ -555,10 +315,3 @@ def test_shipped_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
-
-
-def test_env_example_lists_every_setting() -> None:
-    text = (ROOT / "deploy" / "bc-gateway.env.example").read_text()
-    listed = set(re.findall(r"^#?(BCGW_[A-Z_]+)=", text, re.MULTILINE))
-    wanted = {"BCGW_" + f.name.upper() for f in dataclasses.fields(Settings)} | {"BCGW_CONFIG"}
-    assert listed == wanted

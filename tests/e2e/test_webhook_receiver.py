@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from schemas.tables import order_inbox, webhook_delivery
+from tests.support.builders import submission
 from tests.support.dataverse_payloads import build_context
 from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER
 
@@ -23,17 +24,6 @@ def _headers(harness: Any, **extra: str) -> dict[str, str]:
         WEBHOOK_HEADER: harness.secret,
         **extra,
     }
-
-
-def _submission(order_id: str) -> dict[str, Any]:
-    from orders.dataverse.webhook_context import OptionSetValue
-
-    return build_context(
-        "Update",
-        "salesorder",
-        order_id,
-        target={"statecode": OptionSetValue(1), "statuscode": OptionSetValue(3)},
-    )
 
 
 async def _post(harness: Any, body: Any, headers: dict[str, str], query: str = "") -> tuple[int, Any]:
@@ -75,7 +65,7 @@ async def test_unreadable_bodies_get_400_with_a_reason(harness: Any, body: bytes
 
 
 async def test_authentication(harness: Any) -> None:
-    body = _submission("6d81597f-0f9f-e711-8122-000d3aa2331c")
+    body = submission("6d81597f-0f9f-e711-8122-000d3aa2331c")
     headers = _headers(harness)
     headers.pop(WEBHOOK_HEADER)
     assert (await _post(harness, body, headers))[0] == 401
@@ -100,7 +90,7 @@ async def test_authentication(harness: Any) -> None:
 
 
 async def test_another_organisation_is_refused(harness: Any) -> None:
-    body = _submission("6d81597f-0f9f-e711-8122-000d3aa2331c")
+    body = submission("6d81597f-0f9f-e711-8122-000d3aa2331c")
     status, answer = await _post(
         harness, body, _headers(harness, **{"x-ms-dynamics-organization": "evil.crm.dynamics.com"})
     )
@@ -112,7 +102,7 @@ async def test_another_organisation_is_refused(harness: Any) -> None:
 
 
 async def test_body_over_one_mib_is_413(harness: Any) -> None:
-    body = _submission("6d81597f-0f9f-e711-8122-000d3aa2331c")
+    body = submission("6d81597f-0f9f-e711-8122-000d3aa2331c")
     body["Padding"] = "x" * (1024 * 1024)
     status, answer = await _post(harness, body, _headers(harness))
     assert status == 413 and answer["error"]["code"] == "BadRequest_RequestEntityTooLarge"

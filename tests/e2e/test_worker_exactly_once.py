@@ -11,17 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.app import create_app
 from orders.worker import OrderWorker
-from tests.conftest import cli_env
-from tests.support.order_harness import start_harness
-
-
-@pytest.fixture
-async def receiver_only(settings: Any, engine: Any, demo: Any, aiohttp_server: Any, sales_sim: Any) -> Any:
-    """The gateway without its worker: deliveries are only stored; workers run elsewhere."""
-    server = await aiohttp_server(create_app(settings, engine=engine, worker=False))
-    return await start_harness(sales_sim, server, engine, settings)
+from tests.support.helpers import cli_env
 
 
 async def test_crash_between_commit_and_write_back_gives_no_duplicate(receiver_only: Any, settings: Any) -> None:

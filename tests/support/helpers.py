@@ -1,7 +1,9 @@
-"""Test helpers: a small HTTP client for the gateway (real HTTP, aiohttp)."""
+"""Test helpers: a small HTTP client for the gateway (real HTTP, aiohttp), and the CLI run as
+a process or in this one against the test database."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +18,17 @@ def basic(user: str, key: str) -> str:
 def q(text: str) -> str:
     """Percent-encode a query value as an OData client would."""
     return quote(text, safe="$,'()=@")
+
+
+def cli_env(settings: Any) -> dict[str, str]:
+    """The environment a CLI process needs to work on the test's database and company."""
+    env = dict(os.environ)
+    env.update(
+        BCGW_DATABASE_URL=settings.database_url,
+        BCGW_COMPANY=settings.company,
+        BCGW_LOG_LEVEL="WARNING",
+    )
+    return env
 
 
 class Api:
@@ -59,8 +72,6 @@ async def run_cli(settings: Any, *args: str, stdin: str | None = None) -> tuple[
     import asyncio
     import sys
 
-    from tests.conftest import cli_env
-
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -82,7 +93,6 @@ async def cli(settings: Any, *args: str) -> tuple[int, str, str]:
     import io
 
     from gateway.cli import main
-    from tests.conftest import cli_env
 
     out, err = io.StringIO(), io.StringIO()
 

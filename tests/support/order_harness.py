@@ -1,4 +1,4 @@
-"""The whole order flow for e2e tests: the gateway with its worker on a real port, the Sales
+"""The whole order flow for tests: the gateway (with or without its worker) on a real port, the Sales
 simulator delivering webhooks to it and answering its Web API calls, both over loopback."""
 
 from __future__ import annotations
@@ -108,15 +108,30 @@ class Harness:
             **columns,
         )
 
+    async def quote(self, lines: list[dict[str, Any]] | None = None, account: str = "10000", **columns: Any) -> str:
+        """A Draft Sales quote for a coupled demo customer, with demo products."""
+        return await self.sim.create_quote(
+            ("account", self.accounts[account]),
+            lines if lines is not None else [{"product": self.products["1896-S"], "quantity": 2, "priceperunit": 1000}],
+            **columns,
+        )
 
-async def start_harness(
-    sim: SalesSimulator, server: Any, engine: Any, settings: Any, *, auto_create: bool = True
-) -> Harness:
-    """Sales with the demo company's accounts, products and units, coupled as the demo has them."""
-    units = {code: sim.add_uom(code, uomid=uom_id(i)) for i, code in enumerate(("PCS", "BOX", "HOUR"), start=1)}
-    products = {}
+
+@dataclass(frozen=True)
+class DemoRecords:
+    """Sales ids of the rows the demo company is coupled to, by BC number or unit code."""
+
+    units: dict[str, str]
+    products: dict[str, str]
+    accounts: dict[str, str]
+
+
+def add_demo_records(sim: SalesSimulator) -> DemoRecords:
+    """Sales with the demo company's accounts, products and units, under the ids the demo couples."""
     from schemas.demo_company import ITEMS, RESOURCES
 
+    units = {code: sim.add_uom(code, uomid=uom_id(i)) for i, code in enumerate(("PCS", "BOX", "HOUR"), start=1)}
+    products = {}
     for no, description, _price, _base, _second in ITEMS:
         products[no] = sim.add_product(no, description, producttypecode=1, uom=units["PCS"], productid=product_id(no))
     for i, (no, name, _unit, _price) in enumerate(RESOURCES, start=1):
@@ -125,6 +140,15 @@ async def start_harness(
         no: sim.add_account(name, accountnumber=no, accountid=account_id(no))
         for no, name in (("10000", "Adatum Corporation"), ("20000", "Trey Research"), ("40000", "Alpine Ski House"))
     }
+    return DemoRecords(units, products, accounts)
+
+
+async def start_harness(
+    sim: SalesSimulator, server: Any, engine: Any, settings: Any, *, auto_create: bool = True
+) -> Harness:
+    """Sales with the demo company's accounts, products and units, coupled as the demo has them."""
+    demo = add_demo_records(sim)
+    units, products, accounts = demo.units, demo.products, demo.accounts
     service = SetupService(engine, settings)
     result = await service.change(
         SetupChange.parse(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,17 +24,7 @@ from orders.dataverse.records import (
     SalesOrderLine,
     Uom,
 )
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dataverse_webapi"
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def rows(name: str) -> list[dict[str, Any]]:
-    return load(name)["value"]
-
+from tests.support.builders import load, rows
 
 ORDER_ID = "4d6f0c2e-1b7a-ef11-a671-000d3a4b5c6d"
 

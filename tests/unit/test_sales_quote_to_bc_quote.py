@@ -1,7 +1,7 @@
-"""BC's rules for turning a Sales quote into a BC sales quote (bc-behaviour.md §5).
+"""BC's rules for turning a Sales quote into a BC sales quote (docs/reference/bc-rules.md §5).
 
-The rules shared with orders are tested in full in test_sales_order_to_bc_order; here every message
-is checked with the quote's wording, and the quote's own header fields.
+The rules shared with orders are tested in full in the test_order_conversion_* modules; here every
+message is checked with the quote's wording, and the quote's own header fields.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from orders.dataverse.records import (
 )
 from orders.sales_quote_to_bc_quote import ConversionError, QuoteConversionInput, sales_quote_to_bc_quote
 from schemas.bc_sales_document import BcSalesDocument
-from tests.unit.test_dataverse_records import load, rows
-from tests.unit.test_sales_order_to_bc_order import (
+from tests.support.builders import (
     ACCOUNT_ID,
     COUPLINGS,
     CUSTOMERS,
@@ -43,6 +42,8 @@ from tests.unit.test_sales_order_to_bc_order import (
     UNKNOWN_UOM_ID,
     account,
     line,
+    load,
+    rows,
     shared_input,
     write_in,
 )

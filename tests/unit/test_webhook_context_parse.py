@@ -1,12 +1,12 @@
-"""RemoteExecutionContext parsing, classification and building, against Microsoft's documented
-payload and hand-written Sales payloads; property tests that nothing but ContextError escapes."""
+"""RemoteExecutionContext parsing, against Microsoft's documented payload and hand-written Sales
+payloads (tests/fixtures/dataverse); property tests that nothing but ContextError escapes.
+Classification: test_webhook_context_classify; building: test_webhook_context_build."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orders.dataverse.webhook_context import (
-    CONTRACTS,
     ContextError,
     Entity,
     EntityReference,
@@ -24,14 +23,12 @@ from orders.dataverse.webhook_context import (
     classify,
     parse_context,
 )
+from tests.support.builders import ORDER_ID, webhook_body
 from tests.support.dataverse_payloads import build_context
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dataverse"
-MS_EXAMPLE = (FIXTURES / "contact-update-async.json").read_bytes()
-ORDER_SUBMIT = (FIXTURES / "salesorder-submit-update.json").read_bytes()
-ORDER_SETSTATE = (FIXTURES / "salesorder-setstate.json").read_bytes()
-ORDER_ID = "4d6f0c2e-1b7a-ef11-a671-000d3a4b5c6d"
-QUOTE_ID = "9e9e9e9e-0004-ef11-a671-000d3a4b5c6d"
+MS_EXAMPLE = webhook_body("contact-update-async.json")
+ORDER_SUBMIT = webhook_body("salesorder-submit-update.json")
+ORDER_SETSTATE = webhook_body("salesorder-setstate.json")
 
 
 def ms(value: int) -> datetime:
@@ -311,250 +308,3 @@ def test_truncations_of_microsoft_example_all_fail_cleanly() -> None:
     for cut in range(0, len(MS_EXAMPLE) - 2, 7):
         with pytest.raises(ContextError):
             parse_context(MS_EXAMPLE[:cut])
-
-
-# ---------------------------------------------------------------------------------------------
-# Classification
-
-
-def ctx_of(
-    message: str = "Update",
-    entity: str = "salesorder",
-    row_id: str = ORDER_ID,
-    target: dict[str, Any] | None = None,
-    post: dict[str, Any] | None = None,
-    params: dict[str, Any] | None = None,
-) -> ExecutionContext:
-    return parse_context(
-        json.dumps(build_context(message, entity, row_id, target=target, post_image=post, input_parameters=params))
-    )
-
-
-@pytest.mark.parametrize(
-    ("ctx", "event", "reason"),
-    [
-        (ctx_of(target={"statecode": OptionSetValue(1)}), "submit", "statecode 1"),
-        (ctx_of(target={"description": "x"}, post={"statecode": OptionSetValue(1)}), "submit", "statecode 1"),
-        (
-            ctx_of(target={"statecode": OptionSetValue(0)}),
-            None,
-            "salesorder update is not a submission (statecode 0, not 1)",
-        ),
-        (
-            ctx_of(target={"description": "x"}, post={"statecode": OptionSetValue(0)}),
-            None,
-            "salesorder update is not a submission (statecode 0, not 1)",
-        ),
-        (
-            ctx_of(target={"description": "x"}),
-            None,
-            "salesorder update is not a submission (no statecode in the message)",
-        ),
-        (
-            ctx_of("Create", target={"statecode": OptionSetValue(0)}),
-            None,
-            "salesorder create is not a submission",
-        ),
-        (
-            ctx_of(
-                "SetState",
-                params={
-                    "EntityMoniker": EntityReference("salesorder", ORDER_ID),
-                    "State": OptionSetValue(1),
-                    "Status": OptionSetValue(3),
-                },
-            ),
-            "submit",
-            "SetState submits",
-        ),
-        (
-            ctx_of(
-                "SetStateDynamicEntity",
-                params={"EntityMoniker": EntityReference("salesorder", ORDER_ID), "State": OptionSetValue(2)},
-            ),
-            None,
-            "statecode 2, not 1",
-        ),
-        (ctx_of("Delete"), None, "message Delete on salesorder is not handled"),
-        (ctx_of(entity="account"), None, "table account is not handled"),
-    ],
-)
-def test_classify_orders(ctx: ExecutionContext, event: str | None, reason: str) -> None:
-    found = classify(ctx, size_exceeded=False)
-    assert found.event == event
-    assert reason in found.reason
-    assert (found.table, found.row_id, found.revision) == (ctx.primary_entity_name, ORDER_ID, None)
-
-
-@pytest.mark.parametrize(
-    ("target", "post", "event", "revision", "reason"),
-    [
-        ({"statecode": OptionSetValue(1)}, {"revisionnumber": 0}, "activate", 0, "activates"),
-        ({"statecode": OptionSetValue(1), "revisionnumber": 2}, None, "activate", 2, "activates"),
-        ({"statecode": OptionSetValue(2)}, {"revisionnumber": 1}, "win", 1, "wins"),
-        ({"statecode": OptionSetValue(2)}, None, "win", None, "wins"),
-        ({"statecode": OptionSetValue(0)}, {"revisionnumber": 1}, None, 1, "quote is Draft (statecode 0)"),
-        ({"statecode": OptionSetValue(3)}, {"revisionnumber": 0}, None, 0, "Closed (Lost, Canceled or Revised)"),
-        ({"name": "x"}, {"statecode": OptionSetValue(1), "revisionnumber": 3}, "activate", 3, "activates"),
-        ({"name": "x"}, None, None, None, "quote update carries no statecode"),
-    ],
-)
-def test_classify_quotes(
-    target: dict[str, Any], post: dict[str, Any] | None, event: str | None, revision: int | None, reason: str
-) -> None:
-    found = classify(ctx_of(entity="quote", row_id=QUOTE_ID, target=target, post=post), size_exceeded=False)
-    assert (found.table, found.row_id, found.event, found.revision) == ("quote", QUOTE_ID, event, revision)
-    assert reason in found.reason
-
-
-def test_quote_setstate_wins() -> None:
-    ctx = ctx_of(
-        "SetState",
-        entity="quote",
-        row_id=QUOTE_ID,
-        params={"EntityMoniker": EntityReference("quote", QUOTE_ID), "State": OptionSetValue(2)},
-    )
-    assert classify(ctx, size_exceeded=False).event == "win"
-
-
-def _stripped(ctx_body: dict[str, Any]) -> bytes:
-    ctx_body.update(ParentContext=None, InputParameters=[], PreEntityImages=[], PostEntityImages=[])
-    return json.dumps(ctx_body).encode()
-
-
-def test_size_exceeded_asks_the_worker_to_read_the_row() -> None:
-    order = parse_context(_stripped(build_context("Update", "salesorder", ORDER_ID, target={"name": "x"})))
-    found = classify(order, size_exceeded=True)
-    assert found.event == "submit"
-    assert "PrimaryEntityId" in found.reason and ORDER_ID in found.reason
-    quote = parse_context(_stripped(build_context("Update", "quote", QUOTE_ID, target={"name": "x"})))
-    assert classify(quote, size_exceeded=True).event == "check"
-    other = parse_context(_stripped(build_context("Update", "account", QUOTE_ID)))
-    assert classify(other, size_exceeded=True).event is None
-    # Without the header, the same stripped order body says nothing about a submission.
-    assert classify(order, size_exceeded=False).event is None
-
-
-# ---------------------------------------------------------------------------------------------
-# Building
-
-
-def test_build_context_writes_the_documented_shape() -> None:
-    body = build_context(
-        "Update",
-        "salesorder",
-        ORDER_ID.upper(),
-        target={
-            "statecode": OptionSetValue(1),
-            "customerid": EntityReference("account", "a1e2c3d4-0001-ef11-a671-000d3a4b5c6d"),
-            "totalamount": Money(Decimal("12.50")),
-            "submitdate": datetime(2024, 5, 30, tzinfo=UTC),
-        },
-        post_image={"statecode": OptionSetValue(1)},
-        operation_created_on=datetime(2017, 9, 26, 7, 4, 8, tzinfo=UTC),
-    )
-    assert list(body) == sorted(body)  # Sales writes the keys alphabetically
-    assert body["PrimaryEntityId"] == ORDER_ID
-    assert body["OperationCreatedOn"] == "/Date(1506409448000)/"
-    (target,) = body["InputParameters"]
-    assert target["key"] == "Target"
-    entity = target["value"]
-    assert entity["__type"] == f"Entity:{CONTRACTS}"
-    assert entity["LogicalName"] == "salesorder" and entity["Id"] == ORDER_ID
-    attrs = {pair["key"]: pair["value"] for pair in entity["Attributes"]}
-    assert attrs["salesorderid"] == ORDER_ID
-    assert attrs["statecode"] == {"__type": f"OptionSetValue:{CONTRACTS}", "Value": 1}
-    assert attrs["totalamount"] == {"__type": f"Money:{CONTRACTS}", "Value": 12.5}
-    assert attrs["customerid"]["__type"] == f"EntityReference:{CONTRACTS}"
-    assert attrs["submitdate"] == "/Date(1717027200000)/"
-    (image,) = body["PostEntityImages"]
-    assert "__type" not in image["value"]  # images are untyped, as in Microsoft's example
-    assert body["PreEntityImages"] == [] and body["ParentContext"] is None
-
-
-def test_round_trip() -> None:
-    moniker = EntityReference("salesorder", ORDER_ID, "ORD-01001")
-    values: dict[str, Any] = {
-        "name": "Chairs",
-        "quantity": Decimal("2.50000"),
-        "count": 3,
-        "willcall": True,
-        "nothing": None,
-        "customerid": EntityReference("contact", "a1e2c3d4-0001-ef11-a671-000d3a4b5c6d"),
-        "statecode": OptionSetValue(1),
-        "totalamount": Money(Decimal("4380.25")),
-        "submitdate": datetime(2024, 5, 30, 12, 30, 5, 250000, tzinfo=UTC),
-        "tags": [OptionSetValue(1), OptionSetValue(3)],
-    }
-    body = build_context(
-        "Update",
-        "salesorder",
-        ORDER_ID,
-        target=values,
-        post_image=values,
-        pre_image={"statecode": OptionSetValue(0)},
-        formatted_values={"statecode": "Submitted"},
-        input_parameters={"ConcurrencyBehavior": 0, "Moniker": moniker},
-        mode=0,
-        depth=2,
-        organization_name="contoso",
-        correlation_id="0f4a8c3b-72d1-4e5a-9b3c-1d2e3f4a5b6c",
-        operation_created_on=datetime(2024, 5, 30, tzinfo=UTC),
-        parent=build_context("Update", "salesorder", ORDER_ID, stage=30),
-    )
-    ctx = parse_context(json.dumps(body))
-    assert (ctx.mode, ctx.depth, ctx.stage, ctx.organization_name) == (0, 2, 40, "contoso")
-    assert ctx.correlation_id == "0f4a8c3b-72d1-4e5a-9b3c-1d2e3f4a5b6c"
-    assert ctx.operation_created_on == datetime(2024, 5, 30, tzinfo=UTC)
-    assert ctx.target == Entity("salesorder", ORDER_ID, {"salesorderid": ORDER_ID, **values})
-    assert ctx.post_images["PostImage"] == Entity("salesorder", ORDER_ID, values, {"statecode": "Submitted"})
-    assert ctx.pre_images["PreImage"].attributes == {"statecode": OptionSetValue(0)}
-    assert ctx.input_parameters["Moniker"] == moniker and ctx.input_parameters["ConcurrencyBehavior"] == 0
-    assert ctx.parent is not None and ctx.parent.stage == 30
-
-
-def test_build_context_date_and_naive_datetime() -> None:
-    body = build_context(
-        "Update", "salesorder", ORDER_ID, target={"d": date(2024, 6, 14), "naive": datetime(2024, 6, 14, 8)}
-    )
-    attrs = parse_context(json.dumps(body)).target.attributes  # type: ignore[union-attr]
-    assert attrs["d"] == datetime(2024, 6, 14, tzinfo=UTC)
-    assert attrs["naive"] == datetime(2024, 6, 14, 8, tzinfo=UTC)
-
-
-def test_build_context_refuses_unknown_python_types() -> None:
-    with pytest.raises(TypeError):
-        build_context("Update", "salesorder", ORDER_ID, target={"x": object()})
-
-
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**53), max_value=2**53)
-    | st.text(max_size=30)
-    | st.decimals(min_value=-(10**9), max_value=10**9, places=4).map(lambda d: Decimal(d).normalize())
-    | st.builds(OptionSetValue, st.integers(min_value=0, max_value=2**31 - 1))
-    | st.builds(Money, st.decimals(min_value=0, max_value=10**9, places=2).map(lambda d: Decimal(d).normalize()))
-    | st.builds(EntityReference, st.sampled_from(["account", "contact"]), st.uuids().map(str))
-    | st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)).map(
-        lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000)
-    )
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.from_regex(r"[a-z_]{1,20}", fullmatch=True), SCALARS | st.lists(SCALARS, max_size=3)))
-def test_round_trip_property(values: dict[str, Any]) -> None:
-    ctx = parse_context(json.dumps(build_context("Update", "salesorder", ORDER_ID, post_image=values)))
-    parsed = ctx.post_images["PostImage"].attributes
-
-    def normal(value: Any) -> Any:
-        # A bare string that is a GUID comes back lower-cased, by design.
-        return value.lower() if isinstance(value, str) and len(value) == 36 and value.count("-") == 4 else value
-
-    expected = {
-        k: [normal(v) for v in value] if isinstance(value, list) else normal(value) for k, value in values.items()
-    }
-    # A text value shaped like "/Date(n)/" is read back as the date it denotes: skip those.
-    if not any(isinstance(v, str) and v.startswith("/Date(") for v in values.values()):
-        assert parsed == expected

@@ -1,0 +1,380 @@
+"""``SalesSimulator``: the facade tests use. It owns the organisation's identity and the
+tunables, serves the token endpoint and the Web API on a loopback port, and hands each concern
+to its module (store, documents, webhooks, webapi, auth, faults)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from tests.support.dataverse_payloads import EntityReference
+from tests.support.sales_simulator.auth import TOKEN_PATH, Tokens
+from tests.support.sales_simulator.documents import Documents
+from tests.support.sales_simulator.faults import Faults
+from tests.support.sales_simulator.store import Rows, RowStore
+from tests.support.sales_simulator.tables import TABLES
+from tests.support.sales_simulator.values import coerce_python, reference
+from tests.support.sales_simulator.webapi import API, WebApi, serialise
+from tests.support.sales_simulator.webhooks import Delivery, Step, Webhook, Webhooks
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def resource(self) -> str:
+        """The path below ``/api/data/v9.2/`` (``salesorders(<id>)``), or the full path otherwise."""
+        return self.path[len(API) :] if self.path.startswith(API) else self.path
+
+
+class SalesSimulator:
+    """Dataverse for this project's needs. ``await start()``, use, ``await close()``.
+
+    Test-facing attributes: ``requests`` (LoggedRequest list), ``deliveries`` (Delivery list),
+    ``token_requests`` (count), ``token_lifetime`` (s), ``default_page_size``, ``timeout_delay``,
+    ``webhook_timeout``, ``state_change_message`` ("Update" or "SetState"), ``now`` (clock),
+    ``deliver_api_changes`` (False: Web API writes change rows without running steps).
+    """
+
+    def __init__(
+        self,
+        org_host: str = "contoso.crm4.dynamics.com",
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_lifetime: int = 3599,
+        default_page_size: int = 5000,
+        base_currency: str = "EUR",
+    ) -> None:
+        self.org_host = org_host
+        self.organization_name = org_host.split(".")[0]
+        self.organization_id = str(uuid.uuid4())
+        self.client_id = client_id or str(uuid.uuid4())
+        self.client_secret = client_secret or secrets.token_urlsafe(30)
+        self.token_lifetime = token_lifetime
+        self.default_page_size = default_page_size
+        self.timeout_delay = 2.0
+        self.webhook_timeout = 60.0
+        self.state_change_message = "Update"
+        # Sales runs steps for every caller, the integration user's Web API writes included.
+        self.deliver_api_changes = True
+        self.now = _now
+        self.user_id = str(uuid.uuid4())  # the salesperson who clicks in Sales
+        self.integration_user_id = str(uuid.uuid4())  # the application user behind the client id
+        self.requests: list[LoggedRequest] = []
+        self.store = RowStore(self)
+        self.hooks = Webhooks(self)
+        self.tokens = Tokens(self)
+        self.faults = Faults(self)
+        self.documents = Documents(self)
+        self.web_api = WebApi(self)
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self.base_currency_id = self.add_currency(base_currency)
+        self.default_uom_id = self.add_uom("Primary Unit")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, port: int = 0) -> SalesSimulator:
+        """Serve on 127.0.0.1 (``port`` 0: any free port) and start delivering."""
+        app = web.Application(middlewares=[self._log_mw, self.faults.middleware])
+        app.router.add_post(TOKEN_PATH, self.tokens.token_endpoint)
+        app.router.add_route("*", API + "{tail:.*}", self.web_api.handle)
+        # handler_cancellation: a "timeout" fault's sleeping handler ends when the client gives up.
+        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+        self.hooks.start()
+        return self
+
+    async def close(self) -> None:
+        """Stop serving and delivering (safe to call twice)."""
+        runner, self._runner = self._runner, None
+        await self.hooks.close()
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> SalesSimulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def org_url(self) -> str:
+        """Where the organisation answers (loopback stands in for https://<org_host>)."""
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.org_url + API
+
+    @property
+    def token_url(self) -> str:
+        return self.org_url + TOKEN_PATH
+
+    # -- what tests read -----------------------------------------------------------------------
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return self.hooks.deliveries
+
+    @property
+    def webhooks(self) -> list[Webhook]:
+        return self.hooks.webhooks
+
+    @property
+    def token_requests(self) -> int:
+        return self.tokens.requests
+
+    @property
+    def _rows(self) -> Rows:
+        """The stored rows themselves (a test may plant a value Sales' rules would refuse)."""
+        return self.store.rows
+
+    # -- test controls -----------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        path_regex: str,
+        count: int = 1,
+        status: int | str = 503,
+        *,
+        retry_after: str | float | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Answer the next ``count`` matching requests with a fault instead of the real answer.
+
+        ``status``: an HTTP status (429 and 503 carry a Dataverse error body; ``retry_after`` adds
+        the Retry-After header, seconds or an HTTP date), ``"timeout"`` (wait ``delay``, default
+        ``timeout_delay``, before answering normally: longer than the client's timeout) or
+        ``"disconnect"`` (close the connection without an answer). ``path_regex`` is searched in
+        the URL path; ``method`` "*" matches any method.
+        """
+        self.faults.add(method, path_regex, count, status, retry_after, delay)
+
+    def revoke_tokens(self) -> None:
+        """Every issued token stops working (as after a key rotation): the next call gets 401."""
+        self.tokens.revoke()
+
+    def api_requests(self, method: str | None = None) -> list[LoggedRequest]:
+        """Logged Web API requests (not token requests), optionally of one method."""
+        return [r for r in self.requests if r.path.startswith(API) and (method is None or r.method == method)]
+
+    def register_webhook(
+        self,
+        url: str,
+        auth: tuple[Any, ...] = ("code", "secret"),
+        mode: int = 1,
+        steps: Iterable[Step | tuple[Any, ...]] | None = None,
+    ) -> Webhook:
+        """Register a webhook (serviceendpoint) and its steps.
+
+        ``auth``: ("header", name, value) for HttpHeader, ("code", key) for WebhookKey,
+        ("query", {name: value}) for HttpQueryString. ``mode``: 1 asynchronous, 0 synchronous.
+        ``steps``: Step objects or (entity, message[, filtering_attributes]) tuples; by default
+        Update of salesorder and quote filtered on statecode.
+        """
+        return self.hooks.register(url, auth, mode, steps)
+
+    def set_mode(self, mode: int | str) -> None:
+        """Switch every registered webhook to synchronous (0, "sync") or asynchronous (1, "async")."""
+        self.hooks.set_mode(mode)
+
+    def drop_next_delivery(self, count: int = 1) -> None:
+        """The next ``count`` deliveries are lost: recorded as dropped, never sent."""
+        self.hooks.drop += count
+
+    def force_size_exceeded(self, count: int = 1) -> None:
+        """Send the next ``count`` deliveries in the size-exceeded form (as if the body passed 256 KB)."""
+        self.hooks.force_size_exceeded += count
+
+    def hold_deliveries(self) -> None:
+        """Keep asynchronous deliveries queued until ``release_deliveries`` (to reorder them)."""
+        self.hooks.hold()
+
+    def release_deliveries(self, reverse: bool = False) -> None:
+        """Send the held asynchronous deliveries; ``reverse`` sends them newest first, since
+        Sales does not promise creation order."""
+        self.hooks.release(reverse)
+
+    async def flush(self) -> None:
+        """Wait until every queued asynchronous delivery has been attempted."""
+        await self.hooks.flush()
+
+    # -- data access for tests ---------------------------------------------------------------
+
+    def row(self, entity_set: str, row_id: str) -> dict[str, Any]:
+        """A copy of a row as the simulator keeps it (lookups as EntityReference, money as Decimal)."""
+        return copy.deepcopy(self.store.rows[entity_set][row_id.lower()])
+
+    def rows(self, entity_set: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(r) for r in self.store.ordered(entity_set)]
+
+    def as_json(self, entity_set: str, row_id: str) -> dict[str, Any]:
+        """A row exactly as the Web API would answer it (with lookup annotations)."""
+        return serialise(TABLES[entity_set], self.store.rows[entity_set][row_id.lower()], None, True)
+
+    def insert(self, entity_set: str, values: Mapping[str, Any] | None = None, **columns: Any) -> str:
+        """Add a row directly (no deliveries): master data for a test. Returns its id."""
+        table = TABLES[entity_set]
+        data = {**(values or {}), **columns}
+        row_id = str(data.pop(table.key, None) or uuid.uuid4()).lower()
+        self.store.put(entity_set, row_id, coerce_python(table, data))
+        return row_id
+
+    def add_currency(self, iso: str, name: str | None = None, **columns: Any) -> str:
+        return self.insert(
+            "transactioncurrencies", isocurrencycode=iso, currencyname=name or iso, statecode=0, statuscode=1, **columns
+        )
+
+    def add_uom(self, name: str, **columns: Any) -> str:
+        return self.insert("uoms", name=name, quantity=Decimal(1), **columns)
+
+    def add_account(
+        self, name: str = "Fabrikam", accountnumber: str | None = None, customertypecode: int = 3, **columns: Any
+    ) -> str:
+        return self.insert(
+            "accounts",
+            name=name,
+            accountnumber=accountnumber,
+            customertypecode=customertypecode,
+            statecode=0,
+            statuscode=1,
+            **columns,
+        )
+
+    def add_contact(self, fullname: str = "Nancy Anderson", parent: Any = None, **columns: Any) -> str:
+        first, _, last = fullname.partition(" ")
+        return self.insert(
+            "contacts",
+            fullname=fullname,
+            firstname=first,
+            lastname=last,
+            parentcustomerid=reference(parent, ("account", "contact")) if parent else None,
+            statecode=0,
+            statuscode=1,
+            **columns,
+        )
+
+    def add_product(
+        self,
+        productnumber: str,
+        name: str | None = None,
+        producttypecode: int = 1,
+        statecode: int = 0,
+        uom: str | None = None,
+        **columns: Any,
+    ) -> str:
+        return self.insert(
+            "products",
+            productnumber=productnumber,
+            name=name or productnumber,
+            producttypecode=producttypecode,
+            statecode=statecode,
+            statuscode=TABLES["products"].states[statecode][0],
+            defaultuomid=EntityReference("uom", uom or self.default_uom_id),
+            **columns,
+        )
+
+    # -- business actions (deliver what Sales would) -----------------------------------------
+
+    async def create_order(
+        self,
+        customer: Any = None,
+        lines: Iterable[Mapping[str, Any]] = (),
+        notes: Iterable[Mapping[str, Any] | str] = (),
+        **columns: Any,
+    ) -> str:
+        """A new Active (New) sales order with its lines and notes; delivers Create steps."""
+        return await self.documents.create_order(customer, lines, notes, **columns)
+
+    async def add_order_line(self, order_id: str, **line: Any) -> str:
+        """A line added to an existing (Active) order."""
+        return await self.documents.add_order_line(order_id, line)
+
+    async def add_note(
+        self, object_id: str, subject: str, notetext: str, entity: str = "salesorder", **columns: Any
+    ) -> str:
+        return await self.documents.add_note(object_id, subject, notetext, entity, **columns)
+
+    async def submit_order(self, order_id: str, also_change: Mapping[str, Any] | None = None) -> None:
+        """Submitted (statecode 1, statuscode 3, submitdate now). With ``also_change`` the other
+        columns change in the same save: Sales then runs the Update steps twice."""
+        await self.documents.submit_order(order_id, also_change)
+
+    async def set_state(self, entity_set: str, row_id: str, statecode: int, statuscode: int | None = None) -> None:
+        """A user changes a row's state (e.g. cancel or reopen an order)."""
+        await self.documents.set_state(entity_set, row_id, statecode, statuscode)
+
+    async def update(self, entity_set: str, row_id: str, **changes: Any) -> None:
+        """A user edits columns (Dataverse's edit rules apply: SimulatorError when refused)."""
+        await self.documents.update(entity_set, row_id, changes)
+
+    async def create_quote(
+        self,
+        customer: Any = None,
+        lines: Iterable[Mapping[str, Any]] = (),
+        notes: Iterable[Mapping[str, Any] | str] = (),
+        **columns: Any,
+    ) -> str:
+        """A new Draft quote (revision 0)."""
+        return await self.documents.create_quote(customer, lines, notes, **columns)
+
+    async def activate_quote(self, quote_id: str, statuscode: int = 2) -> None:
+        await self.documents.activate_quote(quote_id, statuscode)
+
+    async def revise_quote(self, quote_id: str) -> str:
+        """Close the Active quote as Revised and create its next revision (Draft, lines copied)."""
+        return await self.documents.revise_quote(quote_id)
+
+    async def win_quote(self, quote_id: str, create_order: bool = True, submit_order: bool = True) -> str | None:
+        """Won (statecode 2, statuscode 4); then, as the user would, the order made from it."""
+        return await self.documents.win_quote(quote_id, create_order, submit_order)
+
+    async def lose_quote(self, quote_id: str, statuscode: int = 5) -> None:
+        """Closed as Lost (5) or Canceled (6)."""
+        await self.documents.lose_quote(quote_id, statuscode)
+
+    async def deliver_raw(
+        self, body: bytes | str | Mapping[str, Any], headers: Mapping[str, str], webhook: Webhook | None = None
+    ) -> Delivery:
+        """Send exactly this body and these headers (plus the webhook's authentication) now,
+        with Sales' retry rule, and record it like any delivery."""
+        return await self.hooks.deliver_raw(body, headers, webhook)
+
+    # -- the HTTP side -----------------------------------------------------------------------
+
+    @web.middleware
+    async def _log_mw(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body and request.content_type == "application/json":
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        self.requests.append(LoggedRequest(request.method, request.path, dict(request.query), body, headers))
+        return await handler(request)

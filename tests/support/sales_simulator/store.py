@@ -1,0 +1,145 @@
+"""The organisation's rows, and what a save does to them.
+
+Each row keeps ``createdon``, ``modifiedon`` and ``versionnumber`` (the ETag) as Dataverse does,
+plus ``_seq`` (insertion order: collections and ``$skiptoken`` follow it). A save runs Dataverse's
+rules (tables.check_update), and is then offered to the registered webhook steps; a failed
+synchronous step rolls the whole save back to the snapshot taken before it.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tests.support.sales_simulator.errors import Refused
+from tests.support.sales_simulator.tables import LINE_SETS, TABLES, Table, check_update
+
+if TYPE_CHECKING:
+    from tests.support.sales_simulator.app import SalesSimulator
+
+Rows = dict[str, dict[str, dict[str, Any]]]
+# (message, the columns this operation set, the row before it or None, the row after it)
+Operation = tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any]]
+
+
+class RowStore:
+    def __init__(self, sim: SalesSimulator) -> None:
+        self.sim = sim
+        self.rows: Rows = {name: {} for name in TABLES}
+        self._seq = 0
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, entity_set: str, row_id: str) -> dict[str, Any] | None:
+        return self.rows[entity_set].get(row_id.lower())
+
+    def ordered(self, entity_set: str) -> list[dict[str, Any]]:
+        return sorted(self.rows[entity_set].values(), key=lambda r: r["_seq"])
+
+    def lines(self, entity_set: str, parent_column: str, parent_id: str) -> list[dict[str, Any]]:
+        """A document's lines in Sales' order (sequencenumber)."""
+        parent_id = parent_id.lower()
+        rows = [r for r in self.ordered(entity_set) if r[parent_column] and r[parent_column].id == parent_id]
+        return sorted(rows, key=lambda r: r["sequencenumber"] or 0)
+
+    def snapshot(self) -> Rows:
+        return copy.deepcopy(self.rows)
+
+    def restore(self, snapshot: Rows) -> None:
+        self.rows = snapshot
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def new_row(self, table: Table, row_id: str) -> dict[str, Any]:
+        self._seq += 1
+        row: dict[str, Any] = dict.fromkeys((*table.columns, *table.lookups))
+        now = self.sim.now()
+        row.update({table.key: row_id, "createdon": now, "modifiedon": now, "versionnumber": 1, "_seq": self._seq})
+        if "statecode" in table.columns and table.states:
+            row["statecode"] = 0
+            row["statuscode"] = table.states[0][0]
+        return row
+
+    def put(self, entity_set: str, row_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A new row with these stored values, without running any step (test master data)."""
+        row = self.new_row(TABLES[entity_set], row_id)
+        row.update(values)
+        self.rows[entity_set][row_id] = row
+        return row
+
+    async def create(
+        self, entity_set: str, values: Mapping[str, Any], user_id: str | None = None, snapshot: Rows | None = None
+    ) -> str:
+        """A Create: the row, then its steps. ``snapshot``: where a failed synchronous step rolls
+        back to (a document's lines share their header's)."""
+        table = TABLES[entity_set]
+        data = dict(values)
+        row_id = str(data.pop(table.key, None) or uuid.uuid4()).lower()
+        if snapshot is None:
+            snapshot = self.snapshot()
+        row = self.put(entity_set, row_id, data)
+        target = {k: v for k, v in row.items() if v is not None and k != "_seq" and k != table.key}
+        await self.sim.hooks.dispatch(
+            table,
+            row_id,
+            [("Create", target, None, dict(row))],
+            set(target),
+            user_id or self.sim.user_id,
+            lambda: self.restore(snapshot),
+        )
+        return row_id
+
+    async def update(
+        self, table: Table, row_id: str, changes: Mapping[str, Any], state: Mapping[str, Any], user_id: str
+    ) -> None:
+        """Apply an update as Dataverse does: edit rules, state/status pairs, and the split of a
+        combined change into two Update operations (other columns first, then the state)."""
+        row_id = row_id.lower()
+        row = self.rows[table.entity_set].get(row_id)
+        if row is None:
+            raise Refused(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {row_id} Does Not Exist")
+        changes, state = check_update(table, row, changes, state)
+        snapshot = self.snapshot()
+        operations: list[Operation] = []
+        for part in (changes, state):
+            if not part:
+                continue
+            pre = dict(row)
+            row.update(part)
+            row["modifiedon"] = self.sim.now()
+            row["versionnumber"] += 1
+            message = "Update"
+            if part is state and "statecode" in part and self.sim.state_change_message != "Update":
+                message = self.sim.state_change_message
+            operations.append((message, dict(part), pre, dict(row)))
+        if table.entity_set in LINE_SETS and changes:
+            self.recalculate(table.entity_set, row_id)
+        await self.sim.hooks.dispatch(
+            table, row_id, operations, set(changes) | set(state), user_id, lambda: self.restore(snapshot)
+        )
+
+    def recalculate(self, entity_set: str, row_id: str) -> None:
+        """Totals as Sales computes them (line extended amounts, header discount, freight, tax)."""
+        line_set, parent = LINE_SETS[entity_set]
+        row = self.rows[entity_set][row_id]
+        lines = self.lines(line_set, parent, row_id)
+        line_total = sum((line["extendedamount"] or Decimal(0)) - (line["tax"] or Decimal(0)) for line in lines)
+        line_total = Decimal(line_total)
+        tax = Decimal(sum(line["tax"] or Decimal(0) for line in lines))
+        percent = row["discountpercentage"] or Decimal(0)
+        discount = (row["discountamount"] or Decimal(0)) + (line_total * percent / 100).quantize(Decimal("0.01"))
+        freight = row["freightamount"] or Decimal(0)
+        row["totallineitemamount"] = line_total
+        row["totallineitemdiscountamount"] = Decimal(
+            sum(
+                (line["manualdiscountamount"] or 0) + (line["volumediscountamount"] or 0) * line["quantity"]
+                for line in lines
+            )
+        )
+        row["totaldiscountamount"] = discount
+        row["totalamountlessfreight"] = line_total - discount
+        row["totaltax"] = tax
+        row["totalamount"] = line_total - discount + freight + tax

@@ -1,0 +1,306 @@
+"""The Dataverse tables the simulator keeps: their columns and types, and the rules on changing
+them (read-only columns, which states may be edited, which state/status pairs exist).
+
+Columns and codes as in docs/reference/dataverse.md §2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support.sales_simulator.errors import Refused
+
+
+@dataclass(frozen=True)
+class Table:
+    logical_name: str
+    entity_set: str
+    columns: tuple[str, ...]
+    lookups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    money: frozenset[str] = frozenset()
+    decimals: frozenset[str] = frozenset()
+    options: frozenset[str] = frozenset()
+    dates: frozenset[str] = frozenset()
+    datetimes: frozenset[str] = frozenset({"createdon", "modifiedon"})
+    booleans: frozenset[str] = frozenset()
+    integers: frozenset[str] = frozenset({"versionnumber"})
+    read_only: frozenset[str] = frozenset({"createdon", "modifiedon", "versionnumber"})
+    # statecode -> its statuscodes (the first is the default); only these pairs are accepted.
+    states: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    # Rows can be edited only in this state (statecode/statuscode changes aside); None: always.
+    editable_state: int | None = None
+
+    @property
+    def key(self) -> str:
+        return self.logical_name + "id"
+
+    def properties(self) -> set[str]:
+        """The names a Web API client sees (and may $select / $filter on)."""
+        return {self.key, *self.columns, *(f"_{name}_value" for name in self.lookups)}
+
+    def check_properties(self, names: Iterable[str]) -> None:
+        """Refuse a name the client may not use, in Dataverse's words."""
+        known = self.properties()
+        for name in names:
+            if name not in known:
+                raise Refused(
+                    400,
+                    "0x0",
+                    f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{self.logical_name}'.",
+                )
+
+
+_ADDRESS = tuple(
+    f"{prefix}_{part}"
+    for prefix in ("billto", "shipto")
+    for part in (
+        "line1",
+        "line2",
+        "line3",
+        "city",
+        "stateorprovince",
+        "postalcode",
+        "country",
+        "name",
+        "contactname",
+        "telephone",
+        "fax",
+    )
+)
+_HEADER_MONEY = frozenset(
+    {
+        "discountamount",
+        "freightamount",
+        "totalamount",
+        "totallineitemamount",
+        "totalamountlessfreight",
+        "totaldiscountamount",
+        "totallineitemdiscountamount",
+        "totaltax",
+    }
+)
+_HEADER_OPTIONS = frozenset({"paymenttermscode", "shippingmethodcode", "freighttermscode", "statecode", "statuscode"})
+_SYSTEM = ("createdon", "modifiedon", "versionnumber")
+_HEADER_COMMON = (
+    "name",
+    "description",
+    "requestdeliveryby",
+    "discountpercentage",
+    "willcall",
+    "statecode",
+    "statuscode",
+    *_HEADER_MONEY,
+    "paymenttermscode",
+    "shippingmethodcode",
+    "freighttermscode",
+    *_ADDRESS,
+    *_SYSTEM,
+)
+_LINE_MONEY = frozenset(
+    {"priceperunit", "manualdiscountamount", "volumediscountamount", "baseamount", "extendedamount", "tax"}
+)
+_LINE_COLUMNS = (
+    "productdescription",
+    "isproductoverridden",
+    "ispriceoverridden",
+    "quantity",
+    *sorted(_LINE_MONEY),
+    "lineitemnumber",
+    "sequencenumber",
+    "description",
+    "producttypecode",
+    "shipto_line1",
+    "shipto_city",
+    "shipto_postalcode",
+    "shipto_country",
+    *_SYSTEM,
+)
+_LINE_TYPES: dict[str, Any] = {
+    "money": _LINE_MONEY,
+    "decimals": frozenset({"quantity"}),
+    "options": frozenset({"producttypecode"}),
+    "booleans": frozenset({"isproductoverridden", "ispriceoverridden"}),
+    "integers": frozenset({"versionnumber", "lineitemnumber", "sequencenumber"}),
+}
+
+ORDER_STATES = {0: (1, 2, 690970000), 1: (3,), 2: (4,), 3: (100001, 100002), 4: (100003,)}
+QUOTE_STATES = {0: (1,), 1: (2, 3), 2: (4,), 3: (5, 6, 7)}
+STATE_LABELS = {
+    "salesorder": {0: "Active", 1: "Submitted", 2: "Canceled", 3: "Fulfilled", 4: "Invoiced"},
+    "quote": {0: "Draft", 1: "Active", 2: "Won", 3: "Closed"},
+}
+STATUS_LABELS = {
+    "salesorder": {
+        1: "New",
+        2: "Pending",
+        3: "In Progress",
+        4: "No Money",
+        100001: "Complete",
+        100002: "Partial",
+        100003: "Invoiced",
+        690970000: "On hold",
+    },
+    "quote": {1: "In Progress", 2: "In Progress", 3: "Open", 4: "Won", 5: "Lost", 6: "Canceled", 7: "Revised"},
+}
+
+TABLES: dict[str, Table] = {
+    t.entity_set: t
+    for t in (
+        Table(
+            "account",
+            "accounts",
+            ("accountnumber", "name", "customertypecode", "telephone1", "statecode", "statuscode", *_SYSTEM),
+            {"primarycontactid": ("contact",), "transactioncurrencyid": ("transactioncurrency",)},
+            options=frozenset({"customertypecode", "statecode", "statuscode"}),
+            states={0: (1,), 1: (2,)},
+        ),
+        Table(
+            "contact",
+            "contacts",
+            ("firstname", "lastname", "fullname", "emailaddress1", "statecode", "statuscode", *_SYSTEM),
+            {"parentcustomerid": ("account", "contact")},
+            options=frozenset({"statecode", "statuscode"}),
+            states={0: (1,), 1: (2,)},
+        ),
+        Table(
+            "product",
+            "products",
+            (
+                "productnumber",
+                "name",
+                "description",
+                "producttypecode",
+                "quantityonhand",
+                "statecode",
+                "statuscode",
+                *_SYSTEM,
+            ),
+            {"defaultuomid": ("uom",), "transactioncurrencyid": ("transactioncurrency",)},
+            decimals=frozenset({"quantityonhand"}),
+            options=frozenset({"producttypecode", "statecode", "statuscode"}),
+            states={0: (1,), 1: (2,), 2: (0,), 3: (3,)},
+        ),
+        Table("uom", "uoms", ("name", "quantity", *_SYSTEM), decimals=frozenset({"quantity"})),
+        Table(
+            "transactioncurrency",
+            "transactioncurrencies",
+            ("isocurrencycode", "currencyname", "currencysymbol", "exchangerate", "statecode", "statuscode", *_SYSTEM),
+            decimals=frozenset({"exchangerate"}),
+            options=frozenset({"statecode", "statuscode"}),
+            states={0: (1,), 1: (2,)},
+        ),
+        Table(
+            "salesorder",
+            "salesorders",
+            ("ordernumber", "submitdate", "lastbackofficesubmit", *_HEADER_COMMON),
+            {
+                "customerid": ("account", "contact"),
+                "transactioncurrencyid": ("transactioncurrency",),
+                "pricelevelid": ("pricelevel",),
+                "quoteid": ("quote",),
+                "opportunityid": ("opportunity",),
+            },
+            money=_HEADER_MONEY,
+            decimals=frozenset({"discountpercentage"}),
+            options=_HEADER_OPTIONS,
+            dates=frozenset({"requestdeliveryby", "lastbackofficesubmit"}),
+            datetimes=frozenset({"submitdate", "createdon", "modifiedon"}),
+            booleans=frozenset({"willcall"}),
+            read_only=frozenset({"ordernumber", *_SYSTEM}),
+            states=ORDER_STATES,
+            editable_state=0,
+        ),
+        Table(
+            "salesorderdetail",
+            "salesorderdetails",
+            _LINE_COLUMNS,
+            {
+                "salesorderid": ("salesorder",),
+                "productid": ("product",),
+                "uomid": ("uom",),
+                "quotedetailid": ("quotedetail",),
+                "transactioncurrencyid": ("transactioncurrency",),
+            },
+            **_LINE_TYPES,
+        ),
+        Table(
+            "quote",
+            "quotes",
+            ("quotenumber", "revisionnumber", "effectivefrom", "effectiveto", *_HEADER_COMMON),
+            {
+                "customerid": ("account", "contact"),
+                "transactioncurrencyid": ("transactioncurrency",),
+                "pricelevelid": ("pricelevel",),
+                "opportunityid": ("opportunity",),
+            },
+            money=_HEADER_MONEY,
+            decimals=frozenset({"discountpercentage"}),
+            options=_HEADER_OPTIONS,
+            dates=frozenset({"requestdeliveryby", "effectivefrom", "effectiveto"}),
+            booleans=frozenset({"willcall"}),
+            integers=frozenset({"revisionnumber", "versionnumber"}),
+            read_only=frozenset({"quotenumber", "revisionnumber", *_SYSTEM}),
+            states=QUOTE_STATES,
+            editable_state=0,
+        ),
+        Table(
+            "quotedetail",
+            "quotedetails",
+            _LINE_COLUMNS,
+            {
+                "quoteid": ("quote",),
+                "productid": ("product",),
+                "uomid": ("uom",),
+                "transactioncurrencyid": ("transactioncurrency",),
+            },
+            **_LINE_TYPES,
+        ),
+        Table(
+            "annotation",
+            "annotations",
+            ("subject", "notetext", "objecttypecode", "isdocument", "filename", "filesize", "mimetype", *_SYSTEM),
+            {"objectid": ("salesorder", "quote", "account", "contact")},
+            booleans=frozenset({"isdocument"}),
+            integers=frozenset({"filesize", "versionnumber"}),
+        ),
+    )
+}
+BY_LOGICAL = {t.logical_name: t for t in TABLES.values()}
+# Sets the simulator does not keep rows for, but a lookup may point into (pricelevel, opportunity).
+OTHER_SETS = {"pricelevels": "pricelevel", "opportunities": "opportunity"}
+LINE_SETS = {"salesorders": ("salesorderdetails", "salesorderid"), "quotes": ("quotedetails", "quoteid")}
+SET_OF = {**{t.logical_name: t.entity_set for t in TABLES.values()}, **{v: k for k, v in OTHER_SETS.items()}}
+
+
+def check_update(
+    table: Table, row: Mapping[str, Any], changes: Mapping[str, Any], state: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The changes Dataverse accepts for ``row``: read-only columns dropped, edits only in the
+    table's editable state, and the state/status pair completed (statuscode -1 or missing: the
+    state's default) and checked. Refused otherwise."""
+    row_id = row[table.key]
+    changes = {k: v for k, v in changes.items() if k not in table.read_only}
+    if changes and table.editable_state is not None and row["statecode"] != table.editable_state:
+        what = STATE_LABELS.get(table.logical_name, {}).get(row["statecode"], str(row["statecode"]))
+        allowed = STATE_LABELS.get(table.logical_name, {}).get(table.editable_state, "")
+        raise Refused(
+            400,
+            "0x80040203",
+            f"This {table.logical_name} is {what} (statecode {row['statecode']}) and cannot be edited: "
+            f"only {allowed} records can be edited, except to change their status.",
+        )
+    state = dict(state)
+    if state:
+        new_state = state.setdefault("statecode", row["statecode"])
+        if "statuscode" not in state or state["statuscode"] == -1:
+            state["statuscode"] = table.states[new_state][0] if new_state in table.states else None
+        if new_state not in table.states or state["statuscode"] not in table.states[new_state]:
+            raise Refused(
+                400,
+                "0x80040203",
+                f"{state['statuscode']} is not a valid status code for state code "
+                f"{table.logical_name}State.{new_state} on {table.logical_name} with Id {row_id}.",
+            )
+    return changes, state
