@@ -4,7 +4,7 @@ Pure: :func:`sales_order_to_bc_order` takes everything as data and returns the d
 or raises :class:`ConversionError` with BC's message. The rules shared with quotes, and the choices
 made where BC is silent, are in :mod:`orders.conversion_rules`.
 
-Order-specific parts (bc-behaviour.md §4):
+Order-specific parts (docs/reference/bc-rules.md §4):
 - Document Type Order; Your Reference = ``ordernumber``; Payment Discount % = ``discountpercentage``;
   ``sales_quote_id`` = ``quoteid`` (the worker links and archives the BC quote with Your Reference =
   that quote's number).

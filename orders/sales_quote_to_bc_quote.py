@@ -4,7 +4,7 @@ Pure: :func:`sales_quote_to_bc_quote` takes everything as data and returns the d
 or raises :class:`ConversionError` with BC's message. The rules shared with orders, and the choices
 made where BC is silent, are in :mod:`orders.conversion_rules`.
 
-Quote-specific parts (bc-behaviour.md §5):
+Quote-specific parts (docs/reference/bc-rules.md §5):
 - Document Type Quote; Your Reference = ``quotenumber``; Quote Valid Until Date = ``effectiveto``;
   no Payment Discount % (0); no ``sales_quote_id``.
 - Messages are prefixed "The sales quote cannot be created."; a quote whose customer is not an
@@ -13,8 +13,8 @@ Quote-specific parts (bc-behaviour.md §5):
 - The write-in message names the document "Quote" and its Your Reference (the quote number).
 
 Which quotes to convert, revisions (rebuilding the BC quote of an earlier revision), and a won
-quote's order are the caller's business (BC §5); for a revision the result is the new content of the
-existing BC quote.
+quote's order are the caller's business (docs/reference/bc-rules.md §5); for a revision the
+result is the new content of the existing BC quote.
 """
 
 from __future__ import annotations

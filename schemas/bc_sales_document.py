@@ -58,8 +58,8 @@ class BcSalesHeader:
     ``sales_id`` is the Sales row it came from (``salesorderid`` / ``quoteid``): the worker couples
     it to the new header. ``sales_quote_id`` is, for an order, the Sales quote it was made from
     (``quoteid``): the worker finds the BC quote with Your Reference = that quote's number, sets
-    "Quote No." and archives it (BC §4). ``invoice_discount_amount`` is the amount to spread over the
-    lines as BC's "Invoice Discount Amount" (0: none).
+    "Quote No." and archives it (docs/reference/bc-rules.md §4). ``invoice_discount_amount`` is the
+    amount to spread over the lines as BC's "Invoice Discount Amount" (0: none).
     """
 
     document_type: DocumentType

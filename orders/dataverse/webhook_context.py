@@ -1,7 +1,7 @@
 """Dataverse webhook bodies: a serialised ``RemoteExecutionContext`` parsed into typed records.
 
 Pure code, no I/O. The wire format (Microsoft's documented JSON, see
-``../shared/reference/dataverse.md`` §1) in short: collections are arrays of ``{"key", "value"}``;
+docs/reference/dataverse.md §1) in short: collections are arrays of ``{"key", "value"}``;
 typed values carry ``"__type": "<Kind>:http://schemas.microsoft.com/xrm/2011/Contracts"``; dates are
 ``"/Date(<ms>)/"`` (an optional ``±hhmm`` suffix names the sender's zone, the milliseconds are UTC);
 entity images may lack ``__type``; unknown keys are ignored at every level.
