@@ -32,7 +32,7 @@ from yarl import URL
 from orders.bc_link.auth import Authorizer, authorizer_for
 from orders.bc_link.batch import BatchOperation, BatchReply, BatchResult, assign_ids, parse_reply, request_item
 from orders.bc_link.config import BcConnection, BcLimits, OAuthClientCredentials
-from orders.bc_link.errors import BcCompanyNotFound, BcProtocolError
+from orders.bc_link.errors import BcCompanyNotFound, BcNotFound, BcProtocolError
 from orders.bc_link.limits import BcMetrics, IdentityLimiter
 from orders.bc_link.odata import dumps, literal, query_string
 from orders.bc_link.transport import BcCall, BcResponse, Transport
@@ -160,12 +160,19 @@ class BcApiClient:
                 self._company = pick_company(wanted, found)
             return self._company
 
+    async def company_id(self) -> str:
+        """The company's id: as configured when that is a GUID, else resolved by :meth:`company`."""
+        if self._company is not None:
+            return self._company.id
+        given = _as_guid(self.connection.company)
+        return given if given is not None else (await self.company()).id
+
     async def url(self, path: str, params: Mapping[str, object] | None = None, *, root: bool = False) -> str:
         """The absolute URL of ``path`` (relative to the company, or to the API root)."""
         path = path.lstrip("/")
         if not root:
-            company = await self.company()
-            path = f"companies({company.id})/{path}" if path else f"companies({company.id})"
+            company_id = await self.company_id()
+            path = f"companies({company_id})/{path}" if path else f"companies({company_id})"
         return f"{self.connection.api_url}/{path}{query_string(params)}"
 
     async def web_service_url(
@@ -349,9 +356,17 @@ class BcApiClient:
         )
         return {} if response.body is None else _object(response, "PATCH", path)
 
-    async def delete(self, path: str, *, etag: str = "*", root: bool = False) -> None:
-        """Delete (204). ``If-Match`` is sent (bc-api §1.5: the docs want it), ``*`` by default."""
-        await self.request("DELETE", path, headers={"If-Match": etag}, root=root, idempotent=True)
+    async def delete(self, path: str, *, etag: str = "*", root: bool = False, missing_ok: bool = False) -> bool:
+        """Delete (204). ``If-Match`` is sent (bc-api §1.5: the docs want it), ``*`` by default.
+        ``missing_ok``: a record already gone (404) counts as deleted, e.g. after a retry whose
+        first attempt's answer was lost. True when BC deleted it now, False when it was gone."""
+        try:
+            await self.request("DELETE", path, headers={"If-Match": etag}, root=root, idempotent=True)
+        except BcNotFound:
+            if not missing_ok:
+                raise
+            return False
+        return True
 
     async def action(self, path: str, name: str, *, etag: str | None = None) -> ActionResult:
         """A bound action: ``POST {path}/Microsoft.NAV.{name}`` with no body, e.g.
@@ -379,7 +394,7 @@ class BcApiClient:
         if isolation_snapshot and len(operations) > size:
             raise ValueError(f"a snapshot batch is one transaction: at most {size} operations, not {len(operations)}")
         ids = assign_ids(operations)
-        company = await self.company()
+        company_id = await self.company_id()
         results: list[BatchResult] = []
         rolled_back = False
         for start in range(0, len(operations), size):
@@ -387,7 +402,7 @@ class BcApiClient:
             items = []
             for op, op_id in zip(chunk, chunk_ids, strict=True):
                 path = op.path.lstrip("/")
-                relative = path if op.root else f"companies({company.id})/{path}"
+                relative = path if op.root else f"companies({company_id})/{path}"
                 items.append(request_item(op, op_id, relative + query_string(op.params)))
             headers = {"Isolation": "snapshot"} if isolation_snapshot else {}
             response = await self.request(
@@ -411,12 +426,16 @@ def _is_absolute(path: str) -> bool:
     return path.startswith(("http://", "https://"))
 
 
+def _as_guid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value.strip().strip("{}")))
+    except ValueError:
+        return None
+
+
 def pick_company(wanted: str, found: Sequence[BcCompany]) -> BcCompany:
     """The company named (exactly, else the one equal ignoring case) or with the id ``wanted``."""
-    try:
-        wanted_id: str | None = str(uuid.UUID(wanted.strip("{}")))
-    except ValueError:
-        wanted_id = None
+    wanted_id = _as_guid(wanted)
     for company in found:
         if (wanted_id and company.id.lower() == wanted_id) or company.name == wanted:
             return company

@@ -27,8 +27,9 @@ idempotency key, so a POST that may have reached BC is **never repeated blindly*
 - other 4xx: BcRejected and its subclasses, never retried.
 
 A retried PATCH whose first attempt may have landed can end in 409 ``Request_EntityChanged`` caused
-by itself; the caller re-reads as after any 409. A retried DELETE whose first attempt may have
-landed and that then finds nothing (404) counts as done.
+by itself; the caller re-reads as after any 409. A retried DELETE can likewise find the record gone
+(404): ``BcApiClient.delete(..., missing_ok=True)`` takes that as done. (aiohttp itself repeats a
+GET or DELETE once when a reused keep-alive connection turns out closed; never a POST or PATCH.)
 """
 
 from __future__ import annotations
@@ -102,7 +103,6 @@ class _Retry(Exception):
 @dataclass
 class _CallState:
     refreshed: bool = False  # the token was renewed once after a 401
-    maybe_landed: bool = False  # an earlier attempt was sent and its answer lost
     attempt: int = 0
 
 
@@ -195,7 +195,7 @@ class Transport:
                     answer_headers = CIMultiDict(resp.headers)
             except Exception as exc:
                 self._observe(method, path, None, started, state.attempt)
-                raise self._failure(exc, method, path, idempotent, state) from None
+                raise self._failure(exc, method, path, idempotent) from None
             self._observe(method, path, status, started, state.attempt)
             text = raw.decode("utf-8", errors="replace")
             if status == 401 and self.authorizer.can_refresh and not state.refreshed:
@@ -205,9 +205,6 @@ class Transport:
                 continue
             if status < 300:
                 return _success(status, answer_headers, text, method, path)
-            if status == 404 and method == "DELETE" and state.maybe_landed:
-                log.info("BC DELETE %s: gone after a lost answer, taken as done", path)
-                return BcResponse(204, answer_headers, None)
             raise self._refusal(status, answer_headers, text, method, path, idempotent)
 
     def _refusal(
@@ -227,7 +224,7 @@ class Transport:
             return self._indeterminate(error, f"BC answered {status}: {error.message}")
         return error
 
-    def _failure(self, exc: Exception, method: str, path: str, idempotent: bool, state: _CallState) -> Exception:
+    def _failure(self, exc: Exception, method: str, path: str, idempotent: bool) -> Exception:
         """An attempt that got no answer."""
         if isinstance(exc, aiohttp.ClientSSLError):
             reason = getattr(exc, "certificate_error", None) or getattr(exc, "os_error", None) or exc
@@ -252,7 +249,6 @@ class Transport:
             raise exc  # a bug of ours or aiohttp's: not BC's failure
         if not idempotent:
             return self._indeterminate(error, f"{error.message} after the request was sent")
-        state.maybe_landed = True
         return _Retry(error)
 
     def _indeterminate(self, error: BcError, message: str) -> BcIndeterminate:
@@ -282,7 +278,7 @@ class Transport:
                     status, text = resp.status, await resp.text()
                     headers = CIMultiDict(resp.headers)
             except Exception as exc:
-                raise self._failure(exc, "POST", path, True, _CallState()) from None
+                raise self._failure(exc, "POST", path, True) from None
             if status in _RETRY_ALWAYS or status in _RETRY_IF_IDEMPOTENT or status >= 500:
                 code, message, _ = parse_error_body(text, status)
                 retry_after = self._retry_after(headers)
