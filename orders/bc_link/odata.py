@@ -129,9 +129,27 @@ contains = _function("contains")
 
 
 def and_(*parts: str | None) -> str:
-    """The parts joined with ``and`` (None and empty parts are left out)."""
-    kept = [f"({p})" if " or " in p else p for p in parts if p]
+    """The parts joined with ``and`` (None and empty parts are left out; a part with an ``or``
+    outside parentheses gets its own, so ``and`` cannot bind into it)."""
+    kept = [p if _wrapped(p) or " or " not in p else f"({p})" for p in parts if p]
     return " and ".join(kept)
+
+
+def _wrapped(part: str) -> bool:
+    """True when ``part`` is one parenthesised expression (quotes respected)."""
+    if not (part.startswith("(") and part.endswith(")")):
+        return False
+    depth, quoted = 0, False
+    for index, char in enumerate(part):
+        if char == "'":
+            quoted = not quoted  # '' inside a string toggles twice: still quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth == 0 and index != len(part) - 1:
+                return False
+    return depth == 0
 
 
 def or_(*parts: str) -> str:
