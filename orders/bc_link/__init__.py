@@ -14,7 +14,7 @@ The facts come from ``docs/reference/bc-api.md``; how to use the client: ``docs/
 """
 
 from orders.bc_link.batch import BatchOperation, BatchReply, BatchResult
-from orders.bc_link.client import ActionResult, BcApiClient, BcCompany, BcPage
+from orders.bc_link.client import BcApiClient
 from orders.bc_link.config import BC_SCOPE, BasicAccessKey, BcConnection, BcLimits, OAuthClientCredentials
 from orders.bc_link.errors import (
     BcAuthenticationError,
@@ -31,6 +31,7 @@ from orders.bc_link.errors import (
 )
 from orders.bc_link.limits import BcMetrics, IdentityLimiter
 from orders.bc_link.odata import entity_path, etag_of, query
+from orders.bc_link.shapes import ActionResult, BcCompany, BcPage
 from orders.bc_link.transport import BcCall, BcResponse
 
 __all__ = [

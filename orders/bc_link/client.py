@@ -8,11 +8,11 @@ identity (the mirror, the order writer, the connection check).
         order = await bc.post("salesOrders", {"customerNumber": "10000", "externalDocumentNumber": key})
         order = await bc.patch(entity_path("salesOrders", order["id"]), {"email": e}, etag=etag_of(order))
 
-Paths are relative to the company (``companies({id})/`` is prepended; the company name is resolved
-to its id once, bc-api §1.1), or to the API root with ``root=True`` (``companies``,
-``subscriptions``). Published web-service pages (bc-api §9) are read under the OData V4 root with
-the same credentials and limits. Pacing, token handling and retries are in
-:mod:`~orders.bc_link.transport`; what each error means in :mod:`~orders.bc_link.errors`.
+Paths are relative to the company (``companies({id})/`` is prepended, bc-api §1.1; a company
+configured by name is resolved to its id once, by ``GET companies``), or to the API root with
+``root=True`` (``companies``, ``subscriptions``). Published web-service pages (bc-api §9) are read
+under the OData V4 root with the same credentials and limits. Pacing, token handling and retries
+are in :mod:`~orders.bc_link.transport`; what each error means in :mod:`~orders.bc_link.errors`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -32,38 +30,23 @@ from yarl import URL
 from orders.bc_link.auth import Authorizer, authorizer_for
 from orders.bc_link.batch import BatchOperation, BatchReply, BatchResult, assign_ids, parse_reply, request_item
 from orders.bc_link.config import BcConnection, BcLimits, OAuthClientCredentials
-from orders.bc_link.errors import BcCompanyNotFound, BcNotFound, BcProtocolError
+from orders.bc_link.errors import BcNotFound, BcProtocolError
 from orders.bc_link.limits import BcMetrics, IdentityLimiter
 from orders.bc_link.odata import dumps, literal, query_string
+from orders.bc_link.shapes import (
+    ActionResult,
+    BcCompany,
+    BcPage,
+    as_guid,
+    is_absolute,
+    json_object,
+    next_link_of,
+    pick_company,
+    rows_of,
+)
 from orders.bc_link.transport import BcCall, BcResponse, Transport
 
-__all__ = ["ActionResult", "BcApiClient", "BcCompany", "BcPage", "pick_company"]
-
-
-@dataclass(frozen=True, slots=True)
-class BcCompany:
-    id: str
-    name: str
-    display_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class BcPage:
-    """One page of a collection: its rows, the URL it was read from, and BC's nextLink (None on
-    the last page). A caller that checkpoints can store ``next_link`` and resume with it."""
-
-    rows: list[dict[str, Any]]
-    url: str
-    next_link: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    """A bound action's answer: usually 204 with nothing; ``location`` when BC names a new record."""
-
-    status: int
-    location: str | None
-    body: Any
+__all__ = ["BcApiClient"]
 
 
 class BcApiClient:
@@ -120,7 +103,8 @@ class BcApiClient:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        # A session we were given is the caller's to open and close; our own we (re)make.
+        if self._session is None or (self._own_session and self._session.closed):
             self._session = aiohttp.ClientSession()
             self._own_session = True
         return self._session
@@ -164,7 +148,7 @@ class BcApiClient:
         """The company's id: as configured when that is a GUID, else resolved by :meth:`company`."""
         if self._company is not None:
             return self._company.id
-        given = _as_guid(self.connection.company)
+        given = as_guid(self.connection.company)
         return given if given is not None else (await self.company()).id
 
     async def url(self, path: str, params: Mapping[str, object] | None = None, *, root: bool = False) -> str:
@@ -206,7 +190,9 @@ class BcApiClient:
         ``If-Match``, False otherwise: a call that is not is never repeated once it may have reached
         BC (see :mod:`~orders.bc_link.transport`)."""
         method = method.upper()
-        url = path if _is_absolute(path) else await self.url(path, params, root=root)
+        if is_absolute(path) and params:
+            raise ValueError("params cannot be added to an absolute URL: a nextLink is followed as given")
+        url = path if is_absolute(path) else await self.url(path, params, root=root)
         self._check_origin(url)
         if idempotent is None:
             has_if_match = any(k.lower() == "if-match" for k in (headers or {}))
@@ -240,14 +226,14 @@ class BcApiClient:
     ) -> dict[str, Any]:
         """``GET`` one entity (or one page of a collection) as a JSON object."""
         response = await self.request("GET", path, params=params, root=root, headers=self._read_headers(None, replica))
-        return _object(response, "GET", path)
+        return json_object(response, "GET", path)
 
     async def first(
         self, path: str, params: Mapping[str, object] | None = None, *, root: bool = False, replica: bool = False
     ) -> dict[str, Any] | None:
         """The first row of a collection read (``$top=1`` added), or None."""
         page = await self.get(path, {**(params or {}), "$top": "1"}, root=root, replica=replica)
-        rows = _rows(page, path)
+        rows = rows_of(page, path)
         return rows[0] if rows else None
 
     async def iter_pages(
@@ -267,9 +253,9 @@ class BcApiClient:
         headers = self._read_headers(page_size, replica)
         while url is not None:
             response = await self.request("GET", url, headers=headers)
-            body = _object(response, "GET", path)
-            next_link = _next_link(body, url)
-            yield BcPage(_rows(body, path), url, next_link)
+            body = json_object(response, "GET", path)
+            next_link = next_link_of(body, url)
+            yield BcPage(rows_of(body, path), url, next_link)
             if next_link is not None and not self._trusted(next_link):
                 origin = URL(next_link, encoded=True).origin()
                 raise BcProtocolError(
@@ -312,7 +298,7 @@ class BcApiClient:
         """One row (with ``key``) or one page of a published page, e.g. ``ItemLedgerEntries``."""
         url = await self.web_service_url(service, params, key=key)
         response = await self.request("GET", url, headers=self._read_headers(None, False))
-        return _object(response, "GET", service)
+        return json_object(response, "GET", service)
 
     async def iter_web_service(
         self, service: str, params: Mapping[str, object] | None = None, *, page_size: int | None = None
@@ -336,7 +322,7 @@ class BcApiClient:
         """Create: 201 with the entity (bc-api §1.4). Never repeated once it may have reached BC:
         an unknown outcome raises :class:`BcIndeterminate`. A 204 answer gives ``{}``."""
         response = await self.request("POST", path, params=params, body=dict(body), root=root, idempotent=False)
-        return {} if response.body is None else _object(response, "POST", path)
+        return {} if response.body is None else json_object(response, "POST", path)
 
     async def patch(
         self,
@@ -354,7 +340,7 @@ class BcApiClient:
         response = await self.request(
             "PATCH", path, params=params, body=dict(body), headers={"If-Match": etag}, root=root, idempotent=True
         )
-        return {} if response.body is None else _object(response, "PATCH", path)
+        return {} if response.body is None else json_object(response, "PATCH", path)
 
     async def delete(self, path: str, *, etag: str = "*", root: bool = False, missing_ok: bool = False) -> bool:
         """Delete (204). ``If-Match`` is sent (bc-api §1.5: the docs want it), ``*`` by default.
@@ -417,53 +403,3 @@ class BcApiClient:
             rolled_back = rolled_back or (isolation_snapshot and any(not r.ok for r in chunk_results))
             results.extend(chunk_results)
         return BatchReply(tuple(results), rolled_back)
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _is_absolute(path: str) -> bool:
-    return path.startswith(("http://", "https://"))
-
-
-def _as_guid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value.strip().strip("{}")))
-    except ValueError:
-        return None
-
-
-def pick_company(wanted: str, found: Sequence[BcCompany]) -> BcCompany:
-    """The company named (exactly, else the one equal ignoring case) or with the id ``wanted``."""
-    wanted_id = _as_guid(wanted)
-    for company in found:
-        if (wanted_id and company.id.lower() == wanted_id) or company.name == wanted:
-            return company
-    folded = [c for c in found if c.name.casefold() == wanted.casefold()]
-    if len(folded) == 1:
-        return folded[0]
-    raise BcCompanyNotFound(wanted, tuple(c.name for c in found))
-
-
-def _object(response: BcResponse, method: str, path: str) -> dict[str, Any]:
-    if not isinstance(response.body, dict):
-        raise BcProtocolError(
-            response.status, "bad_response", "BC did not answer a JSON object", method=method, path=path
-        )
-    return response.body
-
-
-def _rows(body: dict[str, Any], path: str) -> list[dict[str, Any]]:
-    value = body.get("value")
-    if not isinstance(value, list):
-        raise BcProtocolError(200, "bad_response", "BC did not answer a collection", method="GET", path=path)
-    return value
-
-
-def _next_link(body: dict[str, Any], current: str) -> str | None:
-    link = body.get("@odata.nextLink")
-    if not isinstance(link, str) or not link:
-        return None
-    if _is_absolute(link):
-        return link
-    return str(URL(current, encoded=True).join(URL(link, encoded=True)))  # OData allows a relative link

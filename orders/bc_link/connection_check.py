@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
-from orders.bc_link.client import BcApiClient, pick_company
+from orders.bc_link.client import BcApiClient
 from orders.bc_link.config import BcConnection, BcLimits, OAuthClientCredentials
 from orders.bc_link.errors import (
     BcAuthenticationError,
@@ -42,6 +42,7 @@ from orders.bc_link.errors import (
     BcPermissionError,
 )
 from orders.bc_link.odata import query
+from orders.bc_link.shapes import pick_company
 
 __all__ = ["DEFAULT_ENTITY_SETS", "OPTIONAL_PAGES", "CheckResult", "check_bc_connection"]
 

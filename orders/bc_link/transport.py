@@ -336,7 +336,9 @@ class Transport:
             raise last.error from None
         except BcError as error:
             self.limiter.counters.errors += 1
-            log.info("BC %s %s: %s", method, path, error)
+            # BC saying no is the caller's news to report; BC away or an unknown outcome is ours.
+            level = logging.WARNING if isinstance(error, BcUnavailable | BcIndeterminate) else logging.DEBUG
+            log.log(level, "BC %s %s: %s", method, path, error)
             raise
 
     def _retry_after(self, headers: Mapping[str, str]) -> float | None:
