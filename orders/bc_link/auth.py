@@ -68,7 +68,8 @@ class OAuthAuthorizer:
 
     The token is renewed ``refresh_margin`` seconds before ``expires_in`` runs out (or at 90 % of
     a lifetime shorter than ten margins), so a token never expires in flight. Renewal is
-    single-flight: concurrent callers wait on one lock and reuse the one token fetched.
+    single-flight: concurrent callers await the one token request and share its outcome, token or
+    error (so an Entra outage costs one request per round, not one per waiting caller).
     """
 
     can_refresh = True
@@ -87,7 +88,7 @@ class OAuthAuthorizer:
         self._margin = refresh_margin
         self._token: str | None = None
         self._renew_at = 0.0
-        self._lock = asyncio.Lock()
+        self._pending: asyncio.Future[str] | None = None
 
     def __repr__(self) -> str:
         return f"OAuthAuthorizer(client_id={self._credentials.client_id!r})"
@@ -104,11 +105,18 @@ class OAuthAuthorizer:
         token = self._token
         if token is not None and self._clock() < self._renew_at:
             return token
-        async with self._lock:
-            # Whoever held the lock before us may have fetched it already.
-            if self._token is not None and self._clock() < self._renew_at:
-                return self._token
-            return await self._renew()
+        if self._pending is None:
+            pending = asyncio.ensure_future(self._renew())
+            pending.add_done_callback(self._settled)
+            self._pending = pending
+        # Shielded: a caller that gives up (cancelled) must not cancel the others' token request.
+        return await asyncio.shield(self._pending)
+
+    def _settled(self, pending: asyncio.Future[str]) -> None:
+        if self._pending is pending:
+            self._pending = None  # the next caller after a failure starts a new request
+        if not pending.cancelled():
+            pending.exception()  # retrieved here too, in case every waiter was cancelled
 
     async def _renew(self) -> str:
         creds = self._credentials

@@ -129,3 +129,22 @@ async def test_secrets_stay_out_of_reprs_errors_and_logs(
     sim_basic = BcSimulator(deployment="onprem", seed_demo=True)
     basic = connection_for(sim_basic)
     assert sim_basic.identity().access_key not in repr(basic)
+
+
+async def test_concurrent_callers_share_one_refusal_too(
+    bc_simulator: BcSimulator, bc_session: aiohttp.ClientSession
+) -> None:
+    bc = BcApiClient(connection_for(bc_simulator, secret="wrong-secret"), bc_session)
+    outcomes = await asyncio.gather(*(bc.get("items") for _ in range(10)), return_exceptions=True)
+    assert all(isinstance(o, BcAuthenticationError) for o in outcomes)
+    assert token_requests(bc_simulator) == 1
+
+
+async def test_the_token_endpoint_is_retried_when_it_is_away(
+    bc_simulator: BcSimulator, bc_session: aiohttp.ClientSession
+) -> None:
+    time = FakeTime(bc_simulator)
+    bc = client_for(bc_simulator, bc_session, time)
+    bc_simulator.add_fault("status", path="*/oauth2/v2.0/token", status=503, retry_after=3, times=1)
+    assert (await bc.get("items"))["value"]
+    assert time.sleeps == [3.0] and token_requests(bc_simulator) == 2
