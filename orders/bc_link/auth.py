@@ -12,7 +12,6 @@ Neither class ever puts a secret or a token in a repr, a log line or an error me
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from typing import Protocol
 
 from orders.bc_link.config import BasicAccessKey, BcCredentials, OAuthClientCredentials
 from orders.bc_link.errors import BcAuthenticationError, BcError, BcProtocolError, parse_error_body
+from orders.bc_link.limits import SingleFlight
 from orders.bc_link.odata import loads
 
 __all__ = ["Authorizer", "BasicAuthorizer", "OAuthAuthorizer", "TokenFetch", "authorizer_for"]
@@ -88,7 +88,7 @@ class OAuthAuthorizer:
         self._margin = refresh_margin
         self._token: str | None = None
         self._renew_at = 0.0
-        self._pending: asyncio.Future[str] | None = None
+        self._renewal = SingleFlight(self._renew)
 
     def __repr__(self) -> str:
         return f"OAuthAuthorizer(client_id={self._credentials.client_id!r})"
@@ -105,18 +105,7 @@ class OAuthAuthorizer:
         token = self._token
         if token is not None and self._clock() < self._renew_at:
             return token
-        if self._pending is None:
-            pending = asyncio.ensure_future(self._renew())
-            pending.add_done_callback(self._settled)
-            self._pending = pending
-        # Shielded: a caller that gives up (cancelled) must not cancel the others' token request.
-        return await asyncio.shield(self._pending)
-
-    def _settled(self, pending: asyncio.Future[str]) -> None:
-        if self._pending is pending:
-            self._pending = None  # the next caller after a failure starts a new request
-        if not pending.cancelled():
-            pending.exception()  # retrieved here too, in case every waiter was cancelled
+        return await self._renewal()
 
     async def _renew(self) -> str:
         creds = self._credentials

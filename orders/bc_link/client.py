@@ -31,7 +31,7 @@ from orders.bc_link.auth import Authorizer, authorizer_for
 from orders.bc_link.batch import BatchOperation, BatchReply, BatchResult, assign_ids, parse_reply, request_item
 from orders.bc_link.config import BcConnection, BcLimits, OAuthClientCredentials
 from orders.bc_link.errors import BcNotFound, BcProtocolError
-from orders.bc_link.limits import BcMetrics, IdentityLimiter
+from orders.bc_link.limits import BcMetrics, IdentityLimiter, SingleFlight
 from orders.bc_link.odata import dumps, literal, query_string
 from orders.bc_link.shapes import (
     ActionResult,
@@ -95,7 +95,7 @@ class BcApiClient:
             observer=observer,
         )
         self._company: BcCompany | None = None
-        self._company_lock = asyncio.Lock()
+        self._company_lookup = SingleFlight(self._look_up_company)
 
     def __repr__(self) -> str:  # the connection's repr leaves secrets out
         return f"BcApiClient({self.connection!r})"
@@ -135,14 +135,12 @@ class BcApiClient:
 
     async def company(self) -> BcCompany:
         """The configured company, resolved once (by id or name) and then remembered."""
-        if self._company is not None:
-            return self._company
-        async with self._company_lock:
-            if self._company is None:
-                wanted = self.connection.company.strip()
-                found = await self.companies()
-                self._company = pick_company(wanted, found)
-            return self._company
+        if self._company is None:
+            self._company = await self._company_lookup()
+        return self._company
+
+    async def _look_up_company(self) -> BcCompany:
+        return pick_company(self.connection.company.strip(), await self.companies())
 
     async def company_id(self) -> str:
         """The company's id: as configured when that is a GUID, else resolved by :meth:`company`."""

@@ -19,10 +19,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-__all__ = ["BcMetrics", "IdentityLimiter", "SlidingWindow"]
+__all__ = ["BcMetrics", "IdentityLimiter", "SingleFlight", "SlidingWindow"]
 
+T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -147,3 +148,27 @@ class IdentityLimiter:
 
     def metrics(self) -> BcMetrics:
         return self.counters.snapshot()
+
+
+class SingleFlight(Generic[T]):
+    """One run of ``work`` at a time, its outcome (result or error) shared by every caller waiting
+    for it; the next call after it ends starts a new run. For the token and the company lookup:
+    fifty callers at start-up, or while Entra is away, cost one request, not fifty."""
+
+    def __init__(self, work: Callable[[], Awaitable[T]]) -> None:
+        self._work = work
+        self._pending: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._pending is None:
+            pending = asyncio.ensure_future(self._work())
+            pending.add_done_callback(self._settled)
+            self._pending = pending
+        # Shielded: a caller that gives up (cancelled) must not cancel the others' run.
+        return await asyncio.shield(self._pending)
+
+    def _settled(self, pending: asyncio.Future[T]) -> None:
+        if self._pending is pending:
+            self._pending = None
+        if not pending.cancelled():
+            pending.exception()  # retrieved here too, in case every waiter was cancelled

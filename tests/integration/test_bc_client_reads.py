@@ -27,9 +27,9 @@ async def test_the_company_by_name_or_id_resolved_once(
     bc_simulator: BcSimulator, bc_session: aiohttp.ClientSession
 ) -> None:
     bc = client_for(bc_simulator, bc_session)
+    await asyncio.gather(*(bc.get("items") for _ in range(10)))  # ten callers, one lookup
     company = await bc.company()
     assert company.id == bc_simulator.company_id and company.display_name == "CRONUS USA, Inc."
-    await bc.get("items")
     await bc.get("customers")
     assert len([p for p in api_requests(bc_simulator) if p.endswith("/api/v2.0/companies")]) == 1
     by_id = BcApiClient(connection_for(bc_simulator, company=bc_simulator.company_id), bc_session)
