@@ -75,6 +75,19 @@ async def test_backoff_doubles_without_retry_after_and_gives_up(
     assert len(api_requests(bc_simulator, contains="/items")) == 4
 
 
+async def test_a_500_on_a_read_is_unavailable_without_retrying_at_once(
+    bc_simulator: BcSimulator, bc_session: aiohttp.ClientSession
+) -> None:
+    time = FakeTime(bc_simulator)
+    bc = client_for(bc_simulator, bc_session, time)
+    await bc.company()
+    bc_simulator.add_fault("status", path="*/items", status=500, times=None)
+    with pytest.raises(BcUnavailable) as caught:
+        await bc.get("items")
+    assert caught.value.status == 500 and caught.value.code == "Internal_ServerError"
+    assert time.sleeps == [] and len(api_requests(bc_simulator, contains="/items")) == 1
+
+
 async def test_a_retry_after_beyond_the_cap_is_raised_with_retry_after(
     bc_simulator: BcSimulator, bc_session: aiohttp.ClientSession
 ) -> None:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import aiohttp
 import pytest
 
 from orders.bc_link import BasicAccessKey, BcConnection, BcLimits, OAuthClientCredentials
@@ -185,3 +186,28 @@ async def test_sliding_window_on_a_fake_clock() -> None:
     # The three from t=0 left the window at t=10; now [10] is in it: two more fit, the third waits.
     waited = await asyncio.gather(*(window.acquire() for _ in range(3)))
     assert waited == [0.0, 0.0, pytest.approx(10.0)]  # FIFO: the last caller is the one who waits
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    from email.utils import format_datetime
+
+    from multidict import CIMultiDict
+
+    from orders.bc_link.auth import BasicAuthorizer
+    from orders.bc_link.limits import IdentityLimiter
+    from orders.bc_link.transport import Transport
+
+    wall = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    transport = Transport(
+        aiohttp.ClientSession,  # never called here
+        BasicAuthorizer(BasicAccessKey("U", "key")),
+        IdentityLimiter(),
+        BcLimits(),
+        language="en-US",
+        wall_clock=wall.timestamp,
+    )
+    assert transport._retry_after(CIMultiDict({"Retry-After": "7"})) == 7.0
+    later = format_datetime(wall + timedelta(seconds=90), usegmt=True)
+    assert transport._retry_after(CIMultiDict({"Retry-After": later})) == 90.0
+    assert transport._retry_after(CIMultiDict({"Retry-After": "soon"})) is None
+    assert transport._retry_after(CIMultiDict()) is None
