@@ -30,7 +30,7 @@ from yarl import URL
 from orders.bc_link.auth import Authorizer, authorizer_for
 from orders.bc_link.batch import BatchOperation, BatchReply, BatchResult, assign_ids, parse_reply, request_item
 from orders.bc_link.config import BcConnection, BcLimits, OAuthClientCredentials
-from orders.bc_link.errors import BcNotFound, BcProtocolError
+from orders.bc_link.errors import BcError, BcNotFound, BcProtocolError
 from orders.bc_link.limits import BcMetrics, IdentityLimiter, SingleFlight
 from orders.bc_link.odata import dumps, literal, query_string
 from orders.bc_link.shapes import (
@@ -155,7 +155,10 @@ class BcApiClient:
         if not root:
             company_id = await self.company_id()
             path = f"companies({company_id})/{path}" if path else f"companies({company_id})"
-        return f"{self.connection.api_url}/{path}{query_string(params)}"
+        query = query_string(params)
+        if query and "?" in path:
+            query = "&" + query[1:]
+        return f"{self.connection.api_url}/{path}{query}"
 
     async def web_service_url(
         self, service: str, params: Mapping[str, object] | None = None, *, key: object = None
@@ -166,6 +169,8 @@ class BcApiClient:
         name = quote(company.name.replace("'", "''"), safe="'")
         suffix = ""
         if isinstance(key, Mapping):
+            if not all(isinstance(k, str) and k.isidentifier() for k in key):
+                raise ValueError(f"not key field names: {list(key)!r}")
             suffix = "(" + ",".join(f"{k}={literal(v)}" for k, v in key.items()) + ")"
         elif key is not None:
             suffix = f"({literal(key)})"
@@ -389,14 +394,18 @@ class BcApiClient:
                 relative = path if op.root else f"companies({company_id})/{path}"
                 items.append(request_item(op, op_id, relative + query_string(op.params)))
             headers = {"Isolation": "snapshot"} if isolation_snapshot else {}
-            response = await self.request(
-                "POST",
-                "$batch",
-                body={"requests": items},
-                headers=headers,
-                root=True,
-                idempotent=all(op.method == "GET" for op in chunk),
-            )
+            try:
+                response = await self.request(
+                    "POST",
+                    "$batch",
+                    body={"requests": items},
+                    headers=headers,
+                    root=True,
+                    idempotent=all(op.method == "GET" for op in chunk),
+                )
+            except BcError as error:
+                error.completed = tuple(results)  # earlier calls' writes stand: the caller must know
+                raise
             chunk_results = parse_reply(response.body, chunk_ids, chunk)
             rolled_back = rolled_back or (isolation_snapshot and any(not r.ok for r in chunk_results))
             results.extend(chunk_results)

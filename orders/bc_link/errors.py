@@ -31,6 +31,7 @@ import html
 import json
 import re
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "BcAuthenticationError",
@@ -74,6 +75,8 @@ class BcError(Exception):
     ``Application_DialogException``; for a failure without an answer one of ``dns``, ``connect``,
     ``tls``, ``timeout``, ``connection_lost``), ``message`` BC's text without the correlation id,
     ``correlation_id`` that id when BC gave one, ``method`` and ``path`` the request it answers.
+    ``completed``: for a ``$batch`` sent as several calls, the results (``BatchResult``) of the
+    calls that were answered before this one failed — what they did stands.
     """
 
     kind: BcFailure = BcFailure.RULE
@@ -94,6 +97,7 @@ class BcError(Exception):
         self.correlation_id = correlation_id
         self.method = method
         self.path = path
+        self.completed: tuple[Any, ...] = ()
         super().__init__(self._text())
 
     def _text(self) -> str:

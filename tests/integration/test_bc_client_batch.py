@@ -11,8 +11,11 @@ import pytest
 
 from orders.bc_link import (
     BatchOperation,
+    BcApiClient,
+    BcCall,
     BcConflict,
     BcIndeterminate,
+    BcLimits,
     BcNotFound,
     BcRejected,
     entity_path,
@@ -20,7 +23,7 @@ from orders.bc_link import (
     query,
 )
 from orders.bc_link.odata import eq
-from tests.support.bc_link import FakeTime, api_requests, client_for
+from tests.support.bc_link import FakeTime, api_requests, client_for, connection_for
 from tests.support.bc_simulator import BcSimulator
 
 pytest_plugins = ["tests.support.bc_simulator.fixtures"]
@@ -124,3 +127,20 @@ async def test_duplicate_ids_are_refused(bc_simulator: BcSimulator, bc_session: 
     with pytest.raises(ValueError, match="unique"):
         await bc.batch([BatchOperation("GET", "items", id="a"), BatchOperation("GET", "customers", id="a")])
     assert etag_of({"@odata.etag": 'W/"x"'}) == 'W/"x"'
+
+
+async def test_a_split_batch_that_fails_later_reports_what_was_done(
+    bc_simulator: BcSimulator, bc_session: aiohttp.ClientSession
+) -> None:
+    def fail_the_next_batch(call: BcCall) -> None:
+        if call.path.endswith("/$batch") and not bc_simulator.faults.rules:
+            bc_simulator.add_fault("status", path="*/$batch", status=504)
+
+    bc = BcApiClient(
+        connection_for(bc_simulator), bc_session, limits=BcLimits(max_batch=2), observer=fail_the_next_batch
+    )
+    orders = [{"customerNumber": "20000", "externalDocumentNumber": f"P-{n}"} for n in range(3)]
+    with pytest.raises(BcIndeterminate) as caught:
+        await bc.batch([BatchOperation("POST", "salesOrders", body) for body in orders])
+    assert [(r.id, r.status) for r in caught.value.completed] == [("1", 201), ("2", 201)]
+    assert sorted(o["externalDocumentNumber"] for o in bc_simulator.records("salesOrders")) == ["P-0", "P-1"]
