@@ -6,6 +6,7 @@
 - :mod:`~orders.bc_link.errors`: :class:`BcError` and what each subclass asks the caller to do;
 - :mod:`~orders.bc_link.odata`: literals, ``$filter`` helpers, entity paths;
 - :mod:`~orders.bc_link.batch`: ``$batch`` operations and results;
+- :mod:`~orders.bc_link.shapes`: what reads answer with (company, page, action result);
 - :mod:`~orders.bc_link.connection_check`: the checks behind ``bc-gateway setup test``;
 - :mod:`~orders.bc_link.transport`, :mod:`~orders.bc_link.auth`, :mod:`~orders.bc_link.limits`:
   retries, tokens and pacing inside the client.
@@ -16,6 +17,7 @@ The facts come from ``docs/reference/bc-api.md``; how to use the client: ``docs/
 from orders.bc_link.batch import BatchOperation, BatchReply, BatchResult
 from orders.bc_link.client import BcApiClient
 from orders.bc_link.config import BC_SCOPE, BasicAccessKey, BcConnection, BcLimits, OAuthClientCredentials
+from orders.bc_link.connection_check import CheckResult, check_bc_connection
 from orders.bc_link.errors import (
     BcAuthenticationError,
     BcCompanyNotFound,
@@ -60,8 +62,10 @@ __all__ = [
     "BcRejected",
     "BcResponse",
     "BcUnavailable",
+    "CheckResult",
     "IdentityLimiter",
     "OAuthClientCredentials",
+    "check_bc_connection",
     "entity_path",
     "etag_of",
     "query",
