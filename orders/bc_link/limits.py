@@ -8,7 +8,8 @@ inside both: a semaphore for the requests in flight, and a sliding window that m
 code using one identity must share one limiter (normally by sharing one ``BcApiClient``).
 
 :class:`BcMetrics` is what a caller can read (``mirror status``, benchmarks): requests, retries,
-throttled waits, the most requests in flight at once.
+throttled waits, the most requests in flight at once. :class:`SingleFlight` lets concurrent callers
+share one run of a piece of work (the token request, the company lookup) and its outcome.
 """
 
 from __future__ import annotations
