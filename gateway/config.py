@@ -43,6 +43,13 @@ class Settings:
     max_attempts: int = 5
     retry_base_delay: float = 30.0
     lease_seconds: int = 120
+    # Inbox rows one worker processes at once: a slow Sales call holds one slot, not the others.
+    worker_concurrency: int = 8
+    # Seconds one attempt of a Sales call may take; all of one row's Sales calls together (with
+    # retries); the longest Retry-After waited inside a call (a longer one reschedules the row).
+    sales_timeout: float = 30.0
+    sales_deadline: float = 120.0
+    sales_max_wait: float = 30.0
     # The company's calendar: order dates and lastbackofficesubmit are its dates, not UTC's.
     time_zone: str = "UTC"
     # Days the delivery log and finished inbox rows are kept; 0 keeps them forever.
@@ -177,6 +184,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_attempts": _positive_int,
     "retry_base_delay": _non_negative_float,
     "lease_seconds": _positive_int,
+    "worker_concurrency": _positive_int,
+    "sales_timeout": _positive_float,
+    "sales_deadline": _positive_float,
+    "sales_max_wait": _non_negative_float,
     "time_zone": _time_zone,
     "retention_days": _non_negative_int,
 }

@@ -17,7 +17,8 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "DataverseUnavailable",
     "WebApiSession",
     "connection_failure",
+    "deadline",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,8 +80,8 @@ class DataverseError(Exception):
         return f"{head}: {self.message}" if head else self.message
 
     def _code(self) -> str:
-        # "timeout" and "connection" are ours, not Dataverse's: the message says it already.
-        return "" if self.code in ("timeout", "connection") else self.code
+        # "timeout", "connection" and "deadline" are ours, not Dataverse's: the message says it.
+        return "" if self.code in ("timeout", "connection", "deadline") else self.code
 
 
 class DataverseNotFound(DataverseError):
@@ -97,6 +99,35 @@ class DataverseUnavailable(DataverseError):
     ) -> None:
         super().__init__(status, code, message, call)
         self.retry_after = retry_after
+
+
+# The monotonic time by which the current task's Sales calls must end (see `deadline`).
+_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("dataverse_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Every Sales call made inside this block, in this task, ends within ``seconds`` from now —
+    retries, backoff and token requests included: an attempt's timeout is cut to what is left, and
+    no retry is started that could not finish in time. A context variable, so that concurrent
+    tasks sharing one client each keep their own deadline. Nested, the earlier deadline holds."""
+    outer = _DEADLINE.get()
+    if seconds is None:
+        value = outer
+    else:
+        value = (time.monotonic() + seconds, seconds)
+        if outer is not None and outer[0] < value[0]:
+            value = outer  # an inner block never outlives the one it is in
+    token = _DEADLINE.set(value)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _time_left() -> float | None:
+    current = _DEADLINE.get()
+    return None if current is None else current[0] - time.monotonic()
 
 
 def _loads(text: str) -> Any:
@@ -143,6 +174,20 @@ class _AsksTooLong(stop_base):
         outcome = retry_state.outcome
         retry = outcome.exception() if outcome is not None else None
         return isinstance(retry, _Retry) and (retry.retry_after or 0.0) > self.limit
+
+
+class _PastDeadline(stop_base):
+    """Stop when the pause before the next try would end after the task's deadline."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = _time_left()
+        return left is not None and (retry_state.upcoming_sleep or 0.0) >= left
+
+
+def _deadline_passed(call: str) -> DataverseUnavailable:
+    current = _DEADLINE.get()
+    limit = f" of {current[1]:g} s" if current is not None else ""
+    return DataverseUnavailable(None, "deadline", f"the deadline{limit} for this order's Sales calls passed", call=call)
 
 
 class WebApiSession:
@@ -242,7 +287,8 @@ class WebApiSession:
     # -- HTTP with retries --------------------------------------------------------------------
 
     def _client_timeout(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=self.timeout)
+        left = _time_left()
+        return aiohttp.ClientTimeout(total=self.timeout if left is None else max(0.001, min(self.timeout, left)))
 
     async def _with_retries(
         self,
@@ -261,6 +307,9 @@ class WebApiSession:
         async def attempt() -> Any:
             nonlocal attempts
             attempts += 1
+            left = _time_left()
+            if left is not None and left <= 0:
+                raise _deadline_passed(call)
             try:
                 return await attempt_fn(method, url, *args)
             except DataverseError as exc:
@@ -270,6 +319,9 @@ class WebApiSession:
                 retry.error.call = retry.error.call or call
                 raise
             except (TimeoutError, aiohttp.ServerTimeoutError):
+                left = _time_left()
+                if left is not None and left <= 0.001:
+                    raise _deadline_passed(call) from None
                 error = DataverseUnavailable(None, "timeout", f"no answer within {self.timeout:g} s", call=call)
                 if not idempotent:
                     raise error from None
@@ -303,7 +355,7 @@ class WebApiSession:
             )
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts) | _AsksTooLong(self.max_retry_after),
+            stop=stop_after_attempt(self.max_attempts) | _AsksTooLong(self.max_retry_after) | _PastDeadline(),
             wait=wait,
             retry=retry_if_exception_type(_Retry),
             sleep=self._sleep,
