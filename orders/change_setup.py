@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orders.inbox import submitted_orders_waiting
+from orders.inbox import submitted_orders_waiting, waiting_submitted_orders
 from orders.settings import ProcessingSettings
 from orders.setup import ConnectionSetup, SalesSetup, SetupChange, SetupError
 from orders.setup_rules import (
@@ -134,10 +134,13 @@ class SetupService:
         user_name = (change.odata_username or "").strip()
         switching_off = change.sales_order_integration_enabled is False and old.sales_order_integration_enabled
         write_in = parse_write_in(change.write_in_product or "")
+        waiting = await submitted_orders_waiting(conn) if switching_off else 0
+        named = await waiting_submitted_orders(conn) if waiting else []
         return SetupFacts(
             default_odata_url=default_odata_url(self.settings),
             odata_user=await find_user(conn, user_name) if user_name else None,
-            submitted_orders_waiting=await submitted_orders_waiting(conn) if switching_off else 0,
+            submitted_orders_waiting=waiting,
+            waiting_orders=tuple((row.id, row.label) for row in named),
             write_in_product_exists=(
                 write_in is not None and await record_exists(conn, self.settings.company, *write_in)
             ),

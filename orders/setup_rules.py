@@ -49,6 +49,8 @@ class SetupFacts:
     default_odata_url: str = ""  # this gateway's V3 address (bc-rules.md §1.4)
     odata_user: User | None = None  # the user the change's odata_username names, if there is one
     submitted_orders_waiting: int = 0  # submitted Sales orders not yet made into BC orders
+    # The first of those as (inbox id, Sales order number or id), to name them in the message.
+    waiting_orders: tuple[tuple[int, str], ...] = ()
     write_in_product_exists: bool = False  # the item or resource the change's write_in_product names
 
 
@@ -99,7 +101,7 @@ def apply_change(old: ConnectionSetup, change: SetupChange, facts: SetupFacts) -
     if change.sales_order_integration_enabled is not None:
         on = change.sales_order_integration_enabled
         if not on and old.sales_order_integration_enabled and facts.submitted_orders_waiting:
-            raise SetupError(MSG_SUBMITTED_ORDERS)
+            raise SetupError(submitted_orders_message(facts))
         new = dataclasses.replace(new, sales_order_integration_enabled=on)
         if not on:
             new = dataclasses.replace(new, auto_create_sales_orders=False, auto_process_sales_quotes=False)
@@ -123,6 +125,20 @@ def apply_change(old: ConnectionSetup, change: SetupChange, facts: SetupFacts) -
         )
     )
     return ChangeOutcome(new, make_secret, _sales_columns(change, facts))
+
+
+def submitted_orders_message(facts: SetupFacts) -> str:
+    """BC's sentence, then which orders wait and what a person can do about them."""
+    if not facts.waiting_orders:
+        return MSG_SUBMITTED_ORDERS
+    named = ", ".join(f"{label} (inbox {row_id})" for row_id, label in facts.waiting_orders)
+    more = facts.submitted_orders_waiting - len(facts.waiting_orders)
+    first = facts.waiting_orders[0][0]
+    return (
+        f"{MSG_SUBMITTED_ORDERS} Waiting: {named}{f' and {more} more' if more > 0 else ''}. "
+        f"Create each in Business Central (bc-gateway orders create ID), or set it aside "
+        f"(bc-gateway orders ignore {first} --reason TEXT); 'bc-gateway orders list' shows them all."
+    )
 
 
 def _sales_columns(change: SetupChange, facts: SetupFacts) -> dict[str, object]:

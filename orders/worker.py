@@ -94,6 +94,8 @@ class OrderWorker:
         # Inbox row id -> the task working on it (processing or write-back), while it runs.
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._reconcile_task: asyncio.Task[int] | None = None
+        # Inbox row id -> the Sales number read while processing it, stored with its outcome.
+        self.sales_numbers: dict[int, str] = {}
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, InboxEvent.SUBMIT): _order_submit,
             (QUOTE, InboxEvent.ACTIVATE): _quote,
@@ -264,6 +266,7 @@ class OrderWorker:
         try:
             return await self._process(row, setup, force)
         finally:
+            self.sales_numbers.pop(row.id, None)
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
@@ -331,6 +334,8 @@ class OrderWorker:
             return await self._failed(row, f"Unexpected error: {type(exc).__name__}: {exc}", transient=True)
 
     async def _finish(self, row: InboxRow, state: str, message: str, **values: Any) -> Result:
+        if row.id in self.sales_numbers:
+            values.setdefault("sales_number", self.sales_numbers[row.id])
         async with write_transaction(self.engine) as conn:
             if not await inbox.finish(conn, row.id, self.owner, state, error=message, **values):
                 raise LeaseLost
@@ -424,7 +429,12 @@ class OrderWorker:
 
 
 async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
-    return await create_bc_sales_order(worker.engine, worker.company, client, row, worker.owner, worker.today())
+    def on_read(number: str) -> None:
+        worker.sales_numbers[row.id] = number
+
+    return await create_bc_sales_order(
+        worker.engine, worker.company, client, row, worker.owner, worker.today(), on_read=on_read
+    )
 
 
 async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:

@@ -11,7 +11,7 @@ import asyncio
 import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
 from sqlalchemy.engine import make_url
@@ -75,3 +75,27 @@ def safe_url(url: str) -> str:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty: str) -> None:
+    """Rows under a header line, columns as wide as their widest value (the last one is left
+    free); `empty`, which should say what to do next, when there are no rows."""
+    if not rows:
+        print(empty)
+        return
+    cells = [[str(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        padded = [v.ljust(w) for v, w in zip(values[:-1], widths[:-1], strict=True)]
+        return "  ".join([*padded, values[-1]]).rstrip()
+
+    print(line(list(headers)))
+    for row in cells:
+        print(line(row))
+
+
+def shorten(text: str, limit: int = 100) -> str:
+    """One line of at most `limit` characters (`show` has the whole text)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -98,6 +98,10 @@ async def claim_one(
                 lease_owner=owner,
                 lease_until=now + dt.timedelta(seconds=lease_seconds),
                 attempts=inbox.c.attempts + 1,
+                # A person's command on a row they had set aside takes it back.
+                ignored_by="",
+                ignored_at=None,
+                ignored_reason="",
             )
         )
         if result.rowcount == 0:
