@@ -26,6 +26,7 @@ from orders.setup_rules import (
     history_entries,
     parse_write_in,
     setup_view,
+    setup_warnings,
     webhook_url,
     with_webhook_secret,
 )
@@ -73,7 +74,11 @@ class SetupService:
         async with self.engine.connect() as conn:
             connection = await load_connection_setup(conn)
             sales = await load_sales_setup(conn, self.settings.company)
-        return setup_view(connection, sales, webhook_url(self.settings))
+        return setup_view(connection, sales, webhook_url(self.settings), default_odata_url(self.settings))
+
+    async def warnings(self) -> list[str]:
+        """What in the stored setup will not work with a real Sales (setup_rules.setup_warnings)."""
+        return setup_warnings(await self.get(), self.settings)
 
     async def history(self, limit: int = 100) -> list[dict[str, Any]]:
         """The latest changes, newest first, as people see them (the values were masked when logged)."""
