@@ -39,7 +39,9 @@ __all__ = [
     "DataverseUnavailable",
     "WebApiSession",
     "connection_failure",
+    "dataverse_error_text",
     "deadline",
+    "oauth_error_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -277,7 +279,7 @@ class WebApiSession:
             text = await resp.text()
             if resp.status < 300:
                 return _loads(text) if text else {}
-            code, message = _oauth_error(text)
+            code, message = oauth_error_text(text)
             if resp.status in _RETRY_STATUSES:
                 raise _Retry(
                     DataverseUnavailable(resp.status, code, f"token endpoint: {message}"), _retry_after(resp, self)
@@ -408,7 +410,7 @@ class WebApiSession:
                     continue
                 if resp.status < 300:
                     return resp.status, dict(resp.headers), (_loads(text) if text.strip() else None)
-                code, message = _dataverse_error(text, resp.status)
+                code, message = dataverse_error_text(text, resp.status)
                 if resp.status == 429 or (resp.status in _RETRY_STATUSES and idempotent):
                     raise _Retry(DataverseUnavailable(resp.status, code, message), _retry_after(resp, self))
                 if resp.status in _RETRY_STATUSES:
@@ -506,7 +508,8 @@ def _path(url: str) -> str:
     return URL(url).path
 
 
-def _dataverse_error(text: str, status: int) -> tuple[str, str]:
+def dataverse_error_text(text: str, status: int) -> tuple[str, str]:
+    """(code, message) of a Web API error body ``{"error": {"code", "message"}}``, or a snippet."""
     try:
         data = json.loads(text) if text else None
     except ValueError:
@@ -520,7 +523,8 @@ def _dataverse_error(text: str, status: int) -> tuple[str, str]:
     return "", snippet or f"HTTP {status}"
 
 
-def _oauth_error(text: str) -> tuple[str, str]:
+def oauth_error_text(text: str) -> tuple[str, str]:
+    """(error, first line of error_description) of an OAuth error body, or a snippet."""
     try:
         data = json.loads(text) if text else None
     except ValueError:

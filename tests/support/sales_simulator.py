@@ -499,6 +499,7 @@ class SalesSimulator:
     async def start(self) -> SalesSimulator:
         app = web.Application(middlewares=[self._log_mw, self._fault_mw])
         app.router.add_post(f"/{TENANT_ID}/oauth2/v2.0/token", self._token)
+        app.router.add_get(API + "WhoAmI", self._who_am_i)
         app.router.add_route("*", API + "{tail:.*}", self._api)
         # handler_cancellation: a "timeout" fault's sleeping handler ends when the client gives up.
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
@@ -1386,6 +1387,19 @@ class SalesSimulator:
             return False
         expires = self._tokens.get(header[7:])
         return expires is not None and time.monotonic() < expires
+
+    async def _who_am_i(self, request: web.Request) -> web.StreamResponse:
+        """The WhoAmI function: the application user behind the token, in this organisation."""
+        if not self._authorised(request):
+            return _error(401, "Unauthorized", "The user is not authenticated: the bearer token is missing or invalid.")
+        return web.json_response(
+            {
+                "@odata.context": f"{self.api_url}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                "BusinessUnitId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.org_host)),
+                "UserId": self.integration_user_id,
+                "OrganizationId": self.organization_id,
+            }
+        )
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         if not self._authorised(request):
