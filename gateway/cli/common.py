@@ -14,10 +14,11 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
+from gateway.database_errors import database_problem, mask_database_url
 from gateway.initialise import SchemaOutdated, ensure_schema
 from schemas.db import create_engine
 
@@ -44,6 +45,14 @@ async def with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitabl
     set up as `init` does, an older one is refused; gateway/initialise.py)."""
     engine = create_engine(settings.database_url)
     try:
+        try:  # reach the database first: a failure is one line with its cause, not a traceback
+            async with engine.connect():
+                pass
+        except (SQLAlchemyError, OSError) as exc:
+            problem = database_problem(exc, settings.database_url)
+            if problem is None:
+                raise
+            raise CliError(problem) from None
         if schema:
             try:
                 notes = await ensure_schema(engine, settings)
@@ -70,7 +79,7 @@ def who() -> str:
 
 def safe_url(url: str) -> str:
     """A database URL fit to print: without its password."""
-    return make_url(url).render_as_string(hide_password=True)
+    return mask_database_url(url)
 
 
 def print_json(data: Any) -> None:
