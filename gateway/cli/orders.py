@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.cli.common import Subcommands, fail, print_json, print_table, run_with_engine, shorten, who
 from gateway.config import Settings
 from orders import inbox
+from orders.change_setup import SetupService
 from orders.inbox.states import InboxState
 from orders.inbox_commands import (
     CommandError,
@@ -26,6 +28,8 @@ from orders.worker import OrderWorker
 from schemas import tables as t
 from schemas.migrate import current_revision, head_revision
 from schemas.types import GUID_PATTERN
+
+log = logging.getLogger("bcgw.worker")
 
 
 def add_parsers(sub: Subcommands) -> None:
@@ -97,6 +101,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     async def run(engine: AsyncEngine) -> int:
         if await current_revision(engine) != head_revision():
             raise CommandError("The database schema is not current: run 'bc-gateway db upgrade'.")
+        for warning in await SetupService(engine, settings).warnings():
+            log.warning("setup: %s", warning)
         worker = OrderWorker(engine, settings)
         if args.once:
             try:
