@@ -97,15 +97,14 @@ def database_problem(exc: BaseException, url: str) -> str | None:
 
 
 def _sqlite_problem(exc: BaseException, url: URL) -> str | None:
-    causes = _causes(exc)
-    errors = [c for c in causes if isinstance(c, sqlite3.Error)]
-    if not errors and not any(isinstance(c, OSError) for c in causes):
+    errors = [c for c in _causes(exc) if isinstance(c, sqlite3.Error)]
+    if not errors:
         return None
     text = " ".join(str(e) for e in errors).lower()
     path = Path(url.database or "")
     directory = path.parent if str(path.parent) else Path(".")
     head = f"Cannot open the SQLite database {path}:"
-    if "unable to open" in text or not errors:
+    if "unable to open" in text:
         if not directory.exists():
             return (
                 f"{head} the directory {directory} does not exist. Create it (mkdir -p {directory}) "
@@ -118,7 +117,7 @@ def _sqlite_problem(exc: BaseException, url: URL) -> str | None:
             )
         if path.exists() and not os.access(path, os.R_OK | os.W_OK):
             return f"{head} this user may not read and write it. Check the file's permissions."
-        return f"{head} {errors[0] if errors else 'it cannot be opened'}. Check the path in BCGW_DATABASE_URL."
+        return f"{head} {errors[0]}. Check the path in BCGW_DATABASE_URL."
     if "readonly" in text or "read-only" in text:
         return f"{head} it is read-only for this user. Check the file's and its directory's permissions."
     if "not a database" in text or "malformed" in text:

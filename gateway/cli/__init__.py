@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         problem = database_problem(exc, settings.database_url)
         fail(problem or f"database error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     except OSError as exc:
-        problem = database_problem(exc, settings.database_url)
-        fail(problem or f"{exc.strerror or exc}")
+        fail(f"{exc.strerror or exc}")
 
 
 def _closed_pipe() -> int:

@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import json
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
@@ -45,6 +46,7 @@ async def with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitabl
     set up as `init` does, an older one is refused; gateway/initialise.py)."""
     engine = create_engine(settings.database_url)
     try:
+        threads = set(threading.enumerate())
         try:  # reach the database first: a failure is one line with its cause, not a traceback
             async with engine.connect():
                 pass
@@ -52,6 +54,7 @@ async def with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitabl
             problem = database_problem(exc, settings.database_url)
             if problem is None:
                 raise
+            await _let_aiosqlite_stop(threads)
             raise CliError(problem) from None
         if schema:
             try:
@@ -63,6 +66,20 @@ async def with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitabl
         return await body(engine)
     finally:
         await engine.dispose()
+
+
+async def _let_aiosqlite_stop(before: set[threading.Thread], limit: float = 1.0) -> None:
+    """After a failed SQLite connect, aiosqlite's thread still answers the loop that it stopped;
+    were the loop closed first, that thread would print a traceback over our one-line message.
+    `before`: the threads there were before connecting (only the new ones are waited for)."""
+    new = [t for t in threading.enumerate() if t not in before and "_connection_worker_thread" in t.name]
+
+    def join() -> None:
+        for thread in new:
+            thread.join(limit)
+
+    if new:
+        await asyncio.to_thread(join)
 
 
 def run_with_engine(settings: Settings, body: Callable[[AsyncEngine], Awaitable[T]], *, schema: bool = True) -> T:

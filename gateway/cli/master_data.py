@@ -69,18 +69,22 @@ def add_parsers(sub: Subcommands) -> None:
     s.set_defaults(func=cmd_inventory)
 
     s = sub.add_parser("couple", help="couple a BC record to a Sales row")
-    s.add_argument("kind", choices=COUPLING_KINDS)
+    s.add_argument("kind", choices=COUPLING_KINDS, help="what to couple: item, customer, resource or unit")
     s.add_argument("bc_no", help="BC number (or unit code)")
     s.add_argument("sales_id", help="the Sales row's id (GUID)")
     s.set_defaults(func=cmd_couple)
     s = sub.add_parser("uncouple", help="remove a coupling")
-    s.add_argument("kind", choices=COUPLING_KINDS)
-    s.add_argument("bc_no")
+    s.add_argument("kind", choices=COUPLING_KINDS, help="item, customer, resource or unit")
+    s.add_argument("bc_no", help="BC number (or unit code)")
     s.set_defaults(func=cmd_couple)
 
     s = sub.add_parser("import", help="import a CSV file (header row: entity-set property names)")
-    s.add_argument("kind", choices=IMPORT_KINDS)
-    s.add_argument("file")
+    s.add_argument(
+        "kind",
+        choices=IMPORT_KINDS,
+        help="what the file holds (units of measure and currencies first: the others refer to them)",
+    )
+    s.add_argument("file", help="the CSV file (UTF-8; comma, semicolon or tab separated)")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--progress", action="store_true", help="a progress bar even when not on a terminal")
