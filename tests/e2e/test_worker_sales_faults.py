@@ -13,10 +13,13 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from gateway.app import create_app
 from orders import inbox
+from orders.reconcile import rearm_exhausted
 from orders.worker import OrderWorker
+from schemas import tables as t
 from tests.support.order_harness import Harness, start_harness
 
 SLOW = 6.0  # seconds a hanging Sales call takes to answer in these tests
@@ -94,6 +97,13 @@ async def test_a_500_from_sales_is_passing(harness: Harness) -> None:
     row = await harness.wait_state(stuck, "failed")
     assert row.failure == "transient" and row.next_attempt_at is not None  # retried, not a person's
     assert "HTTP 500 0x80040216" in row.last_error
+    # Once its attempts are used up, reconciliation gives it another round (it did not for a 500).
+    async with harness.engine.begin() as conn:
+        await conn.execute(
+            update(t.order_inbox).where(t.order_inbox.c.id == row.id).values(next_attempt_at=None, attempts=5)
+        )
+    assert await rearm_exhausted(harness.engine, harness.settings.company) == 1
+    assert (await harness.inbox_rows(stuck))[0].state in ("received", "processing", "failed")
 
 
 async def test_a_long_retry_after_reschedules_the_row_and_holds_nothing(harness: Harness) -> None:
