@@ -121,3 +121,25 @@ async def test_postgres_urls_work_and_a_missing_database_is_named() -> None:
     assert "Create it (createdb -h" in line and "then run 'bc-gateway init'" in line
     line = await _fails(_pg(username="bcgw_no_such_role", password=SECRET))
     assert "PostgreSQL refused the user 'bcgw_no_such_role'" in line or "refused the password" in line
+
+
+def test_a_sqlite_directory_that_is_not_writable_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root (CI containers) permissions cannot be taken away, so the check is told it cannot write."""
+    import sqlite3
+
+    from gateway import database_errors
+
+    monkeypatch.setattr(database_errors.os, "access", lambda _path, _mode: False)
+    line = database_errors.database_problem(
+        sqlite3.OperationalError("unable to open database file"), f"sqlite+aiosqlite:///{tmp_path / 'bcgw.db'}"
+    )
+    assert line == (
+        f"Cannot open the SQLite database {tmp_path / 'bcgw.db'}: this user may not write in {tmp_path} (SQLite "
+        "keeps its journal beside the file). Change BCGW_DATABASE_URL or the directory's permissions."
+    )
+    readonly = database_errors.database_problem(
+        sqlite3.OperationalError("attempt to write a readonly database"), "sqlite+aiosqlite:///./x.db"
+    )
+    assert readonly == "Cannot open the SQLite database x.db: it is read-only for this user. " + (
+        "Check the file's and its directory's permissions."
+    )
