@@ -146,10 +146,12 @@ class OrderWorker:
     async def _start_due(self) -> bool:
         """Claim due rows, then due write-backs, for the free slots and start a task for each.
         True when every free slot was filled (more may be due: look again at once)."""
+        # Cleared before claiming, so that a wake coming meanwhile is not lost; cleared when every
+        # slot is taken too, or the pause would not pause (a freed slot wakes the loop anyway).
+        self._wake.clear()
         free = self.concurrency - len(self._tasks)
         if free <= 0:
             return False
-        self._wake.clear()  # before claiming: a wake that comes meanwhile is not lost
         setup, rows = await self._claim_rows(free)
         for row in rows:
             self._spawn(row.id, self.process(row, setup))

@@ -175,3 +175,24 @@ async def test_concurrent_workers_with_short_leases_create_each_order_once(
     documents = await h.documents("Order")
     assert sorted(d.sales_id for d in documents) == sorted(orders)
     assert len({d.no for d in documents}) == len(orders)
+
+
+async def test_a_wake_while_every_slot_is_taken_does_not_spin(harness: Harness) -> None:
+    worker = _tune(harness, worker_concurrency=1, sales_deadline=30.0)
+    slow = await harness.order()
+    harness.sim.fail_next("GET", rf"salesorders\({slow}\)", status="timeout", delay=3)
+    await harness.sim.submit_order(slow)
+    await harness.wait_state(slow, "processing")
+    calls = 0
+    start_due = worker._start_due
+
+    async def counted() -> bool:
+        nonlocal calls
+        calls += 1
+        return await start_due()
+
+    worker._start_due = counted  # type: ignore[method-assign]
+    worker.wake()  # a delivery, say, while the one slot is busy
+    await asyncio.sleep(0.5)
+    # The loop pauses for the poll interval (0.05 s here): about 10 passes, not thousands.
+    assert calls < 40
