@@ -249,7 +249,7 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
             if not args.all_failed:
                 target = _target(args.sales_id)
                 if isinstance(target, int):
-                    ids = [r.id for r in await inbox.list_rows(engine, company, table) if r.id == target]
+                    ids = [target] if await inbox.get(engine, company, table, target) else []
                 else:
                     ids = [r.id for r in await inbox.find(engine, company, target, table)]
                 if not ids:

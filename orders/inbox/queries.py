@@ -25,6 +25,17 @@ async def find(engine: AsyncEngine, company: str, sales_id: str, table_name: str
     return [InboxRow.from_row(r) for r in rows]
 
 
+async def get(engine: AsyncEngine, company: str, table_name: str, row_id: int) -> InboxRow | None:
+    """One inbox row by its id (the ID column of `orders list`)."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(inbox).where(inbox.c.company == company, inbox.c.table_name == table_name, inbox.c.id == row_id)
+            )
+        ).first()
+    return InboxRow.from_row(row) if row is not None else None
+
+
 async def list_rows(
     engine: AsyncEngine, company: str, table_name: str | None = None, state: str | None = None, limit: int = 500
 ) -> list[InboxRow]:
