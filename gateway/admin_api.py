@@ -1,4 +1,4 @@
-"""The admin API (role INTEGRATION_ADMIN): the connection setup and the users.
+"""The admin API (role INTEGRATION_ADMIN): the connection setup (with its warnings) and the users.
 
 It calls the same service modules as the CLI; it holds no rules of its own.
 """
@@ -36,7 +36,9 @@ def add_admin_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> None
 
     async def get_setup(request: web.Request) -> web.Response:
         _admin(request)
-        return _json(await service(request).view())
+        svc = service(request)
+        # Values a real Sales cannot use (loopback, plain http ...): told, not refused.
+        return _json({**await svc.view(), "warnings": await svc.warnings()})
 
     async def patch_setup(request: web.Request) -> web.Response:
         who = _admin(request)
@@ -60,6 +62,7 @@ def add_admin_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> None
                 "changed": sorted(result.changed),
                 # Shown once: only the answer to the change that made it carries it.
                 "webhook_secret": result.webhook_secret,
+                "warnings": await svc.warnings(),
             }
         )
 

@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from gateway.database_errors import mask_database_url
+
 PREFIX = "BCGW_"
 
 
@@ -43,6 +48,13 @@ class Settings:
     max_attempts: int = 5
     retry_base_delay: float = 30.0
     lease_seconds: int = 120
+    # Inbox rows one worker processes at once: a slow Sales call holds one slot, not the others.
+    worker_concurrency: int = 8
+    # Seconds one attempt of a Sales call may take; all of one row's Sales calls together (with
+    # retries); the longest Retry-After waited inside a call (a longer one reschedules the row).
+    sales_timeout: float = 30.0
+    sales_deadline: float = 120.0
+    sales_max_wait: float = 30.0
     # The company's calendar: order dates and lastbackofficesubmit are its dates, not UTC's.
     time_zone: str = "UTC"
     # Days the delivery log and finished inbox rows are kept; 0 keeps them forever.
@@ -78,12 +90,37 @@ def _company(text: str) -> str:
     return name
 
 
+# The URL forms people have (libpq's, Heroku's, SQLAlchemy's) -> the async driver we run on.
+_DATABASE_SCHEMES = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
 def _database_url(text: str) -> str:
+    """postgres://, postgresql:// and sqlite:// are taken as our drivers' forms (asyncpg,
+    aiosqlite); libpq's sslmode= becomes asyncpg's ssl=. Errors never show the password."""
     url = _non_empty(text)
-    if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+    scheme, sep, rest = url.partition("://")
+    driver = _DATABASE_SCHEMES.get(scheme.lower()) if sep else None
+    if driver is None:
         raise ValueError(
-            f"must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (got {url.split('://', 1)[0]!r})"
+            "must start with postgresql://, postgres:// or sqlite://, e.g. postgresql://user:password@host/db "
+            "or sqlite:///./bcgw.db (the gateway uses its own drivers, asyncpg and aiosqlite)"
         )
+    url = f"{driver}://{rest}"
+    if driver == "postgresql+asyncpg" and "sslmode=" in rest:
+        parsed = make_url(url)
+        query = dict(parsed.query)
+        query["ssl"] = query.pop("sslmode")
+        url = parsed.set(query=query).render_as_string(hide_password=False)
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        raise ValueError("is not a database URL such as postgresql://user:password@host:5432/db") from None
     return url
 
 
@@ -177,6 +214,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_attempts": _positive_int,
     "retry_base_delay": _non_negative_float,
     "lease_seconds": _positive_int,
+    "worker_concurrency": _positive_int,
+    "sales_timeout": _positive_float,
+    "sales_deadline": _positive_float,
+    "sales_max_wait": _non_negative_float,
     "time_zone": _time_zone,
     "retention_days": _non_negative_int,
 }
@@ -231,5 +272,7 @@ def load_settings(
             reason = str(exc) if not str(exc).startswith("invalid literal") else "not a number"
             if "could not convert" in reason:
                 reason = "not a number"
-            raise ConfigError(f"{where}: {reason} (got {text!r})") from exc
+            # A database URL may carry a password: the message shows it masked.
+            shown = mask_database_url(text) if key == "database_url" else text
+            raise ConfigError(f"{where}: {reason} (got {shown!r})") from None
     return Settings(**values)

@@ -1,8 +1,13 @@
-"""CSV import of items, units, customers, resources, ledger entries and couplings.
+"""CSV import of units of measure, currencies, items, item units, customers, resources, ledger
+entries and couplings.
 
 The header row names the columns with the entity-set property names (No, Description,
 Base_Unit_of_Measure, Unit_Price, ...). Each row is applied on its own (a savepoint): a bad row is
-reported with its line number and reason, and the good rows are kept.
+reported with its line number and reason (BC's message where BC has one: an unknown unit of
+measure or currency code is refused as BC refuses it), and the good rows are kept.
+
+`ledger` rows are item ledger entries as BC lists them: the quantity carries its sign (a sale is
+negative, a sales return positive). `bc-gateway inventory post` is a journal line instead.
 """
 
 from __future__ import annotations
@@ -93,6 +98,14 @@ async def _apply_item(conn: AsyncConnection, company: str, v: dict[str, Any]) ->
     return created
 
 
+async def _apply_unit_of_measure(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    return await masterdata.upsert_unit_of_measure(conn, company, v["Code"], v.get("Description", ""))
+
+
+async def _apply_currency(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    return await masterdata.upsert_currency(conn, company, v["Code"], v.get("Description", ""))
+
+
 async def _apply_unit(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
     await masterdata.set_item_unit(conn, company, v["Item_No"], v["Code"], v["Qty_per_Unit_of_Measure"])
     return True
@@ -166,6 +179,9 @@ async def _apply_coupling(conn: AsyncConnection, company: str, v: dict[str, Any]
 
 
 KINDS: dict[str, Kind] = {
+    # First what the others refer to: BC refuses an unknown unit of measure or currency code.
+    "units-of-measure": Kind({"Code": _text, "Description": _text}, ("Code",), _apply_unit_of_measure),
+    "currencies": Kind({"Code": _text, "Description": _text}, ("Code",), _apply_currency),
     "items": Kind(
         {
             "No": _text,

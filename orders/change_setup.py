@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orders.inbox import submitted_orders_waiting
+from orders.inbox import submitted_orders_waiting, waiting_submitted_orders
 from orders.settings import ProcessingSettings
 from orders.setup import ConnectionSetup, SalesSetup, SetupChange, SetupError
 from orders.setup_rules import (
@@ -26,6 +26,7 @@ from orders.setup_rules import (
     history_entries,
     parse_write_in,
     setup_view,
+    setup_warnings,
     webhook_url,
     with_webhook_secret,
 )
@@ -73,7 +74,11 @@ class SetupService:
         async with self.engine.connect() as conn:
             connection = await load_connection_setup(conn)
             sales = await load_sales_setup(conn, self.settings.company)
-        return setup_view(connection, sales, webhook_url(self.settings))
+        return setup_view(connection, sales, webhook_url(self.settings), default_odata_url(self.settings))
+
+    async def warnings(self) -> list[str]:
+        """What in the stored setup will not work with a real Sales (setup_rules.setup_warnings)."""
+        return setup_warnings(await self.get(), self.settings)
 
     async def history(self, limit: int = 100) -> list[dict[str, Any]]:
         """The latest changes, newest first, as people see them (the values were masked when logged)."""
@@ -134,10 +139,13 @@ class SetupService:
         user_name = (change.odata_username or "").strip()
         switching_off = change.sales_order_integration_enabled is False and old.sales_order_integration_enabled
         write_in = parse_write_in(change.write_in_product or "")
+        waiting = await submitted_orders_waiting(conn) if switching_off else 0
+        named = await waiting_submitted_orders(conn) if waiting else []
         return SetupFacts(
             default_odata_url=default_odata_url(self.settings),
             odata_user=await find_user(conn, user_name) if user_name else None,
-            submitted_orders_waiting=await submitted_orders_waiting(conn) if switching_off else 0,
+            submitted_orders_waiting=waiting,
+            waiting_orders=tuple((row.id, row.label) for row in named),
             write_in_product_exists=(
                 write_in is not None and await record_exists(conn, self.settings.company, *write_in)
             ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +102,12 @@ async def create_bc_sales_order(
     row: inbox.InboxRow,
     owner: str,
     today: dt.date,
+    on_read: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Process one claimed inbox row for a submitted order; raises ConversionError on a rule."""
+    """Process one claimed inbox row for a submitted order; raises ConversionError on a rule.
+
+    `on_read` hears the order's number once it is read (the worker records it with the row's
+    outcome, whatever that is)."""
     async with engine.connect() as conn:
         found = await coupled_document(conn, company, row.sales_id)
     if found:
@@ -110,6 +115,9 @@ async def create_bc_sales_order(
 
     data = await read_sales_order(client, row.sales_id)
     order = data.document
+    known: dict[str, Any] = {"sales_number": order.ordernumber[:100]} if order.ordernumber else {}
+    if order.ordernumber and on_read is not None:
+        on_read(order.ordernumber[:100])
     if order.statecode != SalesOrderState.SUBMITTED:
         return await _finish(
             engine,
@@ -117,6 +125,7 @@ async def create_bc_sales_order(
             owner,
             InboxState.IGNORED,
             f"The {SALES} order {order.ordernumber or row.sales_id} is not submitted (statecode {order.statecode}).",
+            **known,
         )
     if order.lastbackofficesubmit is not None:
         return await _finish(
@@ -126,6 +135,7 @@ async def create_bc_sales_order(
             InboxState.IGNORED,
             f"The {SALES} order {order.ordernumber} was already processed by a back office "
             f"on {order.lastbackofficesubmit.isoformat()}.",
+            **known,
         )
 
     async with engine.connect() as conn:
@@ -153,6 +163,7 @@ async def create_bc_sales_order(
                 writeback_attempts=0,
                 writeback_next_at=None,
                 writeback_error="",
+                **known,
             ):
                 raise LeaseLost
     except AlreadyCoupled as exc:
@@ -198,10 +209,11 @@ async def _finish(
     message: str,
     document_type: str = "",
     document_no: str = "",
+    **values: Any,
 ) -> Outcome:
     async with write_transaction(engine) as conn:
         if not await inbox.finish(
-            conn, row.id, owner, state, error=message, document_type=document_type, document_no=document_no
+            conn, row.id, owner, state, error=message, document_type=document_type, document_no=document_no, **values
         ):
             raise LeaseLost
     return Outcome(state, message, document_type, document_no)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -110,12 +111,33 @@ async def process_sales_quote_now(engine: AsyncEngine, settings: ProcessingSetti
         await worker.close()
 
 
-async def inbox_detail(engine: AsyncEngine, company: str, sales_id: str, table_name: str) -> dict[str, Any]:
+async def set_aside(
+    engine: AsyncEngine,
+    settings: ProcessingSettings,
+    table_name: str,
+    target: int | str,
+    action: inbox.SetAsideAction,
+    acted_by: str,
+    reason: str,
+) -> list[inbox.InboxAction]:
+    """A person's `ignore` or `discard` (orders/inbox/set_aside.py says which does what)."""
+    try:
+        return await inbox.set_aside(engine, settings.company, table_name, target, action, acted_by, reason)
+    except inbox.SetAsideRefused as exc:
+        raise CommandError(str(exc)) from None
+
+
+async def inbox_detail(
+    engine: AsyncEngine, company: str, sales_id: str, table_name: str, max_attempts: int = 5, zone: str = "UTC"
+) -> dict[str, Any]:
     """Everything about one Sales row (`orders show`, `quotes show`): its inbox rows with their
-    deliveries, the BC document each made, and the archived versions of the BC quotes."""
+    deliveries, the BC document each made, the archived versions of the BC quotes, and what
+    people did (ignore, discard)."""
+    tz = ZoneInfo(zone)
     out: dict[str, Any] = {"sales_id": sales_id.lower(), "inbox": []}
     for row in await inbox.find(engine, company, sales_id, table_name):
         entry = row.as_dict()
+        entry["status"] = row.status(max_attempts, tz)
         entry["deliveries_log"] = await inbox.deliveries(engine, row.id)
         async with engine.connect() as conn:
             entry["document"] = await document_summary(conn, company, row.document_type, row.document_no)
@@ -123,4 +145,5 @@ async def inbox_detail(engine: AsyncEngine, company: str, sales_id: str, table_n
     numbers = sorted({r["document_no"] for r in out["inbox"] if r["document_type"] == "Quote" and r["document_no"]})
     async with engine.connect() as conn:
         out["archives"] = {no: await quote_archives(conn, company, no) for no in numbers}
+    out["actions"] = [a.as_dict() for a in await inbox.actions(engine, company, table_name, sales_id)]
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
@@ -37,12 +37,21 @@ async def reconcile_orders(engine: AsyncEngine, company: str, client: DataverseC
         order_id = str(order.get("salesorderid", "")).lower()
         if not order_id:
             continue
+        number = order.get("ordernumber")
         row, created = await inbox.enqueue(
-            engine, company, inbox.SALESORDER, order_id, InboxEvent.SUBMIT, source=Source.RECONCILE
+            engine,
+            company,
+            inbox.SALESORDER,
+            order_id,
+            InboxEvent.SUBMIT,
+            source=Source.RECONCILE,
+            number=number if isinstance(number, str) else "",
         )
         if created:
             touched += 1
             log.info("reconciliation: submitted order %s had no inbox row; queued", order.get("ordernumber", order_id))
+        elif row.set_aside:
+            continue  # a person set it aside (orders ignore): that stands until they retry it
         elif row.state == InboxState.IGNORED:
             # Ignored earlier (not submitted then); Sales now says it is submitted.
             await _reopen(engine, company, row.id, state=InboxState.RECEIVED, last_error="", next_attempt_at=None)
@@ -88,14 +97,22 @@ async def reconcile_quotes(engine: AsyncEngine, company: str, client: DataverseC
                             order_inbox.c.company == company,
                             order_inbox.c.table_name == inbox.QUOTE,
                             order_inbox.c.sales_id == quote_id,
-                            order_inbox.c.state.in_(inbox.OPEN_STATES),
+                            # Waiting already, or a person set one of its rows aside (quotes ignore).
+                            or_(order_inbox.c.state.in_(inbox.OPEN_STATES), order_inbox.c.ignored_by != ""),
                         )
                     )
                 ).first()
             if done or pending:
                 continue
+            number = quote.get("quotenumber")
             row, created = await inbox.enqueue(
-                engine, company, inbox.QUOTE, quote_id, InboxEvent.CHECK, source=Source.RECONCILE
+                engine,
+                company,
+                inbox.QUOTE,
+                quote_id,
+                InboxEvent.CHECK,
+                source=Source.RECONCILE,
+                number=number if isinstance(number, str) else "",
             )
             if not created:
                 await _reopen(engine, company, row.id, state=InboxState.RECEIVED, last_error="", next_attempt_at=None)

@@ -10,6 +10,7 @@ facts and stores the outcome in orders/change_setup.py.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class SetupFacts:
     default_odata_url: str = ""  # this gateway's V3 address (bc-rules.md §1.4)
     odata_user: User | None = None  # the user the change's odata_username names, if there is one
     submitted_orders_waiting: int = 0  # submitted Sales orders not yet made into BC orders
+    # The first of those as (inbox id, Sales order number or id), to name them in the message.
+    waiting_orders: tuple[tuple[int, str], ...] = ()
     write_in_product_exists: bool = False  # the item or resource the change's write_in_product names
 
 
@@ -86,20 +89,22 @@ def apply_change(old: ConnectionSetup, change: SetupChange, facts: SetupFacts) -
     new = dataclasses.replace(old, **{name: value for name, value in given.items() if name not in _RULED})
     if change.item_availability_enabled is not None:
         on = change.item_availability_enabled
-        # Switching on fills in the URL; switching off unpublishes the service and empties it.
-        new = dataclasses.replace(
-            new, item_availability_enabled=on, odata_url=(new.odata_url or facts.default_odata_url) if on else ""
-        )
+        # Switching off unpublishes the service and forgets the URL. Switching on keeps a URL set
+        # on purpose; without one, the URL is this gateway's own, derived whenever it is shown
+        # or handed out (see effective_odata_url), so it follows BCGW_PUBLIC_URL.
+        new = dataclasses.replace(new, item_availability_enabled=on, odata_url=new.odata_url if on else "")
     if "odata_url" in given:
-        new = dataclasses.replace(new, odata_url=given["odata_url"])
+        # The derived address typed in (the guide offers it) is stored as "derived", not frozen.
+        url = given["odata_url"]
+        new = dataclasses.replace(new, odata_url="" if url == facts.default_odata_url else url)
     if change.reset_odata_url:
-        new = dataclasses.replace(new, odata_url=facts.default_odata_url)
+        new = dataclasses.replace(new, odata_url="")
     if "odata_username" in given:
         new = dataclasses.replace(new, odata_username=_odata_user(given["odata_username"], facts))
     if change.sales_order_integration_enabled is not None:
         on = change.sales_order_integration_enabled
         if not on and old.sales_order_integration_enabled and facts.submitted_orders_waiting:
-            raise SetupError(MSG_SUBMITTED_ORDERS)
+            raise SetupError(submitted_orders_message(facts))
         new = dataclasses.replace(new, sales_order_integration_enabled=on)
         if not on:
             new = dataclasses.replace(new, auto_create_sales_orders=False, auto_process_sales_quotes=False)
@@ -123,6 +128,20 @@ def apply_change(old: ConnectionSetup, change: SetupChange, facts: SetupFacts) -
         )
     )
     return ChangeOutcome(new, make_secret, _sales_columns(change, facts))
+
+
+def submitted_orders_message(facts: SetupFacts) -> str:
+    """BC's sentence, then which orders wait and what a person can do about them."""
+    if not facts.waiting_orders:
+        return MSG_SUBMITTED_ORDERS
+    named = ", ".join(f"{label} (inbox {row_id})" for row_id, label in facts.waiting_orders)
+    more = facts.submitted_orders_waiting - len(facts.waiting_orders)
+    first = facts.waiting_orders[0][0]
+    return (
+        f"{MSG_SUBMITTED_ORDERS} Waiting: {named}{f' and {more} more' if more > 0 else ''}. "
+        f"Create each in Business Central (bc-gateway orders create ID), or set it aside "
+        f"(bc-gateway orders ignore {first} --reason TEXT); 'bc-gateway orders list' shows them all."
+    )
 
 
 def _sales_columns(change: SetupChange, facts: SetupFacts) -> dict[str, object]:
@@ -263,8 +282,77 @@ def default_odata_url(settings: ProcessingSettings) -> str:
     return f"{base}/OData/Company('{company}')/ProductItemAvailability"
 
 
+def effective_odata_url(setup: ConnectionSetup, settings: ProcessingSettings) -> str:
+    """The URL to give Sales for nav_dynamicsnavodataurl: the one set with --odata-url, else this
+    gateway's own (stored as "", derived now); "" while the service is not published."""
+    if not setup.item_availability_enabled:
+        return ""
+    return setup.odata_url or default_odata_url(settings)
+
+
 def webhook_url(settings: ProcessingSettings) -> str:
     return f"{settings.external_base()}/webhooks/dataverse"
+
+
+def _local(host: str) -> bool:
+    """A name or address only this machine (or its own network stack) answers at."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _address_problem(url: str) -> str:
+    """Why Sales (or we, calling Sales) cannot use this address in production; "" if it can."""
+    parts = urlsplit(url)
+    if _local(parts.hostname or ""):
+        return "is a loopback address: only this machine can reach it"
+    if parts.scheme == "http":
+        return "uses plain http: secrets and orders would cross the network unencrypted"
+    return ""
+
+
+def setup_warnings(setup: ConnectionSetup, settings: ProcessingSettings) -> list[str]:
+    """Values that will not work with a real Dynamics 365 Sales, for `setup`, `setup show`, the
+    admin API and the log at start-up. A setup that connects to no Sales yet (the demo) has none.
+
+    The setup is saved whatever these say: a test environment may mean them (the Sales simulator
+    listens on loopback, over http)."""
+    connected = bool(setup.sales_url or setup.sales_order_integration_enabled or setup.dataverse_url)
+    if not connected:
+        return []
+    out: list[str] = []
+    for name, flag, value in (
+        ("Sales URL", "--sales-url", setup.sales_url),
+        ("Dataverse URL", "--dataverse-url", setup.dataverse_url),
+        ("OAuth token URL", "--dataverse-token-url", setup.dataverse_token_url),
+    ):
+        problem = _address_problem(value) if value else ""
+        if problem:
+            out.append(f"The {name} {value} {problem}; set the organisation's https address ({flag}).")
+    public = "set BCGW_PUBLIC_URL to the https address Sales reaches this gateway at (see deploy/README.md)"
+    if setup.sales_order_integration_enabled:
+        hook = webhook_url(settings)
+        problem = _address_problem(hook)
+        if problem:
+            out.append(f"Sales cannot deliver webhooks to {hook}: it {problem}; {public}.")
+        if not (setup.dataverse_url and setup.dataverse_token_url and setup.dataverse_client_id):
+            out.append(
+                "Sales order integration is on but the Dataverse connection is not set up: orders will wait "
+                "(bc-gateway setup --dataverse-url ... --dataverse-token-url ... --dataverse-client-id ... "
+                "--dataverse-client-secret -; then bc-gateway setup test)."
+            )
+    odata = effective_odata_url(setup, settings)
+    if odata:
+        problem = _address_problem(odata)
+        if problem:
+            where = "--odata-url, or " + public if setup.odata_url else public
+            out.append(f"Sales cannot call the item availability service at {odata}: it {problem}; {where}.")
+    return out
 
 
 def mask(value: str) -> str:
@@ -274,12 +362,15 @@ def mask(value: str) -> str:
     return "********" + (value[-4:] if len(value) >= 16 else "")
 
 
-def setup_view(connection: ConnectionSetup, sales: SalesSetup, webhook: str) -> dict[str, Any]:
-    """Everything a person may see of the setup, secrets masked (`setup show`, GET /api/setup)."""
+def setup_view(connection: ConnectionSetup, sales: SalesSetup, webhook: str, default_odata: str = "") -> dict[str, Any]:
+    """Everything a person may see of the setup, secrets masked (`setup show`, GET /api/setup).
+    `odata_url` is the URL Sales is to use (derived from `default_odata` unless one was set)."""
     view: dict[str, Any] = {
         d.name: mask(getattr(connection, d.name)) if d.secret else getattr(connection, d.name)
         for d in CONNECTION_FIELDS
     }
+    if connection.item_availability_enabled:
+        view["odata_url"] = connection.odata_url or default_odata
     view["webhook_secret"] = "set" if connection.webhook_secret_hash else "not set"
     view["webhook_url"] = webhook
     for d in SALES_FIELDS:

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from orders.change_setup import load_connection_setup
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
 from orders.dataverse.client import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
+from orders.dataverse.webapi import deadline
 from orders.inbox import QUOTE, SALESORDER, InboxRow
 from orders.inbox.states import FailureKind, InboxEvent, InboxState, Source
 from orders.process_bc_sales_quote import process_bc_sales_quote
@@ -89,6 +90,12 @@ class OrderWorker:
         self._client_key: tuple[str, ...] | None = None
         self._last_reconcile = 0.0
         self._last_prune = 0.0
+        self.concurrency = max(1, settings.worker_concurrency)
+        # Inbox row id -> the task working on it (processing or write-back), while it runs.
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._reconcile_task: asyncio.Task[int] | None = None
+        # Inbox row id -> the Sales number read while processing it, stored with its outcome.
+        self.sales_numbers: dict[int, str] = {}
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, InboxEvent.SUBMIT): _order_submit,
             (QUOTE, InboxEvent.ACTIVATE): _quote,
@@ -107,16 +114,19 @@ class OrderWorker:
             self._client = None
 
     async def run(self) -> None:
-        """Forever: work while there is work, else sleep until woken or the poll interval."""
+        """Forever: keep up to `worker_concurrency` rows in hand. A row that ends frees its slot
+        for the next due row at once, so one slow Sales call never holds up the others."""
         loop = asyncio.get_running_loop()
         try:
             while True:
+                filled = False
                 try:
-                    done = await self.run_once()
+                    filled = await self._start_due()
                     interval = self.settings.reconcile_interval
-                    if interval and loop.time() - self._last_reconcile >= interval:
+                    if interval and loop.time() - self._last_reconcile >= interval and not self._reconciling():
                         self._last_reconcile = loop.time()
-                        await self.reconcile()
+                        # In the background: it pages through Sales and must not keep slots idle.
+                        self._reconcile_task = asyncio.create_task(self.reconcile(), name="reconcile")
                     if loop.time() - self._last_prune >= PRUNE_EVERY:
                         self._last_prune = loop.time()
                         await inbox.prune(self.engine, self.settings.retention_days)
@@ -124,17 +134,72 @@ class OrderWorker:
                     raise
                 except Exception as exc:  # the database may be away; try again after a pause
                     log.warning("worker cycle failed: %s: %s", type(exc).__name__, exc)
-                    done = 0
-                if done:
-                    continue
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.worker_poll_interval)
+                if not filled:
+                    await self._pause()
         finally:
+            await self._stop_tasks()
             await self.close()
 
+    def _reconciling(self) -> bool:
+        return self._reconcile_task is not None and not self._reconcile_task.done()
+
+    async def _start_due(self) -> bool:
+        """Claim due rows, then due write-backs, for the free slots and start a task for each.
+        True when every free slot was filled (more may be due: look again at once)."""
+        # Cleared before claiming, so that a wake coming meanwhile is not lost; cleared when every
+        # slot is taken too, or the pause would not pause (a freed slot wakes the loop anyway).
+        self._wake.clear()
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return False
+        setup, rows = await self._claim_rows(free)
+        for row in rows:
+            self._spawn(row.id, self.process(row, setup))
+        writebacks = await self._claim_writebacks(free - len(rows)) if free > len(rows) else []
+        for row in writebacks:
+            self._spawn(row.id, self.write_back(row, setup))
+        return len(rows) + len(writebacks) == free
+
+    def _spawn(self, row_id: int, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work, name=f"inbox-row-{row_id}")
+        self._tasks[row_id] = task
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self._tasks.pop(row_id, None)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("inbox row %s: %s", row_id, finished.exception())
+            self._wake.set()  # a slot is free
+
+        task.add_done_callback(done)
+
+    async def _pause(self) -> None:
+        """Until woken (a delivery, a freed slot) or the poll interval has passed."""
+        waiter = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=self.settings.worker_poll_interval)
+        finally:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+    async def _stop_tasks(self) -> None:
+        """On shutdown: the rows in hand stop; their leases run out and another pass takes them."""
+        tasks = [*self._tasks.values(), *([self._reconcile_task] if self._reconcile_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
     async def run_once(self) -> int:
-        """One pass: due inbox rows, then due write-backs. Returns how many were handled."""
+        """One pass: due inbox rows (up to `worker_concurrency`, at once), then due write-backs
+        (those of the rows just created too). Returns how many were handled."""
+        setup, rows = await self._claim_rows(self.concurrency)
+        results = await asyncio.gather(*(self.process(row, setup) for row in rows))
+        writebacks = await self._claim_writebacks(self.concurrency)
+        await asyncio.gather(*(self.write_back(row, setup) for row in writebacks))
+        return len(results) + len(writebacks)
+
+    async def _claim_rows(self, limit: int) -> tuple[ConnectionSetup, list[InboxRow]]:
         setup = await self._setup()
         auto = tuple(
             table
@@ -142,18 +207,28 @@ class OrderWorker:
             if on and setup.sales_order_integration_enabled
         )
         rows = await inbox.claim(
-            self.engine, self.owner, self.settings.lease_seconds, limit=8, auto_tables=auto, company=self.company
+            self.engine,
+            self.owner,
+            self.settings.lease_seconds,
+            limit=limit,
+            auto_tables=auto,
+            company=self.company,
+            exclude=tuple(self._tasks),
         )
         if rows:
             # Claiming may have waited for the database's write lock: decide on the setup as it is now.
             setup = await self._setup()
-        results = await asyncio.gather(*(self.process(row, setup) for row in rows))
-        writebacks = await inbox.claim_writebacks(
-            self.engine, self.owner, self.settings.lease_seconds, company=self.company
+        return setup, rows
+
+    async def _claim_writebacks(self, limit: int) -> list[InboxRow]:
+        return await inbox.claim_writebacks(
+            self.engine,
+            self.owner,
+            self.settings.lease_seconds,
+            limit=limit,
+            company=self.company,
+            exclude=tuple(self._tasks),
         )
-        for row in writebacks:
-            await self.write_back(row, setup)
-        return len(results) + len(writebacks)
 
     async def _setup(self) -> ConnectionSetup:
         async with self.engine.connect() as conn:
@@ -169,13 +244,18 @@ class OrderWorker:
         if self._client is None or self._client_key != key:
             if self._session is None:
                 self._session = aiohttp.ClientSession()
+            options: dict[str, Any] = {
+                "timeout": self.settings.sales_timeout,
+                "max_retry_after": self.settings.sales_max_wait,
+                **self.client_options,
+            }
             self._client = DataverseClient(
                 self._session,
                 setup.dataverse_url,
                 setup.dataverse_token_url,
                 setup.dataverse_client_id,
                 setup.dataverse_client_secret,
-                **self.client_options,
+                **options,
             )
             self._client_key = key
         return self._client
@@ -188,6 +268,7 @@ class OrderWorker:
         try:
             return await self._process(row, setup, force)
         finally:
+            self.sales_numbers.pop(row.id, None)
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
@@ -222,7 +303,9 @@ class OrderWorker:
             handler = self.handlers.get((row.table_name, row.event))
             if handler is None:
                 return await self._done(row, InboxState.IGNORED, f"Nothing to do for {row.table_name} {row.event}.")
-            outcome = await handler(self, row, self.client(setup))
+            client = self.client(setup)
+            with deadline(self.settings.sales_deadline):
+                outcome = await handler(self, row, client)
             log.info("%s %s %s: %s", row.table_name, row.sales_id, row.event, outcome.message)
             if outcome.state == InboxState.CREATED:
                 self.wake()  # its write-back is due at once
@@ -238,9 +321,12 @@ class OrderWorker:
             # BC's own message (e.g. no Sales order for a won quote yet): Sales may catch up.
             return await self._failed(row, exc.message, transient=True)
         except DataverseUnavailable as exc:
-            return await self._failed(row, f"{SALES} is not available: {exc.message}", transient=True)
+            # Sales may say when to come back (Retry-After): the row is rescheduled for then.
+            return await self._failed(
+                row, f"{SALES} is not available: {exc.describe()}", transient=True, retry_after=exc.retry_after
+            )
         except DataverseError as exc:
-            return await self._failed(row, f"{SALES} refused a request: {exc.message}", transient=False)
+            return await self._failed(row, f"{SALES} refused a request: {exc.describe()}", transient=False)
         except NotConfigured as exc:
             return await self._failed(row, str(exc), transient=True)
         except (SQLAlchemyError, OSError, aiohttp.ClientError, TimeoutError) as exc:
@@ -250,6 +336,8 @@ class OrderWorker:
             return await self._failed(row, f"Unexpected error: {type(exc).__name__}: {exc}", transient=True)
 
     async def _finish(self, row: InboxRow, state: str, message: str, **values: Any) -> Result:
+        if row.id in self.sales_numbers:
+            values.setdefault("sales_number", self.sales_numbers[row.id])
         async with write_transaction(self.engine) as conn:
             if not await inbox.finish(conn, row.id, self.owner, state, error=message, **values):
                 raise LeaseLost
@@ -261,20 +349,28 @@ class OrderWorker:
     async def _done(self, row: InboxRow, state: str, message: str) -> Result:
         return await self._finish(row, state, message)
 
-    async def _failed(self, row: InboxRow, message: str, transient: bool) -> Result:
-        """Rule failures wait for a person; passing ones are retried with backoff, up to the limit."""
+    async def _failed(self, row: InboxRow, message: str, transient: bool, retry_after: float | None = None) -> Result:
+        """Rule failures wait for a person; passing ones are retried with backoff, up to the limit.
+
+        When Sales said when to come back (Retry-After), the row comes back then, and the attempt
+        does not count: being throttled says nothing about the order.
+        """
+        now = inbox.utcnow()
         retry_at = None
-        if transient and row.attempts < self.settings.max_attempts:
-            retry_at = Backoff(self.settings.retry_base_delay, ROW_RETRY_CAP).next_attempt_at(
-                row.attempts, inbox.utcnow()
-            )
+        values: dict[str, Any] = {}
+        if transient and retry_after is not None:
+            retry_at = now + dt.timedelta(seconds=min(max(retry_after, 1.0), ROW_RETRY_CAP))
+            values["attempts"] = max(0, row.attempts - 1)
+        elif transient and row.attempts < self.settings.max_attempts:
+            retry_at = Backoff(self.settings.retry_base_delay, ROW_RETRY_CAP).next_attempt_at(row.attempts, now)
         log.warning(
-            "%s %s %s failed (attempt %s%s): %s",
+            "%s %s %s failed (attempt %s of %s%s): %s",
             row.table_name,
             row.sales_id,
             row.event,
             row.attempts,
-            f", retry at {retry_at:%H:%M:%S}" if retry_at else ", waits for a person",
+            self.settings.max_attempts,
+            f", retry at {retry_at:%H:%M:%S} UTC" if retry_at else ", waits for a person",
             message,
         )
         try:
@@ -284,6 +380,7 @@ class OrderWorker:
                 message,
                 next_attempt_at=retry_at,
                 failure=FailureKind.TRANSIENT if transient else FailureKind.RULE,
+                **values,
             )
             return dataclasses.replace(result, will_retry=retry_at is not None)
         except LeaseLost:
@@ -298,10 +395,15 @@ class OrderWorker:
         setup = setup or await self._setup()
         try:
             if row.table_name == SALESORDER:
-                await self.client(setup).write_back_submitted_order(row.sales_id, self.today())
+                client = self.client(setup)
+                with deadline(self.settings.sales_deadline):
+                    await client.write_back_submitted_order(row.sales_id, self.today())
             ok, error = True, ""
-        except (DataverseError, NotConfigured, aiohttp.ClientError, TimeoutError, OSError) as exc:
-            ok, error = False, getattr(exc, "message", None) or str(exc)
+        except DataverseError as exc:
+            ok, error = False, exc.describe()
+            log.warning("write-back of %s %s failed: %s", row.table_name, row.sales_id, error)
+        except (NotConfigured, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            ok, error = False, str(exc) or type(exc).__name__
             log.warning("write-back of %s %s failed: %s", row.table_name, row.sales_id, error)
         await inbox.finish_writeback(
             self.engine,
@@ -329,7 +431,12 @@ class OrderWorker:
 
 
 async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
-    return await create_bc_sales_order(worker.engine, worker.company, client, row, worker.owner, worker.today())
+    def on_read(number: str) -> None:
+        worker.sales_numbers[row.id] = number
+
+    return await create_bc_sales_order(
+        worker.engine, worker.company, client, row, worker.owner, worker.today(), on_read=on_read
+    )
 
 
 async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:

@@ -41,6 +41,65 @@ class LedgerLine:
     description: str = ""
 
 
+# BC's Item Journal: a line's Quantity is how much moves; these entry types take it out of stock
+# (the item ledger entry gets its negative: a Sale of 5 is -5), the others bring it in. A negative
+# journal quantity reverses that, as in BC (a Sale of -5 is a return: +5).
+OUTBOUND_ENTRY_TYPES = frozenset({"Sale", "Negative Adjmt.", "Consumption", "Transfer"})
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One item journal line (`bc-gateway inventory post`); a Transfer (BC's reclassification
+    journal) moves the quantity from `location_code` to `new_location_code`."""
+
+    item_no: str
+    quantity: Decimal
+    location_code: str = ""
+    posting_date: dt.date | None = None
+    entry_type: str | None = None  # default: Positive/Negative Adjmt. by the sign
+    document_no: str = ""
+    description: str = ""
+    new_location_code: str = ""
+
+
+def journal_entries(line: JournalLine) -> list[LedgerLine]:
+    """The item ledger entries BC posts for a journal line, signed by its entry type."""
+    if line.entry_type is None:
+        # No entry type: an adjustment, by the sign typed (the entry keeps that sign).
+        entry_type = "Positive Adjmt." if line.quantity > 0 else "Negative Adjmt."
+        return [_entry(line, entry_type, line.quantity, line.location_code)]
+    if line.entry_type not in ENTRY_TYPES:
+        raise PostingError(f"Entry Type '{line.entry_type}' is not one of: {', '.join(ENTRY_TYPES)}.")
+    signed = -line.quantity if line.entry_type in OUTBOUND_ENTRY_TYPES else line.quantity
+    if line.entry_type != "Transfer":
+        if line.new_location_code:
+            raise PostingError("New Location Code can be given only with the Entry Type Transfer.")
+        return [_entry(line, line.entry_type, signed, line.location_code)]
+    if not line.new_location_code:
+        raise PostingError("New Location Code must have a value in Item Journal Line. It cannot be zero or empty.")
+    if line.new_location_code == line.location_code:
+        raise PostingError("New Location Code must be another location than Location Code for a Transfer.")
+    return [
+        _entry(line, "Transfer", signed, line.location_code),
+        _entry(line, "Transfer", -signed, line.new_location_code),
+    ]
+
+
+def _entry(line: JournalLine, entry_type: str, quantity: Decimal, location: str) -> LedgerLine:
+    return LedgerLine(
+        line.item_no, quantity, location, line.posting_date, entry_type, line.document_no, line.description
+    )
+
+
+async def post_journal_line(
+    conn: AsyncConnection, company: str, line: JournalLine, today: dt.date | None = None
+) -> list[tuple[int, LedgerLine]]:
+    """Post an item journal line: (entry number, entry) of each item ledger entry it made."""
+    entries = journal_entries(line)
+    numbers = await post_ledger_entries(conn, company, entries, today)
+    return list(zip(numbers, entries, strict=True))
+
+
 async def _check_item(conn: AsyncConnection, company: str, item_no: str) -> None:
     row = (await conn.execute(select(item.c.type).where(item.c.company == company, item.c.no == item_no))).first()
     if row is None:

@@ -77,6 +77,64 @@ async def ensure_currency(conn: AsyncConnection, company: str, code: str, descri
     )
 
 
+async def upsert_unit_of_measure(conn: AsyncConnection, company: str, code: str, description: str = "") -> bool:
+    """Create or update a Unit of Measure (BC's table 204); True when created."""
+    code = _check_code(code)
+    table = t.unit_of_measure
+    where = (table.c.company == company, table.c.code == code)
+    if (await conn.execute(select(table.c.code).where(*where))).first():
+        if description:
+            await conn.execute(update(table).where(*where).values(description=description))
+        await changes.record(conn, changes.MASTER, company=company)
+        return False
+    await conn.execute(
+        table.insert().values(company=company, code=code, description=description or code, system_id=new_id())
+    )
+    await changes.record(conn, changes.MASTER, company=company)
+    return True
+
+
+async def upsert_currency(conn: AsyncConnection, company: str, code: str, description: str = "") -> bool:
+    """Create or update a Currency; True when created."""
+    code = _check_code(code)
+    where = (t.currency.c.company == company, t.currency.c.code == code)
+    if (await conn.execute(select(t.currency.c.code).where(*where))).first():
+        if description:
+            await conn.execute(update(t.currency).where(*where).values(description=description))
+        return False
+    await conn.execute(t.currency.insert().values(company=company, code=code, description=description or code))
+    return True
+
+
+async def require_unit_of_measure(conn: AsyncConnection, company: str, code: str) -> None:
+    """BC's TableRelation to Unit of Measure: an unknown code is refused with BC's message."""
+    table = t.unit_of_measure
+    found = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code == code))
+    if found.first() is None:
+        raise MasterDataError(f"The Unit of Measure does not exist. Identification fields and values: Code='{code}'")
+
+
+async def require_currency(conn: AsyncConnection, company: str, code: str) -> None:
+    """BC's TableRelation to Currency: an unknown code is refused with BC's message."""
+    found = await conn.execute(
+        select(t.currency.c.code).where(t.currency.c.company == company, t.currency.c.code == code)
+    )
+    if found.first() is None:
+        raise MasterDataError(f"The Currency does not exist. Identification fields and values: Code='{code}'")
+
+
+def _check_code(code: str) -> str:
+    value = code.strip()
+    if not value:
+        raise MasterDataError("Code must have a value.")
+    if len(value) > 10:
+        raise MasterDataError(
+            f"The length of the string is {len(value)}, but it must be less than or equal to 10 characters. "
+            f"Value: {value}"
+        )
+    return value
+
+
 def _check_no(no: str, what: str = "No.") -> str:
     value = no.strip()
     if not value:
@@ -92,7 +150,8 @@ def _check_no(no: str, what: str = "No.") -> str:
 async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: Any) -> bool:
     """Create or update an item; columns not given keep their value. True when created.
 
-    The base unit gets an item unit of measure with 1 per unit, as BC's item card does.
+    The base unit must be a Unit of Measure (BC's message otherwise) and gets an item unit of
+    measure with 1 per unit, as BC's item card does.
     """
     no = _check_no(no)
     if "type" in values and values["type"] not in t.ITEM_TYPES:
@@ -100,7 +159,7 @@ async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: An
     if values.get("unit_price") is not None and values["unit_price"] < 0:
         raise MasterDataError("Unit Price must not be negative.")
     if values.get("base_unit_of_measure"):
-        await ensure_unit(conn, company, values["base_unit_of_measure"])
+        await require_unit_of_measure(conn, company, values["base_unit_of_measure"])
     created = await _upsert_simple(conn, t.item, company, no, values)
     if values.get("base_unit_of_measure"):
         await set_item_unit(conn, company, no, values["base_unit_of_measure"], Decimal(1))
@@ -108,9 +167,8 @@ async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: An
 
 
 async def set_item_unit(conn: AsyncConnection, company: str, item_no: str, code: str, qty: Decimal) -> None:
-    if qty <= 0:
-        raise MasterDataError("Qty. per Unit of Measure must be greater than 0.")
-    await ensure_unit(conn, company, code)
+    """BC's Item Unit of Measure: checked field by field as BC validates them (Item No., Code,
+    Qty. per Unit of Measure), each with BC's message."""
     found = (
         await conn.execute(
             select(t.item.c.base_unit_of_measure).where(t.item.c.company == company, t.item.c.no == item_no)
@@ -118,6 +176,9 @@ async def set_item_unit(conn: AsyncConnection, company: str, item_no: str, code:
     ).first()
     if found is None:
         raise MasterDataError(f"The Item does not exist. Identification fields and values: No.='{item_no}'")
+    await require_unit_of_measure(conn, company, code)
+    if qty <= 0:
+        raise MasterDataError("Qty. per Unit of Measure must be greater than 0.")
     if found.base_unit_of_measure == code and qty != 1:
         raise MasterDataError("The base unit of measure must have a Qty. per Unit of Measure of 1.")
     iuom = t.item_unit_of_measure
@@ -134,14 +195,14 @@ async def set_item_unit(conn: AsyncConnection, company: str, item_no: str, code:
 async def upsert_customer(conn: AsyncConnection, company: str, no: str, **values: Any) -> bool:
     no = _check_no(no)
     if values.get("currency_code"):
-        await ensure_currency(conn, company, values["currency_code"])
+        await require_currency(conn, company, values["currency_code"])
     return await _upsert_simple(conn, t.customer, company, no, values)
 
 
 async def upsert_resource(conn: AsyncConnection, company: str, no: str, **values: Any) -> bool:
     no = _check_no(no)
     if values.get("base_unit_of_measure"):
-        await ensure_unit(conn, company, values["base_unit_of_measure"])
+        await require_unit_of_measure(conn, company, values["base_unit_of_measure"])
     return await _upsert_simple(conn, t.resource, company, no, values)
 
 

@@ -458,10 +458,43 @@ order_inbox = Table(
     Column("writeback_attempts", Integer, nullable=False, server_default="0"),
     Column("writeback_next_at", UtcDateTime(), nullable=True),
     Column("writeback_error", Text, nullable=False, server_default=""),
+    # The Sales order or quote number (ordernumber / quotenumber), once a delivery or a read told it.
+    Column("sales_number", String(100), nullable=False, server_default=""),
+    # A person set the row aside (`orders ignore`): who, when, why. Such a row is processed again
+    # only by a person's retry or create, never by a delivery or reconciliation.
+    Column("ignored_by", String(50), nullable=False, server_default=""),
+    Column("ignored_at", UtcDateTime(), nullable=True),
+    Column("ignored_reason", Text, nullable=False, server_default=""),
     UniqueConstraint("company", "table_name", "sales_id", "event", "revision"),
     CheckConstraint("state IN ('received', 'processing', 'created', 'ignored', 'waiting', 'failed')", name="state"),
     Index(None, "state", "next_attempt_at"),
     Index(None, "writeback_state", "writeback_next_at"),
+    # Ids are never reused (SQLite would reuse a deleted row's): the delivery log and the action
+    # log name rows by id after a discard or a prune removed them.
+    sqlite_autoincrement=True,
+)
+
+# A person's ignore or discard of an inbox row: who, when, why, and what the row was. Kept when a
+# discarded row itself is gone (no foreign key, on purpose).
+INBOX_ACTIONS = ("ignore", "discard")
+
+inbox_action = Table(
+    "inbox_action",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("inbox_id", Integer, nullable=False),
+    Column("table_name", String(20), nullable=False),
+    Column("sales_id", Guid(), nullable=False),
+    Column("sales_number", String(100), nullable=False, server_default=""),
+    Column("event", String(10), nullable=False),
+    Column("state_before", String(12), nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("acted_by", String(50), nullable=False),
+    Column("acted_at", UtcDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    CheckConstraint("action IN ('ignore', 'discard')", name="action"),
+    Index(None, "company", "table_name", "sales_id"),
 )
 
 # Every delivery, kept as it came (the inbox row above is what it collapsed onto).

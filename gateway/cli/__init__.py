@@ -8,14 +8,19 @@ the command (the console script ``bc-gateway = "gateway.cli:main"``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.cli import database, master_data, serve, setup, users
 from gateway.cli import orders as order_commands
 from gateway.cli.common import CliError, fail
 from gateway.config import ConfigError, load_settings
+from gateway.database_errors import database_problem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,10 +56,28 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     # Alembic narrates every migration step at INFO: noise on a command line.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
-        return int(args.func(args, settings) or 0)
+        status = int(args.func(args, settings) or 0)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at the interpreter's exit
+        return status
     except CliError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except SQLAlchemyError as exc:
+        # Reaching the database failed midway, or a statement did: one line, never a traceback
+        # (the statement's values are never in it: engines hide them).
+        problem = database_problem(exc, settings.database_url)
+        fail(problem or f"database error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     except OSError as exc:
         fail(f"{exc.strerror or exc}")
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`bc-gateway orders list | head`): stop quietly, as other tools do.
+    Standard output is pointed at /dev/null so the interpreter's last flush raises nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 0

@@ -16,7 +16,12 @@ def add_parsers(sub: Subcommands) -> None:
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("db", help="database schema (Alembic migrations)")
-    s.add_argument("db_command", choices=["upgrade", "current"])
+    s.add_argument(
+        "db_command",
+        choices=["upgrade", "current"],
+        help="upgrade: apply the schema migrations (once, before starting several processes); "
+        "current: show where the database's schema stands",
+    )
     s.set_defaults(func=cmd_db)
 
 

@@ -14,10 +14,16 @@ from gateway.cli.common import Subcommands, fail, run_with_engine
 from gateway.config import Settings
 from schemas import master_data
 from schemas.db import write_transaction
-from schemas.inventory import LedgerLine, PostingError, post_ledger_entries
+from schemas.inventory import JournalLine, LedgerLine, PostingError, post_journal_line
+from schemas.tables import ENTRY_TYPES
 
 COUPLING_KINDS = ["item", "customer", "resource", "unit"]
-IMPORT_KINDS = ["items", "units", "customers", "resources", "ledger", "couplings"]
+IMPORT_KINDS = ["units-of-measure", "currencies", "items", "units", "customers", "resources", "ledger", "couplings"]
+# What to import first when a row refers to what is not there (BC's "does not exist" messages).
+_PREREQUISITES = {
+    "The Unit of Measure does not exist": "bc-gateway import units-of-measure FILE.csv (columns Code, Description)",
+    "The Currency does not exist": "bc-gateway import currencies FILE.csv (columns Code, Description)",
+}
 
 
 def _decimal(text: str) -> Decimal:
@@ -40,29 +46,45 @@ def _date(text: str) -> dt.date:
 def add_parsers(sub: Subcommands) -> None:
     s = sub.add_parser("inventory", help="item inventory")
     inv = s.add_subparsers(dest="inventory_command", required=True)
-    post = inv.add_parser("post", help="post a positive or negative adjustment")
-    post.add_argument("item_no")
-    post.add_argument("quantity", type=_decimal)
-    post.add_argument("--location", help="location code")
-    post.add_argument("--posting-date", type=_date)
-    post.add_argument("--entry-type", help="default: Positive Adjmt. / Negative Adjmt. by the sign")
-    post.add_argument("--document-no")
-    post.add_argument("--description")
+    post = inv.add_parser(
+        "post",
+        help="post an item journal line (BC's rule: Sale, Negative Adjmt., Consumption and Transfer take the "
+        "quantity out of stock; Purchase, Positive Adjmt. and Output bring it in)",
+    )
+    post.add_argument("item_no", help="the item's No.")
+    post.add_argument(
+        "quantity", type=_decimal, help="how much moves (as in BC's item journal: --entry-type Sale 5 posts -5)"
+    )
+    post.add_argument("--location", help="location code (default: none)")
+    post.add_argument("--posting-date", type=_date, help="YYYY-MM-DD (default: today)")
+    post.add_argument(
+        "--entry-type",
+        choices=list(ENTRY_TYPES),
+        metavar="TYPE",
+        help=f"one of {', '.join(ENTRY_TYPES)} (default: Positive Adjmt. or Negative Adjmt. by the sign)",
+    )
+    post.add_argument("--new-location", help="with --entry-type Transfer: the location the quantity moves to")
+    post.add_argument("--document-no", help="the entry's Document No.")
+    post.add_argument("--description", help="the entry's Description")
     s.set_defaults(func=cmd_inventory)
 
     s = sub.add_parser("couple", help="couple a BC record to a Sales row")
-    s.add_argument("kind", choices=COUPLING_KINDS)
+    s.add_argument("kind", choices=COUPLING_KINDS, help="what to couple: item, customer, resource or unit")
     s.add_argument("bc_no", help="BC number (or unit code)")
     s.add_argument("sales_id", help="the Sales row's id (GUID)")
     s.set_defaults(func=cmd_couple)
     s = sub.add_parser("uncouple", help="remove a coupling")
-    s.add_argument("kind", choices=COUPLING_KINDS)
-    s.add_argument("bc_no")
+    s.add_argument("kind", choices=COUPLING_KINDS, help="item, customer, resource or unit")
+    s.add_argument("bc_no", help="BC number (or unit code)")
     s.set_defaults(func=cmd_couple)
 
     s = sub.add_parser("import", help="import a CSV file (header row: entity-set property names)")
-    s.add_argument("kind", choices=IMPORT_KINDS)
-    s.add_argument("file")
+    s.add_argument(
+        "kind",
+        choices=IMPORT_KINDS,
+        help="what the file holds (units of measure and currencies first: the others refer to them)",
+    )
+    s.add_argument("file", help="the CSV file (UTF-8; comma, semicolon or tab separated)")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--progress", action="store_true", help="a progress bar even when not on a terminal")
@@ -70,7 +92,7 @@ def add_parsers(sub: Subcommands) -> None:
 
 
 def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
-    line = LedgerLine(
+    line = JournalLine(
         args.item_no,
         args.quantity,
         args.location or "",
@@ -78,21 +100,23 @@ def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
         args.entry_type,
         args.document_no or "",
         args.description or "",
+        args.new_location or "",
     )
 
-    async def post(engine: AsyncEngine) -> int:
+    async def post(engine: AsyncEngine) -> list[tuple[int, LedgerLine]]:
         async with write_transaction(engine) as conn:
-            (entry_no,) = await post_ledger_entries(conn, settings.company, [line])
-            return entry_no
+            return await post_journal_line(conn, settings.company, line)
 
     try:
-        entry_no = run_with_engine(settings, post)
+        posted = run_with_engine(settings, post)
     except PostingError as exc:
         fail(str(exc))
-    print(
-        f"Posted item ledger entry {entry_no}: {args.item_no} {args.quantity:+}"
-        + (f" at {args.location}" if args.location else "")
-    )
+    for entry_no, entry in posted:
+        print(
+            f"Posted item ledger entry {entry_no}: {entry.item_no} {entry.quantity:+}"
+            + (f" at {entry.location_code}" if entry.location_code else "")
+            + f" ({entry.entry_type})"
+        )
     return 0
 
 
@@ -138,6 +162,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     bar.close()
     for line, reason in result.errors:
         print(f"{path}:{line}: {reason}", file=sys.stderr)
+    for message, command in _PREREQUISITES.items():
+        if any(message in reason for _line, reason in result.errors):
+            print(f"Import those first: {command}", file=sys.stderr)
     print(
         f"Imported {result.succeeded} of {result.rows} rows into {args.kind} "
         f"({result.created} created, {result.updated} updated, {len(result.errors)} refused)."

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import Subcommands, fail, print_json, run_with_engine
+from gateway.cli.common import Subcommands, fail, print_json, print_table, run_with_engine, shorten, who
 from gateway.config import Settings
 from orders import inbox
+from orders.change_setup import SetupService
 from orders.inbox.states import InboxState
 from orders.inbox_commands import (
     CommandError,
@@ -19,10 +22,14 @@ from orders.inbox_commands import (
     create_sales_order_now,
     inbox_detail,
     process_sales_quote_now,
+    set_aside,
 )
 from orders.worker import OrderWorker
 from schemas import tables as t
 from schemas.migrate import current_revision, head_revision
+from schemas.types import GUID_PATTERN
+
+log = logging.getLogger("bcgw.worker")
 
 
 def add_parsers(sub: Subcommands) -> None:
@@ -46,29 +53,56 @@ def add_parsers(sub: Subcommands) -> None:
     )
 
 
+TARGET_HELP = "an inbox row id (the ID column of 'list') or the Sales id (a GUID: all its rows)"
+
+
 def _inbox_parser(sub: Subcommands, name: str, table: str, help_: str, action: tuple[str, str]) -> Subcommands:
-    """list / show / <action> / retry for one Sales table's inbox rows."""
+    """list / show / <action> / retry / ignore / discard for one Sales table's inbox rows."""
+    what = name.removesuffix("s")
     s = sub.add_parser(name, help=help_)
     s.set_defaults(func=cmd_inbox, table=table)
-    o = s.add_subparsers(dest="inbox_command", required=True)
-    a = o.add_parser("list", help=f"inbox rows for Sales {name}")
-    a.add_argument("--state", choices=list(t.INBOX_STATES))
-    a.add_argument("--json", action="store_true")
+    o = s.add_subparsers(dest="inbox_command", required=True, metavar="COMMAND")
+    a = o.add_parser("list", help=f"inbox rows for Sales {name}, newest first")
+    a.add_argument("--state", choices=list(t.INBOX_STATES), help="only rows in this state")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
     a = o.add_parser("show", help="one Sales row: deliveries, attempts, errors, the BC document (and archives)")
-    a.add_argument("sales_id")
-    a.add_argument("--json", action="store_true")
-    o.add_parser(action[0], help=action[1]).add_argument("sales_id")
-    a = o.add_parser("retry", help="try failed rows again")
+    a.add_argument("sales_id", help=f"the Sales {what}'s id (a GUID)")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    o.add_parser(action[0], help=action[1]).add_argument("sales_id", help=f"the Sales {what}'s id (a GUID)")
+    a = o.add_parser("retry", help="try failed, waiting or ignored rows again now")
     g = a.add_mutually_exclusive_group(required=True)
-    g.add_argument("sales_id", nargs="?")
-    g.add_argument("--all-failed", action="store_true")
+    g.add_argument("sales_id", nargs="?", metavar="ID", help=TARGET_HELP)
+    g.add_argument("--all-failed", action="store_true", help="every failed row (and failed write-back)")
+    a = o.add_parser(
+        "ignore",
+        help="set a row aside: kept, never processed again unless a person retries or creates it",
+    )
+    a.add_argument("target", metavar="ID", help=TARGET_HELP)
+    a.add_argument("--reason", required=True, help="why (kept with who and when; shown by 'show')")
+    a = o.add_parser(
+        "discard",
+        help="drop a row from the inbox (the delivery log keeps the trace; Sales may queue it afresh)",
+    )
+    a.add_argument("target", metavar="ID", help=TARGET_HELP)
+    a.add_argument("--reason", required=True, help="why (kept with who and when; shown by 'show')")
     return o
+
+
+def _target(text: str) -> int | str:
+    """An inbox row id or a Sales id, as the person typed it."""
+    if text.isdigit():
+        return int(text)
+    if GUID_PATTERN.fullmatch(text):
+        return text.lower()
+    fail(f"'{text}' is neither an inbox row id (a number) nor a Sales id (a GUID).", 2)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     async def run(engine: AsyncEngine) -> int:
         if await current_revision(engine) != head_revision():
             raise CommandError("The database schema is not current: run 'bc-gateway db upgrade'.")
+        for warning in await SetupService(engine, settings).warnings():
+            log.warning("setup: %s", warning)
         worker = OrderWorker(engine, settings)
         if args.once:
             try:
@@ -90,38 +124,68 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _row_line(row: inbox.InboxRow) -> str:
-    doc = f"{row.document_type} {row.document_no}".strip() or "-"
-    wb = f" write-back {row.writeback_state}" if row.writeback_state else ""
-    err = (
-        f"  {row.last_error}"
-        if row.last_error and row.state in (InboxState.FAILED, InboxState.WAITING, InboxState.IGNORED)
-        else ""
+LIST_HEADERS = ("ID", "SALES NO.", "SALES ID", "EVENT", "STATE", "BC DOCUMENT", "WRITE-BACK", "MESSAGE")
+
+
+def _list_rows(rows: list[inbox.InboxRow], settings: Settings) -> list[list[object]]:
+    zone = ZoneInfo(settings.time_zone)
+    out: list[list[object]] = []
+    for row in rows:
+        doc = f"{row.document_type} {row.document_no}".strip() or "-"
+        message = row.last_error if row.state in (InboxState.FAILED, InboxState.WAITING, InboxState.IGNORED) else ""
+        out.append(
+            [
+                row.id,
+                row.sales_number or "-",
+                row.sales_id,
+                row.event,
+                row.status(settings.max_attempts, zone),
+                doc,
+                row.writeback_state or "-",
+                shorten(message),
+            ]
+        )
+    return out
+
+
+def _empty_list(name: str, state: str | None) -> str:
+    if state:
+        return f"No {name} in the inbox are {state}. 'bc-gateway {name} list' shows them all."
+    what = "orders" if name == "orders" else "quotes"
+    event = "submits them" if name == "orders" else "activates or wins them"
+    return (
+        f"No {what} in the inbox yet. {what.capitalize()} arrive when Sales {event}; "
+        "see 'bc-gateway setup' to connect Sales, and 'bc-gateway orders reconcile' to ask Sales now."
     )
-    return f"{row.id:>6} {row.sales_id} {row.event:<8} {row.state:<10} attempts {row.attempts:<2} {doc:<16}{wb}{err}"
 
 
-def print_show(data: dict[str, Any]) -> None:
-    if not data["inbox"]:
-        print(f"Nothing in the inbox for {data['sales_id']}.")
+def print_show(data: dict[str, Any], name: str = "orders") -> None:
+    if not data["inbox"] and not data.get("actions"):
+        print(
+            f"Nothing in the inbox for {data['sales_id']}. 'bc-gateway {name} list' shows what is there; "
+            f"'bc-gateway orders reconcile' asks Sales for what the inbox lacks."
+        )
         return
     for row in data["inbox"]:
         print(
-            f"Inbox row {row['id']}: {row['table_name']} {row['sales_id']} event {row['event']}"
+            f"Inbox row {row['id']}: {row['table_name']} {row['sales_number'] or row['sales_id']} event {row['event']}"
             + (f" revision {row['revision']}" if row["revision"] >= 0 else "")
         )
+        print(f"  Sales id {row['sales_id']}")
         print(
-            f"  state {row['state']}, {row['attempts']} attempt(s), source {row['source']}, "
+            f"  state {row['status']}, {row['attempts']} attempt(s), source {row['source']}, "
             f"received {row['received_at']}, processed {row['processed_at'] or '-'}"
         )
-        if row["last_error"]:
+        if row["ignored_by"]:
+            print(f"  ignored by {row['ignored_by']} at {row['ignored_at']}: {row['ignored_reason']}")
+        elif row["last_error"]:
             print(f"  message: {row['last_error']}")
         if row["writeback_state"]:
             print(
                 f"  write-back to Sales: {row['writeback_state']}"
                 + (f" ({row['writeback_error']})" if row.get("writeback_error") else "")
             )
-        print(f"  deliveries ({row['deliveries']}):")
+        print(f"  deliveries ({row['deliveries']}):" if row["deliveries_log"] else "  deliveries: none (not a webhook)")
         for d in row["deliveries_log"]:
             print(
                 f"    {d['received_at']} {d['message']:<10} {d['outcome']:<9} correlation {d['correlation_id']}"
@@ -139,6 +203,12 @@ def print_show(data: dict[str, Any]) -> None:
                     f"    {ln['line_no']:>6} {ln['type'] or '(text)':<12} {ln['no']:<10} {ln['description'][:40]:<40} "
                     f"{ln['quantity']:>10} {ln['unit_of_measure_code']:<6} {ln['amount']:>12}"
                 )
+    for act in data.get("actions", []):
+        verb = "ignored" if act["action"] == "ignore" else "discarded"
+        print(
+            f"Inbox row {act['inbox_id']} ({act['event']}, was {act['state_before']}) {verb} by {act['acted_by']} "
+            f"at {act['acted_at']}: {act['reason']}"
+        )
 
 
 def print_command_result(result: CommandResult, what: str) -> int:
@@ -159,22 +229,31 @@ def print_command_result(result: CommandResult, what: str) -> int:
 def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
     sub, table = args.inbox_command, args.table
     company = settings.company
+    name = "orders" if table == inbox.SALESORDER else "quotes"
 
     async def run(engine: AsyncEngine) -> Any:
         if sub == "list":
             return await inbox.list_rows(engine, company, table, args.state)
         if sub == "show":
-            return await inbox_detail(engine, company, args.sales_id, table)
+            return await inbox_detail(engine, company, args.sales_id, table, settings.max_attempts, settings.time_zone)
         if sub == "create":
             return await create_sales_order_now(engine, settings, args.sales_id)
         if sub == "process":
             return await process_sales_quote_now(engine, settings, args.sales_id)
+        if sub in ("ignore", "discard"):
+            return await set_aside(
+                engine, settings, table, _target(args.target), inbox.SetAsideAction(sub), who(), args.reason
+            )
         if sub == "retry":
             ids = None
             if not args.all_failed:
-                ids = [r.id for r in await inbox.find(engine, company, args.sales_id, table)]
+                target = _target(args.sales_id)
+                if isinstance(target, int):
+                    ids = [target] if await inbox.get(engine, company, table, target) else []
+                else:
+                    ids = [r.id for r in await inbox.find(engine, company, target, table)]
                 if not ids:
-                    raise CommandError(f"Nothing in the inbox for {args.sales_id}.")
+                    raise CommandError(f"Nothing in the inbox for {args.sales_id}; see 'bc-gateway {name} list'.")
             return await inbox.retry(engine, company, table, ids)
         worker = OrderWorker(engine, settings)
         try:
@@ -188,22 +267,38 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
         fail(str(exc))
     if sub == "list":
         if args.json:
-            print_json([r.as_dict() for r in result])
+            zone = ZoneInfo(settings.time_zone)
+            print_json([r.as_dict() | {"status": r.status(settings.max_attempts, zone)} for r in result])
         else:
-            for row in result:
-                print(_row_line(row))
+            print_table(LIST_HEADERS, _list_rows(result, settings), _empty_list(name, args.state))
         return 0
     if sub == "show":
         if args.json:
             print_json(result)
         else:
-            print_show(result)
+            print_show(result, name)
             for no, versions in result["archives"].items():
                 for v in versions:
                     print(f"  archive of {no}: version {v['version_no']} at {v['archived_at']} ({v['reason']})")
         return 0
     if sub in ("create", "process"):
         return print_command_result(result, "order" if sub == "create" else "quote")
+    if sub in ("ignore", "discard"):
+        for act in result:
+            label = act.sales_number or act.sales_id
+            if sub == "ignore":
+                print(
+                    f"Ignored inbox row {act.inbox_id} ({label}, {act.event}, was "
+                    f"{act.state_before}): it stays in the inbox and is not processed again unless you run "
+                    f"'bc-gateway {name} retry {act.inbox_id}'."
+                )
+            else:
+                print(
+                    f"Discarded inbox row {act.inbox_id} ({label}, {act.event}, was {act.state_before}); the "
+                    "delivery log keeps its deliveries. If Sales delivers it again, or reconciliation finds it "
+                    "still waiting, it comes back as a new row."
+                )
+        return 0
     if sub == "retry":
         print(f"{result} inbox row(s) will be tried again.")
         return 0

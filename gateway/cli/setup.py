@@ -16,11 +16,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import Subcommands, fail, print_json, run_with_engine, who
+from gateway.cli.common import Subcommands, fail, print_json, print_table, run_with_engine, who
 from gateway.config import Settings
 from orders.change_setup import ChangeResult, SetupService
+from orders.dataverse.connection_check import CheckResult, check_dataverse_connection
 from orders.setup import ACTIONS, FIELD_BY_NAME, FIELDS, ConnectionSetup, FieldKind, SetupChange, SetupError
-from orders.setup_rules import check_value, default_odata_url, webhook_url
+from orders.setup_rules import check_value, default_odata_url, effective_odata_url, setup_warnings, webhook_url
 from schemas.roles import PRODUCT_AVAILABILITY
 from schemas.users import UserService
 
@@ -29,7 +30,12 @@ _MAPPINGS = {d.mapping_key: d.name for d in FIELDS if d.kind is FieldKind.MAPPIN
 
 def add_parsers(sub: Subcommands) -> None:
     s = sub.add_parser("setup", help="the Dynamics 365 Sales connection setup (assisted, or by flags)")
-    s.add_argument("action", nargs="?", choices=["show", "history"], help="show the setup, or its change log")
+    s.add_argument(
+        "action",
+        nargs="?",
+        choices=["show", "history", "test"],
+        help="show the setup (and its warnings), its change log, or test the connection to Sales",
+    )
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--interactive", action="store_true", help="ask for each field even without a terminal")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -39,7 +45,7 @@ def add_parsers(sub: Subcommands) -> None:
         elif d.kind is FieldKind.BOOL:
             g = s.add_mutually_exclusive_group()
             g.add_argument(d.flag, dest=d.name, action="store_const", const=True, help=d.help)
-            g.add_argument(d.off_flag, dest=d.name, action="store_const", const=False)
+            g.add_argument(d.off_flag, dest=d.name, action="store_const", const=False, help=f"the opposite of {d.flag}")
         elif d.flag:
             help_ = f"{d.help}; - reads it from standard input" if d.secret else d.help
             metavar = d.metavar or d.flag.removeprefix("--").replace("-", "_").upper()
@@ -146,6 +152,7 @@ def guide(
     v["item_availability_enabled"] = availability
     new_key = False
     if availability:
+        # The gateway's own address is offered; kept as it is, it stays derived (setup_rules).
         v["odata_url"] = _ask_field("odata_url", current.odata_url or default_odata_url, read)
         v["odata_username"] = _ask_field("odata_username", current.odata_username, read)
         new_key = _ask_bool("Make a new access key for that user now (the old one stops working)?", False, read)
@@ -207,26 +214,83 @@ def print_view(view: Mapping[str, Any]) -> None:
             print(f"{key:<40} {value}")
 
 
+def print_warnings(warnings: list[str]) -> None:
+    if warnings:
+        print("\nWarnings (the setup is saved, but a real Dynamics 365 Sales cannot work with this):")
+        for warning in warnings:
+            print(f"  - {warning}")
+
+
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     async def read(engine: AsyncEngine) -> Any:
         service = SetupService(engine, settings)
-        return await service.history() if args.action == "history" else await service.view()
+        if args.action == "history":
+            return await service.history()
+        stored = await service.get()
+        return {**await service.view(), "warnings": await service.warnings()}, stored
 
     result = run_with_engine(settings, read)
+    if args.action == "history":
+        if args.json:
+            print_json(result)
+            return 0
+        print_table(
+            ("CHANGED AT", "BY", "FIELD", "OLD", "NEW"),
+            [(c["changed_at"], c["changed_by"], c["field"], repr(c["old"]), repr(c["new"])) for c in result],
+            "No changes to the setup yet. 'bc-gateway setup' sets it up (it asks for each value).",
+        )
+        return 0
+    view, stored = result
     if args.json:
-        print_json(result)
-    elif args.action == "history":
-        for change in result:
-            print(
-                f"{change['changed_at']}  {change['changed_by']:<16} {change['field']}: "
-                f"{change['old']!r} -> {change['new']!r}"
-            )
-    else:
-        print_view(result)
+        print_json(view)
+        return 0
+    warnings = view.pop("warnings")
+    if view["odata_url"] and not stored.odata_url:
+        view["odata_url"] += "   (derived from BCGW_PUBLIC_URL; --odata-url sets one)"
+    print_view(view)
+    print_warnings(warnings)
     return 0
 
 
+def _test(args: argparse.Namespace, settings: Settings) -> int:
+    """`setup test`: each connection's checks, as (group, results). A group per connection, so
+    that the Business Central connection's checks can be added beside these."""
+
+    async def run(engine: AsyncEngine) -> list[tuple[str, str, list[CheckResult]]]:
+        setup = await SetupService(engine, settings).get()
+        where = setup.dataverse_url or "(not set up)"
+        return [
+            ("dataverse", f"Dynamics 365 Sales (Dataverse Web API) at {where}", await check_dataverse_connection(setup))
+        ]
+
+    groups = run_with_engine(settings, run)
+    if args.json:
+        print_json({key: [dataclasses.asdict(r) for r in results] for key, _title, results in groups})
+    else:
+        for _key, title, results in groups:
+            print(title)
+            print_table(
+                ("RESULT", "CHECK", "DETAILS"),
+                [("ok" if r.ok else ("FAILED" if r.required else "missing"), r.name, r.message) for r in results],
+                "  (nothing to check)",
+            )
+            print()
+    failed = [r for _k, _t, results in groups for r in results if not r.ok and r.required]
+    total = sum(len(results) for _k, _t, results in groups)
+    if not args.json:
+        if failed:
+            print(
+                f"{len(failed)} of {total} checks failed. Fix the first one first, "
+                "then run 'bc-gateway setup test' again."
+            )
+        else:
+            print(f"All {total} checks passed.")
+    return 1 if failed else 0
+
+
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "test":
+        return _test(args, settings)
     if args.action:
         return _show(args, settings)
     try:
@@ -258,7 +322,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
                 raise SetupError("--new-key needs an OData web service user (--odata-user).")
             _user, key = await users.change_key(setup.odata_username)
         return {
-            "odata_url": setup.odata_url,
+            "odata_url": effective_odata_url(setup, settings),
             "odata_username": setup.odata_username,
             "odata_accesskey": key,
             "webhook_url": webhook_url(settings),
@@ -268,6 +332,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
             },
             "webhook_secret": result.webhook_secret,
             "changed": sorted(result.changed),
+            "warnings": setup_warnings(setup, settings),
         }
 
     try:
@@ -301,3 +366,5 @@ def _print_outcome(out: Mapping[str, Any]) -> None:
         print(f"  authentication HttpHeader: {auth['header']} = {secret}")
     else:
         print(f"  authentication WebhookKey: {secret}")
+    print_warnings(out["warnings"])
+    print("\n'bc-gateway setup test' checks the connection to Sales now.")

@@ -14,8 +14,11 @@ import email.utils
 import json
 import logging
 import random
+import socket
+import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +26,7 @@ from urllib.parse import quote as urlquote
 
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
 from yarl import URL
 
 from orders.retry import Backoff
@@ -34,26 +38,52 @@ __all__ = [
     "DataverseNotFound",
     "DataverseUnavailable",
     "WebApiSession",
+    "connection_failure",
+    "dataverse_error_text",
+    "deadline",
+    "oauth_error_text",
 ]
 
 log = logging.getLogger(__name__)
 
 API_PATH = "/api/data/v9.2/"
 LOOKUP_ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Passing failures: throttling, and the server's own errors. A 500 is Dataverse's answer to many
+# a passing fault (a plug-in timing out, SQL deadlocks), so it is retried like 502-504 — for
+# idempotent calls; a POST that got a 500 may have been carried out and is not repeated here.
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The longest Retry-After slept inside one request; a longer one is handed to the caller
+# (DataverseUnavailable.retry_after), who reschedules instead of holding a worker slot.
+MAX_RETRY_AFTER = 30.0
 
 # Salesorder states and statuses used by the write-back (dataverse.md §2).
 _FILTER_SAFE = "'(),:"  # readable in logs; everything else percent-encoded
 
 
 class DataverseError(Exception):
-    """Sales answered with an error (or could not be reached: see DataverseUnavailable)."""
+    """Sales answered with an error (or could not be reached: see DataverseUnavailable).
 
-    def __init__(self, status: int | None, code: str, message: str) -> None:
+    ``call`` names the request ("GET /api/data/v9.2/salesorders(...)") once the transport knows it.
+    """
+
+    def __init__(self, status: int | None, code: str, message: str, call: str = "") -> None:
         super().__init__(" ".join(part for part in ("Dataverse", str(status or ""), code) if part) + f": {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.call = call
+
+    def describe(self) -> str:
+        """What failed, in one line for logs and people: the call, the HTTP status and Dataverse's
+        code, then the message (e.g. "GET /api/data/v9.2/salesorders(…): HTTP 503 0x80040216:
+        simulated failure 503"; without an answer: "…: no answer within 30 s")."""
+        answer = " ".join(part for part in (f"HTTP {self.status}" if self.status else "", self._code()) if part)
+        head = ": ".join(part for part in (self.call, answer) if part)
+        return f"{head}: {self.message}" if head else self.message
+
+    def _code(self) -> str:
+        # "timeout", "connection" and "deadline" are ours, not Dataverse's: the message says it.
+        return "" if self.code in ("timeout", "connection", "deadline") else self.code
 
 
 class DataverseNotFound(DataverseError):
@@ -66,9 +96,40 @@ class DataverseUnavailable(DataverseError):
     ``retry_after`` is the wait Sales last asked for, in seconds, when it asked for one.
     """
 
-    def __init__(self, status: int | None, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(status, code, message)
+    def __init__(
+        self, status: int | None, code: str, message: str, retry_after: float | None = None, call: str = ""
+    ) -> None:
+        super().__init__(status, code, message, call)
         self.retry_after = retry_after
+
+
+# The monotonic time by which the current task's Sales calls must end (see `deadline`).
+_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("dataverse_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Every Sales call made inside this block, in this task, ends within ``seconds`` from now —
+    retries, backoff and token requests included: an attempt's timeout is cut to what is left, and
+    no retry is started that could not finish in time. A context variable, so that concurrent
+    tasks sharing one client each keep their own deadline. Nested, the earlier deadline holds."""
+    outer = _DEADLINE.get()
+    if seconds is None:
+        value = outer
+    else:
+        value = (time.monotonic() + seconds, seconds)
+        if outer is not None and outer[0] < value[0]:
+            value = outer  # an inner block never outlives the one it is in
+    token = _DEADLINE.set(value)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _time_left() -> float | None:
+    current = _DEADLINE.get()
+    return None if current is None else current[0] - time.monotonic()
 
 
 def _loads(text: str) -> Any:
@@ -105,6 +166,32 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
+class _AsksTooLong(stop_base):
+    """Stop when Sales asks for a longer pause than a request may hold its caller: hand it back."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        retry = outcome.exception() if outcome is not None else None
+        return isinstance(retry, _Retry) and (retry.retry_after or 0.0) > self.limit
+
+
+class _PastDeadline(stop_base):
+    """Stop when the pause before the next try would end after the task's deadline."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = _time_left()
+        return left is not None and (retry_state.upcoming_sleep or 0.0) >= left
+
+
+def _deadline_passed(call: str) -> DataverseUnavailable:
+    current = _DEADLINE.get()
+    limit = f" of {current[1]:g} s" if current is not None else ""
+    return DataverseUnavailable(None, "deadline", f"the deadline{limit} for this order's Sales calls passed", call=call)
+
+
 class WebApiSession:
     """The Web API transport: OAuth client-credentials token, retries, errors, paging."""
 
@@ -120,6 +207,7 @@ class WebApiSession:
         base_delay: float = 0.5,
         max_delay: float = 30.0,
         timeout: float = 30.0,
+        max_retry_after: float = MAX_RETRY_AFTER,
         page_size: int | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         now: Callable[[], float] = time.monotonic,
@@ -129,7 +217,9 @@ class WebApiSession:
         """``sleep``/``now``/``wall_clock``/``rand`` are injectable for tests: ``now`` times the
         token cache, ``wall_clock`` reads an HTTP-date Retry-After, ``rand`` draws the jitter.
         Retries wait by :class:`orders.retry.Backoff`
-        from ``base_delay`` up to ``max_delay`` seconds."""
+        from ``base_delay`` up to ``max_delay`` seconds; ``timeout`` bounds each attempt; a
+        Retry-After longer than ``max_retry_after`` is not slept but raised (DataverseUnavailable
+        with ``retry_after``)."""
         self._session = session
         self.org_url = org_url.rstrip("/")
         self.base_url = self.org_url + API_PATH
@@ -139,6 +229,7 @@ class WebApiSession:
         self.max_attempts = max(1, max_attempts)
         self.retry_policy = Backoff(base_delay, max_delay, rand)
         self.timeout = timeout
+        self.max_retry_after = max_retry_after
         self.page_size = page_size
         self._sleep = sleep
         self._now = now
@@ -188,7 +279,7 @@ class WebApiSession:
             text = await resp.text()
             if resp.status < 300:
                 return _loads(text) if text else {}
-            code, message = _oauth_error(text)
+            code, message = oauth_error_text(text)
             if resp.status in _RETRY_STATUSES:
                 raise _Retry(
                     DataverseUnavailable(resp.status, code, f"token endpoint: {message}"), _retry_after(resp, self)
@@ -198,7 +289,8 @@ class WebApiSession:
     # -- HTTP with retries --------------------------------------------------------------------
 
     def _client_timeout(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=self.timeout)
+        left = _time_left()
+        return aiohttp.ClientTimeout(total=self.timeout if left is None else max(0.001, min(self.timeout, left)))
 
     async def _with_retries(
         self,
@@ -211,21 +303,36 @@ class WebApiSession:
         """Run one attempt after another by the retry policy until one succeeds or gives a final
         answer; a failure worth another try is a ``_Retry`` inside, DataverseUnavailable outside."""
 
+        call = f"{method} {_path(url)}"
+        attempts = 0
+
         async def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            left = _time_left()
+            if left is not None and left <= 0:
+                raise _deadline_passed(call)
             try:
                 return await attempt_fn(method, url, *args)
+            except DataverseError as exc:
+                exc.call = exc.call or call
+                raise
+            except _Retry as retry:
+                retry.error.call = retry.error.call or call
+                raise
             except (TimeoutError, aiohttp.ServerTimeoutError):
-                error = DataverseUnavailable(None, "timeout", f"{method} {_path(url)} timed out")
+                left = _time_left()
+                if left is not None and left <= 0.001:
+                    raise _deadline_passed(call) from None
+                error = DataverseUnavailable(None, "timeout", f"no answer within {self.timeout:g} s", call=call)
                 if not idempotent:
                     raise error from None
                 raise _Retry(error) from None
             except aiohttp.ClientConnectorError as exc:
                 # Not connected at all: nothing was sent, so even a POST may be repeated.
-                raise _Retry(
-                    DataverseUnavailable(None, "connection", f"{method} {_path(url)}: {exc.__class__.__name__}")
-                ) from None
+                raise _Retry(DataverseUnavailable(None, "connection", connection_failure(exc), call=call)) from None
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-                error = DataverseUnavailable(None, "connection", f"{method} {_path(url)}: {exc.__class__.__name__}")
+                error = DataverseUnavailable(None, "connection", connection_failure(exc), call=call)
                 if not idempotent:
                     raise error from None
                 raise _Retry(error) from None
@@ -241,19 +348,16 @@ class WebApiSession:
 
         def before_sleep(state: RetryCallState) -> None:
             retry = state.outcome.exception() if state.outcome is not None else None
-            error = retry.error if isinstance(retry, _Retry) else None
             log.info(
-                "dataverse %s %s failed (%s %s), retry %d in %.2f s",
-                method,
-                _path(url),
-                error.status if error else None,
-                error.code if error else None,
+                "dataverse %s failed, retry %d of %d in %.2f s",
+                retry.error.describe() if isinstance(retry, _Retry) else call,
                 state.attempt_number,
+                self.max_attempts - 1,
                 state.upcoming_sleep,
             )
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(self.max_attempts) | _AsksTooLong(self.max_retry_after) | _PastDeadline(),
             wait=wait,
             retry=retry_if_exception_type(_Retry),
             sleep=self._sleep,
@@ -264,13 +368,14 @@ class WebApiSession:
             return await retrying(attempt)
         except _Retry as last:
             last.error.retry_after = last.retry_after
-            log.warning(
-                "dataverse %s %s gave up after %d attempts: %s",
-                method,
-                _path(url),
-                self.max_attempts,
-                last.error.message,
-            )
+            if last.retry_after is not None and last.retry_after > self.max_retry_after:
+                log.info(
+                    "dataverse %s: Sales asks to wait %.0f s; not waiting inside the request",
+                    last.error.describe(),
+                    last.retry_after,
+                )
+            else:
+                log.warning("dataverse %s; gave up after %d attempt(s)", last.error.describe(), attempts)
             raise last.error from None
 
     async def _api_attempt(
@@ -305,7 +410,7 @@ class WebApiSession:
                     continue
                 if resp.status < 300:
                     return resp.status, dict(resp.headers), (_loads(text) if text.strip() else None)
-                code, message = _dataverse_error(text, resp.status)
+                code, message = dataverse_error_text(text, resp.status)
                 if resp.status == 429 or (resp.status in _RETRY_STATUSES and idempotent):
                     raise _Retry(DataverseUnavailable(resp.status, code, message), _retry_after(resp, self))
                 if resp.status in _RETRY_STATUSES:
@@ -373,12 +478,38 @@ class WebApiSession:
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def connection_failure(exc: BaseException) -> str:
+    """Why no answer came, in words: DNS, TLS, refused, reset ... (never a URL's query or a header)."""
+    key = getattr(exc, "_conn_key", None)
+    where = f"{key.host}:{key.port}" if key is not None else ""
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert = getattr(exc, "certificate_error", None)
+        return f"the TLS certificate of {where} is not trusted ({cert or 'verification failed'})"
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError) or isinstance(os_error, ssl.SSLError):
+        reason = getattr(os_error if isinstance(os_error, ssl.SSLError) else exc, "reason", None) or exc
+        return f"the TLS handshake with {where or 'the server'} failed ({reason})"
+    if isinstance(os_error, socket.gaierror):
+        host = key.host if key is not None else "the host"
+        return f"the host name {host} cannot be resolved (DNS: {os_error.strerror or os_error})"
+    if isinstance(os_error, ConnectionRefusedError):
+        return f"{where} refused the connection (nothing listens there)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {where}: {(os_error and os_error.strerror) or exc}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "Sales closed the connection before answering"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"the answer was cut off ({type(exc).__name__})"
+    return f"the connection failed ({type(exc).__name__}: {exc})"
+
+
 def _path(url: str) -> str:
     # Log the path only: never a query string a secret could hide in, never headers.
     return URL(url).path
 
 
-def _dataverse_error(text: str, status: int) -> tuple[str, str]:
+def dataverse_error_text(text: str, status: int) -> tuple[str, str]:
+    """(code, message) of a Web API error body ``{"error": {"code", "message"}}``, or a snippet."""
     try:
         data = json.loads(text) if text else None
     except ValueError:
@@ -392,7 +523,8 @@ def _dataverse_error(text: str, status: int) -> tuple[str, str]:
     return "", snippet or f"HTTP {status}"
 
 
-def _oauth_error(text: str) -> tuple[str, str]:
+def oauth_error_text(text: str) -> tuple[str, str]:
+    """(error, first line of error_description) of an OAuth error body, or a snippet."""
     try:
         data = json.loads(text) if text else None
     except ValueError:

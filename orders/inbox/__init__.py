@@ -5,7 +5,8 @@ Used as a namespace (``from orders import inbox``; ``inbox.claim(...)``):
 - :mod:`~orders.inbox.rows`: a delivery, what it came to, an inbox row;
 - :mod:`~orders.inbox.intake`: webhook deliveries and events without one into the inbox;
 - :mod:`~orders.inbox.queue`: claiming with a lease, finishing, write-backs;
-- :mod:`~orders.inbox.queries`: reading, a person's retry, counts, pruning.
+- :mod:`~orders.inbox.queries`: reading, a person's retry, counts, pruning;
+- :mod:`~orders.inbox.set_aside`: a person's ignore and discard, and their log.
 """
 
 from orders.inbox.intake import enqueue, record_delivery
@@ -13,10 +14,12 @@ from orders.inbox.queries import (
     counts_by_state,
     deliveries,
     find,
+    get,
     list_rows,
     prune,
     retry,
     submitted_orders_waiting,
+    waiting_submitted_orders,
 )
 from orders.inbox.queue import (
     claim,
@@ -28,6 +31,7 @@ from orders.inbox.queue import (
     renew_lease,
 )
 from orders.inbox.rows import Delivery, DeliveryOutcome, InboxRow, utcnow
+from orders.inbox.set_aside import InboxAction, SetAsideAction, SetAsideRefused, actions, set_aside
 from orders.inbox.states import (
     NO_REVISION,
     OPEN_STATES,
@@ -52,12 +56,16 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryResult",
     "FailureKind",
+    "InboxAction",
     "InboxEvent",
     "InboxRow",
     "InboxState",
     "SalesTable",
+    "SetAsideAction",
+    "SetAsideRefused",
     "Source",
     "WritebackState",
+    "actions",
     "claim",
     "claim_one",
     "claim_writebacks",
@@ -67,12 +75,15 @@ __all__ = [
     "find",
     "finish",
     "finish_writeback",
+    "get",
     "list_rows",
     "owned",
     "prune",
     "record_delivery",
     "renew_lease",
     "retry",
+    "set_aside",
     "submitted_orders_waiting",
     "utcnow",
+    "waiting_submitted_orders",
 ]

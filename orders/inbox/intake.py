@@ -12,12 +12,32 @@ import datetime as dt
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orders.dataverse.webhook_context import ContextError, Entity, parse_context
 from orders.inbox.rows import Delivery, DeliveryOutcome, InboxRow, utcnow
 from orders.inbox.states import NO_REVISION, DeliveryResult, InboxState, Source
 from schemas import change_log as changes
 from schemas.db import insert_ignore, write_transaction
 from schemas.tables import order_inbox as inbox
 from schemas.tables import webhook_delivery
+
+_NUMBER_COLUMNS = ("ordernumber", "quotenumber")
+
+
+def number_in(body: str) -> str:
+    """The order or quote number a delivery's body carries (its Target or an image), or ""."""
+    if not any(column in body for column in _NUMBER_COLUMNS):
+        return ""  # most bodies: no need to parse again what the receiver parsed
+    try:
+        context = parse_context(body)
+    except ContextError:
+        return ""
+    for entity in (context.target, *context.post_images.values(), *context.pre_images.values()):
+        if isinstance(entity, Entity):
+            for column in _NUMBER_COLUMNS:
+                value = entity.get(column)
+                if isinstance(value, str) and value.strip():
+                    return value.strip()[:100]
+    return ""
 
 
 async def record_delivery(engine: AsyncEngine, company: str, delivery: Delivery) -> DeliveryOutcome:
@@ -36,6 +56,7 @@ async def record_delivery(engine: AsyncEngine, company: str, delivery: Delivery)
             delivery.revision,
             Source.WEBHOOK,
             now,
+            number_in(delivery.body),
         )
         state = (await conn.execute(select(inbox.c.state).where(inbox.c.id == row_id))).scalar_one()
         outcome = DeliveryResult.QUEUED if created else DeliveryResult.DUPLICATE
@@ -55,6 +76,7 @@ async def _upsert(
     revision: int | None,
     source: str,
     now: dt.datetime,
+    number: str = "",
 ) -> tuple[int, bool]:
     key = {
         "company": company,
@@ -65,16 +87,25 @@ async def _upsert(
     }
     result = await conn.execute(
         insert_ignore(conn, inbox, list(key))
-        .values(**key, state=InboxState.RECEIVED, source=source, received_at=now, last_delivery_at=now, deliveries=1)
+        .values(
+            **key,
+            state=InboxState.RECEIVED,
+            source=source,
+            received_at=now,
+            last_delivery_at=now,
+            deliveries=1,
+            sales_number=number,
+        )
         .returning(inbox.c.id)
     )
     inserted = result.scalar_one_or_none()
     if inserted is not None:
         return inserted, True
     row_id = (await conn.execute(select(inbox.c.id).where(*[inbox.c[k] == v for k, v in key.items()]))).scalar_one()
-    await conn.execute(
-        update(inbox).where(inbox.c.id == row_id).values(deliveries=inbox.c.deliveries + 1, last_delivery_at=now)
-    )
+    values: dict[str, object] = {"deliveries": inbox.c.deliveries + 1, "last_delivery_at": now}
+    if number:
+        values["sales_number"] = number
+    await conn.execute(update(inbox).where(inbox.c.id == row_id).values(**values))
     return row_id, False
 
 
@@ -84,6 +115,9 @@ async def _fresh_chance(conn: AsyncConnection, row_id: int, state: str, now: dt.
     if state == InboxState.PROCESSING:
         await conn.execute(update(inbox).where(inbox.c.id == row_id).values(redelivered=True))
         return state
+    set_aside = (await conn.execute(select(inbox.c.ignored_by).where(inbox.c.id == row_id))).scalar_one()
+    if set_aside:
+        return state  # a person set it aside: a delivery does not overrule them
     if state == InboxState.IGNORED:
         await conn.execute(
             update(inbox)
@@ -126,11 +160,13 @@ async def enqueue(
     event: str,
     revision: int | None = None,
     source: str = Source.MANUAL,
+    number: str = "",
 ) -> tuple[InboxRow, bool]:
-    """Put an event in the inbox without a webhook (reconciliation, a person's command)."""
+    """Put an event in the inbox without a webhook (reconciliation, a person's command);
+    `number`: the Sales order or quote number, when the caller knows it."""
     now = utcnow()
     async with write_transaction(engine) as conn:
-        row_id, created = await _upsert(conn, company, table_name, sales_id, event, revision, source, now)
+        row_id, created = await _upsert(conn, company, table_name, sales_id, event, revision, source, now, number)
         if created:
             await changes.record(conn, changes.INBOX, company=company, key=str(row_id))
         row = (await conn.execute(select(inbox).where(inbox.c.id == row_id))).one()

@@ -25,6 +25,17 @@ async def find(engine: AsyncEngine, company: str, sales_id: str, table_name: str
     return [InboxRow.from_row(r) for r in rows]
 
 
+async def get(engine: AsyncEngine, company: str, table_name: str, row_id: int) -> InboxRow | None:
+    """One inbox row by its id (the ID column of `orders list`)."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(inbox).where(inbox.c.company == company, inbox.c.table_name == table_name, inbox.c.id == row_id)
+            )
+        ).first()
+    return InboxRow.from_row(row) if row is not None else None
+
+
 async def list_rows(
     engine: AsyncEngine, company: str, table_name: str | None = None, state: str | None = None, limit: int = 500
 ) -> list[InboxRow]:
@@ -81,7 +92,16 @@ async def retry(engine: AsyncEngine, company: str, table_name: str, row_ids: lis
         result = await conn.execute(
             update(inbox)
             .where(*where, inbox.c.state.in_(states))
-            .values(state=InboxState.RECEIVED, attempts=0, next_attempt_at=None, last_error="", failure="")
+            .values(
+                state=InboxState.RECEIVED,
+                attempts=0,
+                next_attempt_at=None,
+                last_error="",
+                failure="",
+                ignored_by="",
+                ignored_at=None,
+                ignored_reason="",
+            )
         )
         wb = await conn.execute(
             update(inbox)
@@ -100,19 +120,22 @@ async def counts_by_state(engine: AsyncEngine) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
+_WAITING_ORDERS = (
+    inbox.c.table_name == SalesTable.SALESORDER,
+    inbox.c.event == InboxEvent.SUBMIT,
+    inbox.c.state.in_(OPEN_STATES),
+)
+
+
 async def submitted_orders_waiting(conn: AsyncConnection) -> int:
     """Submitted Sales orders not yet turned into BC orders (BC refuses to switch off then)."""
-    return (
-        await conn.execute(
-            select(func.count())
-            .select_from(inbox)
-            .where(
-                inbox.c.table_name == SalesTable.SALESORDER,
-                inbox.c.event == InboxEvent.SUBMIT,
-                inbox.c.state.in_(OPEN_STATES),
-            )
-        )
-    ).scalar_one()
+    return (await conn.execute(select(func.count()).select_from(inbox).where(*_WAITING_ORDERS))).scalar_one()
+
+
+async def waiting_submitted_orders(conn: AsyncConnection, limit: int = 10) -> list[InboxRow]:
+    """The first of those, oldest first, to name them in the message."""
+    rows = (await conn.execute(select(inbox).where(*_WAITING_ORDERS).order_by(inbox.c.id).limit(limit))).all()
+    return [InboxRow.from_row(r) for r in rows]
 
 
 async def prune(engine: AsyncEngine, retention_days: int, now: dt.datetime | None = None) -> int:
@@ -124,7 +147,8 @@ async def prune(engine: AsyncEngine, retention_days: int, now: dt.datetime | Non
     async with write_transaction(engine) as conn:
         deliveries = await conn.execute(delete(webhook_delivery).where(webhook_delivery.c.received_at < cutoff))
         done = or_(
-            inbox.c.state == InboxState.IGNORED,
+            # A row a person set aside is kept: it is the record of their decision.
+            and_(inbox.c.state == InboxState.IGNORED, inbox.c.ignored_by == ""),
             and_(
                 inbox.c.state == InboxState.CREATED,
                 inbox.c.writeback_state.in_((WritebackState.NONE, WritebackState.DONE)),

@@ -7,6 +7,7 @@ time), so several workers can run and a crashed worker's rows are taken over whe
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -44,12 +45,17 @@ async def claim(
     auto_tables: tuple[str, ...] = (),
     now: dt.datetime | None = None,
     company: str | None = None,
+    exclude: Collection[int] = (),
 ) -> list[InboxRow]:
+    """Take up to `limit` due rows with a lease. `exclude`: rows this worker is still working on
+    (a lease of its own that ran out must not give one row to two of its tasks)."""
     now = now or utcnow()
     async with write_transaction(engine) as conn:
         stmt = select(inbox.c.id).where(_due(now, auto_tables)).order_by(inbox.c.id).limit(limit)
         if company is not None:
             stmt = stmt.where(inbox.c.company == company)
+        if exclude:
+            stmt = stmt.where(inbox.c.id.not_in(list(exclude)))
         return await _take(
             conn,
             stmt,
@@ -92,6 +98,10 @@ async def claim_one(
                 lease_owner=owner,
                 lease_until=now + dt.timedelta(seconds=lease_seconds),
                 attempts=inbox.c.attempts + 1,
+                # A person's command on a row they had set aside takes it back.
+                ignored_by="",
+                ignored_at=None,
+                ignored_reason="",
             )
         )
         if result.rowcount == 0:
@@ -164,8 +174,10 @@ async def claim_writebacks(
     now: dt.datetime | None = None,
     row_id: int | None = None,
     company: str | None = None,
+    exclude: Collection[int] = (),
 ) -> list[InboxRow]:
-    """Created rows whose write-back to Sales is due (retried on their own, never re-created)."""
+    """Created rows whose write-back to Sales is due (retried on their own, never re-created);
+    `exclude` as for :func:`claim`."""
     now = now or utcnow()
     async with write_transaction(engine) as conn:
         stmt = (
@@ -177,6 +189,7 @@ async def claim_writebacks(
                 _lease_free(now),
                 *([inbox.c.id == row_id] if row_id is not None else []),
                 *([inbox.c.company == company] if company is not None else []),
+                *([inbox.c.id.not_in(list(exclude))] if exclude else []),
             )
             .order_by(inbox.c.id)
             .limit(limit)

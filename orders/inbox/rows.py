@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from orders.inbox.states import FailureKind, InboxState
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -56,6 +58,36 @@ class InboxRow:
     processed_at: dt.datetime | None
     next_attempt_at: dt.datetime | None
     deliveries: int
+    sales_number: str  # ordernumber / quotenumber, "" until a delivery or a read told it
+    ignored_by: str  # a person set the row aside (`orders ignore`); "" otherwise
+    ignored_at: dt.datetime | None
+    ignored_reason: str
+
+    @property
+    def label(self) -> str:
+        """How people know the row's Sales record: its number, else its id."""
+        return self.sales_number or self.sales_id
+
+    @property
+    def set_aside(self) -> bool:
+        """Ignored by a person: only a person's retry or create brings it back."""
+        return bool(self.ignored_by)
+
+    def status(self, max_attempts: int, zone: dt.tzinfo = dt.UTC) -> str:
+        """The state as a person needs it: a failed row the worker tries again by itself is
+        "retrying (next at HH:MM:SS, attempt n of m)" (time in `zone`), not "failed"."""
+        if self.state == InboxState.FAILED:
+            if self.next_attempt_at is not None:
+                at = self.next_attempt_at.astimezone(zone)
+                return f"retrying (next at {at:%H:%M:%S}, attempt {self.attempts + 1} of {max_attempts})"
+            if self.failure == FailureKind.TRANSIENT:
+                return f"failed (gave up after {self.attempts} attempts)"
+            return "failed (waits for a person)"
+        if self.state == InboxState.IGNORED and self.ignored_by:
+            return f"ignored by {self.ignored_by}"
+        if self.state == InboxState.WAITING:
+            return "waiting (for a person)"
+        return self.state
 
     @classmethod
     def from_row(cls, row: Any) -> InboxRow:

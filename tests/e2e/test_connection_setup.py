@@ -9,7 +9,7 @@ import pytest
 
 from orders.change_setup import SetupService
 from orders.setup import SetupChange, SetupError
-from orders.setup_rules import MSG_AUTO_CREATE_NEEDS_INTEGRATION, default_odata_url
+from orders.setup_rules import MSG_AUTO_CREATE_NEEDS_INTEGRATION, default_odata_url, effective_odata_url
 from schemas.users import UserService
 from tests.support.helpers import basic, cli, run_cli
 
@@ -32,14 +32,15 @@ async def test_enabling_availability_fills_the_v3_url_and_disabling_clears_it(
     service: SetupService, settings: Any
 ) -> None:
     result = await service.change(SetupChange.parse({"item_availability_enabled": True}), "t")
-    assert result.setup.odata_url == default_odata_url(settings)
-    assert result.setup.odata_url.endswith("/OData/Company('CRONUS')/ProductItemAvailability")
+    assert result.setup.odata_url == ""  # derived (test_operator_setup: it follows BCGW_PUBLIC_URL)
+    assert effective_odata_url(result.setup, settings) == default_odata_url(settings)
+    assert default_odata_url(settings).endswith("/OData/Company('CRONUS')/ProductItemAvailability")
     result = await service.change(
         SetupChange.parse({"odata_url": "https://bc.example.com/OData/Company('CRONUS')/ProductItemAvailability"}), "t"
     )
     assert result.setup.odata_url.startswith("https://bc.example.com/")
     result = await service.change(SetupChange.parse({"reset_odata_url": True}), "t")
-    assert result.setup.odata_url == default_odata_url(settings)
+    assert effective_odata_url(result.setup, settings) == default_odata_url(settings)
     result = await service.change(SetupChange.parse({"item_availability_enabled": False}), "t")
     assert result.setup.odata_url == ""
 
@@ -252,7 +253,7 @@ async def test_interactive_guide(settings: Any, engine: Any) -> None:
     setup = await SetupService(engine, settings).get()
     assert setup.auto_create_sales_orders and setup.webhook_auth_mode == "code"
     assert setup.odata_username == "SALES" and setup.dataverse_client_id == "client-id"
-    assert setup.odata_url.endswith("/OData/Company('CRONUS')/ProductItemAvailability")
+    assert effective_odata_url(setup, settings).endswith("/OData/Company('CRONUS')/ProductItemAvailability")
     assert setup.dataverse_client_secret == "the-secret"  # typed in the first round, kept
 
 

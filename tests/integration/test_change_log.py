@@ -103,6 +103,7 @@ async def test_a_rolled_back_change_leaves_no_feed_row(engine: AsyncEngine) -> N
 async def test_each_store_writes_its_topic(engine: AsyncEngine, change: str, expected: list[Any]) -> None:
     async with write_transaction(engine) as conn:
         await md.ensure_company(conn, COMPANY)
+        await md.ensure_unit(conn, COMPANY, "PCS")  # an item's base unit must exist, as in BC
         for no in ("1896-S", "1900-S"):
             await md.upsert_item(conn, COMPANY, no, base_unit_of_measure="PCS")
     start = await _last_seq(engine)

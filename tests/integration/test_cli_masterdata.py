@@ -27,8 +27,17 @@ async def test_init_is_idempotent(settings: Any, engine: Any) -> None:
     assert code == 0 and "(run" not in out
 
 
+async def _units_and_currencies(settings: Any, tmp_path: Path) -> None:
+    """What items, resources and customers refer to, as BC needs it first (test_operator_masterdata)."""
+    (tmp_path / "uom.csv").write_text("Code,Description\nPCS,Piece\nBOX,Box\nHOUR,Hour\n")
+    (tmp_path / "currencies.csv").write_text("Code,Description\nEUR,Euro\n")
+    assert (await cli(settings, "import", "units-of-measure", str(tmp_path / "uom.csv"), "--quiet"))[0] == 0
+    assert (await cli(settings, "import", "currencies", str(tmp_path / "currencies.csv"), "--quiet"))[0] == 0
+
+
 async def test_import_items_keeps_good_rows_and_reports_bad_ones(settings: Any, engine: Any, tmp_path: Path) -> None:
     await cli(settings, "init")
+    await _units_and_currencies(settings, tmp_path)
     csv = tmp_path / "items.csv"
     csv.write_text(
         "No,Description,Type,Base_Unit_of_Measure,Unit_Price,Blocked,CRM_ID\n"
@@ -62,6 +71,7 @@ async def test_import_items_keeps_good_rows_and_reports_bad_ones(settings: Any, 
 
 async def test_import_other_kinds(settings: Any, engine: Any, tmp_path: Path) -> None:
     await cli(settings, "init")
+    await _units_and_currencies(settings, tmp_path)
     (tmp_path / "items.csv").write_text("No;Description;Base_Unit_of_Measure\n1000;Bicycle;PCS\n")
     (tmp_path / "units.csv").write_text("Item_No,Code,Qty_per_Unit_of_Measure\n1000,BOX,6\n1000,PCS,2\n9999,BOX,1\n")
     (tmp_path / "customers.csv").write_text(

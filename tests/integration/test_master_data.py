@@ -26,6 +26,10 @@ async def conn(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One write transaction on a database that holds the company, with an empty change feed."""
     async with write_transaction(engine) as connection:
         await md.ensure_company(connection, COMPANY)
+        # The codes items, resources and customers name must exist first, as in BC.
+        for code in ("PCS", "BOX", "HOUR"):
+            await md.ensure_unit(connection, COMPANY, code)
+        await md.ensure_currency(connection, COMPANY, "USD")
         await connection.execute(t.change_log.delete())
         yield connection
 

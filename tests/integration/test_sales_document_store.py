@@ -31,6 +31,8 @@ async def company(engine: AsyncEngine) -> AsyncIterator[str]:
     """The company with two items and a customer, and an empty change feed."""
     async with write_transaction(engine) as conn:
         await md.ensure_company(conn, COMPANY)
+        for code in ("PCS", "BOX"):
+            await md.ensure_unit(conn, COMPANY, code)
         await md.upsert_customer(conn, COMPANY, "10000", name="Adatum Corporation")
         for no in ("1896-S", "1900-S"):
             await md.upsert_item(conn, COMPANY, no, base_unit_of_measure="PCS")

@@ -134,13 +134,14 @@ def test_parse_gives_a_typed_change() -> None:
 
 def test_switching_availability_on_fills_the_url_and_off_empties_it() -> None:
     on = apply(item_availability_enabled=True)
-    assert on.item_availability_enabled and on.odata_url == DEFAULT_URL
+    assert on.item_availability_enabled and on.odata_url == ""  # "": derived when shown
     kept = apply(ConnectionSetup(odata_url="https://bc.example.com/x"), item_availability_enabled=True)
     assert kept.odata_url == "https://bc.example.com/x"
     assert apply(on, item_availability_enabled=False).odata_url == ""
     given = apply(item_availability_enabled=False, odata_url="https://bc.example.com/y/")
     assert given.odata_url == "https://bc.example.com/y"
-    assert apply(given, odata_url="https://elsewhere", reset_odata_url=True).odata_url == DEFAULT_URL
+    assert apply(given, odata_url="https://elsewhere", reset_odata_url=True).odata_url == ""
+    assert apply(on, odata_url=DEFAULT_URL).odata_url == ""  # the derived one typed in stays derived
 
 
 @pytest.mark.parametrize(

@@ -93,10 +93,24 @@ class SalesSimulator:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    async def _who_am_i(self, request: web.Request) -> web.StreamResponse:
+        """The WhoAmI function: the application user behind the token, in this organisation."""
+        if not self.tokens.authorised(request):
+            return self.tokens.unauthorised()
+        return web.json_response(
+            {
+                "@odata.context": f"{self.api_url}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+                "BusinessUnitId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.org_host)),
+                "UserId": self.integration_user_id,
+                "OrganizationId": self.organization_id,
+            }
+        )
+
     async def start(self, port: int = 0) -> SalesSimulator:
         """Serve on 127.0.0.1 (``port`` 0: any free port) and start delivering."""
         app = web.Application(middlewares=[self._log_mw, self.faults.middleware])
         app.router.add_post(TOKEN_PATH, self.tokens.token_endpoint)
+        app.router.add_get(API + "WhoAmI", self._who_am_i)
         app.router.add_route("*", API + "{tail:.*}", self.web_api.handle)
         # handler_cancellation: a "timeout" fault's sleeping handler ends when the client gives up.
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
