@@ -339,6 +339,9 @@ def _header_fields() -> list[Column[Any]]:
         Column("quote_valid_until_date", Date, nullable=True),
         Column("payment_discount_pct", Decimal5, nullable=False, server_default="0"),
         Column("invoice_discount_amount", Decimal5, nullable=False, server_default="0"),
+        # BC's Amount / Amount Including VAT (after the invoice discount); in api mode as BC answered.
+        Column("amount", Decimal5, nullable=False, server_default="0"),
+        Column("amount_including_vat", Decimal5, nullable=False, server_default="0"),
         Column("payment_terms_code", String(10), nullable=False, server_default=""),
         Column("shipment_method_code", String(10), nullable=False, server_default=""),
         Column("shipping_agent_code", String(10), nullable=False, server_default=""),
@@ -458,10 +461,16 @@ order_inbox = Table(
     Column("writeback_attempts", Integer, nullable=False, server_default="0"),
     Column("writeback_next_at", UtcDateTime(), nullable=True),
     Column("writeback_error", Text, nullable=False, server_default=""),
+    # BC's API (api mode): our key in the document's externalDocumentNumber, recorded before the
+    # POST; when the last POST of unknown outcome was sent; BC's id for the document once known.
+    Column("bc_key", String(35), nullable=False, server_default=""),
+    Column("bc_posted_at", UtcDateTime(), nullable=True),
+    Column("bc_document_id", Guid(), nullable=True),
     UniqueConstraint("company", "table_name", "sales_id", "event", "revision"),
     CheckConstraint("state IN ('received', 'processing', 'created', 'ignored', 'waiting', 'failed')", name="state"),
     Index(None, "state", "next_attempt_at"),
     Index(None, "writeback_state", "writeback_next_at"),
+    Index(None, "company", "bc_key"),
 )
 
 # Every delivery, kept as it came (the inbox row above is what it collapsed onto).
