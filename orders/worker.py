@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
+from orders.bc_writer import BcDeferred, BcRefused, BcWriter, EmbeddedWriter
 from orders.change_setup import load_connection_setup
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
@@ -62,7 +63,7 @@ class Result:
     will_retry: bool = False  # a failure the worker tries again by itself
 
 
-Handler = Callable[["OrderWorker", InboxRow, DataverseClient], Awaitable[Outcome]]
+Handler = Callable[["OrderWorker", InboxRow, DataverseClient, BcWriter], Awaitable[Outcome]]
 
 
 class OrderWorker:
@@ -89,6 +90,8 @@ class OrderWorker:
         self._client_key: tuple[str, ...] | None = None
         self._last_reconcile = 0.0
         self._last_prune = 0.0
+        # Where BC documents are stored (orders/bc_writer.py); a test may set one.
+        self.bc_writer: BcWriter | None = None
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, InboxEvent.SUBMIT): _order_submit,
             (QUOTE, InboxEvent.ACTIVATE): _quote,
@@ -222,7 +225,7 @@ class OrderWorker:
             handler = self.handlers.get((row.table_name, row.event))
             if handler is None:
                 return await self._done(row, InboxState.IGNORED, f"Nothing to do for {row.table_name} {row.event}.")
-            outcome = await handler(self, row, self.client(setup))
+            outcome = await handler(self, row, self.client(setup), await self.writer(setup))
             log.info("%s %s %s: %s", row.table_name, row.sales_id, row.event, outcome.message)
             if outcome.state == InboxState.CREATED:
                 self.wake()  # its write-back is due at once
@@ -230,8 +233,11 @@ class OrderWorker:
         except LeaseLost:
             log.warning("inbox row %s was taken over by another worker; left to it", row.id)
             return Result(row.id, InboxState.PROCESSING, "taken over by another worker")
-        except (ConversionError, RuleFailure) as exc:
+        except (ConversionError, RuleFailure, BcRefused) as exc:
             return await self._failed(row, str(exc), transient=False)
+        except BcDeferred as exc:
+            # BC away or throttled, or an outcome still unknown: back when BC (or the writer) says.
+            return await self._failed(row, exc.message, transient=True, retry_after=exc.retry_after)
         except DataverseNotFound as exc:
             return await self._failed(row, f"{SALES} says: {exc.message}", transient=False)
         except WaitsForSales as exc:
@@ -261,13 +267,20 @@ class OrderWorker:
     async def _done(self, row: InboxRow, state: str, message: str) -> Result:
         return await self._finish(row, state, message)
 
-    async def _failed(self, row: InboxRow, message: str, transient: bool) -> Result:
-        """Rule failures wait for a person; passing ones are retried with backoff, up to the limit."""
+    async def _failed(self, row: InboxRow, message: str, transient: bool, retry_after: float | None = None) -> Result:
+        """Rule failures wait for a person; passing ones are retried with backoff, up to the limit.
+
+        When Sales said when to come back (Retry-After), the row comes back then, and the attempt
+        does not count: being throttled says nothing about the order.
+        """
+        now = inbox.utcnow()
         retry_at = None
-        if transient and row.attempts < self.settings.max_attempts:
-            retry_at = Backoff(self.settings.retry_base_delay, ROW_RETRY_CAP).next_attempt_at(
-                row.attempts, inbox.utcnow()
-            )
+        values: dict[str, Any] = {}
+        if transient and retry_after is not None:
+            retry_at = now + dt.timedelta(seconds=min(max(retry_after, 1.0), ROW_RETRY_CAP))
+            values["attempts"] = max(0, row.attempts - 1)
+        elif transient and row.attempts < self.settings.max_attempts:
+            retry_at = Backoff(self.settings.retry_base_delay, ROW_RETRY_CAP).next_attempt_at(row.attempts, now)
         log.warning(
             "%s %s %s failed (attempt %s%s): %s",
             row.table_name,
@@ -284,6 +297,7 @@ class OrderWorker:
                 message,
                 next_attempt_at=retry_at,
                 failure=FailureKind.TRANSIENT if transient else FailureKind.RULE,
+                **values,
             )
             return dataclasses.replace(result, will_retry=retry_at is not None)
         except LeaseLost:
@@ -291,6 +305,12 @@ class OrderWorker:
         except SQLAlchemyError:
             # Cannot even record it: the lease runs out and another pass takes the row again.
             return Result(row.id, InboxState.PROCESSING, message)
+
+    async def writer(self, setup: ConnectionSetup) -> BcWriter:
+        """Where BC documents go: BC's API in api mode, the embedded tables otherwise."""
+        if self.bc_writer is not None:
+            return self.bc_writer
+        return EmbeddedWriter()
 
     # -- write-back -----------------------------------------------------------------------------
     async def write_back(self, row: InboxRow, setup: ConnectionSetup | None = None) -> bool:
@@ -328,11 +348,11 @@ class OrderWorker:
             return 0
 
 
-async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
-    return await create_bc_sales_order(worker.engine, worker.company, client, row, worker.owner, worker.today())
+async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient, writer: BcWriter) -> Outcome:
+    return await create_bc_sales_order(worker.engine, worker.company, client, row, worker.owner, worker.today(), writer)
 
 
-async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
+async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient, writer: BcWriter) -> Outcome:
     async def create_order(order_id: str) -> str:
         """A won quote's submitted order, by the order rules, on the order's own inbox row."""
         order_row, _created = await inbox.enqueue(
@@ -349,5 +369,5 @@ async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) ->
         raise WaitsForSales(None, "not_created", result.message)
 
     return await process_bc_sales_quote(
-        worker.engine, worker.company, client, row, worker.owner, worker.today(), create_order
+        worker.engine, worker.company, client, row, worker.owner, worker.today(), create_order, writer
     )

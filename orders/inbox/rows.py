@@ -56,6 +56,8 @@ class InboxRow:
     processed_at: dt.datetime | None
     next_attempt_at: dt.datetime | None
     deliveries: int
+    bc_key: str  # api mode: our key in the BC document's externalDocumentNumber
+    bc_document_id: str | None  # api mode: BC's id of the document, once BC answered
 
     @classmethod
     def from_row(cls, row: Any) -> InboxRow:
