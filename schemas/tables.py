@@ -259,10 +259,30 @@ connection_setup = Table(
     Column("dataverse_url", String(250), nullable=False, server_default=""),
     Column("dataverse_token_url", String(250), nullable=False, server_default=""),
     Column("dataverse_client_id", String(100), nullable=False, server_default=""),
-    # The client secret must be sent to the token endpoint, so it cannot be only a hash.
-    Column("dataverse_client_secret", Text, nullable=False, server_default=""),
+    # The client secret must be sent to the token endpoint, so it cannot be only a hash: it is
+    # stored encrypted (info "secret": schemas/setup_store.py, schemas/secrets.py).
+    Column("dataverse_client_secret", Text, nullable=False, server_default="", info={"secret": True}),
+    # The link to a real Business Central (docs/bc-link.md): "embedded" keeps BC's records in
+    # these tables; "api" makes a real BC, read through its API v2.0, the system of record.
+    Column("bc_mode", String(10), nullable=False, server_default="embedded"),
+    Column("bc_api_url", String(250), nullable=False, server_default=""),
+    Column("bc_company", String(50), nullable=False, server_default=""),
+    Column("bc_auth", String(10), nullable=False, server_default="oauth"),
+    Column("bc_token_url", String(250), nullable=False, server_default=""),
+    Column("bc_client_id", String(100), nullable=False, server_default=""),
+    Column("bc_client_secret", Text, nullable=False, server_default="", info={"secret": True}),
+    Column("bc_scope", String(250), nullable=False, server_default=""),
+    Column("bc_user", String(80), nullable=False, server_default=""),
+    Column("bc_access_key", Text, nullable=False, server_default="", info={"secret": True}),
+    Column("bc_odata_url", String(250), nullable=False, server_default=""),
+    # Service names of the BC pages published as OData web services ("" = not published).
+    Column("bc_ledger_entries_service", String(240), nullable=False, server_default=""),
+    Column("bc_item_units_service", String(240), nullable=False, server_default=""),
+    Column("bc_resources_service", String(240), nullable=False, server_default=""),
     CheckConstraint("id = 1", name="single_row"),
     CheckConstraint("webhook_auth_mode IN ('header', 'code')", name="webhook_auth_mode"),
+    CheckConstraint("bc_mode IN ('embedded', 'api')", name="bc_mode"),
+    CheckConstraint("bc_auth IN ('oauth', 'basic')", name="bc_auth"),
 )
 
 setup_change = Table(
