@@ -35,7 +35,7 @@ from orders.bc_link.config import (
 )
 from orders.setup import ConnectionSetup
 
-__all__ = ["BcLink", "BcNotConfigured", "PublishedPages", "bc_connection", "published_pages"]
+__all__ = ["BcLink", "BcNotConfigured", "PublishedPages", "bc_connection", "local_write_refusal", "published_pages"]
 
 
 class BcNotConfigured(RuntimeError):
@@ -71,6 +71,17 @@ class PublishedPages:
 
 def published_pages(setup: ConnectionSetup) -> PublishedPages:
     return PublishedPages(setup.bc_ledger_entries_service, setup.bc_item_units_service, setup.bc_resources_service)
+
+
+def local_write_refusal(setup: ConnectionSetup, what: str) -> str | None:
+    """In api mode BC's records are written in BC, never here (our tables are its mirror): the
+    message saying so, or None in embedded mode. ``what`` is e.g. "Post inventory"."""
+    if not setup.bc_api_mode:
+        return None
+    return (
+        f"Business Central is the system of record (the setup's Business Central Mode is api): {what} in "
+        "Business Central, and the mirror brings it here. Couplings stay the gateway's (bc-gateway couple ...)."
+    )
 
 
 class BcLink:
