@@ -38,4 +38,4 @@ xsd:
 	  && rm -f odata-csdl-0.11.2.tgz ) || echo "note: could not fetch the OASIS CSDL XSDs; the \$$metadata XSD test will be skipped"
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache bcgw.db bcgw.db-wal bcgw.db-shm
+	rm -rf $(VENV) .cache .pytest_cache bcgw.db bcgw.db-wal bcgw.db-shm bcgw.db.key

@@ -10,14 +10,32 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import Subcommands, fail, run_with_engine
+from gateway.cli.common import CliError, Subcommands, fail, run_with_engine
 from gateway.config import Settings
+from orders.bc_link.from_setup import local_write_refusal
+from orders.change_setup import load_connection_setup
 from schemas import master_data
 from schemas.db import write_transaction
 from schemas.inventory import LedgerLine, PostingError, post_ledger_entries
 
 COUPLING_KINDS = ["item", "customer", "resource", "unit"]
 IMPORT_KINDS = ["items", "units", "customers", "resources", "ledger", "couplings"]
+# What each import writes, as the refusal in api mode names it (couplings stay ours: allowed).
+BC_RECORDS = {
+    "items": "Create and change items",
+    "units": "Set up item units of measure",
+    "customers": "Create and change customers",
+    "resources": "Create and change resources",
+    "ledger": "Post item ledger entries",
+}
+
+
+async def refuse_in_api_mode(engine: AsyncEngine, what: str) -> None:
+    """BC's records are written in BC when it is the system of record (docs/bc-link.md)."""
+    async with engine.connect() as conn:
+        message = local_write_refusal(await load_connection_setup(conn), what)
+    if message:
+        raise CliError(message)
 
 
 def _decimal(text: str) -> Decimal:
@@ -81,6 +99,7 @@ def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def post(engine: AsyncEngine) -> int:
+        await refuse_in_api_mode(engine, "Post inventory")
         async with write_transaction(engine) as conn:
             (entry_no,) = await post_ledger_entries(conn, settings.company, [line])
             return entry_no
@@ -122,6 +141,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.csv_import import ImportFileError, count_rows, import_csv
 
     path = Path(args.file)
+    if args.kind in BC_RECORDS:
+        run_with_engine(settings, lambda e: refuse_in_api_mode(e, BC_RECORDS[args.kind]))
     total = count_rows(path)
     # On a terminal by default (None: tqdm's own test); --progress forces it, --quiet hides it.
     disable = True if args.quiet else (False if args.progress else None)

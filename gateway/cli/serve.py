@@ -20,6 +20,9 @@ def add_parsers(sub: Subcommands) -> None:
     s.add_argument("--port", type=int, help="listen port (default $BCGW_PORT or 8080)")
     s.add_argument("--demo", action="store_true", help="load the demo company and print a fresh demo key")
     s.add_argument("--no-worker", action="store_true", help="do not run the order worker in this process")
+    s.add_argument(
+        "--no-mirror", action="store_true", help="api mode: do not run the mirror of Business Central in this process"
+    )
     s.add_argument("--reuse-port", action="store_true", help="share the port with other gateway processes")
     s.set_defaults(func=cmd_serve)
 
@@ -50,7 +53,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
     run_with_engine(settings, _nothing)  # an empty database is set up; an old one is refused
-    app = create_app(settings, worker=not args.no_worker)
+    app = create_app(settings, worker=not args.no_worker, mirror=not args.no_mirror)
     base = settings.public_base() or f"http://{settings.host}:{settings.port}"
 
     async def announce(_app: web.Application) -> None:

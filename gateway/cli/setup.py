@@ -1,5 +1,5 @@
 """`bc-gateway setup`: BC's assisted setup guide for the connection, interactive or by flags; and
-`setup show` / `setup history`.
+`setup show` / `setup history` / `setup test` (every configured connection checked, step by step).
 
 The flags and the guide's questions come from the field definitions (orders/setup.py); the rules
 are the setup service's, the same as the admin API's.
@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import Subcommands, fail, print_json, run_with_engine, who
+from gateway.cli.common import Subcommands, fail, print_json, run, run_with_engine, who
 from gateway.config import Settings
 from orders.change_setup import ChangeResult, SetupService
+from orders.connection_tests import CheckResult, check_connections
 from orders.setup import ACTIONS, FIELD_BY_NAME, FIELDS, ConnectionSetup, FieldKind, SetupChange, SetupError
 from orders.setup_rules import check_value, default_odata_url, webhook_url
 from schemas.roles import PRODUCT_AVAILABILITY
@@ -29,7 +30,12 @@ _MAPPINGS = {d.mapping_key: d.name for d in FIELDS if d.kind is FieldKind.MAPPIN
 
 def add_parsers(sub: Subcommands) -> None:
     s = sub.add_parser("setup", help="the Dynamics 365 Sales connection setup (assisted, or by flags)")
-    s.add_argument("action", nargs="?", choices=["show", "history"], help="show the setup, or its change log")
+    s.add_argument(
+        "action",
+        nargs="?",
+        choices=["show", "history", "test"],
+        help="show the setup, its change log, or test every configured connection (BC, Sales)",
+    )
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--interactive", action="store_true", help="ask for each field even without a terminal")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -165,7 +171,27 @@ def guide(
         if typed:
             v["dataverse_client_secret"] = typed
     v["sdk_version"] = _ask_field("sdk_version", current.sdk_version, read)
+    v.update(_guide_bc(current, read, secret))
     return v, new_key
+
+
+def _guide_bc(current: ConnectionSetup, read: Callable[[str], str], secret: Callable[[str], str]) -> dict[str, object]:
+    """The Business Central link: embedded, or a real BC through its API v2.0 (docs/bc-link.md)."""
+    v: dict[str, object] = {"bc_mode": _ask_field("bc_mode", current.bc_mode, read)}
+    if v["bc_mode"] != "api":
+        return v
+    for name in ("bc_api_url", "bc_company", "bc_auth"):
+        v[name] = _ask_field(name, getattr(current, name), read)
+    names = ("bc_token_url", "bc_client_id", "bc_scope") if v["bc_auth"] == "oauth" else ("bc_user",)
+    for name in names:
+        v[name] = _ask_field(name, getattr(current, name), read)
+    key = "bc_client_secret" if v["bc_auth"] == "oauth" else "bc_access_key"
+    typed = secret(f"{FIELD_BY_NAME[key].question}: ").strip()
+    if typed:
+        v[key] = typed
+    for name in ("bc_odata_url", "bc_ledger_entries_service", "bc_item_units_service", "bc_resources_service"):
+        v[name] = _ask_field(name, getattr(current, name), read)
+    return v
 
 
 async def _guided_change(service: SetupService, yes: bool) -> tuple[ChangeResult, dict[str, object], bool]:
@@ -226,7 +252,42 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _test(args: argparse.Namespace, settings: Settings) -> int:
+    """Check every configured connection; exit status 1 when a required step failed."""
+
+    async def read(engine: AsyncEngine) -> ConnectionSetup:
+        return await SetupService(engine, settings).get()
+
+    setup = run_with_engine(settings, read)
+    results = run(check_connections(setup))
+    if args.json:
+        print_json(
+            {name: [dataclasses.asdict(r) for r in checks] for name, checks in results.items()}
+            | {"ok": _all_ok(results)}
+        )
+        return 0 if _all_ok(results) else 1
+    if not results:
+        print("No connection is configured: Business Central is embedded and the Sales Web API is not set up.")
+        print("Next: bc-gateway setup --bc-mode api ... or --dataverse-url ... (see bc-gateway setup --help).")
+        return 0
+    for name, checks in results.items():
+        print(f"{name}:")
+        for r in checks:
+            print(f"  {'ok  ' if r.ok else ('FAIL' if r.required else 'warn')}  {r.name:<24} {r.message}")
+    if _all_ok(results):
+        print("\nEvery configured connection works.")
+        return 0
+    print("\nFix the first FAIL above and run bc-gateway setup test again.")
+    return 1
+
+
+def _all_ok(results: Mapping[str, list[CheckResult]]) -> bool:
+    return all(r.ok or not r.required for checks in results.values() for r in checks)
+
+
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "test":
+        return _test(args, settings)
     if args.action:
         return _show(args, settings)
     try:
@@ -267,6 +328,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
                 "header": setup.webhook_header_name if setup.webhook_auth_mode == "header" else None,
             },
             "webhook_secret": result.webhook_secret,
+            "bc": {"mode": setup.bc_mode, "api_url": setup.bc_api_url, "company": setup.bc_company},
             "changed": sorted(result.changed),
         }
 
@@ -301,3 +363,9 @@ def _print_outcome(out: Mapping[str, Any]) -> None:
         print(f"  authentication HttpHeader: {auth['header']} = {secret}")
     else:
         print(f"  authentication WebhookKey: {secret}")
+    bc = out["bc"]
+    if bc["mode"] == "api":
+        print(f"\nBusiness Central: {bc['api_url']}, company {bc['company']} (the system of record; mirrored here).")
+        print("  Next: bc-gateway setup test, then bc-gateway mirror (or bc-gateway serve).")
+    else:
+        print("\nBusiness Central: embedded (records kept in the gateway's tables).")

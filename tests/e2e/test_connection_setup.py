@@ -222,6 +222,7 @@ async def test_interactive_guide(settings: Any, engine: Any) -> None:
         "client-id",
         "the-secret",
         "",  # SDK version: none
+        "",  # Business Central: embedded, the default
         "y",  # save
     ]
     second_round = [
@@ -239,6 +240,7 @@ async def test_interactive_guide(settings: Any, engine: Any) -> None:
         "",
         "",  # the secret: keep it
         "",
+        "",  # Business Central: embedded
         "y",
     ]
     answers = "\n".join([*first_round, "y", *second_round]) + "\n"
