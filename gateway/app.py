@@ -160,7 +160,7 @@ class Gateway:
         self.mirror_ready = await mirror_ready(engine, self.settings.company)
         self._start_mirror()
         if self.run_worker:
-            self.worker = OrderWorker(engine, self.settings)
+            self.worker = OrderWorker(engine, self.settings, bc_link=self.bc_link)
             self.background.append(asyncio.create_task(self.worker.run(), name="order-worker"))
         self.background.append(asyncio.create_task(self._flush_last_used(), name="last-used"))
 

@@ -54,6 +54,9 @@ class Settings:
     bc_delta_interval: float = 60.0
     bc_reconcile_interval: float = 21600.0
     bc_webhooks: bool = True
+    # api mode: after a POST to BC whose answer was lost and whose document is not found by our
+    # key, how long BC may still be at it (its longest request, bc-api.md §5) before a new POST.
+    bc_settle_seconds: float = 600.0
 
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
@@ -195,6 +198,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "bc_delta_interval": _positive_float,
     "bc_reconcile_interval": _non_negative_float,
     "bc_webhooks": _parse_bool,
+    "bc_settle_seconds": _non_negative_float,
 }
 
 

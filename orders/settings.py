@@ -36,6 +36,9 @@ class ProcessingSettings(Protocol):
     @property
     def retention_days(self) -> int: ...
 
+    @property
+    def bc_settle_seconds(self) -> float: ...
+
     def external_base(self) -> str:
         """The gateway's address as Sales reaches it (the public URL, else where it listens)."""
         ...

@@ -26,6 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
+from orders.bc_link.from_setup import BcLink
+from orders.bc_link.writer import ApiWriter
 from orders.bc_writer import BcDeferred, BcRefused, BcWriter, EmbeddedWriter
 from orders.change_setup import load_connection_setup
 from orders.conversion_rules import SERVICE_NAME as SALES
@@ -75,6 +77,7 @@ class OrderWorker:
         owner: str | None = None,
         today: Callable[[], dt.date] | None = None,
         client_options: dict[str, Any] | None = None,
+        bc_link: BcLink | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -90,8 +93,12 @@ class OrderWorker:
         self._client_key: tuple[str, ...] | None = None
         self._last_reconcile = 0.0
         self._last_prune = 0.0
-        # Where BC documents are stored (orders/bc_writer.py); a test may set one.
-        self.bc_writer: BcWriter | None = None
+        # Where BC documents are stored (orders/bc_writer.py): in api mode through the process's one
+        # BC client (the gateway's BcLink, shared with the mirror; a worker alone makes its own).
+        self.bc_link = bc_link or BcLink()
+        self._own_bc_link = bc_link is None
+        self.bc_writer: BcWriter | None = None  # a test may set one
+        self._api_writer: ApiWriter | None = None
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, InboxEvent.SUBMIT): _order_submit,
             (QUOTE, InboxEvent.ACTIVATE): _quote,
@@ -108,6 +115,8 @@ class OrderWorker:
             await self._session.close()
             self._session = None
             self._client = None
+        if self._own_bc_link:
+            await self.bc_link.aclose()
 
     async def run(self) -> None:
         """Forever: work while there is work, else sleep until woken or the poll interval."""
@@ -310,7 +319,13 @@ class OrderWorker:
         """Where BC documents go: BC's API in api mode, the embedded tables otherwise."""
         if self.bc_writer is not None:
             return self.bc_writer
-        return EmbeddedWriter()
+        if not setup.bc_api_mode:
+            return EmbeddedWriter()
+        self.bc_link.update(setup)
+        client = await self.bc_link.client()
+        if self._api_writer is None or self._api_writer.client is not client:
+            self._api_writer = ApiWriter(client, settle_seconds=self.settings.bc_settle_seconds)
+        return self._api_writer
 
     # -- write-back -----------------------------------------------------------------------------
     async def write_back(self, row: InboxRow, setup: ConnectionSetup | None = None) -> bool:

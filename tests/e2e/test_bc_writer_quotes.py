@@ -9,22 +9,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
-import pytest
 from sqlalchemy import select
 
 from orders.bc_link.writer_json import document_key
 from schemas import tables as t
-from tests.support.api_mode import bc_client, bc_documents, bc_lines, use_api_writer
+from tests.support.api_mode import bc_documents, bc_lines, posts
 from tests.support.bc_simulator import BcSimulator
 
-pytest_plugins = ["tests.support.bc_simulator.fixtures"]
-
-
-@pytest.fixture
-async def api_harness(harness: Any, bc_simulator: BcSimulator, bc_session: aiohttp.ClientSession) -> Any:
-    use_api_writer(harness, bc_client(bc_simulator, bc_session))
-    return harness
+pytest_plugins = ["tests.support.bc_simulator.fixtures", "tests.support.api_mode"]
 
 
 async def _quote(h: Any, quantity: int = 2) -> str:
@@ -115,8 +107,7 @@ async def test_won_quote_becomes_the_bc_order_by_make_order_exactly_once(
     (order,) = sim.records("salesOrders")
     assert order["externalDocumentNumber"] == document_key(quote_id)  # the quote's header, key too
     assert _items(sim, order, "salesOrderLines") == [("1896-S", 2), ("1900-S", 1)]
-    assert len([r for r in sim.request_log if "makeOrder" in r.path and r.method == "POST"]) == 1
-    assert not [r for r in sim.request_log if r.method == "POST" and r.path.endswith("/salesOrders")]
+    assert posts(sim, "makeOrder") == 1 and posts(sim, "/salesOrders") == 0
 
     (header,) = await h.documents("Order")
     assert header.no == order["number"] and header.quote_no == "S-QUO1001" and header.sales_id == order_id

@@ -1,7 +1,7 @@
 """BC writer: our key, the time of an uncertain POST and BC's id on the inbox; document totals
 
-Revision ID: 0009
-Revises: 0004
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 09:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import schemas.types
 
-revision = "0009"
-down_revision = "0004"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
