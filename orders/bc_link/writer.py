@@ -47,11 +47,12 @@ from orders.inbox.rows import utcnow
 from schemas.bc_sales_document import BcSalesDocument
 from schemas.db import write_transaction
 from schemas.sales_document_mirror import store_document
-from schemas.sales_document_store import couple
+from schemas.sales_document_store import AlreadyCoupled, couple, coupled_document
 
 log = logging.getLogger("bcgw.bc_writer")
 
 SETTLE_SECONDS = 600.0  # BC's longest request (10 minutes, bc-api §5)
+QUOTE_WAIT = 2.0  # an order whose quote is on its way to BC looks again this soon
 
 
 def refusal_text(error: BcError) -> str:
@@ -109,6 +110,12 @@ class ApiWriter:
             quote = await writer_quotes.quote_in_bc(job, document)
             if quote is not None:
                 return await writer_quotes.make_order(self, job, document, quote, finish)
+            if await writer_quotes.quote_on_its_way(job, document):
+                raise BcDeferred(
+                    f"Waiting for Sales quote {quote_number or document.header.sales_quote_id} to reach Business "
+                    "Central: the order is to be made from it.",
+                    QUOTE_WAIT,
+                )
             return await self.create(job, document, finish)
 
     async def create_quote(
@@ -143,13 +150,18 @@ class ApiWriter:
     # -- creating exactly once --------------------------------------------------------------------
 
     async def claim(self, job: WriteJob, sales_id: str, key: str) -> bc_keys.KeyClaim:
-        """Step 1: our key on the inbox row; another row writing it now means: wait."""
+        """Step 1: our key on the inbox row; another row writing it now means: wait. Then, holding
+        the key, the Sales row must still be uncoupled: another row may have written it just now."""
         claim = await bc_keys.claim_key(
             job.engine, job.row.id, job.owner, company=job.company, sales_id=sales_id, key=key, now=self.clock()
         )
         if claim.busy_until is not None:
             wait = max(1.0, min((claim.busy_until - self.clock()).total_seconds(), 30.0))
             raise BcDeferred(f"Inbox row {claim.busy_row} is writing {key} to Business Central right now.", wait)
+        async with job.engine.connect() as conn:
+            found = await coupled_document(conn, job.company, sales_id)
+        if found is not None:
+            raise AlreadyCoupled(*found)
         return claim
 
     def not_settled(self, key: str, posted: dt.datetime) -> BcDeferred | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders.bc_link.batch import BatchOperation
@@ -37,6 +37,7 @@ from orders.bc_link.odata import entity_path, etag_of
 from orders.bc_link.writer_json import KEY_PREFIX, api_document, mirror_header, mirror_lines
 from orders.bc_writer import BcDeferred, BcRefused, Finish, WriteJob, Written, record_quote_win
 from orders.inbox import bc_keys
+from orders.inbox.states import InboxState
 from schemas import tables as t
 from schemas.bc_sales_document import BcSalesDocument
 from schemas.db import write_transaction
@@ -46,7 +47,7 @@ from schemas.sales_document_store import AlreadyCoupled, archive_document, coupl
 if TYPE_CHECKING:
     from orders.bc_link.writer import ApiWriter
 
-__all__ = ["BcQuote", "make_order", "quote_in_bc", "rebuild_quote", "record_win"]
+__all__ = ["BcQuote", "make_order", "quote_in_bc", "quote_on_its_way", "rebuild_quote", "record_win"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,6 +74,29 @@ async def quote_in_bc(job: WriteJob, document: BcSalesDocument) -> BcQuote | Non
     if row is None or not row.external_document_no.startswith(KEY_PREFIX):
         return None
     return BcQuote(row.no, str(row.system_id), row.external_document_no, quote_id)
+
+
+async def quote_on_its_way(job: WriteJob, document: BcSalesDocument) -> bool:
+    """The order's Sales quote is not in BC yet but one of its inbox rows is at it (new, being
+    processed, or to be retried): then the order waits, to be made from the quote by makeOrder
+    rather than POSTed beside it — the API could not link them afterwards (bc-api §3.6)."""
+    quote_id = document.header.sales_quote_id
+    if not quote_id:
+        return False
+    ib = t.order_inbox
+    pending = or_(
+        ib.c.state.in_((InboxState.RECEIVED, InboxState.PROCESSING)),
+        and_(ib.c.state == InboxState.FAILED, ib.c.next_attempt_at.is_not(None)),
+    )
+    async with job.engine.connect() as conn:
+        if await coupled_document(conn, job.company, quote_id) is not None:
+            return False  # in BC already (or stored while embedded): nothing to wait for
+        found = await conn.execute(
+            select(ib.c.id)
+            .where(ib.c.company == job.company, ib.c.table_name == "quote", ib.c.sales_id == quote_id.lower(), pending)
+            .limit(1)
+        )
+        return found.first() is not None
 
 
 async def make_order(

@@ -55,11 +55,19 @@ async def claim_key(
     key: str,
     now: dt.datetime | None = None,
 ) -> KeyClaim:
-    """Record ``key`` on our row unless another row holds it with a live lease."""
+    """Record ``key`` on our row unless another row is writing with it now (a live lease, and no
+    BC document recorded yet: a won quote's row that made the quote lets its order's row go on)."""
     now = now or utcnow()
     async with write_transaction(engine) as conn:
         stmt = (
-            select(inbox.c.id, inbox.c.bc_key, inbox.c.bc_posted_at, inbox.c.state, inbox.c.lease_until)
+            select(
+                inbox.c.id,
+                inbox.c.bc_key,
+                inbox.c.bc_posted_at,
+                inbox.c.bc_document_id,
+                inbox.c.state,
+                inbox.c.lease_until,
+            )
             .where(inbox.c.company == company, or_(inbox.c.sales_id == sales_id.lower(), inbox.c.bc_key == key))
             .order_by(inbox.c.id)
         )
@@ -68,7 +76,8 @@ async def claim_key(
         rows = (await conn.execute(stmt)).all()
         for r in rows:
             live = r.state == InboxState.PROCESSING and r.lease_until is not None and r.lease_until > now
-            if r.id != row_id and r.bc_key == key and live:
+            # A row holds the key while it writes with it: until BC's document is recorded on it.
+            if r.id != row_id and r.bc_key == key and live and r.bc_document_id is None:
                 return KeyClaim(busy_until=r.lease_until, busy_row=r.id)
         posted = [r.bc_posted_at for r in rows if r.bc_key == key and r.bc_posted_at is not None]
         result = await conn.execute(update(inbox).where(owned(row_id, owner)).values(bc_key=key))

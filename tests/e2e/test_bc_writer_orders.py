@@ -173,3 +173,31 @@ async def test_bc_rule_failure_shows_bcs_message_in_sales_inbox_and_waits_for_a_
     h.gateway.wake_worker()
     await h.wait_state(order_id, "created", within=10)
     assert len(bc_documents(sim, order_id)) == 1
+
+
+async def test_a_retry_after_beyond_the_clients_cap_reschedules_the_row_for_then(
+    api_harness: Any, bc_simulator: BcSimulator, settings: Any
+) -> None:
+    """BC asks for five minutes: no worker sleeps that long; the row comes back then, and being
+    throttled does not use up one of its attempts."""
+    from sqlalchemy import update
+
+    from orders.inbox import utcnow
+    from schemas import tables as t
+
+    h, sim = api_harness, bc_simulator
+    sim.add_fault("status", path="*/salesOrders", method="POST", status=429, retry_after=300)
+    order_id = await h.order()
+    before = utcnow()
+    await h.sim.submit_order(order_id)
+    row = await h.wait_state(order_id, "failed", within=10)
+    assert row.failure == "transient" and row.attempts == 0
+    assert row.last_error.startswith("Business Central is not available: Too many requests reached.")
+    assert row.next_attempt_at is not None and 295 <= (row.next_attempt_at - before).total_seconds() <= 305
+    assert posts(sim, "/salesOrders") == 1 and bc_documents(sim, order_id) == []
+    # Five minutes later (here: now), the row is due and BC answers.
+    async with h.engine.begin() as conn:
+        await conn.execute(update(t.order_inbox).where(t.order_inbox.c.id == row.id).values(next_attempt_at=utcnow()))
+    h.gateway.wake_worker()
+    await h.wait_state(order_id, "created", within=10)
+    assert len(bc_documents(sim, order_id)) == 1

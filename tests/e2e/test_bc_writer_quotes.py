@@ -152,3 +152,58 @@ async def test_make_order_whose_answer_is_lost_is_found_by_the_key(api_harness: 
     (order,) = sim.records("salesOrders")
     assert sim.faults.rules[0].hits == 1
     assert [d.no for d in await h.documents("Order")] == [order["number"]]
+
+
+async def test_win_of_a_quote_never_activated_creates_the_bc_quote_then_the_order(
+    api_harness: Any, bc_simulator: BcSimulator
+) -> None:
+    h, sim = api_harness, bc_simulator
+    quote_id = await _quote(h)
+    h.sim.drop_next_delivery()  # the activation is lost
+    await h.sim.activate_quote(quote_id)
+    order_id = await h.sim.win_quote(quote_id, create_order=True, submit_order=True)
+    assert order_id
+    assert await h.wait_for(lambda: _row(h, quote_id, "win", "created"), within=10)
+    await h.wait_state(order_id, "created", "ignored", within=10)
+    assert sim.records("salesQuotes") == []
+    (order,) = sim.records("salesOrders")
+    assert order["externalDocumentNumber"] == document_key(quote_id)
+    (header,) = await h.documents("Order")
+    assert header.quote_no == "S-QUO1001" and header.no == order["number"]
+
+
+async def test_two_rows_of_one_quote_at_once_make_one_bc_quote(api_harness: Any, bc_simulator: BcSimulator) -> None:
+    """The activation and a person's "process" of the same quote, taken by the worker side by side:
+    the key lets one of them write; the other waits and then finds the quote coupled."""
+    from sqlalchemy import update
+
+    from orders import inbox
+
+    h, sim = api_harness, bc_simulator
+    quote_id = await _quote(h)
+    h.sim.hold_deliveries()
+    await h.sim.activate_quote(quote_id)
+    await inbox.enqueue(h.engine, "CRONUS", inbox.QUOTE, quote_id, inbox.InboxEvent.CHECK, source=inbox.Source.MANUAL)
+    h.sim.release_deliveries()
+    await h.sim.flush()
+
+    async def settled() -> bool:
+        rows = await h.inbox_rows(quote_id)
+        return len(rows) == 2 and all(r.state in ("created", "ignored", "failed") for r in rows)
+
+    assert await h.wait_for(settled, within=10)
+    assert len(sim.records("salesQuotes")) == 1 and posts(sim, "/salesQuotes") == 1
+    waiting = [r for r in await h.inbox_rows(quote_id) if r.state == "failed"]
+    for row in waiting:  # the one that waited for the other: it comes back and finds the quote
+        assert "is writing" in row.last_error and row.failure == "transient"
+        async with h.engine.begin() as conn:
+            await conn.execute(
+                update(t.order_inbox).where(t.order_inbox.c.id == row.id).values(next_attempt_at=inbox.utcnow())
+            )
+    h.gateway.wake_worker()
+
+    async def done() -> bool:
+        return all(r.state in ("created", "ignored") for r in await h.inbox_rows(quote_id))
+
+    assert await h.wait_for(done, within=10)
+    assert len(sim.records("salesQuotes")) == 1 and len(await h.documents("Quote")) == 1
