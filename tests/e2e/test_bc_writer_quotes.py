@@ -78,6 +78,7 @@ async def test_activated_quote_and_a_revision_are_one_bc_quote_whose_lines_are_r
     assert bc_quote["id"] == quote["id"] and bc_quote["externalDocumentNumber"] == document_key(rev0)
     assert _items(sim, bc_quote, "salesQuoteLines") == [("1896-S", 5), ("1900-S", 1)]
     assert bc_quote["totalAmountExcludingTax"] == 5 * 1000 + 1100
+    assert posts(sim, "$batch") == 1  # header, old lines out, new lines in: one snapshot batch
     # The gateway's copy shows it; BC cannot archive through the API, the gateway keeps version 1.
     (header,) = await h.documents("Quote")
     assert header.sales_id == rev1 and header.sales_revision == 1 and header.amount == 6100
@@ -207,3 +208,30 @@ async def test_two_rows_of_one_quote_at_once_make_one_bc_quote(api_harness: Any,
 
     assert await h.wait_for(done, within=10)
     assert len(sim.records("salesQuotes")) == 1 and len(await h.documents("Quote")) == 1
+
+
+async def test_a_revision_longer_than_one_batch_is_replaced_call_by_call(
+    api_harness: Any, bc_simulator: BcSimulator, bc_session: Any
+) -> None:
+    """More operations than one $batch takes (here: 5) cannot be one snapshot: the writer replaces
+    the lines in order, call after call — a replace done again after a failure converges."""
+    from tests.support.api_mode import quick_link
+
+    h, sim = api_harness, bc_simulator
+    worker = h.gateway.worker
+    worker.bc_link = quick_link(sim, bc_session, max_batch=5)
+    try:
+        rev0 = await _quote(h, quantity=2)
+        await h.sim.activate_quote(rev0)
+        await h.wait_state(rev0, "created", within=10)
+        rev1 = await h.sim.revise_quote(rev0)
+        await h.sim.update("quotedetails", _quote_lines(h, rev1)[0]["quotedetailid"], quantity=Decimal(9))
+        await h.sim.activate_quote(rev1)
+        await h.wait_state(rev1, "created", within=10)
+    finally:
+        await worker.bc_link.aclose()
+    (bc_quote,) = sim.records("salesQuotes")
+    assert _items(sim, bc_quote, "salesQuoteLines") == [("1896-S", 9), ("1900-S", 1)]
+    # No batch; the four lines (Your Reference, the Sales name, two items) each POSTed on their own.
+    assert posts(sim, "$batch") == 0 and posts(sim, "/salesQuoteLines") == 4
+    assert len(bc_lines(sim, bc_quote, "salesQuoteLines")) == 4
