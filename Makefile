@@ -1,4 +1,4 @@
-# The two commands of the README: `make serve` and `make test`. Each works from a fresh clone.
+# The commands of the README: `make serve`, `make demo` and `make test`. Each works from a fresh clone.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # OASIS CSDL schemas for the $metadata validation test; fetched, never committed.
 XSD_DIR := .cache/xsd
 
-.PHONY: serve test lint bench xsd clean
+.PHONY: serve demo test lint bench xsd clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 serve: $(STAMP)
 	$(BIN)/bc-gateway serve --demo
+
+# The whole loop on loopback: Sales simulator -> gateway in api mode -> BC simulator (tests/support/demo.py).
+demo: $(STAMP)
+	$(BIN)/python -m tests.support.demo $(DEMO_ARGS)
 
 test: $(STAMP) xsd
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -38,4 +42,4 @@ xsd:
 	  && rm -f odata-csdl-0.11.2.tgz ) || echo "note: could not fetch the OASIS CSDL XSDs; the \$$metadata XSD test will be skipped"
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache bcgw.db bcgw.db-wal bcgw.db-shm
+	rm -rf $(VENV) .cache .pytest_cache bcgw.db bcgw.db-wal bcgw.db-shm bcgw.db.key

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway import cache_invalidation as availability
 from gateway.admin_api import add_admin_routes
 from gateway.auth import PRINCIPAL, Authenticator
+from gateway.bc_webhook import add_bc_webhook_routes
 from gateway.change_feed import ChangeFeed
 from gateway.config import Settings
 from gateway.dataverse_webhook import add_webhook_routes
@@ -27,6 +28,8 @@ from gateway.odata.errors import ODataError
 from gateway.odata.service import V3_ROOT, ODataService, error_response
 from gateway.proxy import setup_forwarding
 from orders import inbox
+from orders.bc_link.from_setup import BcLink
+from orders.bc_link.mirror import Mirror, MirrorOptions, mirror_ready, refusal
 from orders.change_setup import load_connection_setup
 from orders.setup import ConnectionSetup
 from orders.worker import OrderWorker
@@ -49,10 +52,18 @@ class SchemaNotReady(RuntimeError):
 class Gateway:
     """The running gateway's state; also the OData service's host."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine | None = None, worker: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine | None = None, worker: bool = True, mirror: bool = True
+    ) -> None:
         self.settings = settings
         self.run_worker = worker
         self.worker: OrderWorker | None = None
+        # api mode: the one BC client of this process (the mirror and the order writer share it),
+        # and the mirror that keeps our BC tables a read model of that BC.
+        self.run_mirror = mirror
+        self.bc_link = BcLink()
+        self.mirror: Mirror | None = None
+        self.mirror_ready = False
         self._engine = engine
         self._owns_engine = engine is None
         self.registry = Registry(list(ALL_SETS))
@@ -83,6 +94,14 @@ class Gateway:
         if entity_set.group == AVAILABILITY:
             return self.setup.item_availability_enabled
         return True
+
+    def refusal(self, entity_set: EntitySet) -> ODataError | None:
+        """api mode: a set the mirror cannot fill (a BC page not published) or not yet (loading)."""
+        found = refusal(self.setup, self.mirror_ready, entity_set.name)
+        if found is None:
+            return None
+        headers = {"Retry-After": str(found.retry_after)} if found.retry_after else None
+        return ODataError(found.status, found.code, found.message, headers)
 
     async def company_exists(self, name: str) -> bool:
         if name in self.companies:
@@ -136,9 +155,12 @@ class Gateway:
             self.feed.on(changes.ITEM, lambda rows: availability.invalidate_items(engine, cache, rows))
             self.feed.on(changes.MASTER, self._on_master)
         self.feed.on(changes.INBOX, self._on_inbox)
+        self.feed.on(changes.MIRROR, self._on_mirror)
         self.background.append(asyncio.create_task(self.feed.run(), name="change-feed"))
+        self.mirror_ready = await mirror_ready(engine, self.settings.company)
+        self._start_mirror()
         if self.run_worker:
-            self.worker = OrderWorker(engine, self.settings)
+            self.worker = OrderWorker(engine, self.settings, bc_link=self.bc_link)
             self.background.append(asyncio.create_task(self.worker.run(), name="order-worker"))
         self.background.append(asyncio.create_task(self._flush_last_used(), name="last-used"))
 
@@ -151,12 +173,36 @@ class Gateway:
         self.background.clear()
         with contextlib.suppress(Exception):
             await self.auth.flush_last_used()
+        await self.bc_link.aclose()
         if self._owns_engine and self._engine is not None:
             await self._engine.dispose()
 
     async def reload_setup(self) -> None:
         async with self.engine().connect() as conn:
             self.setup = await load_connection_setup(conn)
+        self.bc_link.update(self.setup)
+
+    def _start_mirror(self) -> None:
+        if not (self.run_mirror and self.setup.bc_api_mode and self.mirror is None):
+            return
+        s = self.settings
+        options = MirrorOptions(
+            poll_interval=s.bc_poll_interval,
+            delta_interval=s.bc_delta_interval,
+            reconcile_interval=s.bc_reconcile_interval,
+            notification_url=s.bc_notification_url(),
+        )
+        self.mirror = Mirror(self.engine(), self.bc_link, s.company, options)
+        self.background.append(asyncio.create_task(self.mirror.run(), name="bc-mirror"))
+
+    def wake_mirror(self) -> None:
+        if self.mirror is not None:
+            self.mirror.wake()
+
+    async def _on_mirror(self, _rows: list[Any]) -> None:
+        self.mirror_ready = await mirror_ready(self.engine(), self.settings.company)
+        if self.response_cache is not None:
+            self.response_cache.invalidate_company(self.settings.company)
 
     async def reload_companies(self) -> None:
         async with self.engine().connect() as conn:
@@ -183,6 +229,7 @@ class Gateway:
 
     async def _on_setup(self, _rows: list[Any]) -> None:
         await self.reload_setup()
+        self._start_mirror()
 
     async def _on_company(self, _rows: list[Any]) -> None:
         await self.reload_companies()
@@ -258,9 +305,12 @@ async def _version_header(request: web.Request, response: web.StreamResponse) ->
         response.headers.setdefault("OData-Version", "4.0")
 
 
-def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bool = True) -> web.Application:
-    """The application; `engine` lets tests share one database engine."""
-    gateway = Gateway(settings, engine, worker)
+def create_app(
+    settings: Settings, engine: AsyncEngine | None = None, worker: bool = True, mirror: bool = True
+) -> web.Application:
+    """The application; `engine` lets tests share one database engine. `mirror`: run the mirror of a
+    real BC in this process when the setup is in api mode."""
+    gateway = Gateway(settings, engine, worker, mirror)
     app = web.Application(
         middlewares=[error_middleware, gateway.metrics.middleware, auth_middleware],
         client_max_size=1024 * 1024,
@@ -281,6 +331,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None, worker: bo
     ODataService(gateway.registry, gateway).add_routes(app)
     add_admin_routes(app, GATEWAY)
     add_webhook_routes(app, GATEWAY)
+    add_bc_webhook_routes(app, GATEWAY)
     add_health_routes(app, GATEWAY)
     gateway.metrics.add_route(app, _metrics_allowed, gateway.refresh_metrics)
     return app

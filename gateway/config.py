@@ -59,6 +59,16 @@ class Settings:
     time_zone: str = "UTC"
     # Days the delivery log and finished inbox rows are kept; 0 keeps them forever.
     retention_days: int = 30
+    # The mirror of a real BC (api mode; orders/bc_link/mirror/): how often new item ledger entries
+    # (and queued webhook notifications) are read, master data deltas, the full reconciliation
+    # (0: never on its own), and whether BC webhooks are subscribed to (needs BCGW_PUBLIC_URL).
+    bc_poll_interval: float = 5.0
+    bc_delta_interval: float = 60.0
+    bc_reconcile_interval: float = 21600.0
+    bc_webhooks: bool = True
+    # api mode: after a POST to BC whose answer was lost and whose document is not found by our
+    # key, how long BC may still be at it (its longest request, bc-api.md §5) before a new POST.
+    bc_settle_seconds: float = 600.0
 
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
@@ -66,6 +76,11 @@ class Settings:
     def external_base(self) -> str:
         """The address Sales reaches us at: the public URL, else where `serve` listens."""
         return self.public_base() or f"http://{self.host}:{self.port}"
+
+    def bc_notification_url(self) -> str | None:
+        """Where BC sends webhooks: only with a public URL (BC must be able to reach it)."""
+        base = self.public_base()
+        return f"{base}/webhooks/business-central" if base and self.bc_webhooks else None
 
 
 def _parse_bool(text: str) -> bool:
@@ -220,6 +235,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "sales_max_wait": _non_negative_float,
     "time_zone": _time_zone,
     "retention_days": _non_negative_int,
+    "bc_poll_interval": _positive_float,
+    "bc_delta_interval": _positive_float,
+    "bc_reconcile_interval": _non_negative_float,
+    "bc_webhooks": _parse_bool,
+    "bc_settle_seconds": _non_negative_float,
 }
 
 

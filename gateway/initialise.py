@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
-from orders.change_setup import SetupService
+from orders.change_setup import SetupService, load_connection_setup
 from orders.setup import SetupChange
 from schemas import demo_company, master_data
 from schemas.db import write_transaction
@@ -33,7 +33,11 @@ async def initialise(engine: AsyncEngine, settings: Settings, *, demo: bool = Fa
     async with write_transaction(engine) as conn:
         if await master_data.ensure_company(conn, settings.company):
             notes.append(f"Created company {settings.company}.")
-        if demo and await demo_company.load_demo(conn, settings.company):
+        # api mode: a real BC is the system of record; its mirror, not the demo, fills the tables.
+        api_mode = (await load_connection_setup(conn)).bc_api_mode
+        if demo and api_mode:
+            notes.append("Business Central is in api mode: the demo data is not loaded (the mirror brings BC's).")
+        elif demo and await demo_company.load_demo(conn, settings.company):
             notes.append(f"Loaded the demo data into {settings.company}.")
     if demo:
         notes += await _demo_user_and_setup(engine, settings)

@@ -1,25 +1,25 @@
 """BC's "Create in Business Central" for a submitted Sales order: read, convert, store, couple.
 
-Read from Sales, convert by BC's rules (pure), then in ONE transaction: the number, the sales
-header, lines and notes, the coupling of the Sales order id (unique), the outstanding quantities,
-and the inbox row's new state. A second attempt (a retry, a duplicate row, another worker) finds
-the coupling and creates nothing.
+Read from Sales, convert by BC's rules (pure), then store through the writer (``orders/bc_writer.py``):
+embedded, in ONE transaction the number, the sales header, lines and notes, the coupling of the
+Sales order id (unique), the outstanding quantities and the inbox row's new state; through BC's
+API, the order is created in BC exactly once (``orders/bc_link/writer.py``) and its coupling, its
+mirror and the inbox state are then written in one local transaction. A second attempt (a retry, a
+duplicate row, another worker) finds the coupling and creates nothing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders import inbox
+from orders.bc_writer import BcWriter, EmbeddedWriter, WriteJob, link_quote, with_customer_addresses
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.dataverse.client import DataverseClient, DataverseNotFound, DataverseUnavailable
 from orders.dataverse.codes import SalesOrderState
@@ -28,20 +28,9 @@ from orders.inbox.states import InboxState, WritebackState
 from orders.read_bc_records import BcInputs, conversion_data, read_for
 from orders.read_sales_document import SalesDocumentData, read_sales_order
 from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput, sales_order_to_bc_order
-from schemas import tables as t
 from schemas.bc_sales_document import BcSalesDocument
 from schemas.db import write_transaction
-from schemas.sales_document_store import (
-    ORDER_SERIES,
-    AlreadyCoupled,
-    archive_document,
-    couple,
-    coupled_document,
-    insert_document,
-    next_number,
-    quote_by_your_reference,
-    set_header,
-)
+from schemas.sales_document_store import AlreadyCoupled, coupled_document
 
 
 def already_coupled_message(document_no: str) -> str:
@@ -68,33 +57,6 @@ def convert(data: SalesDocumentData[SalesOrder], bc: BcInputs) -> BcSalesDocumen
     return sales_order_to_bc_order(OrderConversionInput(order=data.document, **conversion_data(data, bc)))
 
 
-async def with_customer_addresses(conn: AsyncConnection, company: str, doc: BcSalesDocument) -> BcSalesDocument:
-    """Where Sales gave no address, BC keeps the customer's (validating Sell-to Customer No.)."""
-    h = doc.header
-    if h.has_bill_to_address and h.has_ship_to_address:
-        return doc
-    c = (
-        await conn.execute(
-            select(t.customer).where(t.customer.c.company == company, t.customer.c.no == h.sell_to_customer_no)
-        )
-    ).first()
-    if c is None:
-        return doc
-    values: dict[str, Any] = {}
-    for side, has in (("bill_to", h.has_bill_to_address), ("ship_to", h.has_ship_to_address)):
-        if not has:
-            values.update(
-                {
-                    f"{side}_name": c.name,
-                    f"{side}_address": c.address,
-                    f"{side}_city": c.city,
-                    f"{side}_post_code": c.post_code,
-                    f"{side}_country_region_code": c.country_region_code,
-                }
-            )
-    return dataclasses.replace(doc, header=dataclasses.replace(h, **values))
-
-
 async def create_bc_sales_order(
     engine: AsyncEngine,
     company: str,
@@ -102,12 +64,14 @@ async def create_bc_sales_order(
     row: inbox.InboxRow,
     owner: str,
     today: dt.date,
+    writer: BcWriter | None = None,
     on_read: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Process one claimed inbox row for a submitted order; raises ConversionError on a rule.
 
-    `on_read` hears the order's number once it is read (the worker records it with the row's
-    outcome, whatever that is)."""
+    ``writer`` stores the converted order (the embedded tables by default; BC's API in api mode),
+    ending with the coupling and the inbox state in one local transaction. `on_read` hears the
+    order's number once it is read (the worker records it with the row's outcome, whatever that is)."""
     async with engine.connect() as conn:
         found = await coupled_document(conn, company, row.sales_id)
     if found:
@@ -143,29 +107,25 @@ async def create_bc_sales_order(
     document = convert(data, bc)  # ConversionError carries BC's message
     quote_number = await _quote_number(client, order.quoteid) if order.quoteid else None
 
+    async def done(conn: AsyncConnection, number: str, message: str) -> None:
+        if not await inbox.finish(
+            conn,
+            row.id,
+            owner,
+            InboxState.CREATED,
+            document_type="Order",
+            document_no=number,
+            writeback_state=WritebackState.PENDING,
+            writeback_attempts=0,
+            writeback_next_at=None,
+            writeback_error="",
+            **known,
+        ):
+            raise LeaseLost
+
+    job = WriteJob(engine, company, row, owner, today)
     try:
-        async with write_transaction(engine) as conn:
-            document = await with_customer_addresses(conn, company, document)
-            number = await next_number(conn, company, ORDER_SERIES)
-            system_id = str(uuid.uuid4())
-            await couple(conn, company, row.sales_id, system_id)
-            await insert_document(conn, company, document, number, today, system_id)
-            if quote_number:
-                await link_quote(conn, company, number, quote_number)
-            if not await inbox.finish(
-                conn,
-                row.id,
-                owner,
-                InboxState.CREATED,
-                document_type="Order",
-                document_no=number,
-                writeback_state=WritebackState.PENDING,
-                writeback_attempts=0,
-                writeback_next_at=None,
-                writeback_error="",
-                **known,
-            ):
-                raise LeaseLost
+        written = await (writer or EmbeddedWriter()).create_order(job, document, quote_number=quote_number, finish=done)
     except AlreadyCoupled as exc:
         return await _already(engine, row, owner, (exc.document_type, exc.document_no))
     except IntegrityError:
@@ -175,7 +135,7 @@ async def create_bc_sales_order(
         if not found:
             raise
         return await _already(engine, row, owner, found)
-    return Outcome(InboxState.CREATED, f"Created sales order {number}.", "Order", number)
+    return Outcome(InboxState.CREATED, written.message, "Order", written.number)
 
 
 async def _quote_number(client: DataverseClient, quote_id: str) -> str | None:
@@ -183,17 +143,6 @@ async def _quote_number(client: DataverseClient, quote_id: str) -> str | None:
         return (await client.get_quote(quote_id)).get("quotenumber")
     except DataverseNotFound:
         return None
-
-
-async def link_quote(conn: AsyncConnection, company: str, order_no: str, quote_number: str) -> str | None:
-    """BC's SetQuoteNo: the BC quote whose Your Reference is the Sales quote number becomes the
-    order's Quote No., and is archived."""
-    quote_no = await quote_by_your_reference(conn, company, quote_number)
-    if quote_no is None:
-        return None
-    await set_header(conn, company, "Order", order_no, quote_no=quote_no)
-    await archive_document(conn, company, "Quote", quote_no, f"Order {order_no} created from it")
-    return quote_no
 
 
 async def _already(engine: AsyncEngine, row: inbox.InboxRow, owner: str, found: tuple[str, str]) -> Outcome:
@@ -219,4 +168,12 @@ async def _finish(
     return Outcome(state, message, document_type, document_no)
 
 
-__all__ = ["ConversionError", "LeaseLost", "Outcome", "already_coupled_message", "create_bc_sales_order"]
+__all__ = [
+    "ConversionError",
+    "LeaseLost",
+    "Outcome",
+    "already_coupled_message",
+    "create_bc_sales_order",
+    "link_quote",
+    "with_customer_addresses",
+]

@@ -13,16 +13,16 @@ By the quote's state in Sales:
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders import inbox
+from orders.bc_writer import BcWriter, EmbeddedWriter, WriteJob
 from orders.conversion_rules import SERVICE_NAME
-from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, with_customer_addresses
+from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales
 from orders.dataverse.client import DataverseClient
 from orders.dataverse.codes import QuoteState, QuoteStatus, SalesOrderState
 from orders.dataverse.records import Quote, SalesOrder
@@ -33,18 +33,7 @@ from orders.sales_quote_to_bc_quote import QuoteConversionInput, sales_quote_to_
 from schemas import tables as t
 from schemas.bc_sales_document import BcSalesDocument
 from schemas.db import write_transaction
-from schemas.sales_document_store import (
-    QUOTE_SERIES,
-    AlreadyCoupled,
-    archive_document,
-    couple,
-    coupled_document,
-    insert_document,
-    move_coupling,
-    next_number,
-    replace_lines_and_notes,
-    set_header,
-)
+from schemas.sales_document_store import AlreadyCoupled, coupled_document
 
 MSG_NO_ORDER = "Unable to find Dynamics 365 Sales order that corresponds to this quote."
 MSG_ALREADY_PROCESSED = "The current record has already been processed in Business Central."
@@ -65,17 +54,6 @@ async def _quote_document(engine: AsyncEngine, company: str, client: DataverseCl
     return _convert(data, bc)
 
 
-async def _create_quote(
-    conn: AsyncConnection, company: str, document: BcSalesDocument, quote: Quote, today: dt.date
-) -> str:
-    document = await with_customer_addresses(conn, company, document)
-    number = await next_number(conn, company, QUOTE_SERIES)
-    system_id = str(uuid.uuid4())
-    await couple(conn, company, quote.quoteid, system_id)
-    await insert_document(conn, company, document, number, today, system_id, revision=quote.revisionnumber)
-    return number
-
-
 async def _finish(
     conn: AsyncConnection, row: inbox.InboxRow, owner: str, state: str, message: str, no: str = ""
 ) -> None:
@@ -93,14 +71,18 @@ async def process_bc_sales_quote(
     owner: str,
     today: dt.date,
     create_order: CreateOrder,
+    writer: BcWriter | None = None,
 ) -> Outcome:
     """`create_order(order_id)` creates a won quote's submitted order by the order rules
-    (through the order's own inbox row, so that its write-back runs) and returns its number."""
+    (through the order's own inbox row, so that its write-back runs) and returns its number.
+    ``writer`` stores the BC quote (the embedded tables by default; BC's API in api mode)."""
+    job = WriteJob(engine, company, row, owner, today)
+    bc = writer or EmbeddedWriter()
     quote = Quote.from_webapi(await client.get_quote(row.sales_id))
     if quote.statecode == QuoteState.ACTIVE:
-        return await _active(engine, company, client, row, owner, today, quote)
+        return await _active(job, bc, client, quote)
     if quote.statecode == QuoteState.WON:
-        return await _won(engine, company, client, row, owner, today, quote, create_order)
+        return await _won(job, bc, client, quote, create_order)
     message = f"The {SERVICE_NAME} quote {quote.quotenumber} is neither active nor won (statecode {quote.statecode})."
     async with write_transaction(engine) as conn:
         await _finish(conn, row, owner, InboxState.IGNORED, message)
@@ -128,60 +110,44 @@ async def _earlier_revision(
 
 
 async def _create_or_rebuild(
-    engine: AsyncEngine,
-    company: str,
+    job: WriteJob,
+    writer: BcWriter,
     client: DataverseClient,
     quote: Quote,
-    today: dt.date,
     finish: Callable[[AsyncConnection, str, str], Awaitable[None]] | None = None,
 ) -> tuple[str, str]:
     """BC's CreateOrUpdateNAVQuote for a quote not yet coupled: rebuild the BC quote of its
     earlier revision (archived first, coupling moved), or create one. Returns (no., message).
 
-    `finish(conn, no, message)` runs in the same transaction. Raises AlreadyCoupled when another
-    worker coupled this quote (or moved the earlier revision's coupling) first.
+    `finish(conn, no, message)` runs in the writer's last transaction. Raises AlreadyCoupled when
+    another worker coupled this quote (or moved the earlier revision's coupling) first.
     """
-    earlier = await _earlier_revision(engine, company, client, quote)
-    document = await _quote_document(engine, company, client, quote.quoteid)
-    async with write_transaction(engine) as conn:
-        found = await coupled_document(conn, company, quote.quoteid)
-        if found:
-            raise AlreadyCoupled(*found)
-        if earlier is None:
-            number = await _create_quote(conn, company, document, quote, today)
-            message = f"Created sales quote {number}."
-        else:
-            old_id, number = earlier
-            if not await move_coupling(conn, company, old_id, quote.quoteid):
-                raise AlreadyCoupled("Quote", number)  # moved meanwhile: the other worker rebuilt it
-            version = await archive_document(
-                conn, company, "Quote", number, f"Revision {quote.revisionnumber} of {quote.quotenumber}"
-            )
-            document = await with_customer_addresses(conn, company, document)
-            await replace_lines_and_notes(conn, company, document, number)
-            await set_header(conn, company, "Quote", number, status="Open", sales_revision=quote.revisionnumber)
-            message = (
-                f"Rebuilt sales quote {number} from revision {quote.revisionnumber}; archived as version {version}."
-            )
-        if finish is not None:
-            await finish(conn, number, message)
-    return number, message
+    earlier = await _earlier_revision(job.engine, job.company, client, quote)
+    document = await _quote_document(job.engine, job.company, client, quote.quoteid)
+    if earlier is None:
+        written = await writer.create_quote(job, document, revision=quote.revisionnumber, finish=finish)
+    else:
+        old_id, number = earlier
+        written = await writer.rebuild_quote(
+            job,
+            document,
+            earlier_id=old_id,
+            number=number,
+            revision=quote.revisionnumber,
+            quote_number=quote.quotenumber or "",
+            finish=finish,
+        )
+    return written.number, written.message
 
 
-async def _active(
-    engine: AsyncEngine,
-    company: str,
-    client: DataverseClient,
-    row: inbox.InboxRow,
-    owner: str,
-    today: dt.date,
-    quote: Quote,
-) -> Outcome:
+async def _active(job: WriteJob, writer: BcWriter, client: DataverseClient, quote: Quote) -> Outcome:
+    engine, company, row, owner = job.engine, job.company, job.row, job.owner
+
     async def done(conn: AsyncConnection, number: str, message: str) -> None:
         await _finish(conn, row, owner, InboxState.CREATED, message, number)
 
     try:
-        number, message = await _create_or_rebuild(engine, company, client, quote, today, done)
+        number, message = await _create_or_rebuild(job, writer, client, quote, done)
     except (AlreadyCoupled, IntegrityError):
         # Coupled already, or by another worker at the same moment: that document stands.
         async with write_transaction(engine) as conn:
@@ -195,15 +161,9 @@ async def _active(
 
 
 async def _won(
-    engine: AsyncEngine,
-    company: str,
-    client: DataverseClient,
-    row: inbox.InboxRow,
-    owner: str,
-    today: dt.date,
-    quote: Quote,
-    create_order: CreateOrder,
+    job: WriteJob, writer: BcWriter, client: DataverseClient, quote: Quote, create_order: CreateOrder
 ) -> Outcome:
+    engine, company, row, owner = job.engine, job.company, job.row, job.owner
     qw = t.quote_win
     async with engine.connect() as conn:
         recorded = (
@@ -219,7 +179,7 @@ async def _won(
     if coupled is None:
         # BC creates the quote first (rebuilding an earlier revision's, as on activation).
         try:
-            quote_no, _message = await _create_or_rebuild(engine, company, client, quote, today)
+            quote_no, _message = await _create_or_rebuild(job, writer, client, quote)
         except (AlreadyCoupled, IntegrityError):
             async with engine.connect() as conn:
                 found = await coupled_document(conn, company, quote.quoteid)
@@ -241,7 +201,7 @@ async def _won(
         order_doc = ("Order", await create_order(order.salesorderid))
 
     try:
-        return await _record_win(engine, company, row, owner, quote, quote_no, order_doc)
+        return await _record_win(job, writer, quote, quote_no, order_doc)
     except IntegrityError:
         # The win's record exists: another worker handled this win at the same moment.
         async with write_transaction(engine) as conn:
@@ -256,47 +216,17 @@ async def _won(
 
 
 async def _record_win(
-    engine: AsyncEngine,
-    company: str,
-    row: inbox.InboxRow,
-    owner: str,
-    quote: Quote,
-    quote_no: str,
-    order_doc: tuple[str, str] | None,
+    job: WriteJob, writer: BcWriter, quote: Quote, quote_no: str, order_doc: tuple[str, str] | None
 ) -> Outcome:
-    qw = t.quote_win
-    async with write_transaction(engine) as conn:
-        if order_doc is not None:
-            order_no = order_doc[1]
-            linked = (
-                await conn.execute(
-                    select(t.sales_header.c.quote_no).where(
-                        t.sales_header.c.company == company,
-                        t.sales_header.c.document_type == "Order",
-                        t.sales_header.c.no == order_no,
-                    )
-                )
-            ).scalar_one_or_none()
-            if linked != quote_no:
-                # The order came into BC before its quote did: link it now and archive the quote.
-                # (An order that carries the quote already archived it when it was linked.)
-                await set_header(conn, company, "Order", order_no, quote_no=quote_no)
-                await archive_document(conn, company, "Quote", quote_no, f"Won: order {order_no}")
-            message = f"Quote {quote_no} won: sales order {order_no} carries it as Quote No."
-        else:
-            order_no = ""
-            await set_header(conn, company, "Quote", quote_no, status="Released")
-            message = f"Quote {quote_no} won; the Sales order is not submitted yet, so the quote is Released."
-        await conn.execute(
-            insert(qw).values(
-                company=company,
-                quote_id=quote.quoteid,
-                quote_no=quote_no,
-                order_no=order_no,
-                processed_at=dt.datetime.now(dt.UTC),
-            )
+    async with write_transaction(job.engine) as conn:
+        message = await writer.record_win(
+            conn,
+            job.company,
+            quote_id=quote.quoteid,
+            quote_no=quote_no,
+            order_no=order_doc[1] if order_doc is not None else None,
         )
-        await _finish(conn, row, owner, InboxState.CREATED, message, quote_no)
+        await _finish(conn, job.row, job.owner, InboxState.CREATED, message, quote_no)
     return Outcome(InboxState.CREATED, message, "Quote", quote_no)
 
 

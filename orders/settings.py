@@ -48,6 +48,9 @@ class ProcessingSettings(Protocol):
     @property
     def sales_max_wait(self) -> float: ...
 
+    @property
+    def bc_settle_seconds(self) -> float: ...
+
     def external_base(self) -> str:
         """The gateway's address as Sales reaches it (the public URL, else where it listens)."""
         ...

@@ -80,6 +80,12 @@ def _action(caption: str, help: str, flag: str) -> Any:
 
 K = FieldKind  # short, for the declarations below
 
+BC_MODES = ("embedded", "api")
+BC_AUTHS = ("oauth", "basic")
+# The scope when bc_scope is empty (bc-api.md §2.1); orders.bc_link.config.BC_SCOPE, which this
+# module, below the BC link, cannot import.
+DEFAULT_BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SetupChange:
@@ -150,6 +156,82 @@ class SetupChange:
     dataverse_client_secret: str | None = _field(
         "Client Secret", K.SECRET, "the application user's client secret", flag="--dataverse-client-secret",
         prompt="Client secret (Enter keeps the current one)",
+    )  # fmt: skip
+    # The link to a real Business Central (docs/bc-link.md; bc-api.md §1.1, §2, §9): in "api" mode
+    # its API v2.0 is the system of record and our BC tables are its mirror.
+    bc_mode: str | None = _field(
+        "Business Central Mode", K.CHOICE,
+        "embedded: BC's records live in the gateway's tables (no BC needed); api: a real BC, through its "
+        "API v2.0, is the system of record and the gateway mirrors it",
+        flag="--bc-mode", choices=BC_MODES, metavar="embedded|api",
+        prompt="Business Central: embedded (the gateway's own tables) or api (a real BC through its API v2.0)",
+    )  # fmt: skip
+    bc_api_url: str | None = _field(
+        "Business Central API URL", K.URL,
+        "the API v2.0 root: https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>/api/v2.0 "
+        "online, https://<host>:<port>/<instance>/api/v2.0 on-premises",
+        flag="--bc-api-url", metavar="URL", prompt="Business Central API URL (ending in /api/v2.0)",
+    )  # fmt: skip
+    bc_company: str | None = _field(
+        "Business Central Company", K.TEXT, "the BC company's name or id", flag="--bc-company", metavar="NAME|ID",
+        prompt="Business Central company (name or id)",
+    )  # fmt: skip
+    bc_auth: str | None = _field(
+        "Business Central Authentication", K.CHOICE,
+        "oauth (an app registered in Microsoft Entra ID; BC online) or basic (a user and web service access "
+        "key; on-premises only)",
+        flag="--bc-auth", choices=BC_AUTHS, metavar="oauth|basic",
+        prompt="Business Central authentication: oauth or basic",
+    )  # fmt: skip
+    bc_token_url: str | None = _field(
+        "Business Central OAuth Token URL", K.URL,
+        "the app's token endpoint, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token",
+        flag="--bc-token-url", metavar="URL", prompt="OAuth token URL for Business Central",
+    )  # fmt: skip
+    bc_client_id: str | None = _field(
+        "Business Central Client ID", K.TEXT, "the Entra app's application (client) id", flag="--bc-client-id",
+        metavar="ID", prompt="Application (client) id for Business Central",
+    )  # fmt: skip
+    bc_client_secret: str | None = _field(
+        "Business Central Client Secret", K.SECRET, "the Entra app's client secret (stored encrypted)",
+        flag="--bc-client-secret", metavar="SECRET",
+        prompt="Client secret for Business Central (Enter keeps the current one)",
+    )  # fmt: skip
+    bc_scope: str | None = _field(
+        "Business Central OAuth Scope", K.TEXT, f"empty: {DEFAULT_BC_SCOPE}", flag="--bc-scope", metavar="SCOPE",
+        prompt="OAuth scope (Enter for BC's)",
+    )  # fmt: skip
+    bc_user: str | None = _field(
+        "Business Central User Name", K.TEXT, "the BC user whose web service access key is used (basic)",
+        flag="--bc-user", metavar="USER", prompt="Business Central user name",
+    )  # fmt: skip
+    bc_access_key: str | None = _field(
+        "Business Central Web Service Access Key", K.SECRET, "that user's web service access key (stored encrypted)",
+        flag="--bc-access-key", metavar="KEY", prompt="Web service access key (Enter keeps the current one)",
+    )  # fmt: skip
+    bc_odata_url: str | None = _field(
+        "Business Central OData V4 URL", K.URL,
+        "the ODataV4 root of published pages; empty: the API URL with /api/... replaced by /ODataV4",
+        flag="--bc-odata-url", metavar="URL", prompt="OData V4 URL of published pages (Enter: derived)",
+    )  # fmt: skip
+    bc_ledger_entries_service: str | None = _field(
+        "Item Ledger Entries Web Service", K.TEXT,
+        "service name of page 38 Item Ledger Entries published as a web service (stock per location); "
+        "empty: not published",
+        flag="--bc-ledger-entries-service", metavar="NAME",
+        prompt="Service name of page 38 Item Ledger Entries, if published (e.g. ItemLedgerEntries)",
+    )  # fmt: skip
+    bc_item_units_service: str | None = _field(
+        "Item Units of Measure Web Service", K.TEXT,
+        "service name of page 5404 Item Units of Measure published as a web service; empty: not published",
+        flag="--bc-item-units-service", metavar="NAME",
+        prompt="Service name of page 5404 Item Units of Measure, if published (e.g. ItemUnitsOfMeasure)",
+    )  # fmt: skip
+    bc_resources_service: str | None = _field(
+        "Resources Web Service", K.TEXT,
+        "service name of page 77 Resources (or 76 Resource Card) published as a web service; empty: not published",
+        flag="--bc-resources-service", metavar="NAME",
+        prompt="Service name of page 77 Resources, if published (e.g. Resources)",
     )  # fmt: skip
     # BC's "Sales & Receivables Setup" and G/L Setup's "LCY Code", per company (bc-rules.md §4.4–§4.6).
     write_in_product: str | None = _field(
@@ -239,7 +321,8 @@ class ConnectionSetup:
     """BC's "Dynamics 365 Connection Setup" and how Sales is reached: one record.
 
     The names are the columns of ``connection_setup``. The webhook secret is kept only as a salted
-    hash; the Dataverse client secret must be sent to the token endpoint, so it is kept as it is.
+    hash; the client secrets and the access key must be sent on, so they are stored encrypted
+    (schemas/secrets.py) and held here in clear, left out of ``repr``.
     """
 
     sales_url: str = ""
@@ -258,6 +341,25 @@ class ConnectionSetup:
     dataverse_token_url: str = ""
     dataverse_client_id: str = ""
     dataverse_client_secret: str = field(default="", repr=False)
+    bc_mode: str = "embedded"
+    bc_api_url: str = ""
+    bc_company: str = ""
+    bc_auth: str = "oauth"
+    bc_token_url: str = ""
+    bc_client_id: str = ""
+    bc_client_secret: str = field(default="", repr=False)
+    bc_scope: str = ""
+    bc_user: str = ""
+    bc_access_key: str = field(default="", repr=False)
+    bc_odata_url: str = ""
+    bc_ledger_entries_service: str = ""
+    bc_item_units_service: str = ""
+    bc_resources_service: str = ""
+
+    @property
+    def bc_api_mode(self) -> bool:
+        """A real BC is the system of record (our BC tables are its mirror)."""
+        return self.bc_mode == "api"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any] | None) -> ConnectionSetup:

@@ -117,6 +117,8 @@ def apply_change(old: ConnectionSetup, change: SetupChange, facts: SetupFacts) -
         if change.auto_process_sales_quotes and not new.sales_order_integration_enabled:
             raise SetupError(MSG_AUTO_QUOTES_NEEDS_INTEGRATION)
         new = dataclasses.replace(new, auto_process_sales_quotes=change.auto_process_sales_quotes)
+    if new.bc_api_mode:
+        check_bc_link(new)
     # A secret is made when asked, and the first time the webhook is set up or the sales order
     # integration (which takes webhooks) is switched on.
     make_secret = change.rotate_webhook_secret or (
@@ -177,6 +179,14 @@ def check_value(name: str, value: Any) -> Any:
         return mode
     if name == "local_currency_code":
         return value.strip().upper()  # a Code field
+    if name in _BC_SERVICES:
+        service = value.strip()
+        if service and not _SERVICE_NAME.fullmatch(service):
+            raise SetupError(
+                f"{definition.caption}: '{service}' is not a web service name (letters, digits and _, "
+                "as on BC's Web Services page)."
+            )
+        return service
     if definition.kind is FieldKind.URL:
         return check_url(name, value)
     if definition.kind is FieldKind.CHOICE:
@@ -187,6 +197,43 @@ def check_value(name: str, value: Any) -> Any:
     if definition.kind is FieldKind.TEXT:
         return value.strip()
     return value
+
+
+_SERVICE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,239}")
+_BC_SERVICES = ("bc_ledger_entries_service", "bc_item_units_service", "bc_resources_service")
+_SETUP_TABLE = "Dynamics 365 Connection Setup: Primary Key="
+
+
+def _must_have_value(name: str) -> SetupError:
+    """BC's TestField message for an empty field of the connection setup."""
+    return SetupError(f"{FIELD_BY_NAME[name].caption} must have a value in {_SETUP_TABLE}. It cannot be zero or empty.")
+
+
+def check_bc_link(setup: ConnectionSetup) -> None:
+    """In api mode a real BC is the system of record: its address, company and complete credentials
+    must be there (bc-api.md §1.1, §2); SetupError in BC's words otherwise."""
+    required = ["bc_api_url", "bc_company"]
+    required += ["bc_token_url", "bc_client_id", "bc_client_secret"] if setup.bc_auth == "oauth" else []
+    required += ["bc_user", "bc_access_key"] if setup.bc_auth == "basic" else []
+    for name in required:
+        if not str(getattr(setup, name)).strip():
+            raise _must_have_value(name)
+    url = urlsplit(setup.bc_api_url)
+    if "/api/" not in url.path + "/":
+        raise SetupError(
+            f"{FIELD_BY_NAME['bc_api_url'].caption} '{setup.bc_api_url}' is not an API root: it must end in "
+            "/api/v2.0 (online: https://api.businesscentral.dynamics.com/v2.0/<tenant>/<environment>/api/v2.0)."
+        )
+    if url.query or url.fragment:
+        raise SetupError(f"{FIELD_BY_NAME['bc_api_url'].caption} cannot have a query or a fragment.")
+    if setup.bc_auth == "basic":
+        if (url.hostname or "").lower() == "api.businesscentral.dynamics.com":
+            raise SetupError(
+                "Business Central online no longer accepts web service access keys (since October 2022): "
+                "use --bc-auth oauth with an app registered in Microsoft Entra ID."
+            )
+        if ":" in setup.bc_user:
+            raise SetupError(f"{FIELD_BY_NAME['bc_user'].caption} cannot contain ':'.")
 
 
 def check_url(name: str, value: str) -> str:

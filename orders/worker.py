@@ -26,6 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
+from orders.bc_link.from_setup import BcLink
+from orders.bc_link.writer import ApiWriter
+from orders.bc_writer import BcDeferred, BcRefused, BcWriter, EmbeddedWriter
 from orders.change_setup import load_connection_setup
 from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
@@ -44,6 +47,8 @@ log = logging.getLogger("bcgw.worker")
 
 
 PRUNE_EVERY = 3600.0
+# A won quote whose order's row another task holds tries again this soon (that task is short).
+BUSY_RETRY = 1.0
 
 
 class RuleFailure(Exception):
@@ -63,7 +68,7 @@ class Result:
     will_retry: bool = False  # a failure the worker tries again by itself
 
 
-Handler = Callable[["OrderWorker", InboxRow, DataverseClient], Awaitable[Outcome]]
+Handler = Callable[["OrderWorker", InboxRow, DataverseClient, BcWriter], Awaitable[Outcome]]
 
 
 class OrderWorker:
@@ -75,6 +80,7 @@ class OrderWorker:
         owner: str | None = None,
         today: Callable[[], dt.date] | None = None,
         client_options: dict[str, Any] | None = None,
+        bc_link: BcLink | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -96,6 +102,12 @@ class OrderWorker:
         self._reconcile_task: asyncio.Task[int] | None = None
         # Inbox row id -> the Sales number read while processing it, stored with its outcome.
         self.sales_numbers: dict[int, str] = {}
+        # Where BC documents are stored (orders/bc_writer.py): in api mode through the process's one
+        # BC client (the gateway's BcLink, shared with the mirror; a worker alone makes its own).
+        self.bc_link = bc_link or BcLink()
+        self._own_bc_link = bc_link is None
+        self.bc_writer: BcWriter | None = None  # a test may set one
+        self._api_writer: ApiWriter | None = None
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, InboxEvent.SUBMIT): _order_submit,
             (QUOTE, InboxEvent.ACTIVATE): _quote,
@@ -112,6 +124,8 @@ class OrderWorker:
             await self._session.close()
             self._session = None
             self._client = None
+        if self._own_bc_link:
+            await self.bc_link.aclose()
 
     async def run(self) -> None:
         """Forever: keep up to `worker_concurrency` rows in hand. A row that ends frees its slot
@@ -304,8 +318,9 @@ class OrderWorker:
             if handler is None:
                 return await self._done(row, InboxState.IGNORED, f"Nothing to do for {row.table_name} {row.event}.")
             client = self.client(setup)
+            writer = await self.writer(setup)
             with deadline(self.settings.sales_deadline):
-                outcome = await handler(self, row, client)
+                outcome = await handler(self, row, client, writer)
             log.info("%s %s %s: %s", row.table_name, row.sales_id, row.event, outcome.message)
             if outcome.state == InboxState.CREATED:
                 self.wake()  # its write-back is due at once
@@ -313,13 +328,16 @@ class OrderWorker:
         except LeaseLost:
             log.warning("inbox row %s was taken over by another worker; left to it", row.id)
             return Result(row.id, InboxState.PROCESSING, "taken over by another worker")
-        except (ConversionError, RuleFailure) as exc:
+        except (ConversionError, RuleFailure, BcRefused) as exc:
             return await self._failed(row, str(exc), transient=False)
+        except BcDeferred as exc:
+            # BC away or throttled, or an outcome still unknown: back when BC (or the writer) says.
+            return await self._failed(row, exc.message, transient=True, retry_after=exc.retry_after)
         except DataverseNotFound as exc:
             return await self._failed(row, f"{SALES} says: {exc.message}", transient=False)
         except WaitsForSales as exc:
             # BC's own message (e.g. no Sales order for a won quote yet): Sales may catch up.
-            return await self._failed(row, exc.message, transient=True)
+            return await self._failed(row, exc.message, transient=True, retry_after=exc.retry_after)
         except DataverseUnavailable as exc:
             # Sales may say when to come back (Retry-After): the row is rescheduled for then.
             return await self._failed(
@@ -389,6 +407,18 @@ class OrderWorker:
             # Cannot even record it: the lease runs out and another pass takes the row again.
             return Result(row.id, InboxState.PROCESSING, message)
 
+    async def writer(self, setup: ConnectionSetup) -> BcWriter:
+        """Where BC documents go: BC's API in api mode, the embedded tables otherwise."""
+        if self.bc_writer is not None:
+            return self.bc_writer
+        if not setup.bc_api_mode:
+            return EmbeddedWriter()
+        self.bc_link.update(setup)
+        client = await self.bc_link.client()
+        if self._api_writer is None or self._api_writer.client is not client:
+            self._api_writer = ApiWriter(client, settle_seconds=self.settings.bc_settle_seconds)
+        return self._api_writer
+
     # -- write-back -----------------------------------------------------------------------------
     async def write_back(self, row: InboxRow, setup: ConnectionSetup | None = None) -> bool:
         """lastbackofficesubmit := today on the Sales order (Active -> date -> Submitted)."""
@@ -430,16 +460,16 @@ class OrderWorker:
             return 0
 
 
-async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
+async def _order_submit(worker: OrderWorker, row: InboxRow, client: DataverseClient, writer: BcWriter) -> Outcome:
     def on_read(number: str) -> None:
         worker.sales_numbers[row.id] = number
 
     return await create_bc_sales_order(
-        worker.engine, worker.company, client, row, worker.owner, worker.today(), on_read=on_read
+        worker.engine, worker.company, client, row, worker.owner, worker.today(), writer, on_read=on_read
     )
 
 
-async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) -> Outcome:
+async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient, writer: BcWriter) -> Outcome:
     async def create_order(order_id: str) -> str:
         """A won quote's submitted order, by the order rules, on the order's own inbox row."""
         order_row, _created = await inbox.enqueue(
@@ -447,7 +477,10 @@ async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) ->
         )
         claimed = await inbox.claim_one(worker.engine, order_row.id, worker.owner, worker.settings.lease_seconds)
         if claimed is None:
-            raise WaitsForSales(None, "busy", "The Sales order of this quote is being processed right now.")
+            # Another task of ours holds the order's row for a moment: look again shortly.
+            raise WaitsForSales(
+                None, "busy", "The Sales order of this quote is being processed right now.", retry_after=BUSY_RETRY
+            )
         result = await worker.process(claimed, force=True)
         if result.state == InboxState.CREATED or (result.state == InboxState.IGNORED and result.document_no):
             return result.document_no
@@ -456,5 +489,5 @@ async def _quote(worker: OrderWorker, row: InboxRow, client: DataverseClient) ->
         raise WaitsForSales(None, "not_created", result.message)
 
     return await process_bc_sales_quote(
-        worker.engine, worker.company, client, row, worker.owner, worker.today(), create_order
+        worker.engine, worker.company, client, row, worker.owner, worker.today(), create_order, writer
     )

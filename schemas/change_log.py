@@ -19,6 +19,7 @@ USERS = "users"  # a user, key or role changed; key = user name
 SETUP = "setup"  # the connection setup changed
 COMPANY = "company"  # a company was added
 INBOX = "inbox"  # a delivery waits for the worker; key = inbox id
+MIRROR = "mirror"  # the mirror of a real BC started or finished loading (api mode)
 
 
 async def record(conn: AsyncConnection, topic: str, company: str = "", key: str | None = None) -> None:

@@ -108,6 +108,9 @@ def _header_values(doc: BcSalesDocument) -> dict[str, Any]:
     names = [c.name for c in t.sales_header.c]
     values = {n: getattr(h, n) for n in names if hasattr(h, n) and n not in ("document_type", "no", "status")}
     values["sales_id"] = h.sales_id
+    # BC's Amount: the lines' amounts less the invoice discount; no VAT is computed here.
+    amount = sum((line.amount for line in doc.lines), Decimal(0)) - h.invoice_discount_amount
+    values["amount"] = values["amount_including_vat"] = amount
     return values
 
 

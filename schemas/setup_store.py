@@ -3,7 +3,10 @@ and the ``setup_change`` log.
 
 Rows go in and out as column name -> value; what the values mean (and their rules) is order
 processing's business (orders/setup.py). A column marked ``info={"json_object": True}`` holds a
-JSON object: it is read as a dict, and a change sets entries over the stored ones.
+JSON object: it is read as a dict, and a change sets entries over the stored ones. A column
+marked ``info={"secret": True}`` holds a secret the gateway must send on (a client secret, an
+access key): it is encrypted on the way in and decrypted on the way out (schemas/secrets.py), so a
+row, a backup or a database dump never holds it in clear.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import DefaultClause
 
 from schemas.db import insert_ignore
+from schemas.secrets import secret_box
 from schemas.tables import connection_setup, sales_setup, setup_change
 
 CONNECTION_SETUP_ID = 1  # the table holds one row (a check constraint says so)
@@ -26,6 +30,9 @@ CONNECTION_SETUP_ID = 1  # the table holds one row (a check constraint says so)
 
 def _is_json_object(column: Column[Any]) -> bool:
     return bool(column.info.get("json_object"))
+
+
+SECRET_COLUMNS = frozenset(c.name for c in connection_setup.c if c.info.get("secret"))
 
 
 async def read_connection_setup(conn: AsyncConnection, *, for_update: bool = False) -> dict[str, Any] | None:
@@ -39,7 +46,12 @@ async def read_connection_setup(conn: AsyncConnection, *, for_update: bool = Fal
     row = (await conn.execute(stmt)).first()
     if row is None:
         return None
-    return {name: value for name, value in row._mapping.items() if name != "id"}
+    box = secret_box(conn.engine.url)
+    return {
+        name: box.decrypt(value) if name in SECRET_COLUMNS else value
+        for name, value in row._mapping.items()
+        if name != "id"
+    }
 
 
 async def ensure_connection_setup(conn: AsyncConnection) -> None:
@@ -48,9 +60,12 @@ async def ensure_connection_setup(conn: AsyncConnection) -> None:
 
 
 async def update_connection_setup(conn: AsyncConnection, values: Mapping[str, object]) -> None:
+    """Store the given columns; secrets (SECRET_COLUMNS) are given in clear and stored encrypted."""
     if values:
+        box = secret_box(conn.engine.url)
+        stored = {name: box.encrypt(str(v)) if name in SECRET_COLUMNS else v for name, v in values.items()}
         await conn.execute(
-            update(connection_setup).where(connection_setup.c.id == CONNECTION_SETUP_ID).values(**values)
+            update(connection_setup).where(connection_setup.c.id == CONNECTION_SETUP_ID).values(**stored)
         )
 
 

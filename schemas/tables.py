@@ -126,8 +126,13 @@ item_ledger_entry = Table(
     Column("document_no", String(20), nullable=False, server_default=""),
     Column("description", String(100), nullable=False, server_default=""),
     Column("quantity", Decimal5, nullable=False),
+    Column("variant_code", String(10), nullable=False, server_default=""),
+    # BC's own Entry No. when the entry is mirrored from a real BC (api mode); entry_no stays ours,
+    # so mirrored and local entries of different companies never collide.
+    Column("bc_entry_no", Integer, nullable=True),
     ForeignKeyConstraint(["company", "item_no"], ["item.company", "item.no"]),
     Index(None, "company", "item_no", "location_code"),
+    UniqueConstraint("company", "bc_entry_no"),
 )
 
 # Running totals kept in the same transaction as each ledger entry / sales line change,
@@ -150,6 +155,18 @@ item_location_inventory = Table(
     Column("location_code", String(10), primary_key=True),
     Column("inventory", Decimal5, nullable=False, server_default="0"),
     Column("qty_on_sales_order", Decimal5, nullable=False, server_default="0"),
+    ForeignKeyConstraint(["company", "item_no"], ["item.company", "item.no"], ondelete="CASCADE"),
+)
+
+# BC's "Item Variant" (api mode: mirrored from itemVariants).
+item_variant = Table(
+    "item_variant",
+    metadata,
+    _company(),
+    Column("item_no", String(20), primary_key=True),
+    Column("code", String(10), primary_key=True),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("system_id", Guid(), nullable=False, unique=True),
     ForeignKeyConstraint(["company", "item_no"], ["item.company", "item.no"], ondelete="CASCADE"),
 )
 
@@ -259,10 +276,30 @@ connection_setup = Table(
     Column("dataverse_url", String(250), nullable=False, server_default=""),
     Column("dataverse_token_url", String(250), nullable=False, server_default=""),
     Column("dataverse_client_id", String(100), nullable=False, server_default=""),
-    # The client secret must be sent to the token endpoint, so it cannot be only a hash.
-    Column("dataverse_client_secret", Text, nullable=False, server_default=""),
+    # The client secret must be sent to the token endpoint, so it cannot be only a hash: it is
+    # stored encrypted (info "secret": schemas/setup_store.py, schemas/secrets.py).
+    Column("dataverse_client_secret", Text, nullable=False, server_default="", info={"secret": True}),
+    # The link to a real Business Central (docs/bc-link.md): "embedded" keeps BC's records in
+    # these tables; "api" makes a real BC, read through its API v2.0, the system of record.
+    Column("bc_mode", String(10), nullable=False, server_default="embedded"),
+    Column("bc_api_url", String(250), nullable=False, server_default=""),
+    Column("bc_company", String(50), nullable=False, server_default=""),
+    Column("bc_auth", String(10), nullable=False, server_default="oauth"),
+    Column("bc_token_url", String(250), nullable=False, server_default=""),
+    Column("bc_client_id", String(100), nullable=False, server_default=""),
+    Column("bc_client_secret", Text, nullable=False, server_default="", info={"secret": True}),
+    Column("bc_scope", String(250), nullable=False, server_default=""),
+    Column("bc_user", String(80), nullable=False, server_default=""),
+    Column("bc_access_key", Text, nullable=False, server_default="", info={"secret": True}),
+    Column("bc_odata_url", String(250), nullable=False, server_default=""),
+    # Service names of the BC pages published as OData web services ("" = not published).
+    Column("bc_ledger_entries_service", String(240), nullable=False, server_default=""),
+    Column("bc_item_units_service", String(240), nullable=False, server_default=""),
+    Column("bc_resources_service", String(240), nullable=False, server_default=""),
     CheckConstraint("id = 1", name="single_row"),
     CheckConstraint("webhook_auth_mode IN ('header', 'code')", name="webhook_auth_mode"),
+    CheckConstraint("bc_mode IN ('embedded', 'api')", name="bc_mode"),
+    CheckConstraint("bc_auth IN ('oauth', 'basic')", name="bc_auth"),
 )
 
 setup_change = Table(
@@ -339,6 +376,9 @@ def _header_fields() -> list[Column[Any]]:
         Column("quote_valid_until_date", Date, nullable=True),
         Column("payment_discount_pct", Decimal5, nullable=False, server_default="0"),
         Column("invoice_discount_amount", Decimal5, nullable=False, server_default="0"),
+        # BC's Amount / Amount Including VAT (after the invoice discount); in api mode as BC answered.
+        Column("amount", Decimal5, nullable=False, server_default="0"),
+        Column("amount_including_vat", Decimal5, nullable=False, server_default="0"),
         Column("payment_terms_code", String(10), nullable=False, server_default=""),
         Column("shipment_method_code", String(10), nullable=False, server_default=""),
         Column("shipping_agent_code", String(10), nullable=False, server_default=""),
@@ -465,10 +505,16 @@ order_inbox = Table(
     Column("ignored_by", String(50), nullable=False, server_default=""),
     Column("ignored_at", UtcDateTime(), nullable=True),
     Column("ignored_reason", Text, nullable=False, server_default=""),
+    # BC's API (api mode): our key in the document's externalDocumentNumber, recorded before the
+    # POST; when the last POST of unknown outcome was sent; BC's id for the document once known.
+    Column("bc_key", String(35), nullable=False, server_default=""),
+    Column("bc_posted_at", UtcDateTime(), nullable=True),
+    Column("bc_document_id", Guid(), nullable=True),
     UniqueConstraint("company", "table_name", "sales_id", "event", "revision"),
     CheckConstraint("state IN ('received', 'processing', 'created', 'ignored', 'waiting', 'failed')", name="state"),
     Index(None, "state", "next_attempt_at"),
     Index(None, "writeback_state", "writeback_next_at"),
+    Index(None, "company", "bc_key"),
     # Ids are never reused (SQLite would reuse a deleted row's): the delivery log and the action
     # log name rows by id after a discard or a prune removed them.
     sqlite_autoincrement=True,
@@ -588,4 +634,83 @@ quote_win = Table(
     Column("order_no", String(20), nullable=False, server_default=""),
     Column("processed_at", UtcDateTime(), nullable=False),
     ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+
+# --- The mirror of a real BC (api mode; orders/bc_link/mirror/) -------------------------------
+
+MIRROR_PHASES = ("new", "loading", "ready")
+
+# One row per mirrored entity (items, customers, ..., ledger): where its initial load stands, the
+# watermarks that keep it fresh, and how its last attempts went.
+bc_mirror_state = Table(
+    "bc_mirror_state",
+    metadata,
+    _company(),
+    Column("entity", String(40), primary_key=True),
+    Column("phase", String(10), nullable=False, server_default="new"),
+    # What was loaded from: BC's API root, company and (ledger) source; another source reloads.
+    Column("source", String(600), nullable=False, server_default=""),
+    Column("resume_link", Text, nullable=True),  # the initial load's next page (BC's nextLink)
+    Column("watermark", UtcDateTime(), nullable=True),  # highest lastModifiedDateTime applied
+    Column("last_entry_no", Integer, nullable=False, server_default="0"),  # ledger: highest Entry No.
+    Column("rows", Integer, nullable=False, server_default="0"),
+    Column("loaded", Integer, nullable=False, server_default="0"),
+    Column("load_started_at", UtcDateTime(), nullable=True),
+    Column("load_finished_at", UtcDateTime(), nullable=True),
+    Column("last_success_at", UtcDateTime(), nullable=True),
+    Column("last_change_at", UtcDateTime(), nullable=True),
+    Column("last_failure_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("last_reconciled_at", UtcDateTime(), nullable=True),
+    Column("drift", Text, nullable=False, server_default=""),  # the last reconciliation's report (JSON)
+    CheckConstraint("phase IN ('new', 'loading', 'ready')", name="phase"),
+)
+
+# Which process runs the mirror of a company (several gateway processes: one mirror).
+bc_mirror_owner = Table(
+    "bc_mirror_owner",
+    metadata,
+    Column("company", String(30), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("lease_until", UtcDateTime(), nullable=False),
+)
+
+# BC webhook subscriptions we made (bc-api.md §6); clientState kept as a salted hash.
+bc_subscription = Table(
+    "bc_subscription",
+    metadata,
+    _company(),
+    Column("entity_set", String(40), primary_key=True),
+    Column("subscription_id", String(64), nullable=False, server_default=""),
+    Column("resource", String(300), nullable=False, server_default=""),
+    Column("notification_url", String(500), nullable=False, server_default=""),
+    Column("client_state_hash", String(64), nullable=False, server_default=""),
+    Column("client_state_salt", String(32), nullable=False, server_default=""),
+    Column("etag", String(200), nullable=False, server_default=""),
+    Column("status", String(12), nullable=False, server_default="active"),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=True),
+    Column("renewed_at", UtcDateTime(), nullable=True),
+    Column("recreated", Integer, nullable=False, server_default="0"),
+    Column("last_notified_at", UtcDateTime(), nullable=True),
+    Column("next_try_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Index(None, "subscription_id"),
+    CheckConstraint("status IN ('active', 'failed')", name="status"),
+)
+
+# Notifications received, waiting for the mirror (the receiver answers BC at once).
+bc_notification = Table(
+    "bc_notification",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("entity_set", String(40), nullable=False),
+    Column("change_type", String(12), nullable=False),
+    Column("entity_id", String(36), nullable=True),
+    Column("since", UtcDateTime(), nullable=True),  # a collection notification's lastModifiedDateTime gt
+    Column("received_at", UtcDateTime(), nullable=False),
+    Index(None, "company", "id"),
 )

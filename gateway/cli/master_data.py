@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import Subcommands, fail, run_with_engine
+from gateway.cli.common import CliError, Subcommands, fail, run_with_engine
 from gateway.config import Settings
+from orders.bc_link.from_setup import local_write_refusal
+from orders.change_setup import load_connection_setup
 from schemas import master_data
 from schemas.db import write_transaction
 from schemas.inventory import JournalLine, LedgerLine, PostingError, post_journal_line
@@ -24,6 +26,24 @@ _PREREQUISITES = {
     "The Unit of Measure does not exist": "bc-gateway import units-of-measure FILE.csv (columns Code, Description)",
     "The Currency does not exist": "bc-gateway import currencies FILE.csv (columns Code, Description)",
 }
+# What each import writes, as the refusal in api mode names it (couplings stay ours: allowed).
+BC_RECORDS = {
+    "units-of-measure": "Create and change units of measure",
+    "currencies": "Create and change currencies",
+    "items": "Create and change items",
+    "units": "Set up item units of measure",
+    "customers": "Create and change customers",
+    "resources": "Create and change resources",
+    "ledger": "Post item ledger entries",
+}
+
+
+async def refuse_in_api_mode(engine: AsyncEngine, what: str) -> None:
+    """BC's records are written in BC when it is the system of record (docs/bc-link.md)."""
+    async with engine.connect() as conn:
+        message = local_write_refusal(await load_connection_setup(conn), what)
+    if message:
+        raise CliError(message)
 
 
 def _decimal(text: str) -> Decimal:
@@ -104,6 +124,7 @@ def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def post(engine: AsyncEngine) -> list[tuple[int, LedgerLine]]:
+        await refuse_in_api_mode(engine, "Post inventory")
         async with write_transaction(engine) as conn:
             return await post_journal_line(conn, settings.company, line)
 
@@ -146,6 +167,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.csv_import import ImportFileError, count_rows, import_csv
 
     path = Path(args.file)
+    if args.kind in BC_RECORDS:
+        run_with_engine(settings, lambda e: refuse_in_api_mode(e, BC_RECORDS[args.kind]))
     total = count_rows(path)
     # On a terminal by default (None: tqdm's own test); --progress forces it, --quiet hides it.
     disable = True if args.quiet else (False if args.progress else None)

@@ -31,6 +31,9 @@ def add_parsers(sub: Subcommands) -> None:
     s.add_argument("--port", type=int, help="listen port (default $BCGW_PORT or 8080)")
     s.add_argument("--demo", action="store_true", help="load the demo company and print a fresh demo key")
     s.add_argument("--no-worker", action="store_true", help="do not run the order worker in this process")
+    s.add_argument(
+        "--no-mirror", action="store_true", help="api mode: do not run the mirror of Business Central in this process"
+    )
     s.add_argument("--reuse-port", action="store_true", help="share the port with other gateway processes")
     s.set_defaults(func=cmd_serve)
 
@@ -119,7 +122,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         sockets = bind(settings.host, settings.port, args.reuse_port)
     except CliError as exc:
         fail(str(exc))
-    app = create_app(settings, worker=not args.no_worker)
+    app = create_app(settings, worker=not args.no_worker, mirror=not args.no_mirror)
     local = listening(settings, sockets)
     public = settings.public_base()
     base = public or local.split(", ")[0]

@@ -1,5 +1,5 @@
 """`bc-gateway setup`: BC's assisted setup guide for the connection, interactive or by flags; and
-`setup show` / `setup history`.
+`setup show` / `setup history` / `setup test` (every configured connection checked, step by step).
 
 The flags and the guide's questions come from the field definitions (orders/setup.py); the rules
 are the setup service's, the same as the admin API's.
@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import Subcommands, fail, print_json, print_table, run_with_engine, who
+from gateway.cli.common import Subcommands, fail, print_json, print_table, run, run_with_engine, who
 from gateway.config import Settings
 from orders.change_setup import ChangeResult, SetupService
-from orders.dataverse.connection_check import CheckResult, check_dataverse_connection
+from orders.connection_tests import check_connections
 from orders.setup import ACTIONS, FIELD_BY_NAME, FIELDS, ConnectionSetup, FieldKind, SetupChange, SetupError
 from orders.setup_rules import check_value, default_odata_url, effective_odata_url, setup_warnings, webhook_url
 from schemas.roles import PRODUCT_AVAILABILITY
@@ -34,7 +34,7 @@ def add_parsers(sub: Subcommands) -> None:
         "action",
         nargs="?",
         choices=["show", "history", "test"],
-        help="show the setup (and its warnings), its change log, or test the connection to Sales",
+        help="show the setup, its change log, or test every configured connection (BC, Sales); warnings are shown",
     )
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--interactive", action="store_true", help="ask for each field even without a terminal")
@@ -172,7 +172,27 @@ def guide(
         if typed:
             v["dataverse_client_secret"] = typed
     v["sdk_version"] = _ask_field("sdk_version", current.sdk_version, read)
+    v.update(_guide_bc(current, read, secret))
     return v, new_key
+
+
+def _guide_bc(current: ConnectionSetup, read: Callable[[str], str], secret: Callable[[str], str]) -> dict[str, object]:
+    """The Business Central link: embedded, or a real BC through its API v2.0 (docs/bc-link.md)."""
+    v: dict[str, object] = {"bc_mode": _ask_field("bc_mode", current.bc_mode, read)}
+    if v["bc_mode"] != "api":
+        return v
+    for name in ("bc_api_url", "bc_company", "bc_auth"):
+        v[name] = _ask_field(name, getattr(current, name), read)
+    names = ("bc_token_url", "bc_client_id", "bc_scope") if v["bc_auth"] == "oauth" else ("bc_user",)
+    for name in names:
+        v[name] = _ask_field(name, getattr(current, name), read)
+    key = "bc_client_secret" if v["bc_auth"] == "oauth" else "bc_access_key"
+    typed = secret(f"{FIELD_BY_NAME[key].question}: ").strip()
+    if typed:
+        v[key] = typed
+    for name in ("bc_odata_url", "bc_ledger_entries_service", "bc_item_units_service", "bc_resources_service"):
+        v[name] = _ask_field(name, getattr(current, name), read)
+    return v
 
 
 async def _guided_change(service: SetupService, yes: bool) -> tuple[ChangeResult, dict[str, object], bool]:
@@ -253,39 +273,52 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _test(args: argparse.Namespace, settings: Settings) -> int:
-    """`setup test`: each connection's checks, as (group, results). A group per connection, so
-    that the Business Central connection's checks can be added beside these."""
+    """`setup test`: each configured connection's checks (Business Central, Dynamics 365 Sales),
+    step by step; exit status 1 when a required step failed."""
 
-    async def run(engine: AsyncEngine) -> list[tuple[str, str, list[CheckResult]]]:
-        setup = await SetupService(engine, settings).get()
-        where = setup.dataverse_url or "(not set up)"
-        return [
-            ("dataverse", f"Dynamics 365 Sales (Dataverse Web API) at {where}", await check_dataverse_connection(setup))
-        ]
+    async def read(engine: AsyncEngine) -> ConnectionSetup:
+        return await SetupService(engine, settings).get()
 
-    groups = run_with_engine(settings, run)
+    setup = run_with_engine(settings, read)
+    groups = run(check_connections(setup))
+    failed = [r for results in groups.values() for r in results if not r.ok and r.required]
     if args.json:
-        print_json({key: [dataclasses.asdict(r) for r in results] for key, _title, results in groups})
+        print_json(
+            {_JSON_KEYS.get(name, name): [dataclasses.asdict(r) for r in results] for name, results in groups.items()}
+            | {"ok": not failed}
+        )
+        return 1 if failed else 0
+    for name, results in groups.items():
+        print(_group_title(name, setup))
+        print_table(
+            ("RESULT", "CHECK", "DETAILS"),
+            [("ok" if r.ok else ("FAILED" if r.required else "warn"), r.name, r.message) for r in results],
+            "  (nothing to check)",
+        )
+        print()
+    total = sum(len(results) for results in groups.values())
+    if not (setup.bc_api_mode or setup.dataverse_url or setup.dataverse_token_url or setup.dataverse_client_id):
+        print("No connection is configured: Business Central is embedded and the Sales Web API is not set up.")
+        print("Next: bc-gateway setup --bc-mode api ... or --dataverse-url ... (see bc-gateway setup --help).")
+    if failed:
+        print(
+            f"{len(failed)} of {total} checks failed.",
+            "Fix the first one first, then run 'bc-gateway setup test' again.",
+        )
     else:
-        for _key, title, results in groups:
-            print(title)
-            print_table(
-                ("RESULT", "CHECK", "DETAILS"),
-                [("ok" if r.ok else ("FAILED" if r.required else "missing"), r.name, r.message) for r in results],
-                "  (nothing to check)",
-            )
-            print()
-    failed = [r for _k, _t, results in groups for r in results if not r.ok and r.required]
-    total = sum(len(results) for _k, _t, results in groups)
-    if not args.json:
-        if failed:
-            print(
-                f"{len(failed)} of {total} checks failed. Fix the first one first, "
-                "then run 'bc-gateway setup test' again."
-            )
-        else:
-            print(f"All {total} checks passed.")
+        print(f"All {total} checks passed.")
+        print("Every configured connection works.")
     return 1 if failed else 0
+
+
+# `setup test --json`: a key per connection.
+_JSON_KEYS = {"Business Central": "business_central", "Dynamics 365 Sales": "dataverse"}
+
+
+def _group_title(name: str, setup: ConnectionSetup) -> str:
+    if name == "Dynamics 365 Sales":
+        return f"Dynamics 365 Sales (Dataverse Web API) at {setup.dataverse_url or '(not set up)'}"
+    return f"{name}:"
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
@@ -331,6 +364,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
                 "header": setup.webhook_header_name if setup.webhook_auth_mode == "header" else None,
             },
             "webhook_secret": result.webhook_secret,
+            "bc": {"mode": setup.bc_mode, "api_url": setup.bc_api_url, "company": setup.bc_company},
             "changed": sorted(result.changed),
             "warnings": setup_warnings(setup, settings),
         }
@@ -368,3 +402,9 @@ def _print_outcome(out: Mapping[str, Any]) -> None:
         print(f"  authentication WebhookKey: {secret}")
     print_warnings(out["warnings"])
     print("\n'bc-gateway setup test' checks the connection to Sales now.")
+    bc = out["bc"]
+    if bc["mode"] == "api":
+        print(f"\nBusiness Central: {bc['api_url']}, company {bc['company']} (the system of record; mirrored here).")
+        print("  Next: bc-gateway setup test, then bc-gateway mirror (or bc-gateway serve).")
+    else:
+        print("\nBusiness Central: embedded (records kept in the gateway's tables).")

@@ -35,6 +35,9 @@ def _header_columns(h: Any) -> list[Any]:
         h.c.bill_to_name.label("Bill_to_Name"),
         h.c.ship_to_name.label("Ship_to_Name"),
         h.c.invoice_discount_amount.label("Invoice_Discount_Amount"),
+        h.c.amount.label("Amount"),
+        h.c.amount_including_vat.label("Amount_Including_VAT"),
+        h.c.system_id.label("Id"),
         h.c.sales_id.label("Sales_Id"),
         h.c.created_at.label("Created_At"),
     ]
@@ -132,6 +135,8 @@ def sales_inbox(company: str) -> Select[Any]:
         ib.c.document_no.label("Document_No"),
         ib.c.writeback_state.label("Writeback_State"),
         ib.c.writeback_error.label("Writeback_Error"),
+        ib.c.bc_key.label("BC_Key"),
+        ib.c.bc_document_id.label("BC_Document_Id"),
     ).where(ib.c.company == company)
 
 
@@ -149,6 +154,9 @@ _HEADER_PROPERTIES = (
     Property("Bill_to_Name", STRING, nullable=False, max_length=100),
     Property("Ship_to_Name", STRING, nullable=False, max_length=100),
     Property("Invoice_Discount_Amount", DECIMAL, nullable=False),
+    Property("Amount", DECIMAL, nullable=False),
+    Property("Amount_Including_VAT", DECIMAL, nullable=False),
+    Property("Id", GUID, nullable=False),  # BC's SystemId; in api mode the id BC's API answered
     Property("Sales_Id", GUID),
     Property("Created_At", DATETIMEOFFSET, nullable=False),
 )
@@ -199,6 +207,8 @@ SALES_INBOX = EntitySet(
         Property("Document_No", STRING, nullable=False, max_length=20),
         Property("Writeback_State", STRING, nullable=False, max_length=10),
         Property("Writeback_Error", STRING, nullable=False),
+        Property("BC_Key", STRING, nullable=False, max_length=35),
+        Property("BC_Document_Id", GUID),
     ),
     key=("Id",),
     source=sales_inbox,

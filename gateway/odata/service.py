@@ -139,6 +139,9 @@ class ODataService(JsonBodies):
             raise not_found(f"No web service named '{name}' is published.")
         if not self.host.may_read(request, entity_set):
             raise forbidden(self.host.forbidden_message(request, entity_set))
+        refused = self.host.refusal(entity_set)
+        if refused is not None:
+            raise refused
         return entity_set
 
     async def _company(self, path: ResourcePath, options: QueryOptions, entity_set: edm.EntitySet) -> str:

@@ -27,7 +27,6 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import aiohttp
 from yarl import URL
@@ -43,6 +42,7 @@ from orders.bc_link.errors import (
 )
 from orders.bc_link.odata import query
 from orders.bc_link.shapes import pick_company
+from orders.checks import CheckResult
 
 __all__ = ["DEFAULT_ENTITY_SETS", "OPTIONAL_PAGES", "CheckResult", "check_bc_connection"]
 
@@ -59,18 +59,6 @@ DEFAULT_ENTITY_SETS: tuple[str, ...] = (
 )
 # Published pages that fill the API's gaps (bc-api §9): service name -> page number.
 OPTIONAL_PAGES: Mapping[str, int] = {"ItemLedgerEntries": 38, "ItemUnitsOfMeasure": 5404, "Resources": 77}
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One step: ``name`` (``dns``, ``connect``, ``token``, ``api``, ``company``, ``read:<set>``,
-    ``page:<name>``), whether it passed, a message for a person, and whether the connection is
-    unusable without it."""
-
-    name: str
-    ok: bool
-    message: str
-    required: bool = True
 
 
 async def check_bc_connection(

@@ -26,27 +26,16 @@ import ipaddress
 import json
 import socket
 import ssl
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
+from orders.checks import CheckResult
 from orders.dataverse.webapi import API_PATH, connection_failure, dataverse_error_text, oauth_error_text
 from orders.setup import ConnectionSetup
 
 __all__ = ["CheckResult", "check_dataverse_connection", "same_organisation"]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """One step: its ``name``, whether it passed, a message for a person, and whether the
-    connection is unusable without it."""
-
-    name: str
-    ok: bool
-    message: str
-    required: bool = True
 
 
 # What an Entra refusal usually means, by its OAuth error code: the setting to look at.

@@ -63,6 +63,9 @@ class InboxRow:
     ignored_at: dt.datetime | None
     ignored_reason: str
 
+    bc_key: str  # api mode: our key in the BC document's externalDocumentNumber
+    bc_document_id: str | None  # api mode: BC's id of the document, once BC answered
+
     @property
     def label(self) -> str:
         """How people know the row's Sales record: its number, else its id."""

@@ -223,6 +223,7 @@ async def test_interactive_guide(settings: Any, engine: Any) -> None:
         "client-id",
         "the-secret",
         "",  # SDK version: none
+        "",  # Business Central: embedded, the default
         "y",  # save
     ]
     second_round = [
@@ -240,6 +241,7 @@ async def test_interactive_guide(settings: Any, engine: Any) -> None:
         "",
         "",  # the secret: keep it
         "",
+        "",  # Business Central: embedded
         "y",
     ]
     answers = "\n".join([*first_round, "y", *second_round]) + "\n"

@@ -96,7 +96,7 @@ def test_definitions_are_complete_and_flags_unique() -> None:
         assert d.caption and d.help and d.question
         assert (d.off_flag != "") == (d.kind is FieldKind.BOOL and not d.action)
     assert [d.name for d in ACTIONS] == ["reset_odata_url", "rotate_webhook_secret"]
-    assert [d.name for d in FIELDS if d.secret] == ["dataverse_client_secret"]
+    assert [d.name for d in FIELDS if d.secret] == ["dataverse_client_secret", "bc_client_secret", "bc_access_key"]
 
 
 # --- parsing a change ---------------------------------------------------------------------------

@@ -91,6 +91,9 @@ def error_response(sim: BcSimulator, err: ApiError) -> web.Response:
 async def _fault_answer(sim: BcSimulator, request: web.Request, fault: Fault) -> web.StreamResponse | None:
     """Act out a fault before the handler; None means carry on (after a delay, or to drop later)."""
     if fault.kind == "delay":
+        # BC has the whole request before it is slow at it: a client that hangs up meanwhile does
+        # not stop it, and the POST is still carried out (what makes a timed-out POST uncertain).
+        await request.read()
         timeout = sim.config.operation_timeout
         await asyncio.sleep(min(fault.delay, timeout))
         if fault.delay > timeout:
