@@ -221,7 +221,8 @@ def address_fields(doc: SalesDocumentRecord, side: Literal["billto", "shipto"], 
     """``bill_to_*`` / ``ship_to_*`` header fields, empty when Sales gave no address (BC's test)."""
 
     def col(part: str) -> str | None:
-        return getattr(doc, f"{side}_{part}")
+        value: str | None = getattr(doc, f"{side}_{part}")
+        return value
 
     if not any(col(part) for part in _ADDRESS_TEST):
         return {}

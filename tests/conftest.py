@@ -11,11 +11,17 @@ import pytest
 # Before the imports below: the support modules' asserts (the harness's waits) then explain themselves.
 pytest.register_assert_rewrite("tests.support")
 
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from gateway.config import Settings  # noqa: E402
 from tests.support.db_fixtures import COMPANY, IN_CI, PG_SKIP, PG_URL, skip_or_fail  # noqa: E402
 from tests.support.helpers import cli_env  # noqa: E402
+
+# Property tests judge correctness, never speed: a busy machine must not fail them on Hypothesis'
+# per-example deadline (speed lives in bench/).
+hypothesis_settings.register_profile("bcgw", deadline=None)
+hypothesis_settings.load_profile("bcgw")
 
 pytest_plugins = [
     "tests.support.db_fixtures",

@@ -36,7 +36,7 @@ class CachedAnswer:
         return web.Response(status=self.status, body=self.body, headers=headers)
 
 
-class _IndexedTTLCache(TTLCache):
+class _IndexedTTLCache(TTLCache[Hashable, Any]):
     """A TTLCache that tells its owner when entries leave, so the tag index stays small."""
 
     def __init__(self, maxsize: int, ttl: float, on_evict: Any) -> None:

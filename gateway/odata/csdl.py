@@ -92,4 +92,4 @@ def metadata_v3(registry: edm.Registry) -> bytes:
 
 def _serialise(root: ET.Element) -> bytes:
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))

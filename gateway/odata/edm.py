@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -104,7 +104,7 @@ class Registry:
     def get(self, name: str) -> EntitySet | None:
         return self.sets.get(name)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[EntitySet]:
         return iter(self.sets.values())
 
 
@@ -181,7 +181,7 @@ def format_literal(value: Any, prop: Property) -> str:
     if prop.type == BOOLEAN:
         return "true" if value else "false"
     if prop.type == DATETIMEOFFSET:
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return str(value.astimezone(dt.UTC).isoformat()).replace("+00:00", "Z")
     return str(value)
 
 

@@ -72,9 +72,9 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
                 raise not_implemented(f"The function '{node.func.full_name()}' is not supported in $filter.")
             return FUNCTIONS[name][1]
         if isinstance(node, ast.Attribute):
-            return self.visit_Attribute(node)
+            return str(self.visit_Attribute(node))
         if isinstance(node, ast.CollectionLambda):
-            return self.visit_CollectionLambda(node)
+            return str(self.visit_CollectionLambda(node))
         if isinstance(node, ast.BinOp):
             return "number"
         if isinstance(node, ast.UnaryOp):
@@ -93,7 +93,8 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
         if self.kind(tree) != "boolean":
             raise invalid("The $filter expression must be a condition (true or false).")
         try:
-            return self.visit(tree)
+            condition: ColumnElement[bool] = self.visit(tree)
+            return condition
         except RecursionError:
             raise invalid("The $filter expression is nested too deeply.") from None
         except odata_ex.UnsupportedFunctionException as exc:

@@ -150,7 +150,8 @@ def parse(text: str, aliases: Mapping[str, str] | None = None) -> ast._Node:
     if not prepared.strip():
         raise bad_request("The $filter expression is empty.", "BadRequest_InvalidFilter")
     try:
-        return ODataParser().parse(ODataLexer().tokenize(prepared))
+        tree: ast._Node = ODataParser().parse(ODataLexer().tokenize(prepared))
+        return tree
     except odata_ex.UnknownFunctionException as exc:
         if exc.function_name.lower() in _ODATA_FUNCTIONS_NOT_PARSED:
             raise not_implemented(f"The function '{exc.function_name}' is not supported in $filter.") from None
