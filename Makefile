@@ -21,8 +21,11 @@ serve: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tests.support.demo $(DEMO_ARGS)
 
+# The suite waits on servers more than it computes: more workers than cores still pays.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP) xsd
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,15 +11,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.config import Settings
 from schemas.db import create_engine
 from schemas.migrate import upgrade
 from schemas.tables import metadata
 
-PG_URL = os.environ.get("BCGW_TEST_DATABASE_URL", "")
+_PG_BASE_URL = os.environ.get("BCGW_TEST_DATABASE_URL", "")
+# Under pytest-xdist each worker gets a database of its own (<name>_gw0, ...), made at session
+# start: the PostgreSQL tests truncate every table, which must not reach another worker's test.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_url(base: str, worker: str) -> str:
+    if not base or not worker:
+        return base
+    url = make_url(base)
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_url(_PG_BASE_URL, _XDIST_WORKER)
 PG_SKIP = "PostgreSQL runs skipped: BCGW_TEST_DATABASE_URL is not set (CI sets it)"
 IN_CI = os.environ.get("BCGW_CI") == "1"
 COMPANY = "CRONUS"
@@ -30,6 +43,24 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must run this test, but: {reason}")
     pytest.skip(reason)
+
+
+def pytest_sessionstart(session: Any) -> None:
+    if PG_URL and PG_URL != _PG_BASE_URL:
+        asyncio.run(_create_worker_database())
+
+
+async def _create_worker_database() -> None:
+    name = make_url(PG_URL).database
+    # CREATE DATABASE cannot run inside a transaction.
+    engine = create_async_engine(_PG_BASE_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        await engine.dispose()
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
