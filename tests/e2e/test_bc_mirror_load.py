@@ -4,6 +4,7 @@ On SQLite and PostgreSQL. (Interrupted ledger loads: tests/integration/test_mirr
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -113,5 +114,70 @@ async def test_a_next_link_bc_no_longer_accepts_starts_that_entity_again(
         assert bars.read["items"] == total and await _items(engine) == total
         async with engine.connect() as conn:
             assert (await state.read_state(conn, "CRONUS", "items")).ready
+    finally:
+        await mirror.link.aclose()
+
+
+async def _sales_order(engine: Any, no: str) -> Any:
+    async with engine.connect() as conn:
+        h = t.sales_header
+        return (await conn.execute(select(h).where(h.c.document_type == "Order", h.c.no == no))).first()
+
+
+async def _qty_on_sales_order(engine: Any, item_no: str) -> int:
+    async with engine.connect() as conn:
+        inv = t.item_inventory
+        value = await conn.scalar(select(inv.c.qty_on_sales_order).where(inv.c.item_no == item_no))
+    return int(value or 0)
+
+
+async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
+    settings: Any, engine: Any, demo: dict[str, Any], bc_simulator: BcSimulator, bc_session: Any
+) -> None:
+    """An order entered in BC, a line changed there, the order deleted there: our SalesOrders and
+    Qty. on Sales Order follow (by the delta; a deletion by the reconciliation)."""
+    from tests.support.bc_simulator.client import BcClient
+
+    sim, bc = bc_simulator, BcClient(bc_simulator, bc_session)
+    await link_to(engine, settings, sim)
+    mirror = mirror_for(engine, settings, sim, delta_interval=0.0)  # a delta every cycle
+    try:
+        assert not (await mirror.cycle()).failed
+        before = await _qty_on_sales_order(engine, "1896-S")
+        made = await bc.post(
+            bc.company("salesOrders"),
+            {
+                "customerNumber": "10000",
+                "salesOrderLines": [{"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 4}],
+            },
+        )
+        assert made.status == 201, made.body
+        sim.advance(1)
+        assert not (await mirror.cycle()).failed
+        header = await _sales_order(engine, made.body["number"])
+        assert header is not None and str(header.system_id) == made.body["id"]
+        assert header.sell_to_customer_no == "10000" and header.amount == Decimal(str(made.body["totalAmountExcludingTax"]))
+        assert header.sales_id is None  # not from Sales
+        assert await _qty_on_sales_order(engine, "1896-S") == before + 4
+
+        lines = await bc.get(bc.company(f"salesOrders({made.body['id']})/salesOrderLines"))
+        (line,) = lines.value
+        changed = await bc.patch(
+            bc.company(f"salesOrderLines({line['id']})"), {"quantity": 7}, etag=line["@odata.etag"]
+        )
+        assert changed.status == 200, changed.body
+        sim.advance(1)
+        assert not (await mirror.cycle()).failed
+        assert await _qty_on_sales_order(engine, "1896-S") == before + 7
+        header = await _sales_order(engine, made.body["number"])
+        assert header.amount > Decimal(str(made.body["totalAmountExcludingTax"]))
+
+        order = await bc.get(bc.company(f"salesOrders({made.body['id']})"))
+        gone = await bc.delete(bc.company(f"salesOrders({made.body['id']})"), etag=order.body["@odata.etag"])
+        assert gone.status == 204, gone.body
+        report = await mirror.reconcile_now()
+        assert report["salesOrders"]["removed"] == 1
+        assert await _sales_order(engine, made.body["number"]) is None
+        assert await _qty_on_sales_order(engine, "1896-S") == before
     finally:
         await mirror.link.aclose()
