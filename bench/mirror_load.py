@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python bench/mirror_load.py` from a checkout
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from gateway.config import Settings  # noqa: E402
@@ -43,7 +43,6 @@ from gateway.initialise import initialise  # noqa: E402
 from orders.bc_link import BcLimits  # noqa: E402
 from orders.bc_link.from_setup import BcLink  # noqa: E402
 from orders.bc_link.mirror import Mirror, MirrorOptions, Progress  # noqa: E402
-from schemas import mirror_store  # noqa: E402
 from schemas import tables as t  # noqa: E402
 from schemas.db import create_engine  # noqa: E402
 from tests.support.bc_mirror import link_to  # noqa: E402
@@ -108,14 +107,16 @@ async def _count(engine: AsyncEngine, table: Any) -> int:
         return int(result.scalar_one())
 
 
-async def _empty(engine: AsyncEngine) -> None:
-    """A scratch database from an earlier run: our BC tables and the mirror's state go."""
-    from schemas import mirror_state
-    from schemas.db import write_transaction
-
-    async with write_transaction(engine) as conn:
-        await mirror_store.wipe_company(conn, COMPANY)
-        await mirror_state.reset_states(conn, COMPANY)
+async def _scratch(engine: AsyncEngine, url: str) -> None:
+    """A scratch database: emptied whole (its stored setup's secrets were sealed by another run's key)."""
+    if url.startswith("postgresql"):
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    else:
+        path = Path(url.split("///", 1)[1])
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 async def _load_once(
@@ -147,8 +148,9 @@ async def _load_once(
 
 
 async def run(items: int, entries: int, page_size: int, database_url: str | None, interrupt_after: int | None,
-              show: bool) -> dict[str, Any]:  # fmt: skip
-    """The load; its figures (also what the smoke test checks)."""
+              show: bool, *, scratch: bool = True) -> dict[str, Any]:  # fmt: skip
+    """The load; its figures (also what the smoke test checks). ``database_url`` is emptied first
+    unless ``scratch`` is False (a test's database, empty already)."""
     with tempfile.TemporaryDirectory(prefix="bcgw-mirror-bench-") as tmp:
         os.environ.setdefault("BCGW_SECRET_KEY_FILE", str(Path(tmp) / "secret.key"))
         url = database_url or f"sqlite+aiosqlite:///{tmp}/mirror.db"
@@ -161,9 +163,9 @@ async def run(items: int, entries: int, page_size: int, database_url: str | None
             sim.bulk_seed(COMPANY, items=items, ledger_entries=entries)
             seed_seconds = time.perf_counter() - seeded
             await sim.start()
+            if database_url and scratch:
+                await _scratch(engine, url)
             await initialise(engine, settings)
-            if database_url:
-                await _empty(engine)
             await link_to(engine, settings, sim, company=COMPANY)
             runs = []
             bars = Bars(show, interrupt_after)

@@ -152,3 +152,21 @@ async def test_with_the_pages_published_stock_per_location_units_and_resources(
         assert status == 200 and body["Name"] == "Lina Townsend"
         # The demo's coupling of LINA survived, re-pointed at the id the mirror gives resources.
         assert body["CRM_ID"] == "5e000000-0000-4000-8000-000000000002"
+
+
+async def test_availability_is_answered_from_the_mirror_while_bc_is_down(
+    settings: Any, engine: Any, demo: dict[str, Any], aiohttp_server: Any, bc_simulator: BcSimulator
+) -> None:
+    await link_to(engine, settings, bc_simulator)
+    server = await _serve(settings, engine, aiohttp_server, cache_ttl=0.0)  # every answer read afresh
+    gateway = server.app[GATEWAY]
+    async with Api(server, demo["user"], demo["key"]) as api:
+        await wait_for(lambda: _ready(gateway), within=20)
+        bc_simulator.add_fault("status", path="*", status=503, times=None)  # BC answers nothing now
+        seen = len(bc_simulator.request_log)
+        for _ in range(3):
+            assert await _inventory(api) == 51
+        status, _h, body = await api.get("/ODataV4/ItemAvailability('1896-S')")
+        assert status == 200 and body["Inventory"] == 51
+        # Answered without asking BC: whatever reached BC meanwhile was the mirror's own poll.
+        assert all("/items" not in r.path for r in list(bc_simulator.request_log)[seen:])

@@ -156,7 +156,9 @@ async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
         assert not (await mirror.cycle()).failed
         header = await _sales_order(engine, made.body["number"])
         assert header is not None and str(header.system_id) == made.body["id"]
-        assert header.sell_to_customer_no == "10000" and header.amount == Decimal(str(made.body["totalAmountExcludingTax"]))
+        assert header.sell_to_customer_no == "10000" and header.amount == Decimal(
+            str(made.body["totalAmountExcludingTax"])
+        )
         assert header.sales_id is None  # not from Sales
         assert await _qty_on_sales_order(engine, "1896-S") == before + 4
 
@@ -179,5 +181,38 @@ async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
         assert report["salesOrders"]["removed"] == 1
         assert await _sales_order(engine, made.body["number"]) is None
         assert await _qty_on_sales_order(engine, "1896-S") == before
+    finally:
+        await mirror.link.aclose()
+
+
+async def test_deltas_and_the_periodic_reconciliation_keep_it_fresh_without_webhooks(
+    settings: Any, engine: Any, demo: dict[str, Any], bc_simulator: BcSimulator
+) -> None:
+    sim = bc_simulator
+    await link_to(engine, settings, sim)
+    # No webhooks: deltas every cycle; the full reconciliation every hour of BC's clock.
+    mirror = mirror_for(engine, settings, sim, delta_interval=0.0, reconcile_interval=3600.0)
+    try:
+        assert not (await mirror.cycle()).failed
+        sim.advance(1)
+        sim.change("items", "1896-S", displayName="ATHENS Desk, oak")
+        assert not (await mirror.cycle()).failed
+        async with engine.connect() as conn:
+            name = await conn.scalar(select(t.item.c.description).where(t.item.c.no == "1896-S"))
+            red = await conn.scalar(select(t.location.c.code).where(t.location.c.code == "RED"))
+        assert name == "ATHENS Desk, oak" and red == "RED"
+        # Deleted in BC, no webhook to say so: a delta cannot see it; the reconciliation, due an hour on, can.
+        red_rec = sim.get("locations", "RED")
+        assert red_rec is not None
+        sim.company().table("locations").delete(red_rec)
+        assert not (await mirror.cycle()).failed
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(t.location.c.code).where(t.location.c.code == "RED")) == "RED"
+        sim.advance(3601)
+        assert not (await mirror.cycle()).failed
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(t.location.c.code).where(t.location.c.code == "RED")) is None
+            report = (await state.read_state(conn, "CRONUS", "locations")).drift
+        assert report["removed"] == 1 and report["examples"] == ["RED"]
     finally:
         await mirror.link.aclose()
