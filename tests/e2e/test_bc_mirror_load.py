@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from orders.bc_link.mirror import documents
 from schemas import mirror_state as state
 from schemas import tables as t
 from tests.support.bc_mirror import link_to, mirror_for
@@ -161,6 +162,11 @@ async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
         )
         assert header.sales_id is None  # not from Sales
         assert await _qty_on_sales_order(engine, "1896-S") == before + 4
+        # Read again (the delta's overlap), unchanged: nothing is written.
+        ctx = await mirror.context()
+        assert ctx is not None
+        again = await documents.refresh(ctx, documents.ORDERS)
+        assert again["rows"] >= 1 and again["changed"] == 0
 
         lines = await bc.get(bc.company(f"salesOrders({made.body['id']})/salesOrderLines"))
         (line,) = lines.value
