@@ -51,7 +51,7 @@ def _bars(args: argparse.Namespace) -> ProgressFactory:
     disable = True if args.quiet else (False if args.progress else None)
 
     def make(what: str, total: int | None) -> Progress:
-        return tqdm(total=total, unit=" rows", unit_scale=True, desc=f"load {what}", file=sys.stderr, disable=disable)
+        return tqdm(total=total, unit=" rows", desc=f"load {what}", file=sys.stderr, disable=disable)
 
     return make
 
@@ -180,8 +180,22 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(report)
         return 0
+    if not report:
+        print("Nothing was compared: Business Central is not linked (bc-gateway setup --bc-mode api ...).")
+        return 0
+    print(f"  {'entity':<20} {'rows':>9} {'missing':>8} {'changed':>8} {'removed':>8} {'inventory':>10}  examples")
     for name, entry in report.items():
-        print(f"  {name:<20} {entry}")
+        if not isinstance(entry, dict):
+            continue
+        found = entry.get("inventory")
+        inventory: dict[str, Any] = found if isinstance(found, dict) else {}
+        examples = [str(e.get("no", e)) if isinstance(e, dict) else str(e) for e in entry.get("examples", [])]
+        examples += [str(e.get("no", e)) for e in inventory.get("examples", []) if isinstance(e, dict)]
+        print(
+            f"  {name:<20} {entry.get('rows', '-')!s:>9} {entry.get('missing', 0):>8} {entry.get('changed', 0):>8} "
+            f"{entry.get('removed', 0):>8} {inventory.get('differed', 0):>10}  {', '.join(examples) or '-'}"
+        )
     totals = summary(report)
-    print("No drift: the mirror equals Business Central." if not totals else f"Repaired: {totals}.")
+    repaired = ", ".join(f"{k} {v}" for k, v in totals.items())
+    print("No drift: the mirror equals Business Central." if not totals else f"Repaired: {repaired}.")
     return 0

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -157,11 +156,9 @@ async def test_command_line_serves_until_interrupted() -> None:
 async def test_scale_100k_items_1m_ledger_entries(bc_simulator_factory: Any, bc_session: aiohttp.ClientSession) -> None:
     sim = await bc_simulator_factory(seed_demo=False)
     sim.add_company("CRONUS")
-    started = time.perf_counter()
+    # How fast it seeds and serves this is a bench figure (bench/mirror_load.py), not asserted here.
     sim.bulk_seed(items=100_000, ledger_entries=1_000_000)
-    assert time.perf_counter() - started < 15
     client = BcClient(sim, bc_session)
-    started = time.perf_counter()
     first = await client.get(client.company("itemLedgerEntries"))
     assert len(first.value) == 20_000 and first.value[-1]["entryNumber"] == 20_000
     second = await client.get(first.body["@odata.nextLink"])
@@ -172,7 +169,15 @@ async def test_scale_100k_items_1m_ledger_entries(bc_simulator_factory: Any, bc_
     assert len(items.value) == 5_000
     one = await client.get(client.company("items"), params={"$filter": "number eq 'BULK099999'"})
     assert one.value[0]["inventory"] == 90  # ten entries of 9 (entries 99998, 199998, ...)
-    assert time.perf_counter() - started < 10
+    # An $orderby of the key pages by seeking, as without it (not a sort of 1,000,000 rows per page).
+    ordered = await client.get(
+        client.company("itemLedgerEntries"),
+        params={"$filter": "entryNumber gt 990000", "$orderby": "entryNumber"},
+        headers={"Prefer": "odata.maxpagesize=4000"},
+    )
+    assert [e["entryNumber"] for e in ordered.value] == list(range(990_001, 994_001))
+    rest = await client.get(ordered.body["@odata.nextLink"])
+    assert rest.value[0]["entryNumber"] == 994_001 and len(rest.value) == 4000
     # A write after a bulk load still applies FIFO against the seeded entries.
     sale = sim.post_stock("BULK000001", -1, location="BLUE")
     assert sale["_remaining"] == 0

@@ -8,6 +8,7 @@ in a delta: webhooks (``deleted``) and the reconciliation remove them.
 
 Changed items bring their units (page 5404, when published) and, if BC renamed them, their
 ledger. Resources (a published page without change stamps) are small: read whole each time.
+BC's sales orders and quotes come the same way (documents.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from orders.bc_link.mirror import ledger
+from orders.bc_link.mirror import documents, ledger
 from orders.bc_link.mirror.context import Context
 from orders.bc_link.mirror.entities import ITEMS, RESOURCES, Entity, item_unit_row, parse_moment
 from orders.bc_link.mirror.load import refresh_page_entity, write_entity
@@ -94,4 +95,7 @@ async def refresh_all(ctx: Context, entities: Iterable[Entity]) -> dict[str, int
             out[RESOURCES] = (await refresh_page_entity(ctx, RESOURCES)).get("written", 0)
         except Exception as exc:
             await ctx.failed(RESOURCES, exc)
+    # BC's sales orders and quotes, after the items and customers they name.
+    for name, done in (await documents.refresh_all(ctx)).items():
+        out[name] = done["changed"]
     return out

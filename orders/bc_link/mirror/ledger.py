@@ -39,6 +39,7 @@ from schemas.db import write_transaction
 
 log = logging.getLogger("bcgw.mirror")
 ITEMS_PER_FILTER = 20  # numbers per `(number eq 'a' or ...)`: keeps the URL short
+GROWN = (t.item_ledger_entry, t.item_inventory, t.item_location_inventory)  # by the initial load
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ async def catch_up(ctx: Context, *, progress: Progress | None = None) -> int:
     current = await ctx.read(LEDGER)
     after = current.last_entry_no
     applied = 0
+    pages = 0
     bulk = progress is not None
     if bulk and ctx.known_items is None:
         async with ctx.engine.connect() as conn:
@@ -146,6 +148,9 @@ async def catch_up(ctx: Context, *, progress: Progress | None = None) -> int:
             applied += batch.entries
             if progress is not None:
                 progress.update(len(rows))
+                pages += 1
+                async with ctx.engine.begin() as conn:
+                    await ledger_store.analyse_growing(conn, GROWN, pages)
     finally:
         if bulk:
             ctx.known_items = None

@@ -34,7 +34,7 @@ from schemas import mirror_state as state
 from schemas import mirror_store as store
 from schemas import tables as t
 from schemas.db import write_transaction
-from schemas.mirror_ledger import wipe_ledger
+from schemas.mirror_ledger import analyse_growing, wipe_ledger
 
 log = logging.getLogger("bcgw.mirror")
 
@@ -109,6 +109,8 @@ async def load_entity(ctx: Context, entity: Entity) -> None:
     bar = ctx.progress(entity.name, total)
     bar.update(loaded)
     params = query(select=list(entity.select))
+    grown = [t.metadata.tables[entity.table], *([t.item_unit_of_measure] if entity.table == "item" else [])]
+    pages = 0
     try:
         async for page in ctx.bc.iter_pages(entity.name, params, page_size=ctx.options.page_size, start=start):
             rows = [entity.to_row(r) for r in page.rows]
@@ -117,6 +119,9 @@ async def load_entity(ctx: Context, entity: Entity) -> None:
                 loaded += len(rows)
                 await state.save_state(conn, ctx.company, entity.name, resume_link=page.next_link, loaded=loaded)
             bar.update(len(rows))
+            pages += 1
+            async with ctx.engine.begin() as conn:
+                await analyse_growing(conn, grown, pages)
     except BcRejected:
         if start is None:
             raise

@@ -6,7 +6,8 @@ fell behind the watermark, an entry skipped. So every ``BCGW_BC_RECONCILE_INTERV
 BC has and we lack are added, rows that differ are corrected, rows BC no longer has are removed.
 Inventory is compared item by item with BC's ``items.inventory`` (the sum of all its ledger
 entries, bc-api.md §3.3) at one entry number; an item that still differs on a second look has its
-ledger read again and its totals recomputed. The report (counts and a few examples per entity) is
+ledger read again and its totals recomputed. BC's sales orders and quotes are read whole too (ours
+that BC no longer holds go: documents.py). The report (counts and a few examples per entity) is
 kept on each entity's state row and logged when there was drift.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from orders.bc_link.mirror import ledger
+from orders.bc_link.mirror import documents, ledger
 from orders.bc_link.mirror.context import SOURCE, Context
 from orders.bc_link.mirror.entities import ITEM_UNITS, ITEMS, LEDGER, MASTER_ENTITIES, RESOURCES, Entity
 from orders.bc_link.mirror.load import refresh_page_entity, write_entity
@@ -127,6 +128,12 @@ async def reconcile(ctx: Context) -> dict[str, Any]:
         except Exception as exc:
             await ctx.failed(entity.name, exc)
             report[entity.name] = {"error": str(exc)[:300]}
+    for kind in documents.DOCUMENT_SETS:
+        try:
+            report[kind.name] = await documents.refresh(ctx, kind, whole=True)
+        except Exception as exc:
+            await ctx.failed(kind.name, exc)
+            report[kind.name] = {"error": str(exc)[:300]}
     for name, service in ((ITEM_UNITS, ctx.pages.item_units), (RESOURCES, ctx.pages.resources)):
         if service:
             try:

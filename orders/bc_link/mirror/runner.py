@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.bc_link.errors import BcUnavailable
 from orders.bc_link.from_setup import BcLink
-from orders.bc_link.mirror import deltas, ledger, load, reconcile, subscriptions
+from orders.bc_link.mirror import deltas, documents, ledger, load, reconcile, subscriptions
 from orders.bc_link.mirror.context import SOURCE, Context, MirrorOptions, ProgressFactory, log_progress, utc_now
 from orders.bc_link.mirror.entities import BY_NAME, LEDGER, MASTER_ENTITIES
 from orders.bc_link.mirror.notifications import ids, plan
@@ -189,6 +189,8 @@ class Mirror:
             await ctx.failed(LEDGER, exc)
             raise
         if not source.ready:
+            # BC's open orders count in Qty. on Sales Order from the start (a failure: the next delta).
+            await documents.refresh_all(ctx, whole=True)
             async with write_transaction(self.engine) as conn:
                 now = ctx.now()
                 await state.save_state(conn, self.company, SOURCE, phase="ready", load_finished_at=now,

@@ -170,6 +170,7 @@ async def mirror_status(engine: AsyncEngine, company: str, now: dt.datetime | No
     names += [ITEM_UNITS] if pages.item_units else []
     names += [RESOURCES] if pages.resources else []
     names.append(LEDGER)
+    names += [n for n in ("salesOrders", "salesQuotes") if n in states]  # BC's documents, once read
     out.entities = [_entity(states.get(n, state.EntityState(company, n)), now) for n in names]
     out.drift = summary({s["entity"]: s["drift"] for s in out.entities})
     out.subscriptions = [

@@ -209,7 +209,10 @@ class Api:
                 return table.start_at((lower,))
             return table.scan(after=after, prefix=prefix)
 
-        return self._collection(req, f"{req.root}/$metadata#{path}", scan, table.key_of, opts, schema, company, defn)
+        keys = defn.sort_key if prefix is None else ()
+        return self._collection(
+            req, f"{req.root}/$metadata#{path}", scan, table.key_of, opts, schema, company, defn, keys
+        )
 
     def _collection(
         self,
@@ -221,9 +224,10 @@ class Api:
         schema: dict[str, Any],
         company: Company | None = None,
         defn: EntityDef | None = None,
+        key_names: tuple[str, ...] = (),
     ) -> ApiResponse:
         size, headers = self.page_size(req, opts.token.get("p") if opts.token else None)
-        page = run_query(scan, key_of, opts, schema, size)
+        page = run_query(scan, key_of, opts, schema, size, key_names)
         cols = selected(schema, opts.select)
         if opts.select:
             context = f"{context}({','.join(c.name for c in cols)})"

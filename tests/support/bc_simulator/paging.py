@@ -219,8 +219,12 @@ def run_query(
     opts: Options,
     schema: dict[str, Col],
     page_size: int,
+    key_names: tuple[str, ...] = (),
 ) -> Page:
-    """One page. ``scan(after_key, lower_bound)`` yields rows in key order after after_key."""
+    """One page. ``scan(after_key, lower_bound)`` yields rows in key order after after_key.
+
+    ``key_names``: the properties the table's key is made of. An ``$orderby`` of the key (or of
+    its leading part), ascending, is the key order: a seek, as in BC, not a sort of every row."""
     pred = opts.filter.pred if opts.filter else None
     token = opts.token or {}
     top = token.get("r", opts.top)
@@ -243,7 +247,9 @@ def run_query(
     count = None
     if opts.count:
         count = sum(1 for _ in matching(scan(None, lower), True))
-    if not opts.orderby:
+    names = [name for name, _ in opts.orderby]
+    in_key_order = bool(key_names) and not any(d for _, d in opts.orderby) and tuple(names) == key_names[: len(names)]
+    if not opts.orderby or in_key_order:
         rows: list[dict[str, Any]] = []
         more = False
         for row in matching(scan(after, lower), True):
@@ -256,7 +262,6 @@ def run_query(
             rows.append(row)
         last_key = key_of(rows[-1]) if rows else None
     else:
-        names = [name for name, _ in opts.orderby]
         desc = tuple(d for _, d in opts.orderby) + (False,) * 8
         getters = [schema[name].get for name in names]
 

@@ -204,7 +204,9 @@ class WebServices:
                 return table.start_at((lower,))
             return table.scan(after=after)
 
-        return self._answer(req, context, scan, table.key_of, opts, schema)
+        by_src = {src: f.name for f, src in page.columns}
+        keys = tuple(by_src[k] for k in table.defn.sort_key) if all(k in by_src for k in table.defn.sort_key) else ()
+        return self._answer(req, context, scan, table.key_of, opts, schema, keys)
 
     def _companies(self, req: ApiRequest) -> ApiResponse:
         schema = _COMPANY.schema()
@@ -218,10 +220,17 @@ class WebServices:
         return self._answer(req, f"{req.root}/$metadata#Company", scan, table.key_of, opts, schema)
 
     def _answer(
-        self, req: ApiRequest, context: str, scan: Any, key_of: Any, opts: Any, schema: dict[str, Col]
+        self,
+        req: ApiRequest,
+        context: str,
+        scan: Any,
+        key_of: Any,
+        opts: Any,
+        schema: dict[str, Col],
+        key_names: tuple[str, ...] = (),
     ) -> ApiResponse:
         size, headers = self.api.page_size(req, opts.token.get("p") if opts.token else None)
-        result = run_query(scan, key_of, opts, schema, size)
+        result = run_query(scan, key_of, opts, schema, size, key_names)
         cols = selected(schema, opts.select)
         body: dict[str, Any] = {"@odata.context": context, "value": [shape(r, cols) for r in result.rows]}
         if result.count is not None:
