@@ -252,3 +252,39 @@ async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, dem
     assert rows and all(count == 1 for _entry, _direction, count in rows)
     entries = await JobQueue(engine).entries(COMPANY)
     assert all(e.lease_owner is None and e.status != "In Process" for e in entries)
+
+
+async def test_a_contact_person_goes_to_sales_under_its_customers_account(
+    engine: AsyncEngine, demo: dict[str, Any]
+) -> None:
+    sales = FakeSales()
+    async with write_transaction(engine) as conn:
+        for values in (
+            {"no": "CT100", "type": "Company", "name": "Adatum Corporation", "customer_no": "10000"},
+            {
+                "no": "CT101",
+                "type": "Person",
+                "company_no": "CT100",
+                "first_name": "Robert",
+                "surname": "Townes",
+                "e_mail": "robert@adatum.example",
+                "customer_no": "10000",
+            },
+            {"no": "CT102", "type": "Person", "company_no": "", "first_name": "Lone", "surname": "Wolf"},
+        ):
+            await conn.execute(t.contact.insert().values(company=COMPANY, system_id=master_data.new_id(), **values))
+    await _full(engine, sales)
+    (contact,) = sales.table("contacts").values()  # the company and the person without one stay out
+    account = (await _coupled(engine, t.TABLE_CUSTOMER, "10000")).crm_id
+    assert (contact["firstname"], contact["lastname"], contact["emailaddress1"]) == (
+        "Robert",
+        "Townes",
+        "robert@adatum.example",
+    )
+    assert contact["_parentcustomerid_value"] == account
+    # A change of the e-mail in Sales comes back to the BC contact.
+    sales.edit("contacts", contact["contactid"], {"emailaddress1": "r.townes@adatum.example"})
+    await api.run_mapping(engine, COMPANY, "CONTACT", sales)
+    async with engine.connect() as conn:
+        e_mail = (await conn.execute(select(t.contact.c.e_mail).where(t.contact.c.no == "CT101"))).scalar_one()
+    assert e_mail == "r.townes@adatum.example"
