@@ -189,6 +189,16 @@ async def test_a_ledger_entry_updates_quantityonhand(engine: AsyncEngine, demo: 
     # Only the item that moved was written.
     assert sales.writes_to("products")[-1] == {"quantityonhand": Decimal(before) + 7}
 
+    # Many items moving at once go to Sales in one batch.
+    moved = ["1896-S", "1900-S", "1906-S", "1908-S", "1920-S", "1936-S"]
+    sales.batches.clear()
+    async with write_transaction(engine) as conn:
+        for no in moved:
+            await post_journal_line(conn, COMPANY, JournalLine(no, Decimal(3), "RED", entry_type="Purchase"))
+    result = await run_item_availability(engine, COMPANY, sales, await api.bc_records(engine, COMPANY))
+    assert result is not None and result.jobs[0].counters.modified == len(moved)
+    assert sales.batches == [len(moved)]
+
 
 async def test_a_new_item_wakes_its_job_which_creates_and_couples_its_product(
     engine: AsyncEngine, demo: dict[str, Any]
