@@ -150,12 +150,11 @@ async def test_the_jobs_carry_changes_within_seconds_once_and_by_bcs_rules(
             conn, COMPANY, "1970-S", description="VIENNA Desk Lamp", base_unit_of_measure="PCS", unit_price=Decimal(45)
         )
 
-    async def product(no: str) -> dict[str, Any] | None:
-        return next((p for p in sim.rows("products") if p["productnumber"] == no and p["statecode"] == 0), None)
-
-    lamp = await harness.wait_for(lambda: product("1970-S"))
-    assert lamp is not None and lamp["name"] == "VIENNA Desk Lamp" and lamp["price"] == Decimal(45)
-    assert (await _coupling(engine, t.item, t.TABLE_ITEM, "1970-S")).crm_id == lamp["productid"]
+    coupling = await harness.wait_for(lambda: _coupling(engine, t.item, t.TABLE_ITEM, "1970-S"))
+    assert coupling is not None
+    lamp = sim.row("products", coupling.crm_id)
+    assert (lamp["productnumber"], lamp["name"], lamp["price"]) == ("1970-S", "VIENNA Desk Lamp", Decimal(45))
+    assert lamp["statecode"] == 0
 
     # A ledger entry updates quantityonhand.
     async with write_transaction(engine) as conn:
