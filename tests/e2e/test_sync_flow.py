@@ -86,6 +86,16 @@ async def synced(
     return await api.full_sync(engine, COMPANY, api.dataverse_sales(sales_client))
 
 
+@pytest.fixture
+async def synced_items(
+    settings: Settings, engine: AsyncEngine, demo: dict[str, Any], sim: SalesSimulator, sales_client: DataverseClient
+) -> list[api.RunResult]:
+    """Only units and items synchronised: what the item tests need (CI time)."""
+    await _connect(engine, settings, sim)
+    sales = api.dataverse_sales(sales_client)
+    return await api.full_sync(engine, COMPANY, sales, mappings=["UNIT OF MEASURE", ITEM_PRODUCT])
+
+
 async def _serve(settings: Settings, engine: AsyncEngine, sim: SalesSimulator, aiohttp_server: Any) -> Harness:
     """The gateway with its worker and the synchronisation jobs, wired to the simulator."""
     from gateway.app import create_app
@@ -140,7 +150,7 @@ async def test_a_full_sync_couples_the_demo_company_and_its_orders_convert_witho
 
 
 async def test_the_jobs_carry_changes_within_seconds_once_and_by_bcs_rules(
-    synced: list[api.RunResult], settings: Settings, engine: AsyncEngine, sim: SalesSimulator, aiohttp_server: Any
+    synced_items: list[api.RunResult], settings: Settings, engine: AsyncEngine, sim: SalesSimulator, aiohttp_server: Any
 ) -> None:
     harness = await _serve(settings, engine, sim, aiohttp_server)
 
@@ -204,7 +214,7 @@ async def test_the_jobs_carry_changes_within_seconds_once_and_by_bcs_rules(
 
 
 async def test_a_product_edited_in_sales_and_bc_at_once_gives_bcs_conflict_message(
-    synced: list[api.RunResult], engine: AsyncEngine, sim: SalesSimulator, sales_client: DataverseClient
+    synced_items: list[api.RunResult], engine: AsyncEngine, sim: SalesSimulator, sales_client: DataverseClient
 ) -> None:
     sales = api.dataverse_sales(sales_client)
     await api.run_mapping(engine, COMPANY, ITEM_PRODUCT, sales)  # the marks settle after the full sync
