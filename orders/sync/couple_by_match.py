@@ -1,0 +1,194 @@
+"""Match-based coupling, the use case (BC's "Match-Based Coupling" action on a mapping): read the
+uncoupled BC records and the Sales rows in the mapping's filter, decide by
+:mod:`orders.sync.matching`, couple what matched in one transaction and report what did not.
+
+BC records are read from our BC tables, which are BC itself in embedded mode and the mirror of BC in
+api mode (docs/bc-link.md); Sales rows through the Dataverse Web API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, false, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from orders.change_setup import load_sales_setup
+from orders.dataverse.webapi import WebApiSession
+from orders.sync.matching import (
+    CRITERIA,
+    BcRecord,
+    Match,
+    MatchCriteria,
+    NotMatched,
+    SalesRow,
+    Unmatched,
+    failure_message,
+    plan_matches,
+)
+from schemas import change_log as changes
+from schemas import master_data
+from schemas import tables as t
+from schemas.db import write_transaction
+
+TABLE_IDS = {kind: table_id for kind, (table_id, _table, _caption) in master_data.COUPLING_KINDS.items()}
+
+
+@dataclass
+class MatchResult:
+    criteria: MatchCriteria
+    coupled: list[Match] = field(default_factory=list)
+    to_create: list[BcRecord] = field(default_factory=list)  # to be created in Sales by the synchronisation
+    created: list[tuple[str, str]] = field(default_factory=list)  # (BC No., new Sales id), once created
+    unmatched: list[NotMatched] = field(default_factory=list)
+    considered: int = 0  # uncoupled BC records looked at
+    sales_rows: int = 0  # Sales rows in the mapping's filter
+    message: str = ""  # BC's log message for what stayed unmatched, "" when none did
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.criteria.kind,
+            "mapping": self.criteria.mapping,
+            "considered": self.considered,
+            "sales_rows": self.sales_rows,
+            "coupled": [
+                {"no": m.record.key, "sales_id": m.row_id, "priority": m.priority, "on": list(m.on)}
+                for m in self.coupled
+            ],
+            "created": [{"no": no, "sales_id": sales_id} for no, sales_id in self.created],
+            "unmatched": [
+                {"no": u.record.key, "reason": str(u.reason), "candidates": list(u.candidates)} for u in self.unmatched
+            ],
+            "message": self.message,
+        }
+
+
+def _bc_columns(kind: str) -> tuple[Any, list[tuple[str, Any]], list[Any]]:
+    """The BC table, its match fields by caption, and the mapping's table filter."""
+    if kind == "item":
+        i = t.item
+        return i, [("No.", i.c.no), ("Description", i.c.description)], [i.c.blocked == false()]
+    if kind == "resource":
+        r = t.resource
+        return r, [("No.", r.c.no), ("Name", r.c.name)], [r.c.blocked == false()]
+    if kind == "customer":
+        c = t.customer
+        return c, [("No.", c.c.no), ("Name", c.c.name)], [c.c.blocked == false()]
+    u = t.unit_of_measure
+    return u, [("Code", u.c.code)], []
+
+
+async def uncoupled_records(conn: AsyncConnection, company: str, kind: str) -> list[BcRecord]:
+    """The BC records of `kind` in the mapping's table filter that have no coupling."""
+    table, fields, table_filter = _bc_columns(kind)
+    cir = t.crm_integration_record
+    key = fields[0][1]
+    query = (
+        select(key.label("key"), table.c.system_id, *(col.label(f"f{i}") for i, (_n, col) in enumerate(fields)))
+        .select_from(
+            table.outerjoin(
+                cir,
+                and_(
+                    cir.c.company == table.c.company,
+                    cir.c.table_id == TABLE_IDS[kind],
+                    cir.c.integration_id == table.c.system_id,
+                ),
+            )
+        )
+        .where(table.c.company == company, cir.c.id.is_(None), *table_filter)
+        .order_by(key)
+    )
+    if kind in ("item", "resource"):
+        # The write-in product is never synchronised (bc-sync.md §4, §5).
+        sales_setup = await load_sales_setup(conn, company)
+        if sales_setup.write_in_product_no and sales_setup.write_in_product_type.lower() == kind:
+            query = query.where(key != sales_setup.write_in_product_no)
+    rows = (await conn.execute(query)).all()
+    return [
+        BcRecord(r.key, str(r.system_id), {name: getattr(r, f"f{i}") or "" for i, (name, _c) in enumerate(fields)})
+        for r in rows
+    ]
+
+
+async def coupled_sales_ids(conn: AsyncConnection, company: str, kind: str) -> set[str]:
+    cir = t.crm_integration_record
+    rows = await conn.execute(select(cir.c.crm_id).where(cir.c.company == company, cir.c.table_id == TABLE_IDS[kind]))
+    return {str(r.crm_id).lower() for r in rows}
+
+
+async def read_sales_rows(
+    client: WebApiSession, criteria: MatchCriteria, progress: Callable[[int], None] | None = None
+) -> list[SalesRow]:
+    """The Sales rows in the mapping's integration table filter, page by page."""
+    out = []
+    async for row in client.iter_rows(criteria.entity_set, criteria.integration_filter or None):
+        row_id = row.get(criteria.key_column)
+        if isinstance(row_id, str):
+            out.append(SalesRow(row_id.lower(), {c: row.get(c) for c in criteria.columns}))
+            if progress:
+                progress(1)
+    return out
+
+
+async def couple_by_match(
+    engine: AsyncEngine,
+    company: str,
+    client: WebApiSession,
+    kind: str,
+    *,
+    create_new: bool = False,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> MatchResult:
+    """Couple the uncoupled BC records of `kind` to the Sales rows they match. With `create_new`
+    the records that match nothing are returned in `to_create` (the synchronisation creates and
+    couples them); otherwise they are reported with BC's message."""
+    criteria = CRITERIA[kind]
+    async with engine.connect() as conn:
+        await master_data.require_company(conn, company)
+        records = await uncoupled_records(conn, company, kind)
+        coupled = await coupled_sales_ids(conn, company, kind)
+    result = MatchResult(criteria, considered=len(records))
+    if not records:
+        return result
+    rows = await read_sales_rows(client, criteria)
+    result.sales_rows = len(rows)
+    plan = plan_matches(criteria, records, rows, coupled, create_new=create_new)
+    result.to_create = list(plan.to_create)
+    result.unmatched = list(plan.unmatched)
+    table_id = TABLE_IDS[kind]
+    cir = t.crm_integration_record
+    async with write_transaction(engine) as conn:
+        # Read again under the write: someone may have coupled meanwhile (one to one, §1.6).
+        mine = await conn.execute(
+            select(cir.c.crm_id, cir.c.integration_id).where(cir.c.company == company, cir.c.table_id == table_id)
+        )
+        taken_rows, taken_records = set(), set()
+        for r in mine:
+            taken_rows.add(str(r.crm_id).lower())
+            taken_records.add(str(r.integration_id).lower())
+        stamp = now()
+        for m in plan.matches:
+            if m.record.system_id.lower() in taken_records:
+                continue  # coupled meanwhile: nothing to do for it
+            if m.row_id in taken_rows:
+                result.unmatched.append(NotMatched(m.record, Unmatched.TAKEN, (m.row_id,)))
+                continue
+            await conn.execute(
+                cir.insert().values(
+                    company=company,
+                    crm_id=m.row_id,
+                    table_id=table_id,
+                    integration_id=m.record.system_id,
+                    coupled_at=stamp,
+                )
+            )
+            result.coupled.append(m)
+        if result.coupled:
+            await changes.record(conn, changes.MASTER, company=company)
+    if result.unmatched:
+        result.unmatched.sort(key=lambda u: u.record.key)
+        result.message = failure_message(client.org_url, len(result.unmatched))
+    return result
