@@ -114,6 +114,11 @@ async def _write(
         }
         if not fitted:
             return []
+    if "system_modified_at" in table.c:
+        # BC changed these rows: the synchronisation's BC-side mark follows this time (an upsert
+        # does not run the column's onupdate).
+        now = dt.datetime.now(dt.UTC)
+        fitted = {k: {**r, "system_modified_at": now} for k, r in fitted.items()}
     columns = sorted({c for r in fitted.values() for c in r})
     values = [{"company": company, **{c: r.get(c) for c in columns}} for r in fitted.values()]
     await conn.execute(_upsert(conn, table, columns), values)

@@ -8,6 +8,8 @@ migrations and these tables agree.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +45,8 @@ TABLE_CUSTOMER = 18
 TABLE_RESOURCE = 156
 TABLE_UNIT_OF_MEASURE = 204
 TABLE_SALES_HEADER = 36
+TABLE_CONTACT = 5050
+TABLE_CURRENCY = 4
 
 ITEM_TYPES = ("Inventory", "Service", "Non-Inventory")
 ENTRY_TYPES = (
@@ -60,6 +64,16 @@ def _company() -> Column[str]:
     return Column("company", String(30), primary_key=True)
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _system_modified_at() -> Column[dt.datetime]:
+    """BC's SystemModifiedAt: set on every insert and update made through SQLAlchemy (the
+    synchronisation's BC-side high-water mark follows it). NULL only for rows older than it."""
+    return Column("system_modified_at", UtcDateTime(), nullable=True, default=_now, onupdate=_now)
+
+
 company = Table(
     "company",
     metadata,
@@ -75,6 +89,7 @@ unit_of_measure = Table(
     Column("code", String(10), primary_key=True),
     Column("description", String(50), nullable=False, server_default=""),
     Column("system_id", Guid(), nullable=False, unique=True),
+    _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 
@@ -88,7 +103,9 @@ item = Table(
     Column("type", String(20), nullable=False, server_default="Inventory"),
     Column("base_unit_of_measure", String(10), nullable=False, server_default=""),
     Column("unit_price", Decimal5, nullable=False, server_default="0"),
+    Column("unit_cost", Decimal5, nullable=False, server_default="0"),
     Column("blocked", Boolean, nullable=False, server_default="0"),
+    _system_modified_at(),
     CheckConstraint("type IN ('Inventory', 'Service', 'Non-Inventory')", name="type"),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
@@ -183,6 +200,10 @@ customer = Table(
     Column("country_region_code", String(10), nullable=False, server_default=""),
     Column("currency_code", String(10), nullable=False, server_default=""),
     Column("blocked", Boolean, nullable=False, server_default="0"),
+    Column("phone_no", String(30), nullable=False, server_default=""),
+    Column("e_mail", String(80), nullable=False, server_default=""),
+    Column("home_page", String(80), nullable=False, server_default=""),
+    _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 
@@ -195,7 +216,9 @@ resource = Table(
     Column("name", String(100), nullable=False, server_default=""),
     Column("base_unit_of_measure", String(10), nullable=False, server_default=""),
     Column("unit_price", Decimal5, nullable=False, server_default="0"),
+    Column("unit_cost", Decimal5, nullable=False, server_default="0"),
     Column("blocked", Boolean, nullable=False, server_default="0"),
+    _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 
@@ -205,6 +228,41 @@ currency = Table(
     _company(),
     Column("code", String(10), primary_key=True),
     Column("description", String(30), nullable=False, server_default=""),
+    Column("symbol", String(10), nullable=False, server_default=""),
+    # BC's SystemId: the coupling's Integration ID (rows older than the column get one on migration).
+    Column("system_id", Guid(), nullable=True, unique=True, default=lambda: str(uuid.uuid4())),
+    _system_modified_at(),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+CONTACT_TYPES = ("Company", "Person")
+
+# BC's Contact (table 5050): the CONTACT mapping synchronises persons of a company with Sales
+# contacts. Company No. is the contact of type Company the person works for.
+contact = Table(
+    "contact",
+    metadata,
+    _company(),
+    Column("no", String(20), primary_key=True),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("type", String(10), nullable=False, server_default="Person"),
+    Column("company_no", String(20), nullable=False, server_default=""),
+    Column("name", String(100), nullable=False, server_default=""),
+    Column("first_name", String(30), nullable=False, server_default=""),
+    Column("surname", String(30), nullable=False, server_default=""),
+    Column("job_title", String(30), nullable=False, server_default=""),
+    Column("e_mail", String(80), nullable=False, server_default=""),
+    Column("phone_no", String(30), nullable=False, server_default=""),
+    Column("mobile_phone_no", String(30), nullable=False, server_default=""),
+    Column("address", String(100), nullable=False, server_default=""),
+    Column("city", String(30), nullable=False, server_default=""),
+    Column("post_code", String(20), nullable=False, server_default=""),
+    Column("country_region_code", String(10), nullable=False, server_default=""),
+    Column("currency_code", String(10), nullable=False, server_default=""),
+    # The customer this contact's company is linked to (BC's Contact Business Relation).
+    Column("customer_no", String(20), nullable=False, server_default=""),
+    _system_modified_at(),
+    CheckConstraint("type IN ('Company', 'Person')", name="type"),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 
@@ -218,6 +276,18 @@ crm_integration_record = Table(
     Column("table_id", Integer, nullable=False),
     Column("integration_id", Guid(), nullable=False),
     Column("coupled_at", UtcDateTime(), nullable=False),
+    # BC's synchronisation fields (docs/sync.md): the change times seen at the last successful
+    # synchronisation (BC SystemModifiedAt / Dataverse modifiedon; they only move forward), each
+    # direction's last result ('', Success, Failure), job and error message, and Skipped.
+    Column("last_synch_modified_on", UtcDateTime(), nullable=True),
+    Column("last_synch_crm_modified_on", UtcDateTime(), nullable=True),
+    Column("last_synch_result", String(10), nullable=False, server_default=""),  # Dataverse -> BC
+    Column("last_synch_job_id", Guid(), nullable=True),
+    Column("last_synch_error", Text, nullable=False, server_default=""),
+    Column("last_synch_crm_result", String(10), nullable=False, server_default=""),  # BC -> Dataverse
+    Column("last_synch_crm_job_id", Guid(), nullable=True),
+    Column("last_synch_crm_error", Text, nullable=False, server_default=""),
+    Column("skipped", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("company", "table_id", "crm_id"),
     UniqueConstraint("company", "table_id", "integration_id"),
     ForeignKeyConstraint(["company"], ["company.name"]),
@@ -713,4 +783,173 @@ bc_notification = Table(
     Column("since", UtcDateTime(), nullable=True),  # a collection notification's lastModifiedDateTime gt
     Column("received_at", UtcDateTime(), nullable=False),
     Index(None, "company", "id"),
+)
+
+
+# --- Synchronisation with Dynamics 365 Sales (orders/sync/, docs/sync.md) ---------------------
+
+SYNCH_DIRECTIONS = ("Bidirectional", "ToIntegrationTable", "FromIntegrationTable")
+DELETION_CONFLICT_RESOLUTIONS = ("None", "Restore Records", "Remove Coupling")
+UPDATE_CONFLICT_RESOLUTIONS = ("None", "Send Update to Integration", "Get Update from Integration")
+SYNCH_JOB_TYPES = ("Synchronization", "Uncoupling", "Coupling")
+JOB_QUEUE_STATUSES = ("Ready", "In Process", "Error", "On Hold", "On Hold with Inactivity Timeout", "Finished")
+
+# BC's "Integration Table Mapping": one row per job (ITEM-PRODUCT, CUSTOMER, ...), with its two
+# high-water marks. The names of the marks are BC's (they look swapped; this is how BC uses them).
+integration_table_mapping = Table(
+    "integration_table_mapping",
+    metadata,
+    _company(),
+    Column("name", String(50), primary_key=True),
+    Column("table_id", Integer, nullable=False),
+    Column("integration_table", String(64), nullable=False),  # the Dataverse table's logical name
+    Column("direction", String(20), nullable=False, server_default="ToIntegrationTable"),
+    Column("table_filter", Text, nullable=False, server_default=""),
+    Column("integration_table_filter", Text, nullable=False, server_default=""),
+    Column("synch_only_coupled_records", Boolean, nullable=False, server_default="1"),
+    # High-water mark of Dataverse modifiedon (the Dataverse -> BC pass).
+    Column("synch_modified_on_filter", UtcDateTime(), nullable=True),
+    # High-water mark of BC SystemModifiedAt (the BC -> Dataverse pass).
+    Column("synch_int_tbl_mod_on_fltr", UtcDateTime(), nullable=True),
+    Column("dependency_filter", String(250), nullable=False, server_default=""),
+    Column("deletion_conflict_resolution", String(20), nullable=False, server_default="None"),
+    Column("update_conflict_resolution", String(30), nullable=False, server_default="None"),
+    Column("create_new_in_case_of_no_match", Boolean, nullable=False, server_default="0"),
+    Column("synch_after_bulk_coupling", Boolean, nullable=False, server_default="0"),
+    Column("disable_event_job_resch", Boolean, nullable=False, server_default="0"),
+    Column("parent_name", String(50), nullable=False, server_default=""),
+    Column("delete_after_synchronization", Boolean, nullable=False, server_default="0"),
+    Column("status", String(10), nullable=False, server_default="Enabled"),
+    CheckConstraint("direction IN ('Bidirectional', 'ToIntegrationTable', 'FromIntegrationTable')", name="direction"),
+    CheckConstraint(
+        "deletion_conflict_resolution IN ('None', 'Restore Records', 'Remove Coupling')", name="deletion_conflict"
+    ),
+    CheckConstraint(
+        "update_conflict_resolution IN ('None', 'Send Update to Integration', 'Get Update from Integration')",
+        name="update_conflict",
+    ),
+    CheckConstraint("status IN ('Enabled', 'Disabled')", name="status"),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+# BC's "Integration Field Mapping": the field pairs of a mapping. field_name is our column of the
+# BC table ("" for a constant); lookup_mapping names the mapping whose couplings translate a BC
+# code into a Dataverse id and back; transformation_rule names a rule of orders/sync/transform.py.
+integration_field_mapping = Table(
+    "integration_field_mapping",
+    metadata,
+    _company(),
+    Column("mapping_name", String(50), primary_key=True),
+    Column("no", Integer, primary_key=True),
+    Column("field_name", String(50), nullable=False, server_default=""),
+    Column("integration_table_field", String(100), nullable=False),
+    Column("direction", String(20), nullable=False, server_default="ToIntegrationTable"),
+    Column("constant_value", String(250), nullable=False, server_default=""),
+    Column("lookup_mapping", String(50), nullable=False, server_default=""),
+    Column("transformation_rule", String(50), nullable=False, server_default=""),
+    Column("validate_field", Boolean, nullable=False, server_default="0"),
+    Column("validate_integration_table_fld", Boolean, nullable=False, server_default="0"),
+    Column("not_null", Boolean, nullable=False, server_default="0"),
+    Column("clear_value_on_failed_sync", Boolean, nullable=False, server_default="0"),
+    Column("status", String(10), nullable=False, server_default="Enabled"),
+    Column("use_for_match_based_coupling", Boolean, nullable=False, server_default="0"),
+    Column("case_sensitive_matching", Boolean, nullable=False, server_default="0"),
+    Column("match_priority", Integer, nullable=False, server_default="0"),
+    CheckConstraint("direction IN ('Bidirectional', 'ToIntegrationTable', 'FromIntegrationTable')", name="direction"),
+    CheckConstraint("status IN ('Enabled', 'Disabled')", name="status"),
+    ForeignKeyConstraint(
+        ["company", "mapping_name"],
+        ["integration_table_mapping.company", "integration_table_mapping.name"],
+        ondelete="CASCADE",
+    ),
+)
+
+# BC's "Integration Synch. Job": one row per pass of a mapping (or per codeunit job), its counters.
+integration_synch_job = Table(
+    "integration_synch_job",
+    metadata,
+    Column("id", Guid(), primary_key=True),
+    Column("company", String(30), nullable=False),
+    Column("start_date_time", UtcDateTime(), nullable=False),
+    Column("finish_date_time", UtcDateTime(), nullable=True),
+    Column("message", String(250), nullable=False, server_default=""),
+    Column("integration_table_mapping_name", String(50), nullable=False, server_default=""),
+    Column("synch_direction", String(20), nullable=False, server_default=""),
+    Column("type", String(15), nullable=False, server_default="Synchronization"),
+    Column("job_queue_entry_id", Guid(), nullable=True),
+    Column("inserted", Integer, nullable=False, server_default="0"),
+    Column("modified", Integer, nullable=False, server_default="0"),
+    Column("unchanged", Integer, nullable=False, server_default="0"),
+    Column("skipped", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("deleted", Integer, nullable=False, server_default="0"),
+    Column("coupled", Integer, nullable=False, server_default="0"),
+    Column("uncoupled", Integer, nullable=False, server_default="0"),
+    CheckConstraint("type IN ('Synchronization', 'Uncoupling', 'Coupling')", name="type"),
+    Index(None, "company", "start_date_time"),
+    Index(None, "company", "integration_table_mapping_name"),
+)
+
+# BC's "Integration Synch. Job Errors": one row per failed record. Deleting a job deletes its errors.
+integration_synch_job_errors = Table(
+    "integration_synch_job_errors",
+    metadata,
+    Column("no", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("integration_synch_job_id", Guid(), nullable=False),
+    Column("source_record_id", String(250), nullable=False, server_default=""),
+    Column("destination_record_id", String(250), nullable=False, server_default=""),
+    Column("message", String(250), nullable=False, server_default=""),
+    Column("error_message", Text, nullable=False, server_default=""),
+    Column("date_time", UtcDateTime(), nullable=False),
+    Column("exception_detail", Text, nullable=False, server_default=""),
+    ForeignKeyConstraint(["integration_synch_job_id"], ["integration_synch_job.id"], ondelete="CASCADE"),
+    Index(None, "integration_synch_job_id"),
+    Index(None, "company", "date_time"),
+    sqlite_autoincrement=True,
+)
+
+# BC's "Job Queue Entry" for the synchronisation jobs: codeunit 5339 (Integration Synch. Job
+# Runner) with the mapping's name as the record to process, or 5356 (CRM Item Availability Job).
+# The lease (lease_owner / lease_until) is the lock: an entry is claimed by one conditional UPDATE,
+# so that of several workers on one PostgreSQL database only one runs a job at a time.
+job_queue_entry = Table(
+    "job_queue_entry",
+    metadata,
+    Column("id", Guid(), primary_key=True),
+    Column("company", String(30), nullable=False),
+    Column("object_id_to_run", Integer, nullable=False),
+    Column("record_id_to_process", String(50), nullable=False, server_default=""),  # the mapping's name
+    Column("description", String(250), nullable=False, server_default=""),
+    Column("job_queue_category_code", String(10), nullable=False, server_default=""),
+    Column("status", String(40), nullable=False, server_default="Ready"),
+    Column("recurring_job", Boolean, nullable=False, server_default="1"),
+    Column("no_of_minutes_between_runs", Integer, nullable=False, server_default="30"),
+    Column("inactivity_timeout_period", Integer, nullable=False, server_default="0"),  # minutes
+    Column("earliest_start_date_time", UtcDateTime(), nullable=True),  # the next run
+    Column("maximum_no_of_attempts_to_run", Integer, nullable=False, server_default="10"),
+    Column("no_of_attempts_to_run", Integer, nullable=False, server_default="0"),
+    Column("rerun_delay_sec", Integer, nullable=False, server_default="30"),
+    Column("last_started_at", UtcDateTime(), nullable=True),
+    Column("last_finished_at", UtcDateTime(), nullable=True),
+    # When Sales was last asked ($top=1) whether anything changed there.
+    Column("last_sales_poll_at", UtcDateTime(), nullable=True),
+    Column("error_message", Text, nullable=False, server_default=""),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    UniqueConstraint("company", "object_id_to_run", "record_id_to_process"),
+    CheckConstraint(
+        "status IN ('Ready', 'In Process', 'Error', 'On Hold', 'On Hold with Inactivity Timeout', 'Finished')",
+        name="status",
+    ),
+    Index(None, "earliest_start_date_time"),
+)
+
+# BC's "CRM Synch Status" (per company): the item availability job's time.
+crm_synch_status = Table(
+    "crm_synch_status",
+    metadata,
+    Column("company", String(30), primary_key=True),
+    Column("item_availability_synch_time", UtcDateTime(), nullable=True),
+    ForeignKeyConstraint(["company"], ["company.name"]),
 )
