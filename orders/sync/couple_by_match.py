@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders.change_setup import load_sales_setup
 from orders.dataverse.webapi import WebApiSession
+from orders.sync.log_view import record_coupling_job
 from orders.sync.matching import (
     CRITERIA,
     BcRecord,
@@ -26,6 +27,7 @@ from orders.sync.matching import (
     NotMatched,
     SalesRow,
     Unmatched,
+    describe,
     failure_message,
     plan_matches,
 )
@@ -47,6 +49,7 @@ class MatchResult:
     considered: int = 0  # uncoupled BC records looked at
     sales_rows: int = 0  # Sales rows in the mapping's filter
     message: str = ""  # BC's log message for what stayed unmatched, "" when none did
+    job_id: str = ""  # the Coupling row in the synchronisation log
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class MatchResult:
                 {"no": u.record.key, "reason": str(u.reason), "candidates": list(u.candidates)} for u in self.unmatched
             ],
             "message": self.message,
+            "job_id": self.job_id,
         }
 
 
@@ -146,6 +150,7 @@ async def couple_by_match(
     the records that match nothing are returned in `to_create` (the synchronisation creates and
     couples them); otherwise they are reported with BC's message."""
     criteria = CRITERIA[kind]
+    start = now()
     async with engine.connect() as conn:
         await master_data.require_company(conn, company)
         records = await uncoupled_records(conn, company, kind)
@@ -188,7 +193,22 @@ async def couple_by_match(
             result.coupled.append(m)
         if result.coupled:
             await changes.record(conn, changes.MASTER, company=company)
-    if result.unmatched:
-        result.unmatched.sort(key=lambda u: u.record.key)
-        result.message = failure_message(client.org_url, len(result.unmatched))
+        if result.unmatched:
+            result.unmatched.sort(key=lambda u: u.record.key)
+            result.message = failure_message(client.org_url, len(result.unmatched))
+        # BC's log of the coupling: a job row of type Coupling, an error row per unmatched record.
+        result.job_id = await record_coupling_job(
+            conn,
+            company,
+            criteria.mapping,
+            start=start,
+            finish=now(),
+            coupled=len(result.coupled),
+            failed=len(result.unmatched),
+            message=result.message or f"Coupled {len(result.coupled)} record(s).",
+            failures=[
+                (f"{criteria.bc_table}: {u.record.key}", f"{criteria.bc_table} {u.record.key}: {describe(u)}.")
+                for u in result.unmatched
+            ],
+        )
     return result
