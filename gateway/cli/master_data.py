@@ -201,7 +201,22 @@ def cmd_couple_by_match(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run(engine: AsyncEngine) -> Any:
         async with sales_client(engine, timeout=settings.sales_timeout) as client:
-            return await couple_by_match(engine, settings.company, client, kind, create_new=args.create_new)
+            create = None
+            if args.create_new:
+                import importlib
+
+                api = importlib.import_module("orders.sync.api")  # the engine: only for --create-new
+                await api.ensure_defaults(engine, settings.company)
+                sales = api.dataverse_sales(client)
+
+                async def create(mapping: str, system_ids: list[str]) -> Any:
+                    return await api.run_mapping(
+                        engine, settings.company, mapping, sales, system_ids=system_ids, force=True, only_coupled=False
+                    )
+
+            return await couple_by_match(
+                engine, settings.company, client, kind, create_new=args.create_new, create=create
+            )
 
     try:
         result = run_with_engine(settings, run)

@@ -9,7 +9,7 @@ api mode (docs/bc-link.md); Sales rows through the Dataverse Web API.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,11 +144,13 @@ async def couple_by_match(
     kind: str,
     *,
     create_new: bool = False,
+    create: Callable[[str, list[str]], Awaitable[Any]] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> MatchResult:
     """Couple the uncoupled BC records of `kind` to the Sales rows they match. With `create_new`
-    the records that match nothing are returned in `to_create` (the synchronisation creates and
-    couples them); otherwise they are reported with BC's message."""
+    the records that match nothing are created in Sales and coupled by `create(mapping, system
+    ids)` (the engine's one-off run of the mapping, "only coupled" off); `created` then lists the
+    couplings it made. Otherwise they are reported with BC's message."""
     criteria = CRITERIA[kind]
     start = now()
     async with engine.connect() as conn:
@@ -211,4 +213,27 @@ async def couple_by_match(
                 for u in result.unmatched
             ],
         )
+    if result.to_create and create is not None:
+        await create(criteria.mapping, [r.system_id for r in result.to_create])
+        made = await _couplings_of(engine, company, kind, [r.system_id for r in result.to_create])
+        result.created = [(r.key, made[r.system_id.lower()]) for r in result.to_create if r.system_id.lower() in made]
+        done = {no for no, _id in result.created}
+        # What the run could not create stays in the report (the log has the run's error rows).
+        result.unmatched.extend(NotMatched(r, Unmatched.NO_MATCH) for r in result.to_create if r.key not in done)
+        result.unmatched.sort(key=lambda u: u.record.key)
+        if result.unmatched:
+            result.message = failure_message(client.org_url, len(result.unmatched))
     return result
+
+
+async def _couplings_of(engine: AsyncEngine, company: str, kind: str, system_ids: list[str]) -> dict[str, str]:
+    cir = t.crm_integration_record
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(cir.c.integration_id, cir.c.crm_id).where(
+                cir.c.company == company,
+                cir.c.table_id == TABLE_IDS[kind],
+                cir.c.integration_id.in_([i.lower() for i in system_ids]),
+            )
+        )
+        return {str(r.integration_id).lower(): str(r.crm_id).lower() for r in rows}
