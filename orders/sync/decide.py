@@ -141,9 +141,7 @@ def resolve_update_conflict(
     if resolution == UpdateConflictResolution.SEND:
         return ConflictOutcome(proceed=direction == Direction.TO, skip=direction == Direction.FROM)
     src_field, dest_field = differing_bidirectional[0]
-    return ConflictOutcome(
-        proceed=False, message=update_conflict_message(dest_table, src_field, src_table, dest_field)
-    )
+    return ConflictOutcome(proceed=False, message=update_conflict_message(dest_table, src_field, src_table, dest_field))
 
 
 def wound_back(time: dt.datetime | None, side: Direction) -> dt.datetime | None:

@@ -141,10 +141,9 @@ def to_sales(
                 return out
             code = value or ""
             target = table.code_to_id.get(code) if code else None
-            if code and target is None:
-                if not row.clear_value_on_failed_sync:
-                    out.error = not_coupled_message(row.bc_caption, code)
-                    return out
+            if code and target is None and not row.clear_value_on_failed_sync:
+                out.error = not_coupled_message(row.bc_caption, code)
+                return out
             if target is None and row.not_null:
                 continue  # never write an empty GUID
             value = Bind(table.entity_set, target)
@@ -201,9 +200,7 @@ def to_bc(
     return out
 
 
-def differing_bidirectional(
-    transfer: Transfer, direction: Direction, src_caption: Any, dest_caption: Any
-) -> list[tuple[str, str]]:
+def differing_bidirectional(transfer: Transfer, direction: Direction) -> list[tuple[str, str]]:
     """(source field, destination field) captions of the bidirectional rows that differ."""
     pairs = []
     for row in transfer.changed:

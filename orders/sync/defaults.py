@@ -1,0 +1,242 @@
+"""BC's default mappings for Sales, their field rows and their jobs (bc-sync.md §2–§5, §13, §14).
+
+`api.ensure_defaults` writes these into integration_table_mapping / integration_field_mapping /
+job_queue_entry when they are missing; what is stored is what runs (a person may change it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orders.sync.model import Direction, FieldMapping, TableMapping
+from schemas import tables as t
+
+UNIT_OF_MEASURE = "UNIT OF MEASURE"
+ITEM_PRODUCT = "ITEM-PRODUCT"
+RESOURCE_PRODUCT = "RESOURCE-PRODUCT"
+CUSTOMER = "CUSTOMER"
+CONTACT = "CONTACT"
+CURRENCY = "CURRENCY"
+
+# Names people use for the same mapping (Microsoft's article calls the unit job UNITOFMEASURE).
+ALIASES = {"UNITOFMEASURE": UNIT_OF_MEASURE, "ITEM - PRODUCT": ITEM_PRODUCT}
+
+# Codeunits that the job queue entries run.
+INTEGRATION_SYNCH_JOB_RUNNER = 5339
+ITEM_AVAILABILITY_JOB = 5356
+
+TO, FROM, BOTH = Direction.TO, Direction.FROM, Direction.BIDIRECTIONAL
+
+
+@dataclass(frozen=True, slots=True)
+class SalesTable:
+    entity_set: str
+    key: str
+    caption: str  # as BC's messages name it
+
+
+SALES_TABLES: dict[str, SalesTable] = {
+    "uomschedule": SalesTable("uomschedules", "uomscheduleid", "CRM Uomschedule"),
+    "uom": SalesTable("uoms", "uomid", "CRM Uom"),
+    "product": SalesTable("products", "productid", "Dataverse Product"),
+    "account": SalesTable("accounts", "accountid", "Dataverse Account"),
+    "contact": SalesTable("contacts", "contactid", "Dataverse Contact"),
+    "transactioncurrency": SalesTable(
+        "transactioncurrencies", "transactioncurrencyid", "Dataverse Transactioncurrency"
+    ),
+    "pricelevel": SalesTable("pricelevels", "pricelevelid", "Dataverse Pricelevel"),
+    "productpricelevel": SalesTable("productpricelevels", "productpricelevelid", "Dataverse Productpricelevel"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BcTable:
+    caption: str
+    key: str  # our key column: no or code
+
+
+BC_TABLES: dict[int, BcTable] = {
+    t.TABLE_UNIT_OF_MEASURE: BcTable("Unit of Measure", "code"),
+    t.TABLE_ITEM: BcTable("Item", "no"),
+    t.TABLE_RESOURCE: BcTable("Resource", "no"),
+    t.TABLE_CUSTOMER: BcTable("Customer", "no"),
+    t.TABLE_CONTACT: BcTable("Contact", "no"),
+    t.TABLE_CURRENCY: BcTable("Currency", "code"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefault:
+    mapping: str  # the mapping's name, or "" for a codeunit job
+    codeunit: int
+    description: str
+    minutes: int
+    inactivity: int
+    category: str = ""
+    # Codeunit jobs are created "On Hold with Inactivity Timeout"; mapping jobs Ready.
+    status: str = "Ready"
+    attempts: int = 10
+
+
+def _f(no: int, field: str, column: str, direction: Direction = TO, **kw: object) -> FieldMapping:
+    return FieldMapping(no=no, field_name=field, integration_field=column, direction=direction, **kw)  # type: ignore[arg-type]
+
+
+_NON_NEG = "NON-NEGATIVE"
+
+MAPPINGS: tuple[TableMapping, ...] = (
+    TableMapping(
+        name=CURRENCY,
+        table_id=t.TABLE_CURRENCY,
+        integration_table="transactioncurrency",
+        direction=TO,
+        fields=(
+            _f(1, "code", "isocurrencycode", use_for_match_based_coupling=True),
+            _f(2, "symbol", "currencysymbol"),
+            _f(3, "description", "currencyname"),
+        ),
+    ),
+    TableMapping(
+        name=UNIT_OF_MEASURE,
+        table_id=t.TABLE_UNIT_OF_MEASURE,
+        integration_table="uomschedule",
+        direction=TO,
+        fields=(
+            # BC names the group "NAV " + the code; its one unit is named like the code.
+            _f(1, "code", "name", transformation_rule="PREFIX:NAV ", use_for_match_based_coupling=True),
+            _f(2, "code", "baseuomname"),
+        ),
+    ),
+    TableMapping(
+        name=RESOURCE_PRODUCT,
+        table_id=t.TABLE_RESOURCE,
+        integration_table="product",
+        direction=BOTH,
+        table_filter="blocked=false",
+        integration_table_filter="producttypecode eq 3 and statecode eq 0",
+        dependency_filter=UNIT_OF_MEASURE,
+        fields=(
+            _f(1, "no", "productnumber", use_for_match_based_coupling=True),
+            _f(2, "name", "name", BOTH),
+            _f(3, "unit_price", "price", transformation_rule=_NON_NEG),
+            _f(4, "unit_cost", "standardcost"),
+            _f(5, "unit_cost", "currentcost"),
+            _f(
+                6,
+                "base_unit_of_measure",
+                "defaultuomscheduleid",
+                lookup_mapping=UNIT_OF_MEASURE,
+                caption="Base Unit of Measure",
+            ),
+            _f(7, "", "producttypecode", constant_value="3"),
+        ),
+    ),
+    TableMapping(
+        name=ITEM_PRODUCT,
+        table_id=t.TABLE_ITEM,
+        integration_table="product",
+        direction=BOTH,
+        table_filter="blocked=false",
+        integration_table_filter="producttypecode eq 1 and statecode eq 0",
+        dependency_filter=UNIT_OF_MEASURE,
+        fields=(
+            _f(1, "no", "productnumber", use_for_match_based_coupling=True),
+            _f(2, "description", "name", BOTH),
+            _f(3, "unit_price", "price", transformation_rule=_NON_NEG),
+            _f(4, "unit_cost", "standardcost"),
+            _f(5, "unit_cost", "currentcost"),
+            _f(6, "inventory", "quantityonhand", transformation_rule=_NON_NEG, caption="Inventory"),
+            _f(
+                7,
+                "base_unit_of_measure",
+                "defaultuomscheduleid",
+                BOTH,
+                lookup_mapping=UNIT_OF_MEASURE,
+                caption="Base Unit of Measure",
+            ),
+            _f(8, "", "producttypecode", constant_value="1"),
+        ),
+    ),
+    TableMapping(
+        name=CUSTOMER,
+        table_id=t.TABLE_CUSTOMER,
+        integration_table="account",
+        direction=BOTH,
+        table_filter="blocked=false",
+        integration_table_filter="statecode eq 0 and customertypecode eq 3",
+        dependency_filter=CURRENCY,
+        fields=(
+            _f(1, "name", "name", BOTH, use_for_match_based_coupling=True),
+            _f(2, "address", "address1_line1", BOTH),
+            _f(3, "city", "address1_city", BOTH),
+            _f(4, "post_code", "address1_postalcode", BOTH),
+            _f(5, "country_region_code", "address1_country", BOTH, caption="Country/Region Code"),
+            _f(6, "phone_no", "telephone1", BOTH, caption="Phone No."),
+            _f(7, "e_mail", "emailaddress1", BOTH, caption="E-Mail"),
+            _f(8, "home_page", "websiteurl", BOTH),
+            _f(9, "currency_code", "transactioncurrencyid", BOTH, lookup_mapping=CURRENCY, caption="Currency Code"),
+            _f(10, "", "customertypecode", constant_value="3"),
+        ),
+    ),
+    TableMapping(
+        name=CONTACT,
+        table_id=t.TABLE_CONTACT,
+        integration_table="contact",
+        direction=BOTH,
+        table_filter="type=Person,company_no<>",
+        integration_table_filter="statecode eq 0 and _parentcustomerid_value ne null",
+        dependency_filter=CUSTOMER,
+        fields=(
+            _f(1, "first_name", "firstname", BOTH),
+            _f(2, "surname", "lastname", BOTH),
+            _f(3, "e_mail", "emailaddress1", BOTH, use_for_match_based_coupling=True, caption="E-Mail"),
+            _f(4, "phone_no", "telephone1", BOTH, caption="Phone No."),
+            _f(5, "mobile_phone_no", "mobilephone", BOTH, caption="Mobile Phone No."),
+            _f(6, "job_title", "jobtitle", BOTH),
+            _f(7, "address", "address1_line1", BOTH),
+            _f(8, "city", "address1_city", BOTH),
+            _f(9, "post_code", "address1_postalcode", BOTH),
+            _f(10, "customer_no", "parentcustomerid", lookup_mapping=CUSTOMER, caption="Customer No."),
+            _f(11, "currency_code", "transactioncurrencyid", BOTH, lookup_mapping=CURRENCY, caption="Currency Code"),
+            _f(12, "type", "", FROM, constant_value="Person"),
+        ),
+    ),
+)
+
+# A full synchronisation's order: a mapping starts once those in its dependency filter are done;
+# between independent ones the seed's job order (units, resources, items) after the prerequisites.
+FULL_SYNC_PRIORITY = (CURRENCY, UNIT_OF_MEASURE, RESOURCE_PRODUCT, ITEM_PRODUCT, CUSTOMER, CONTACT)
+
+
+def _description(mapping: str) -> str:
+    return f"{mapping} - Dynamics 365 Sales synchronization job."
+
+
+JOBS: tuple[JobDefault, ...] = (
+    JobDefault(CURRENCY, INTEGRATION_SYNCH_JOB_RUNNER, _description(CURRENCY), 30, 720),
+    JobDefault(UNIT_OF_MEASURE, INTEGRATION_SYNCH_JOB_RUNNER, _description(UNIT_OF_MEASURE), 30, 720),
+    JobDefault(RESOURCE_PRODUCT, INTEGRATION_SYNCH_JOB_RUNNER, _description(RESOURCE_PRODUCT), 30, 720),
+    JobDefault(ITEM_PRODUCT, INTEGRATION_SYNCH_JOB_RUNNER, _description(ITEM_PRODUCT), 30, 1440),
+    JobDefault(CUSTOMER, INTEGRATION_SYNCH_JOB_RUNNER, _description(CUSTOMER), 30, 720, category="BCI CUST"),
+    JobDefault(CONTACT, INTEGRATION_SYNCH_JOB_RUNNER, _description(CONTACT), 30, 720, category="BCI CUST"),
+    JobDefault(
+        "",
+        ITEM_AVAILABILITY_JOB,
+        "Item Availability - Dynamics 365 Sales synchronization job",
+        30,
+        30,
+        status="On Hold with Inactivity Timeout",
+        attempts=2,
+    ),
+)
+
+ITEM_AVAILABILITY_NAME = str(ITEM_AVAILABILITY_JOB)
+
+
+def canonical_name(name: str) -> str:
+    upper = name.strip().upper()
+    return ALIASES.get(upper, upper)
+
+
+def default_mapping(name: str) -> TableMapping | None:
+    return next((m for m in MAPPINGS if m.name == canonical_name(name)), None)

@@ -1,0 +1,250 @@
+"""What BC does for particular tables around the field transfer (bc-sync.md §2–§5): matching an
+uncoupled unit group or currency, the product's unit, currency, price list and state. The rules
+are in orders/sync/sales_rules.py; here is the reading and writing of Sales they need."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from orders.dataverse.writes import odata_string
+from orders.sync import sales_rules
+from orders.sync.context import HookError, PassContext
+from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, RESOURCE_PRODUCT, UNIT_OF_MEASURE
+from orders.sync.ports import SalesRefused
+from orders.sync.transfer import Bind, lookup_column
+
+DEFAULT_PRICE_LIST = "Business Central Default Price List"
+
+
+class Hooks:
+    """No table-specific behaviour."""
+
+    async def match(self, ctx: PassContext, record: dict[str, Any]) -> dict[str, Any] | None:
+        """An uncoupled Sales row this BC record is to be coupled with instead of inserting one."""
+        return None
+
+    async def complete(
+        self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
+    ) -> None:
+        """Add the columns the table needs to a BC -> Sales write (``current`` None: an insert)."""
+
+    async def after_write(
+        self, ctx: PassContext, record: dict[str, Any], row: dict[str, Any], inserted: bool
+    ) -> dict[str, Any]:
+        """After the row was written; returns the row as it now is."""
+        return row
+
+
+async def lcy_currency_id(ctx: PassContext) -> str | None:
+    """The Sales currency of BC's LCY (isocurrencycode = the LCY code), created when missing."""
+    if "lcy" in ctx.cache:
+        return ctx.cache["lcy"]
+    code = ctx.lcy_code
+    found: str | None = None
+    if code:
+        rows = await ctx.sales.find_rows("transactioncurrencies", f"isocurrencycode eq {odata_string(code)}")
+        if rows:
+            found = str(rows[0]["transactioncurrencyid"]).lower()
+        else:
+            row = await ctx.sales.create_row(
+                "transactioncurrencies",
+                {
+                    "isocurrencycode": code,
+                    "currencyname": code,
+                    "currencysymbol": code,
+                    "currencyprecision": 2,
+                    "exchangerate": Decimal(1),
+                },
+            )
+            found = str(row["transactioncurrencyid"]).lower()
+    ctx.cache["lcy"] = found
+    return found
+
+
+class UnitOfMeasureHooks(Hooks):
+    async def _units(self, ctx: PassContext, group_id: str) -> list[dict[str, Any]]:
+        return await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {group_id}")
+
+    async def match(self, ctx: PassContext, record: dict[str, Any]) -> dict[str, Any] | None:
+        name = sales_rules.unit_group_name(record["code"])
+        rows = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
+        if not rows:
+            return None
+        group = rows[0]
+        try:
+            sales_rules.check_matched_group(group, await self._units(ctx, str(group["uomscheduleid"])))
+        except sales_rules.UnitGroupError as exc:
+            raise HookError(str(exc)) from None
+        return group
+
+    async def after_write(
+        self, ctx: PassContext, record: dict[str, Any], row: dict[str, Any], inserted: bool
+    ) -> dict[str, Any]:
+        group_id = str(row["uomscheduleid"])
+        units = await self._units(ctx, group_id)
+        try:
+            sales_rules.check_matched_group(row, units)
+        except sales_rules.UnitGroupError as exc:
+            raise HookError(str(exc)) from None
+        code = record["code"]
+        if units and units[0].get("name") != code:
+            await ctx.sales.update_row("uoms", str(units[0]["uomid"]), {"name": code})  # BC renames the unit
+        return row
+
+
+class ProductHooks(Hooks):
+    """ITEM-PRODUCT and RESOURCE-PRODUCT."""
+
+    def __init__(self, type_code: int) -> None:
+        self.type_code = type_code
+
+    async def match(self, ctx: PassContext, record: dict[str, Any]) -> dict[str, Any] | None:
+        # Not BC's: a product with this number and type that nobody coupled is taken rather than a
+        # second one refused by Sales (the number is unique) — also after a crash between the
+        # create and the coupling.
+        rows = await ctx.sales.find_rows(
+            "products", f"productnumber eq {odata_string(record['no'])} and producttypecode eq {self.type_code}"
+        )
+        return rows[0] if len(rows) == 1 else None
+
+    async def _unit(self, ctx: PassContext, code: str) -> tuple[str, str]:
+        """(group id, unit id) of the "NAV <code>" group, checked as BC checks it."""
+        cached = ctx.cache.setdefault("units", {})
+        if code in cached:
+            return cached[code]
+        name = sales_rules.unit_group_name(code)
+        groups = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
+        units = (
+            await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {groups[0]['uomscheduleid']}")
+            if len(groups) == 1
+            else []
+        )
+        try:
+            unit = sales_rules.unit_of_group(name, code, len(groups), units)
+        except sales_rules.UnitGroupError as exc:
+            raise HookError(str(exc)) from None
+        found = (str(groups[0]["uomscheduleid"]).lower(), str(unit["uomid"]).lower())
+        cached[code] = found
+        return found
+
+    async def complete(
+        self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
+    ) -> None:
+        code = record.get("base_unit_of_measure") or ""
+        if code:
+            group_id, unit_id = await self._unit(ctx, code)
+            if current is None or str(current.get(lookup_column("defaultuomid")) or "").lower() != unit_id:
+                values["defaultuomid"] = Bind("uoms", unit_id)
+                values.setdefault("defaultuomscheduleid", Bind("uomschedules", group_id))
+        lcy = await lcy_currency_id(ctx)
+        if lcy and (current is None or str(current.get(lookup_column("transactioncurrencyid")) or "").lower() != lcy):
+            values["transactioncurrencyid"] = Bind("transactioncurrencies", lcy)
+        if current is None:
+            values["quantitydecimal"] = 2
+            price_list = await self._price_list(ctx)
+            if price_list:
+                values["pricelevelid"] = Bind("pricelevels", price_list)
+        else:
+            values.update(sales_rules.state_change(current, sales_rules.product_state(bool(record.get("blocked")))))
+
+    async def _price_list(self, ctx: PassContext) -> str | None:
+        """The default price list (in the LCY), created when missing."""
+        if "price_list" in ctx.cache:
+            return ctx.cache["price_list"]
+        rows = await ctx.sales.find_rows("pricelevels", f"name eq {odata_string(DEFAULT_PRICE_LIST)}")
+        found: str | None
+        if rows:
+            found = str(rows[0]["pricelevelid"]).lower()
+        else:
+            lcy = await lcy_currency_id(ctx)
+            if lcy is None:
+                found = None
+            else:
+                row = await ctx.sales.create_row(
+                    "pricelevels",
+                    {"name": DEFAULT_PRICE_LIST, "transactioncurrencyid": Bind("transactioncurrencies", lcy)},
+                )
+                found = str(row["pricelevelid"]).lower()
+        ctx.cache["price_list"] = found
+        return found
+
+    async def after_write(
+        self, ctx: PassContext, record: dict[str, Any], row: dict[str, Any], inserted: bool
+    ) -> dict[str, Any]:
+        product_id = str(row["productid"]).lower()
+        await self._price_list_line(ctx, record, row, product_id)
+        if inserted:
+            change = sales_rules.state_change(row, sales_rules.product_state(bool(record.get("blocked"))))
+            if change:
+                row = await ctx.sales.update_row("products", product_id, change)
+        return row
+
+    async def _price_list_line(
+        self, ctx: PassContext, record: dict[str, Any], row: dict[str, Any], product_id: str
+    ) -> None:
+        """One price list line per product on the default list: its unit and price (§5)."""
+        price_list = await self._price_list(ctx)
+        code = record.get("base_unit_of_measure") or ""
+        if price_list is None or not code:
+            return
+        group_id, unit_id = await self._unit(ctx, code)
+        amount = row.get("price")
+        amount = Decimal(str(amount)) if amount is not None else Decimal(0)
+        lines = await ctx.sales.find_rows(
+            "productpricelevels", f"_productid_value eq {product_id} and _pricelevelid_value eq {price_list}"
+        )
+        if not lines:
+            try:
+                await ctx.sales.create_row(
+                    "productpricelevels",
+                    {
+                        "pricelevelid": Bind("pricelevels", price_list),
+                        "productid": Bind("products", product_id),
+                        "uomid": Bind("uoms", unit_id),
+                        "uomscheduleid": Bind("uomschedules", group_id),
+                        "amount": amount,
+                        "productnumber": record.get("no", ""),
+                        "pricingmethodcode": 1,
+                    },
+                )
+            except SalesRefused as exc:
+                raise HookError(str(exc)) from None
+            return
+        line = lines[0]
+        change: dict[str, Any] = {}
+        if Decimal(str(line.get("amount") or 0)) != amount:
+            change["amount"] = amount
+        if str(line.get(lookup_column("uomid")) or "").lower() != unit_id:
+            change["uomid"] = Bind("uoms", unit_id)
+            change["uomscheduleid"] = Bind("uomschedules", group_id)
+        if change:
+            await ctx.sales.update_row("productpricelevels", str(line["productpricelevelid"]), change)
+
+
+class CurrencyHooks(Hooks):
+    async def match(self, ctx: PassContext, record: dict[str, Any]) -> dict[str, Any] | None:
+        rows = await ctx.sales.find_rows("transactioncurrencies", f"isocurrencycode eq {odata_string(record['code'])}")
+        return rows[0] if rows else None
+
+    async def complete(
+        self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
+    ) -> None:
+        if current is None:
+            # We keep no exchange rates: a new currency starts at 1 (Sales requires a rate).
+            values.setdefault("exchangerate", Decimal(1))
+            values.setdefault("currencyprecision", 2)
+            values["currencysymbol"] = values.get("currencysymbol") or record["code"]
+            values["currencyname"] = values.get("currencyname") or record["code"]
+
+
+HOOKS: dict[str, Hooks] = {
+    UNIT_OF_MEASURE: UnitOfMeasureHooks(),
+    ITEM_PRODUCT: ProductHooks(1),
+    RESOURCE_PRODUCT: ProductHooks(3),
+    CURRENCY: CurrencyHooks(),
+}
+
+
+def hooks_for(name: str) -> Hooks:
+    return HOOKS.get(name, Hooks())

@@ -1,0 +1,144 @@
+"""``SalesPort`` over the Dataverse Web API (orders/dataverse/writes.py).
+
+Lookups come in as ``transfer.Bind`` values keyed by the lookup column and go out as
+``<navigation property>@odata.bind`` (Dataverse's navigation names are case-sensitive and, for a
+polymorphic lookup, carry the target table). Sales' refusals become ``SalesRefused`` (the record
+fails with Sales' message); Sales being away or throttling beyond patience ``SalesUnavailable``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orders.dataverse.writes import (
+    DataverseError,
+    DataverseNotFound,
+    DataversePreconditionFailed,
+    DataverseTables,
+    DataverseUnavailable,
+    Query,
+    bind,
+    changes_query,
+    entity_set_key,
+    unbind,
+)
+from orders.sync.ports import SalesChangedMeanwhile, SalesRefused, SalesUnavailable
+from orders.sync.transfer import Bind
+
+# (entity set, lookup column) -> navigation property, where it is not the column's own name.
+NAVIGATION: dict[tuple[str, str], str] = {
+    ("products", "defaultuomid"): "DefaultUoMId",
+    ("products", "defaultuomscheduleid"): "DefaultUoMScheduleId",
+    ("products", "pricelevelid"): "PriceLevelId",
+    ("products", "transactioncurrencyid"): "TransactionCurrencyId",
+    ("accounts", "transactioncurrencyid"): "TransactionCurrencyId",
+    ("contacts", "transactioncurrencyid"): "TransactionCurrencyId",
+    ("contacts", "parentcustomerid"): "parentcustomerid_account",
+    ("pricelevels", "transactioncurrencyid"): "TransactionCurrencyId",
+    ("productpricelevels", "pricelevelid"): "PriceLevelId",
+    ("productpricelevels", "productid"): "ProductId",
+    ("productpricelevels", "uomid"): "UoMId",
+    ("productpricelevels", "uomscheduleid"): "UoMScheduleId",
+}
+
+ID_CHUNK = 50  # ids per "or" filter: a URL stays well below Dataverse's length limit
+
+
+def navigation(entity_set: str, column: str) -> str:
+    return NAVIGATION.get((entity_set, column), column)
+
+
+def body(entity_set: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column, value in values.items():
+        if isinstance(value, Bind):
+            nav = navigation(entity_set, column)
+            out.update(bind(nav, value.entity_set, value.id) if value.id else unbind(nav))
+        else:
+            out[column] = value
+    return out
+
+
+def _translate(exc: DataverseError) -> Exception:
+    if isinstance(exc, DataversePreconditionFailed):
+        return SalesChangedMeanwhile(exc.message)
+    if isinstance(exc, DataverseUnavailable) or exc.status is None or (exc.status or 0) >= 500:
+        return SalesUnavailable(exc.describe())
+    return SalesRefused(exc.message)
+
+
+class DataverseSales:
+    def __init__(self, tables: DataverseTables) -> None:
+        self.tables = tables
+
+    async def integration_user_id(self) -> str:
+        try:
+            return await self.tables.integration_user_id()
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+
+    async def changed_rows(
+        self, entity_set: str, filter_: str | None, since: dt.datetime | None, not_modified_by: str | None
+    ) -> list[dict[str, Any]]:
+        query = changes_query(entity_set, since, filter=filter_ or None, not_modified_by=not_modified_by)
+        try:
+            return await self.tables.all_rows(query)
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+
+    async def any_changed(
+        self, entity_set: str, filter_: str | None, since: dt.datetime | None, not_modified_by: str | None
+    ) -> bool:
+        query = changes_query(entity_set, since, filter=filter_ or None, not_modified_by=not_modified_by)
+        try:
+            return await self.tables.has_rows(query)
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+
+    async def rows_by_id(self, entity_set: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        key = entity_set_key(entity_set) or "id"
+        wanted = sorted({i.lower() for i in ids if i})
+        out: dict[str, dict[str, Any]] = {}
+        try:
+            for start in range(0, len(wanted), ID_CHUNK):
+                chunk = wanted[start : start + ID_CHUNK]
+                text = " or ".join(f"{key} eq {i}" for i in chunk)
+                for row in await self.tables.all_rows(Query(entity_set, filter=text)):
+                    out[str(row[key]).lower()] = row
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+        return out
+
+    async def find_rows(self, entity_set: str, filter_: str) -> list[dict[str, Any]]:
+        try:
+            return await self.tables.all_rows(Query(entity_set, filter=filter_))
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+
+    async def create_row(self, entity_set: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            written = await self.tables.create(entity_set, body(entity_set, values), return_row=True)
+            return written.row or await self._read(entity_set, written.id)
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+
+    async def update_row(
+        self, entity_set: str, row_id: str, values: Mapping[str, Any], etag: str | None = None
+    ) -> dict[str, Any]:
+        try:
+            written = await self.tables.update(
+                entity_set, row_id, body(entity_set, values), if_match=etag or "*", return_row=True
+            )
+            return written.row or await self._read(entity_set, row_id)
+        except DataverseNotFound as exc:
+            raise SalesRefused(exc.message) from exc
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+
+    async def _read(self, entity_set: str, row_id: str) -> dict[str, Any]:
+        row = await self.tables.find(entity_set, row_id)
+        if row is None:
+            raise SalesRefused(f"The {entity_set} row {row_id} was not found.")
+        return row
