@@ -203,9 +203,8 @@ def cmd_couple_by_match(args: argparse.Namespace, settings: Settings) -> int:
         async with sales_client(engine, timeout=settings.sales_timeout) as client:
             create = None
             if args.create_new:
-                import importlib
+                from orders.sync import api  # the engine: only for --create-new
 
-                api = importlib.import_module("orders.sync.api")  # the engine: only for --create-new
                 await api.ensure_defaults(engine, settings.company)
                 sales = api.dataverse_sales(client)
 

@@ -207,12 +207,6 @@ def cmd_skipped(args: argparse.Namespace, settings: Settings) -> int:
 # -- running ----------------------------------------------------------------------------------------
 
 
-def _sync_api() -> Any:
-    import importlib
-
-    return importlib.import_module("orders.sync.api")
-
-
 def _print_jobs(jobs: list[Any], settings: Settings) -> None:
     zone = ZoneInfo(settings.time_zone)
     print_table(
@@ -241,9 +235,9 @@ def _after_run(jobs: list[Any]) -> int:
 def cmd_full(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
+    from orders.sync import api
     from orders.sync.sales_connection import SalesNotConnected, sales_client
 
-    api = _sync_api()
     disable = True if args.quiet or args.json else (False if args.progress else None)
     bars: dict[str, Any] = {}
 
@@ -286,16 +280,16 @@ def cmd_full(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_now(args: argparse.Namespace, settings: Settings) -> int:
+    from orders.sync import api
     from orders.sync.sales_connection import SalesNotConnected, sales_client
 
-    api = _sync_api()
     name = args.mapping.upper()
 
     async def run(engine: AsyncEngine) -> Any:
         await api.ensure_defaults(engine, settings.company)
         system_ids = None
         if args.record:
-            system_ids = [await api.record_system_id(engine, settings.company, name, no) for no in args.record]
+            system_ids = await log_view.record_system_ids(engine, settings.company, name, args.record)
         async with sales_client(engine, timeout=settings.sales_timeout) as client:
             return await api.run_mapping(
                 engine,
@@ -309,7 +303,7 @@ def cmd_now(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         result = run_with_engine(settings, run)
-    except (SalesNotConnected, api.SyncError) as exc:
+    except (SalesNotConnected, LookupError, ValueError) as exc:
         fail(str(exc))
     jobs = list(result.jobs)
     if args.json:
@@ -320,7 +314,7 @@ def cmd_now(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    api = _sync_api()
+    from orders.sync import api
 
     async def run(engine: AsyncEngine) -> list[Any]:
         await api.ensure_defaults(engine, settings.company)
@@ -328,48 +322,76 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     statuses = run_with_engine(settings, run)
     if args.json:
-        print_json([s.as_json() if hasattr(s, "as_json") else vars(s) for s in statuses])
+        print_json([_status_json(s) for s in statuses])
         return 0
     zone = ZoneInfo(settings.time_zone)
     print_table(
         ("JOB", "STATUS", "EVERY", "LAST RUN", "NEXT RUN", "SLEEPING", *COUNTER_HEADERS),
         [
             [
-                s.mapping or s.description,
+                s.mapping_name or s.description,
                 s.status,
                 f"{s.minutes} min",
-                _when(s.last_start, zone),
+                _when(s.last_started_at, zone),
                 _when(s.next_run, zone),
                 f"yes ({s.inactivity} min)" if s.sleeping else "no",
-                *(_counters(s.last) if s.last is not None else ["-"] * len(COUNTER_HEADERS)),
+                *(_totals(s.last_jobs) if s.last_jobs else ["-"] * len(COUNTER_HEADERS)),
             ]
             for s in statuses
         ],
-        "No synchronisation jobs are set up. They are created with the Dataverse connection: bc-gateway setup "
-        "--dataverse-url ...; then bc-gateway sync full.",
+        "No synchronisation jobs are set up yet. Next: bc-gateway sync full.",
     )
-    if statuses and all(s.last_start is None for s in statuses):
-        print("No job has run yet. Next: bc-gateway sync full, then the worker runs them on their schedule.")
+    if statuses and all(s.last_started_at is None for s in statuses):
+        print("No job has run yet. Next: bc-gateway sync full; the worker (bc-gateway serve or worker) runs the jobs.")
     return 0
 
 
+def _totals(jobs: Any) -> list[object]:
+    """The counters of a run's passes, added up."""
+    return [sum(getattr(j, name) for j in jobs) for name in log_view.COUNTERS[:7]]
+
+
+def _status_json(s: Any) -> dict[str, Any]:
+    data = {
+        k: getattr(s, k)
+        for k in (
+            "mapping_name",
+            "codeunit",
+            "description",
+            "status",
+            "sleeping",
+            "last_started_at",
+            "last_finished_at",
+            "next_run",
+            "minutes",
+            "inactivity",
+            "error_message",
+        )
+    }
+    data["last_run"] = dict(zip(log_view.COUNTERS, _totals(s.last_jobs), strict=False)) if s.last_jobs else None
+    return data
+
+
 def cmd_restore_skipped(args: argparse.Namespace, settings: Settings) -> int:
-    api = _sync_api()
+    from orders.sync import api
+
     entries = [int(e) for e in args.entries if str(e).isdigit()]
     if args.entries and len(entries) != len(args.entries):
         fail("ENTRY_NO must be numbers: the ENTRY NO. column of 'bc-gateway sync skipped'", 2)
 
     async def run(engine: AsyncEngine) -> int:
-        return int(
-            await api.restore_skipped(
-                engine,
-                settings.company,
-                mapping_name=args.mapping.upper() if args.mapping else None,
-                ids=entries or None,
-            )
-        )
+        await api.ensure_defaults(engine, settings.company)
+        ids = None
+        if entries:
+            ids = await log_view.coupling_crm_ids(engine, settings.company, entries)
+            if not ids:
+                return 0
+        return int(await api.restore_skipped(engine, settings.company, mapping_name=args.mapping, ids=ids))
 
-    restored = run_with_engine(settings, run)
+    try:
+        restored = run_with_engine(settings, run)
+    except LookupError as exc:
+        fail(str(exc))
     if not restored:
         print("No skipped couplings to restore. 'bc-gateway sync skipped' lists them.")
         return 0
@@ -381,9 +403,8 @@ def cmd_restore_skipped(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from orders.sync import api
     from orders.sync.sales_connection import SalesNotConnected, sales_client
-
-    api = _sync_api()
 
     async def run(engine: AsyncEngine) -> Any:
         error = await log_view.find_error(engine, settings.company, args.error_no)
@@ -394,7 +415,7 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         result = run_with_engine(settings, run)
-    except (SalesNotConnected, api.SyncError) as exc:
+    except (SalesNotConnected, LookupError, ValueError) as exc:
         fail(str(exc))
     if result is None:
         fail(f"There is no synchronisation error {args.error_no}. 'bc-gateway sync errors' lists them.")

@@ -329,3 +329,37 @@ async def prune(engine: AsyncEngine, retention_days: int, now: dt.datetime | Non
         await conn.execute(delete(err).where(err.c.integration_synch_job_id.in_(ids)))
         result = await conn.execute(delete(job).where(old, job.c.failed == 0))
         return result.rowcount or 0
+
+
+# -- what the commands name -------------------------------------------------------------------------
+
+
+async def record_system_ids(engine: AsyncEngine, company: str, mapping_name: str, keys: Sequence[str]) -> list[str]:
+    """The SystemIds of the BC records of a mapping's table named by No. (or Code), for a run
+    of just those; BC's message for a mapping or a record that does not exist."""
+    from orders.sync.defaults import canonical_name
+    from orders.sync.engine import MappingNotFound
+    from orders.sync.store import load_mapping
+
+    async with engine.connect() as conn:
+        mapping = await load_mapping(conn, company, canonical_name(mapping_name))
+        if mapping is None:
+            raise MappingNotFound(f"The Integration Table Mapping {mapping_name} does not exist.")
+        caption, table, key = COUPLED_TABLES[mapping.table_id]
+        out = []
+        for no in keys:
+            row = (
+                await conn.execute(select(table.c.system_id).where(table.c.company == company, table.c[key] == no))
+            ).first()
+            if row is None:
+                field = "Code" if key == "code" else "No."
+                raise LookupError(f"The {caption} does not exist. Identification fields and values: {field}='{no}'")
+            out.append(str(row.system_id))
+        return out
+
+
+async def coupling_crm_ids(engine: AsyncEngine, company: str, entries: Sequence[int]) -> list[str]:
+    """The CRM IDs of couplings by their entry numbers (the Entry_No of `sync skipped`)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(cir.c.crm_id).where(cir.c.company == company, cir.c.id.in_(list(entries))))
+        return [str(r.crm_id) for r in rows]

@@ -123,3 +123,52 @@ async def test_old_jobs_are_pruned_but_failed_ones_kept(engine: Any, settings: A
         errors = (await conn.execute(select(func.count()).select_from(t.integration_synch_job_errors))).scalar_one()
     assert sorted(r.failed for r in left) == [0, 1] and recent in {str(r.id) for r in left}
     assert errors == 1
+
+
+async def test_status_lists_each_job_before_any_run(settings: Any, demo: dict[str, Any]) -> None:
+    code, out, err = await cli(settings, "sync", "status")
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.split()[:7] == ["JOB", "STATUS", "EVERY", "LAST", "RUN", "NEXT", "RUN"]
+    jobs = {line.split("  ")[0] for line in rows if line and not line.startswith("No job")}
+    assert {"UNIT OF MEASURE", "ITEM-PRODUCT", "RESOURCE-PRODUCT", "CUSTOMER", "CONTACT", "CURRENCY"} <= jobs
+    assert any(line.startswith("ITEM-PRODUCT") and "30 min" in line for line in rows)
+    assert out.rstrip().endswith("the worker (bc-gateway serve or worker) runs the jobs.")
+    code, out, _e = await cli(settings, "sync", "status", "--json")
+    data = {s["mapping_name"] or s["description"]: s for s in json.loads(out)}
+    assert data["ITEM-PRODUCT"]["minutes"] == 30 and data["ITEM-PRODUCT"]["inactivity"] == 1440
+    assert data["ITEM-PRODUCT"]["last_run"] is None and data["ITEM-PRODUCT"]["sleeping"] is False
+
+
+async def test_restore_skipped_by_entry_and_all(settings: Any, engine: Any, demo: dict[str, Any]) -> None:
+    cir = t.crm_integration_record
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(cir)
+            .where(cir.c.table_id == t.TABLE_ITEM)
+            .values(skipped=True, last_synch_crm_result="Failure", last_synch_crm_error=UNIT_MESSAGE)
+        )
+        entries = (await conn.execute(select(cir.c.id).where(cir.c.table_id == t.TABLE_ITEM).order_by(cir.c.id))).all()
+    first = str(entries[0].id)
+    code, out, err = await cli(settings, "sync", "restore-skipped", first)
+    assert code == 0, err
+    assert out.startswith("Restored 1 skipped coupling(s)")
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(cir).where(cir.c.id == entries[0].id))).one()
+        still = (await conn.execute(select(func.count()).select_from(cir).where(cir.c.skipped.is_(True)))).scalar_one()
+    assert row.skipped is False and row.last_synch_crm_result == "" and still == len(entries) - 1
+    code, out, _e = await cli(settings, "sync", "restore-skipped", "--mapping", "customer")
+    assert code == 0 and out.startswith("No skipped couplings to restore.")
+    code, out, _e = await cli(settings, "sync", "restore-skipped", "--mapping", "NOPE")
+    assert code == 1
+    code, out, _e = await cli(settings, "sync", "restore-skipped", "--all")
+    assert code == 0 and out.startswith(f"Restored {len(entries) - 1} skipped coupling(s)")
+    code, out, _e = await cli(settings, "sync", "restore-skipped", "x1")
+    assert code == 2
+
+
+async def test_retry_of_an_unknown_error_and_now_of_an_unknown_mapping(settings: Any, demo: dict[str, Any]) -> None:
+    code, _out, err = await cli(settings, "sync", "retry", "999")
+    assert code == 1 and "There is no synchronisation error 999. 'bc-gateway sync errors' lists them." in err
+    code, _out, err = await cli(settings, "sync", "now", "NOPE")
+    assert code == 1 and "The Dataverse connection is not set up" in err
