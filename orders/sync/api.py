@@ -19,7 +19,7 @@ from orders.sync.defaults import BC_TABLES, FULL_SYNC_PRIORITY, ITEM_AVAILABILIT
 from orders.sync.engine import MappingNotFound, Progress, RunResult
 from orders.sync.engine import run_mapping as _run_mapping
 from orders.sync.jobs import JobEntry, JobQueue
-from orders.sync.model import Counters, Direction, JobSummary, TableMapping
+from orders.sync.model import Counters, DeletionConflictResolution, Direction, JobSummary, TableMapping
 from orders.sync.ports import BcRecords, SalesPort
 from orders.sync.sales_adapter import DataverseSales
 from orders.sync.scheduler import SyncScheduler
@@ -131,7 +131,9 @@ async def full_sync(
 ) -> list[RunResult]:
     """BC's Run Full Synchronization: every enabled mapping (or those named) in dependency order,
     each as a forced one-off copy with "only coupled" off, so that every BC record missing in Sales
-    is created there and coupled (records are not created in BC from Sales)."""
+    is created there and coupled (records are not created in BC from Sales). A coupling that points
+    at a row Sales no longer has (or never had: couplings typed in, the demo's fixed ids) is
+    restored: the row is created afresh and coupled (Restore Records)."""
     await ensure_defaults(engine, company)
     bc = bc or await bc_records(engine, company)
     async with engine.connect() as conn:
@@ -143,7 +145,15 @@ async def full_sync(
             continue
         results.append(
             await _run_mapping(
-                engine, company, mapping.name, sales, bc, force=True, only_coupled=False, progress=progress
+                engine,
+                company,
+                mapping.name,
+                sales,
+                bc,
+                force=True,
+                only_coupled=False,
+                progress=progress,
+                deletion_resolution=DeletionConflictResolution.RESTORE,
             )
         )
     return results

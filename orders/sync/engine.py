@@ -9,6 +9,7 @@ mark moved at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -22,7 +23,15 @@ from orders.sync.context import HookError, PassContext, parse_sales_time
 from orders.sync.decide import Action
 from orders.sync.defaults import BC_TABLES, CURRENCY, SALES_TABLES, canonical_name
 from orders.sync.hooks import Hooks, hooks_for, lcy_currency_id
-from orders.sync.model import Counters, Coupling, Direction, JobSummary, SynchResult, TableMapping
+from orders.sync.model import (
+    Counters,
+    Coupling,
+    DeletionConflictResolution,
+    Direction,
+    JobSummary,
+    SynchResult,
+    TableMapping,
+)
 from orders.sync.ports import BcRecords, SalesChangedMeanwhile, SalesPort, SalesRefused, SalesUnavailable
 from orders.sync.transfer import BcField, LookupTable, differing_bidirectional, to_bc, to_sales
 from schemas.db import write_transaction
@@ -94,7 +103,10 @@ class MappingRun:
         only_coupled: bool | None,
         job_queue_entry_id: str | None,
         progress: Progress | None,
+        deletion_resolution: DeletionConflictResolution | None = None,
     ) -> None:
+        if deletion_resolution is not None:
+            mapping = dataclasses.replace(mapping, deletion_conflict_resolution=deletion_resolution)
         self.engine = engine
         self.company = company
         self.mapping = mapping
@@ -202,23 +214,12 @@ class MappingRun:
         counterpart: dict[str, Any] | None,
     ) -> None:
         direction = Direction.TO
-        key = self.sales_table.key
         force = self.force
         try:
             if coupling is None and not self.only_coupled:
-                matched = await self.hooks.match(ctx, record)
-                if matched is not None:
-                    crm_id = str(matched[key]).lower()
-                    async with self.engine.connect() as conn:
-                        taken = await store.couplings(conn, self.company, self.mapping.table_id, crm_ids=[crm_id])
-                    if not taken:
-                        async with write_transaction(self.engine) as conn:
-                            await store.insert_coupling(
-                                conn, self.company, self.mapping.table_id, crm_id, str(record["system_id"])
-                            )
-                            found = await store.couplings(conn, self.company, self.mapping.table_id, crm_ids=[crm_id])
-                        coupling, counterpart, force = found[0], matched, True
-                        counters.coupled += 1
+                found = await self._match_and_couple(ctx, counters, record)
+                if found is not None:
+                    coupling, counterpart, force = found[0], found[1], True
             decision = decide.decide_record(
                 direction,
                 coupling,
@@ -249,12 +250,33 @@ class MappingRun:
                 if decision.action == Action.REMOVE_COUPLING:
                     return
                 coupling, counterpart = None, None
+                found = await self._match_and_couple(ctx, counters, record)
+                if found is not None:
+                    await self._update_in_sales(ctx, counters, record, found[0], found[1], False)
+                    return
             if coupling is None or counterpart is None:
                 await self._insert_in_sales(ctx, counters, record)
                 return
             await self._update_in_sales(ctx, counters, record, coupling, counterpart, decision.both_modified)
         except RECORD_ERRORS as exc:
             await self._fail(ctx, counters, direction, record, coupling, str(exc))
+
+    async def _match_and_couple(
+        self, ctx: PassContext, counters: Counters, record: dict[str, Any]
+    ) -> tuple[Coupling, dict[str, Any]] | None:
+        """BC's uncoupled-destination matching: a Sales row found for the record (by the table's
+        hook) and coupled to nothing else is coupled at once, then force-updated."""
+        matched = await self.hooks.match(ctx, record)
+        if matched is None:
+            return None
+        crm_id = str(matched[self.sales_table.key]).lower()
+        async with write_transaction(self.engine) as conn:
+            if await store.couplings(conn, self.company, self.mapping.table_id, crm_ids=[crm_id]):
+                return None
+            await store.insert_coupling(conn, self.company, self.mapping.table_id, crm_id, str(record["system_id"]))
+            found = await store.couplings(conn, self.company, self.mapping.table_id, crm_ids=[crm_id])
+        counters.coupled += 1
+        return found[0], matched
 
     async def _insert_in_sales(self, ctx: PassContext, counters: Counters, record: dict[str, Any]) -> None:
         rows = self.mapping.field_rows(Direction.TO)
@@ -600,6 +622,7 @@ async def run_mapping(
     direction: Direction | None = None,
     job_queue_entry_id: str | None = None,
     progress: Progress | None = None,
+    deletion_resolution: DeletionConflictResolution | None = None,
 ) -> RunResult:
     """Run one mapping's passes; one Integration Synch. Job row per pass (see docs/sync.md)."""
     async with engine.connect() as conn:
@@ -618,6 +641,7 @@ async def run_mapping(
         only_coupled=only_coupled,
         job_queue_entry_id=job_queue_entry_id,
         progress=progress,
+        deletion_resolution=deletion_resolution,
     )
     result = RunResult(mapping.name)
     if direction is not None and not mapping.runs(direction):
