@@ -200,21 +200,24 @@ def cmd_couple_by_match(args: argparse.Namespace, settings: Settings) -> int:
     kind = args.match
 
     async def run(engine: AsyncEngine) -> Any:
+        from orders.sync import api
+
         async with sales_client(engine, timeout=settings.sales_timeout) as client:
-            create = None
-            if args.create_new:
-                from orders.sync import api  # the engine: only for --create-new
+            sales = api.dataverse_sales(client)
 
-                await api.ensure_defaults(engine, settings.company)
-                sales = api.dataverse_sales(client)
-
-                async def create(mapping: str, system_ids: list[str]) -> Any:
-                    return await api.run_mapping(
-                        engine, settings.company, mapping, sales, system_ids=system_ids, force=True, only_coupled=False
-                    )
+            async def create(mapping: str, system_ids: list[str]) -> Any:
+                return await api.run_mapping(
+                    engine, settings.company, mapping, sales, system_ids=system_ids, force=True, only_coupled=False
+                )
 
             return await couple_by_match(
-                engine, settings.company, client, kind, create_new=args.create_new, create=create
+                engine,
+                settings.company,
+                sales,
+                kind,
+                organisation_url=client.org_url,
+                create_new=args.create_new,
+                create=create,
             )
 
     try:

@@ -3,7 +3,8 @@ uncoupled BC records and the Sales rows in the mapping's filter, decide by
 :mod:`orders.sync.matching`, couple what matched in one transaction and report what did not.
 
 BC records are read from our BC tables, which are BC itself in embedded mode and the mirror of BC in
-api mode (docs/bc-link.md); Sales rows through the Dataverse Web API.
+api mode (docs/bc-link.md); Sales rows through the engine's SalesPort (orders/sync/ports.py).
+`organisation_url` names the Sales environment in BC's message.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from sqlalchemy import and_, false, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders.change_setup import load_sales_setup
-from orders.dataverse.webapi import WebApiSession
 from orders.sync.log_view import record_coupling_job
 from orders.sync.matching import (
     CRITERIA,
@@ -31,6 +31,7 @@ from orders.sync.matching import (
     failure_message,
     plan_matches,
 )
+from orders.sync.ports import SalesPort
 from schemas import change_log as changes
 from schemas import master_data
 from schemas import tables as t
@@ -123,26 +124,23 @@ async def coupled_sales_ids(conn: AsyncConnection, company: str, kind: str) -> s
     return {str(r.crm_id).lower() for r in rows}
 
 
-async def read_sales_rows(
-    client: WebApiSession, criteria: MatchCriteria, progress: Callable[[int], None] | None = None
-) -> list[SalesRow]:
-    """The Sales rows in the mapping's integration table filter, page by page."""
+async def read_sales_rows(sales: SalesPort, criteria: MatchCriteria) -> list[SalesRow]:
+    """The Sales rows in the mapping's integration table filter."""
     out = []
-    async for row in client.iter_rows(criteria.entity_set, criteria.integration_filter or None):
+    for row in await sales.find_rows(criteria.entity_set, criteria.integration_filter):
         row_id = row.get(criteria.key_column)
         if isinstance(row_id, str):
             out.append(SalesRow(row_id.lower(), {c: row.get(c) for c in criteria.columns}))
-            if progress:
-                progress(1)
     return out
 
 
 async def couple_by_match(
     engine: AsyncEngine,
     company: str,
-    client: WebApiSession,
+    sales: SalesPort,
     kind: str,
     *,
+    organisation_url: str = "",
     create_new: bool = False,
     create: Callable[[str, list[str]], Awaitable[Any]] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -160,7 +158,7 @@ async def couple_by_match(
     result = MatchResult(criteria, considered=len(records))
     if not records:
         return result
-    rows = await read_sales_rows(client, criteria)
+    rows = await read_sales_rows(sales, criteria)
     result.sales_rows = len(rows)
     plan = plan_matches(criteria, records, rows, coupled, create_new=create_new)
     result.to_create = list(plan.to_create)
@@ -197,7 +195,7 @@ async def couple_by_match(
             await changes.record(conn, changes.MASTER, company=company)
         if result.unmatched:
             result.unmatched.sort(key=lambda u: u.record.key)
-            result.message = failure_message(client.org_url, len(result.unmatched))
+            result.message = failure_message(organisation_url, len(result.unmatched))
         # BC's log of the coupling: a job row of type Coupling, an error row per unmatched record.
         result.job_id = await record_coupling_job(
             conn,
@@ -222,7 +220,7 @@ async def couple_by_match(
         result.unmatched.extend(NotMatched(r, Unmatched.NO_MATCH) for r in result.to_create if r.key not in done)
         result.unmatched.sort(key=lambda u: u.record.key)
         if result.unmatched:
-            result.message = failure_message(client.org_url, len(result.unmatched))
+            result.message = failure_message(organisation_url, len(result.unmatched))
     return result
 
 
