@@ -155,6 +155,8 @@ class Gateway:
             self.feed.on(changes.ITEM, lambda rows: availability.invalidate_items(engine, cache, rows))
             self.feed.on(changes.MASTER, self._on_master)
         self.feed.on(changes.INBOX, self._on_inbox)
+        self.feed.on(changes.MASTER, self._on_bc_change)
+        self.feed.on(changes.ITEM, self._on_bc_change)
         self.feed.on(changes.MIRROR, self._on_mirror)
         self.background.append(asyncio.create_task(self.feed.run(), name="change-feed"))
         self.mirror_ready = await mirror_ready(engine, self.settings.company)
@@ -237,6 +239,11 @@ class Gateway:
     async def _on_master(self, rows: list[Any]) -> None:
         if self.response_cache is not None:
             availability.invalidate_master(self.response_cache, rows)
+
+    async def _on_bc_change(self, _rows: list[Any]) -> None:
+        """BC master data or inventory changed: the synchronisation jobs look at once."""
+        if self.worker is not None:
+            self.worker.wake_sync()
 
     async def _flush_last_used(self) -> None:
         while True:

@@ -69,6 +69,11 @@ class Settings:
     # api mode: after a POST to BC whose answer was lost and whose document is not found by our
     # key, how long BC may still be at it (its longest request, bc-api.md §5) before a new POST.
     bc_settle_seconds: float = 600.0
+    # The synchronisation jobs with Sales (docs/sync.md): run inside the worker; how often the
+    # worker looks for due jobs and BC changes; how soon after a BC change its mapping runs.
+    sync_jobs: bool = True
+    sync_poll_interval: float = 1.0
+    sync_wake_seconds: float = 1.0
 
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
@@ -240,6 +245,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "bc_reconcile_interval": _non_negative_float,
     "bc_webhooks": _parse_bool,
     "bc_settle_seconds": _non_negative_float,
+    "sync_jobs": _parse_bool,
+    "sync_poll_interval": _positive_float,
+    "sync_wake_seconds": _non_negative_float,
 }
 
 

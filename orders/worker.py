@@ -1,9 +1,11 @@
 """The order worker: claims inbox rows, turns them into BC documents, writes back to Sales.
 
 Runs inside `bc-gateway serve` (unless --no-worker) or alone as `bc-gateway worker`; several can
-run against one PostgreSQL database. A rule failure (BC's message) waits for a person; a passing
-failure (Sales or the database away) is retried with backoff up to `max_attempts`. The write-back
-to Sales is retried on its own and never creates the BC document again.
+run against one PostgreSQL database. The worker also runs the synchronisation jobs with Sales
+(orders/sync/scheduler.py, docs/sync.md) unless BCGW_SYNC_JOBS is off. A rule failure (BC's
+message) waits for a person; a passing failure (Sales or the database away) is retried with
+backoff up to `max_attempts`. The write-back to Sales is retried on its own and never creates the
+BC document again.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ from orders.retry import ROW_RETRY_CAP, Backoff
 from orders.sales_order_to_bc_order import ConversionError
 from orders.settings import ProcessingSettings
 from orders.setup import ConnectionSetup
+from orders.sync.api import SyncScheduler, dataverse_sales
 from orders.sync.log_view import prune as prune_synch_log
+from orders.sync.ports import SalesPort
 from schemas.db import write_transaction
 
 log = logging.getLogger("bcgw.worker")
@@ -109,6 +113,17 @@ class OrderWorker:
         self._own_bc_link = bc_link is None
         self.bc_writer: BcWriter | None = None  # a test may set one
         self._api_writer: ApiWriter | None = None
+        # The synchronisation jobs (docs/sync.md), run beside the inbox in the same process.
+        self.sync: SyncScheduler | None = None
+        if getattr(settings, "sync_jobs", False):
+            self.sync = SyncScheduler(
+                engine,
+                self.company,
+                self._sync_sales,
+                owner=f"{self.owner}:sync",
+                tick=settings.sync_poll_interval,
+                wake_delay=settings.sync_wake_seconds,
+            )
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, InboxEvent.SUBMIT): _order_submit,
             (QUOTE, InboxEvent.ACTIVATE): _quote,
@@ -119,6 +134,18 @@ class OrderWorker:
     # -- lifecycle --------------------------------------------------------------------------
     def wake(self) -> None:
         self._wake.set()
+
+    def wake_sync(self) -> None:
+        """A change in BC (the change feed): the synchronisation jobs look at once."""
+        if self.sync is not None:
+            self.sync.wake()
+
+    async def _sync_sales(self) -> SalesPort | None:
+        """Sales for the synchronisation jobs; None while the Dataverse connection is not set up."""
+        try:
+            return dataverse_sales(self.client(await self._setup()))
+        except NotConfigured:
+            return None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -132,6 +159,7 @@ class OrderWorker:
         """Forever: keep up to `worker_concurrency` rows in hand. A row that ends frees its slot
         for the next due row at once, so one slow Sales call never holds up the others."""
         loop = asyncio.get_running_loop()
+        sync_task = asyncio.create_task(self.sync.run(), name="sync-jobs") if self.sync is not None else None
         try:
             while True:
                 filled = False
@@ -153,6 +181,10 @@ class OrderWorker:
                 if not filled:
                     await self._pause()
         finally:
+            if sync_task is not None:
+                sync_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sync_task
             await self._stop_tasks()
             await self.close()
 

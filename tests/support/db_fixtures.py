@@ -112,6 +112,8 @@ def settings(db_url: str) -> Settings:
         worker_poll_interval=0.05,
         retry_base_delay=0.05,
         reconcile_interval=0,
+        # The synchronisation jobs run only in the tests about them (tests/e2e/test_sync_*.py).
+        sync_jobs=False,
     )
 
 

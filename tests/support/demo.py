@@ -104,6 +104,7 @@ async def run(database_url: str | None, keep: bool) -> int:
         reconcile_interval=0,
         bc_poll_interval=0.5,
         bc_webhooks=False,
+        sync_jobs=False,
     )
     engine = create_engine(database_url)
     bc = BcSimulator(seed_demo=True)
