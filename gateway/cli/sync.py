@@ -342,7 +342,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         "No synchronisation jobs are set up yet. Next: bc-gateway sync full.",
     )
     if statuses and all(s.last_started_at is None for s in statuses):
-        print("No job has run yet. Next: bc-gateway sync full; the worker (bc-gateway serve or worker) runs the jobs.")
+        print(
+            "No job has run on its schedule yet: the worker (bc-gateway serve or worker) runs them. "
+            "bc-gateway sync log shows every run, one-off runs (sync full, sync now) included."
+        )
     return 0
 
 

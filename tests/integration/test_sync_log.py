@@ -133,7 +133,7 @@ async def test_status_lists_each_job_before_any_run(settings: Any, demo: dict[st
     jobs = {line.split("  ")[0] for line in rows if line and not line.startswith("No job")}
     assert {"UNIT OF MEASURE", "ITEM-PRODUCT", "RESOURCE-PRODUCT", "CUSTOMER", "CONTACT", "CURRENCY"} <= jobs
     assert any(line.startswith("ITEM-PRODUCT") and "30 min" in line for line in rows)
-    assert out.rstrip().endswith("the worker (bc-gateway serve or worker) runs the jobs.")
+    assert "No job has run on its schedule yet: the worker (bc-gateway serve or worker) runs them." in out
     code, out, _e = await cli(settings, "sync", "status", "--json")
     data = {s["mapping_name"] or s["description"]: s for s in json.loads(out)}
     assert data["ITEM-PRODUCT"]["minutes"] == 30 and data["ITEM-PRODUCT"]["inactivity"] == 1440
