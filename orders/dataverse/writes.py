@@ -14,7 +14,9 @@ Writes (docs/dataverse-client.md tells the whole story):
   was read. ``if_match=None`` sends no header: an upsert. ``upsert`` says so by name.
 - ``delete(entity_set, id, if_match=None)`` — ``DELETE <set>(<id>)``.
 - Lookups are written with ``@odata.bind``: :func:`bind` builds
-  ``{"parentcustomerid_account@odata.bind": "/accounts(<id>)"}``; :func:`unbind` clears one.
+  ``{"parentcustomerid_account@odata.bind": "/accounts(<id>)"}``; :func:`bind_lookup` finds the
+  navigation property from the column (``DefaultUoMId`` for products' ``defaultuomid``);
+  :func:`unbind` clears one.
 - ``batch(items)`` — ``POST $batch`` (multipart/mixed). Items are :class:`Operation` (made by
   :meth:`Operation.create` / ``update`` / ``delete`` / ``get``) or :class:`ChangeSet` (writes that
   Dataverse carries out in one transaction: all or none). More than 1000 operations are sent as
@@ -67,7 +69,10 @@ from orders.dataverse.webapi import (
 )
 
 __all__ = [
+    "DUPLICATE_RECORD",
     "MAX_BATCH_OPERATIONS",
+    "NAVIGATION_PROPERTIES",
+    "STALE_ROW_VERSION",
     "ChangeSet",
     "DataverseError",
     "DataverseNotFound",
@@ -80,6 +85,7 @@ __all__ = [
     "Written",
     "all_of",
     "bind",
+    "bind_lookup",
     "bind_path",
     "build_batch",
     "changes_query",
@@ -87,6 +93,8 @@ __all__ = [
     "entity_id",
     "entity_set_key",
     "etag_of",
+    "logical_name",
+    "navigation_property",
     "odata_datetime",
     "odata_string",
     "parse_batch",
@@ -95,6 +103,10 @@ __all__ = [
 
 # Dataverse takes at most 1000 requests in one $batch.
 MAX_BATCH_OPERATIONS = 1000
+# The codes of a 412 (DataversePreconditionFailed): If-Match named an older version of the row;
+# a row with the same unique key (a product number, an ISO currency code) exists already.
+STALE_ROW_VERSION = "0x80060882"
+DUPLICATE_RECORD = "0x80040237"
 _FILTER_SAFE = "'(),:"  # readable in logs; everything else percent-encoded
 _ENTITY_ID = re.compile(r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$")
 # A note's objectid navigation property is objectid_<logical name>.
@@ -125,6 +137,54 @@ def bind(navigation_property: str, entity_set: str, row_id: str) -> dict[str, st
     the lookup's name for a single-table lookup (``defaultuomid``), or ``<lookup>_<table>`` for a
     polymorphic one (customer, regarding, owner)."""
     return {f"{navigation_property}@odata.bind": bind_path(entity_set, row_id)}
+
+
+# Lookups whose navigation property is the schema name, not the column (the tables' metadata);
+# the others are the column itself, or <column>_<table> for a lookup into several tables.
+NAVIGATION_PROPERTIES: dict[tuple[str, str], str] = {
+    ("products", "defaultuomid"): "DefaultUoMId",
+    ("products", "defaultuomscheduleid"): "DefaultUoMScheduleId",
+    ("products", "pricelevelid"): "PriceLevelId",
+    ("products", "transactioncurrencyid"): "TransactionCurrencyId",
+    ("productpricelevels", "pricelevelid"): "PriceLevelId",
+    ("productpricelevels", "productid"): "ProductId",
+    ("productpricelevels", "uomid"): "UoMId",
+    ("productpricelevels", "uomscheduleid"): "UoMScheduleId",
+    ("pricelevels", "transactioncurrencyid"): "TransactionCurrencyId",
+}
+# Lookups into more than one table: the navigation property names the target's table.
+_POLYMORPHIC = {
+    ("contacts", "parentcustomerid"),
+    ("salesorders", "customerid"),
+    ("quotes", "customerid"),
+    ("annotations", "objectid"),
+}
+
+
+def navigation_property(entity_set: str, column: str, target_set: str) -> str:
+    """The navigation property that sets ``column`` of a row in ``entity_set`` to a row of
+    ``target_set``: ``DefaultUoMId`` for products' ``defaultuomid``, ``parentcustomerid_account``
+    for a contact's parent account, else the column's name."""
+    known = NAVIGATION_PROPERTIES.get((entity_set, column))
+    if known is not None:
+        return known
+    if (entity_set, column) in _POLYMORPHIC:
+        return f"{column}_{logical_name(target_set)}"
+    return column
+
+
+def logical_name(entity_set: str) -> str:
+    """A table's logical name from its entity set (``accounts`` → ``account``)."""
+    key = entity_set_key(entity_set)
+    if key is None:
+        raise ValueError(f"the logical name of {entity_set!r} is not known")
+    return key.removesuffix("id")
+
+
+def bind_lookup(entity_set: str, column: str, target_set: str, row_id: str) -> dict[str, str]:
+    """``bind`` by column: ``bind_lookup("products", "defaultuomid", "uoms", id)`` gives
+    ``{"DefaultUoMId@odata.bind": "/uoms(<id>)"}``."""
+    return bind(navigation_property(entity_set, column, target_set), target_set, row_id)
 
 
 def unbind(navigation_property: str) -> dict[str, None]:

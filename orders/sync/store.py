@@ -27,6 +27,7 @@ from orders.sync.model import (
     UpdateConflictResolution,
 )
 from schemas import tables as t
+from schemas.db import insert_ignore
 
 BC_TABLE_OBJECTS: dict[int, Any] = {
     t.TABLE_UNIT_OF_MEASURE: t.unit_of_measure,
@@ -93,12 +94,17 @@ async def ensure_defaults(conn: AsyncConnection, company: str) -> list[str]:
     for m in MAPPINGS:
         if m.name in have:
             continue
-        await conn.execute(insert(itm).values(company=company, **_mapping_values(m)))
+        # Another worker may be doing the same at this moment: a row it made first is kept.
+        result = await conn.execute(
+            insert_ignore(conn, itm, ["company", "name"]).values(company=company, **_mapping_values(m))
+        )
         if m.fields:
             await conn.execute(
-                insert(ifm), [{"company": company, "mapping_name": m.name, **_field_values(f)} for f in m.fields]
+                insert_ignore(conn, ifm, ["company", "mapping_name", "no"]),
+                [{"company": company, "mapping_name": m.name, **_field_values(f)} for f in m.fields],
             )
-        created.append(m.name)
+        if result.rowcount:
+            created.append(m.name)
     jobs = {
         (r.object_id_to_run, r.record_id_to_process)
         for r in (await conn.execute(select(jqe).where(jqe.c.company == company))).all()
@@ -108,7 +114,7 @@ async def ensure_defaults(conn: AsyncConnection, company: str) -> list[str]:
         if (job.codeunit, job.mapping) in jobs:
             continue
         await conn.execute(
-            insert(jqe).values(
+            insert_ignore(conn, jqe, ["company", "object_id_to_run", "record_id_to_process"]).values(
                 id=str(uuid.uuid4()),
                 company=company,
                 object_id_to_run=job.codeunit,

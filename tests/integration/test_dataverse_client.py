@@ -111,7 +111,7 @@ async def test_400_is_not_retried_and_carries_dataverse_message(
     sim: SalesSimulator, client: DataverseClient, sleep: FakeSleep
 ) -> None:
     with pytest.raises(DataverseError) as caught:
-        await client.list_rows("salesorders", "totalamount gt 5")
+        await client.list_rows("salesorders", "totalamount gt")
     error = caught.value
     assert error.status == 400 and error.code == "0x80060888" and "Syntax error" in error.message
     assert not isinstance(error, DataverseUnavailable)

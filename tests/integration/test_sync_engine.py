@@ -221,3 +221,28 @@ async def test_two_workers_never_run_the_same_job_at_once(engine: AsyncEngine, d
     job = t.integration_synch_job
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(job))).scalar_one() == 0
+
+
+async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, demo: dict[str, Any]) -> None:
+    sales = FakeSales()
+
+    async def factory() -> FakeSales:
+        await asyncio.sleep(0)  # let the other scheduler interleave
+        return sales
+
+    a, b = (SyncScheduler(engine, COMPANY, factory, owner=name) for name in ("worker-a", "worker-b"))
+    ran = await asyncio.gather(a.run_once(), b.run_once())
+    job = t.integration_synch_job
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(job.c.job_queue_entry_id, job.c.synch_direction, func.count()).group_by(
+                    job.c.job_queue_entry_id, job.c.synch_direction
+                )
+            )
+        ).all()
+    assert sum(ran) == 7  # six mappings and item availability, each in one of the two
+    # One pass per direction per entry: no entry ran in both workers.
+    assert rows and all(count == 1 for _entry, _direction, count in rows)
+    entries = await JobQueue(engine).entries(COMPANY)
+    assert all(e.lease_owner is None and e.status != "In Process" for e in entries)

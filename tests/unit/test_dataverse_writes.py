@@ -190,3 +190,18 @@ def test_chunks_keep_change_sets_whole_within_the_limit() -> None:
     assert [len(g) for g in groups] == [2, 1]
     with pytest.raises(ValueError, match="exceeds"):
         chunks([ChangeSet(ops)], limit=2)
+
+
+def test_bind_lookup_knows_dataverse_navigation_names() -> None:
+    from orders.dataverse.writes import bind_lookup, logical_name
+
+    assert bind_lookup("products", "defaultuomid", "uoms", PRODUCT) == {"DefaultUoMId@odata.bind": f"/uoms({PRODUCT})"}
+    assert bind_lookup("contacts", "parentcustomerid", "accounts", ACCOUNT) == {
+        "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})"
+    }
+    assert bind_lookup("accounts", "transactioncurrencyid", "transactioncurrencies", PRODUCT) == {
+        "transactioncurrencyid@odata.bind": f"/transactioncurrencies({PRODUCT})"
+    }
+    assert (
+        logical_name("transactioncurrencies") == "transactioncurrency" and logical_name("uomschedules") == "uomschedule"
+    )
