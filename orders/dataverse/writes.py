@@ -15,7 +15,7 @@ Writes (docs/dataverse-client.md tells the whole story):
 - ``delete(entity_set, id, if_match=None)`` — ``DELETE <set>(<id>)``.
 - Lookups are written with ``@odata.bind``: :func:`bind` builds
   ``{"parentcustomerid_account@odata.bind": "/accounts(<id>)"}``; :func:`bind_lookup` finds the
-  navigation property from the column (``DefaultUoMId`` for products' ``defaultuomid``);
+  navigation property from the column (``parentcustomerid_account`` for a contact's account);
   :func:`unbind` clears one.
 - ``batch(items)`` — ``POST $batch`` (multipart/mixed). Items are :class:`Operation` (made by
   :meth:`Operation.create` / ``update`` / ``delete`` / ``get``) or :class:`ChangeSet` (writes that
@@ -139,19 +139,11 @@ def bind(navigation_property: str, entity_set: str, row_id: str) -> dict[str, st
     return {f"{navigation_property}@odata.bind": bind_path(entity_set, row_id)}
 
 
-# Lookups whose navigation property is the schema name, not the column (the tables' metadata);
-# the others are the column itself, or <column>_<table> for a lookup into several tables.
-NAVIGATION_PROPERTIES: dict[tuple[str, str], str] = {
-    ("products", "defaultuomid"): "DefaultUoMId",
-    ("products", "defaultuomscheduleid"): "DefaultUoMScheduleId",
-    ("products", "pricelevelid"): "PriceLevelId",
-    ("products", "transactioncurrencyid"): "TransactionCurrencyId",
-    ("productpricelevels", "pricelevelid"): "PriceLevelId",
-    ("productpricelevels", "productid"): "ProductId",
-    ("productpricelevels", "uomid"): "UoMId",
-    ("productpricelevels", "uomscheduleid"): "UoMScheduleId",
-    ("pricelevels", "transactioncurrencyid"): "TransactionCurrencyId",
-}
+# Lookups whose navigation property is not the column's name. None of the tables the jobs write
+# has one: their navigation properties are the lookup's logical name (``defaultuomid``, ``uomid``,
+# ``pricelevelid``, ``transactioncurrencyid`` — lower case, as the tables' metadata has them; the
+# schema names like ``DefaultUoMId`` are refused). Kept as the place to add one.
+NAVIGATION_PROPERTIES: dict[tuple[str, str], str] = {}
 # Lookups into more than one table: the navigation property names the target's table.
 _POLYMORPHIC = {
     ("contacts", "parentcustomerid"),
@@ -163,8 +155,8 @@ _POLYMORPHIC = {
 
 def navigation_property(entity_set: str, column: str, target_set: str) -> str:
     """The navigation property that sets ``column`` of a row in ``entity_set`` to a row of
-    ``target_set``: ``DefaultUoMId`` for products' ``defaultuomid``, ``parentcustomerid_account``
-    for a contact's parent account, else the column's name."""
+    ``target_set``: ``parentcustomerid_account`` for a contact's parent account, ``objectid_product``
+    for a note on a product, else the column's name (``defaultuomid``)."""
     known = NAVIGATION_PROPERTIES.get((entity_set, column))
     if known is not None:
         return known
@@ -182,8 +174,8 @@ def logical_name(entity_set: str) -> str:
 
 
 def bind_lookup(entity_set: str, column: str, target_set: str, row_id: str) -> dict[str, str]:
-    """``bind`` by column: ``bind_lookup("products", "defaultuomid", "uoms", id)`` gives
-    ``{"DefaultUoMId@odata.bind": "/uoms(<id>)"}``."""
+    """``bind`` by column: ``bind_lookup("contacts", "parentcustomerid", "accounts", id)`` gives
+    ``{"parentcustomerid_account@odata.bind": "/accounts(<id>)"}``."""
     return bind(navigation_property(entity_set, column, target_set), target_set, row_id)
 
 

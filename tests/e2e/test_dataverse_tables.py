@@ -48,8 +48,8 @@ def _product(number: str, group: str, unit: str, **values: object) -> dict[str, 
         "name": f"Item {number}",
         "producttypecode": 1,
         "price": Decimal("4000"),
-        **bind("DefaultUoMScheduleId", "uomschedules", group),
-        **bind("DefaultUoMId", "uoms", unit),
+        **bind("defaultuomscheduleid", "uomschedules", group),
+        **bind("defaultuomid", "uoms", unit),
         **values,
     }
 
@@ -64,7 +64,7 @@ async def test_create_returns_the_id_and_keeps_who_and_when(sim: SalesSimulator,
     assert row["modifiedby"].id == sim.integration_user_id == await tables.integration_user_id()
     assert row["modifiedon"] == row["createdon"]
     post = sim.api_requests("POST")[-1]
-    assert "Prefer" not in post.headers and post.body["DefaultUoMId@odata.bind"] == f"/uoms({unit})"
+    assert "Prefer" not in post.headers and post.body["defaultuomid@odata.bind"] == f"/uoms({unit})"
 
     shown = await tables.create(
         "products", _product("1001", group, unit), return_row=True, select=["productid", "name", "modifiedon"]
@@ -133,7 +133,7 @@ async def test_sales_refuses_bad_rows(sim: SalesSimulator, tables: DataverseTabl
     cases: list[tuple[str, dict[str, object], int, str, str]] = [
         (
             "products",
-            {"name": "No number", **bind("DefaultUoMScheduleId", "uomschedules", group)},
+            {"name": "No number", **bind("defaultuomscheduleid", "uomschedules", group)},
             400,
             "0x80040203",
             "Required field 'defaultuomid'",
@@ -144,10 +144,10 @@ async def test_sales_refuses_bad_rows(sim: SalesSimulator, tables: DataverseTabl
         ("products", _product("1004", group, unit, price=-5), 400, "0x80044331", "outside the valid range"),
         (
             "products",
-            {**_product("1005", group, unit), "defaultuomid@odata.bind": f"/uoms({unit})"},
+            {**_product("1005", group, unit), "DefaultUoMId@odata.bind": f"/uoms({unit})"},
             400,
             "0x80060888",
-            "undeclared property 'defaultuomid'",
+            "undeclared property 'DefaultUoMId'",  # navigation names are case-sensitive
         ),
         ("uoms", {"name": "BOX", "quantity": 12, "isschedulebaseuom": True}, 400, "0x80040203", "set by Dataverse"),
         (
@@ -187,10 +187,9 @@ async def test_batch_change_sets_commit_or_roll_back(sim: SalesSimulator, tables
                 {
                     "amount": 4000,
                     "pricingmethodcode": 1,
-                    "productnumber": "1000",
-                    "ProductId@odata.bind": "$p",
-                    **bind("PriceLevelId", "pricelevels", price_list),
-                    **bind("UoMId", "uoms", unit),
+                    "productid@odata.bind": "$p",
+                    **bind("pricelevelid", "pricelevels", price_list),
+                    **bind("uomid", "uoms", unit),
                 },
             ),
         ]
@@ -210,6 +209,7 @@ async def test_batch_change_sets_commit_or_roll_back(sim: SalesSimulator, tables
     line = sim.row("productpricelevels", results[1].id)
     assert line["productid"].id == product_id and line["uomscheduleid"].id == group
     assert line["transactioncurrencyid"].id == sim.base_currency_id  # from the price list
+    assert line["productnumber"] == "1000"  # from the product
     assert [r.rolled_back for r in results[2:4]] == [True, True] and results[3].failed
     assert isinstance(results[3].error, DataversePreconditionFailed) and results[3].error.code == "0x80040237"
     assert results[4].body["value"] == [{"@odata.etag": 'W/"1"', "productid": product_id, "productnumber": "1000"}]

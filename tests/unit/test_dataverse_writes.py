@@ -192,10 +192,10 @@ def test_chunks_keep_change_sets_whole_within_the_limit() -> None:
         chunks([ChangeSet(ops)], limit=2)
 
 
-def test_bind_lookup_knows_dataverse_navigation_names() -> None:
+def test_bind_lookup_names_the_navigation_property() -> None:
     from orders.dataverse.writes import bind_lookup, logical_name
 
-    assert bind_lookup("products", "defaultuomid", "uoms", PRODUCT) == {"DefaultUoMId@odata.bind": f"/uoms({PRODUCT})"}
+    assert bind_lookup("products", "defaultuomid", "uoms", PRODUCT) == {"defaultuomid@odata.bind": f"/uoms({PRODUCT})"}
     assert bind_lookup("contacts", "parentcustomerid", "accounts", ACCOUNT) == {
         "parentcustomerid_account@odata.bind": f"/accounts({ACCOUNT})"
     }

@@ -11,7 +11,10 @@ What is refused, and how (status, code: message):
 - a required column missing or emptied (``Table.required``) — 400 0x80040203: "Required field
   '<column>' is missing: a <table> needs it.";
 - a column Sales computes (``Table.computed``: ``fullname``, ``isschedulebaseuom``, a unit group's
-  ``baseuom``, a price list item's currency) — 400 0x80040203;
+  ``baseuom``, a price list item's ``productnumber``) — 400 0x80040203 (Dataverse's metadata marks
+  them read-only; refusing, rather than ignoring, them is the simulator's choice, so that a client
+  that sends one finds out);
+- a price list item in another currency than its price list — 400 0x80040203;
 - a create-only column changed (``Table.create_only``: ``productstructure``, a unit's group, a
   price list item's list and product, a currency's ISO code, a price list's currency) — 400
   0x80040203;
@@ -227,6 +230,12 @@ def _derive(sim: SalesSimulator, table: Table, data: dict[str, Any], merged: Map
             )
         if group is not None:
             data["uomscheduleid"] = EntityReference("uomschedule", group)
+        if product is not None:
+            data["productnumber"] = product.get("productnumber")
         price_list = target(sim, merged["pricelevelid"]) if merged.get("pricelevelid") is not None else None
         if price_list is not None:
-            data["transactioncurrencyid"] = price_list.get("transactioncurrencyid")
+            currency = price_list.get("transactioncurrencyid")
+            given = data.get("transactioncurrencyid")
+            if isinstance(given, EntityReference) and isinstance(currency, EntityReference) and given.id != currency.id:
+                raise invalid("The currency of a price list item must be the currency of its price list.")
+            data["transactioncurrencyid"] = currency

@@ -38,8 +38,10 @@ class Table:
     unique: tuple[tuple[str, ...], ...] = ()
     # Columns that must not be negative (Sales' minimum value 0).
     not_negative: frozenset[str] = frozenset()
-    # Navigation property -> lookup column, where Dataverse's name is not the column's (its
-    # metadata uses the schema name: DefaultUoMId); such a column is bound by that name only.
+    # Navigation property -> lookup column, where Dataverse's name is not the column's; such a
+    # column is bound by that name only. The system tables here have none: their navigation
+    # properties are the lookup's logical name (defaultuomid, uomid), or <lookup>_<table> for a
+    # lookup into several tables; schema names (DefaultUoMId) are refused, as Dataverse does.
     navigation: Mapping[str, str] = field(default_factory=dict)
     # statecode -> its statuscodes (the first is the default); only these pairs are accepted.
     states: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
@@ -272,12 +274,6 @@ TABLES: dict[str, Table] = {
             required=frozenset({"name", "productnumber", "defaultuomscheduleid", "defaultuomid"}),
             unique=(("productnumber",),),
             not_negative=frozenset({"price", "standardcost", "currentcost", "quantityonhand"}),
-            navigation={
-                "DefaultUoMId": "defaultuomid",
-                "DefaultUoMScheduleId": "defaultuomscheduleid",
-                "PriceLevelId": "pricelevelid",
-                "TransactionCurrencyId": "transactioncurrencyid",
-            },
         ),
         Table(
             "uomschedule",
@@ -335,7 +331,6 @@ TABLES: dict[str, Table] = {
             create_only=frozenset({"transactioncurrencyid"}),
             required=frozenset({"name", "transactioncurrencyid"}),
             unique=(("name",),),
-            navigation={"TransactionCurrencyId": "transactioncurrencyid"},
         ),
         Table(
             "productpricelevel",
@@ -351,17 +346,11 @@ TABLES: dict[str, Table] = {
             money=frozenset({"amount"}),
             decimals=frozenset({"percentage"}),
             options=frozenset({"pricingmethodcode", "quantitysellingcode"}),
-            computed=frozenset({"transactioncurrencyid"}),
+            computed=frozenset({"productnumber"}),
             create_only=frozenset({"pricelevelid", "productid"}),
             required=frozenset({"pricelevelid", "productid", "uomid"}),
             unique=(("pricelevelid", "productid", "uomid"),),
             not_negative=frozenset({"amount"}),
-            navigation={
-                "PriceLevelId": "pricelevelid",
-                "ProductId": "productid",
-                "UoMId": "uomid",
-                "UoMScheduleId": "uomscheduleid",
-            },
         ),
         Table(
             "salesorder",

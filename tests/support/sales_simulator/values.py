@@ -117,9 +117,9 @@ def coerce_wire(table: Table, body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _bound_column(table: Table, nav: str) -> str | None:
-    """The lookup column a navigation property sets: Dataverse's own name for it (the schema
-    name, where the table's metadata uses one: ``DefaultUoMId``), the lookup's name for a
-    single-table lookup, or ``<lookup>_<table>`` for a polymorphic one."""
+    """The lookup column a navigation property sets: a name the table declares
+    (``Table.navigation``), the lookup's name for a single-table lookup, or ``<lookup>_<table>``
+    for a polymorphic one. Names are case-sensitive, as in Dataverse."""
     if nav in table.navigation:
         return table.navigation[nav]
     renamed = set(table.navigation.values())
