@@ -9,6 +9,7 @@ api mode (docs/bc-link.md); Sales rows through the engine's SalesPort (orders/sy
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from orders.sync.matching import (
     plan_matches,
 )
 from orders.sync.ports import SalesPort
+from orders.sync.store import load_mapping
 from schemas import change_log as changes
 from schemas import master_data
 from schemas import tables as t
@@ -153,6 +155,9 @@ async def couple_by_match(
     start = now()
     async with engine.connect() as conn:
         await master_data.require_company(conn, company)
+        stored = await load_mapping(conn, company, criteria.mapping)
+        if stored is not None:  # the mapping's integration table filter as it is set up now
+            criteria = dataclasses.replace(criteria, integration_filter=stored.integration_table_filter)
         records = await uncoupled_records(conn, company, kind)
         coupled = await coupled_sales_ids(conn, company, kind)
     result = MatchResult(criteria, considered=len(records))
