@@ -15,10 +15,15 @@ from orders.dataverse.webapi import WebApiSession
 from orders.dataverse.writes import DataverseTables
 from orders.sync import store
 from orders.sync.bc_records import TableRecords
-from orders.sync.defaults import BC_TABLES, FULL_SYNC_PRIORITY, ITEM_AVAILABILITY_JOB, canonical_name
+from orders.sync.defaults import (
+    BC_TABLES,
+    FULL_SYNC_PRIORITY,
+    ITEM_AVAILABILITY_JOB,
+    canonical_name,
+)
 from orders.sync.engine import MappingNotFound, Progress, RunResult
 from orders.sync.engine import run_mapping as _run_mapping
-from orders.sync.jobs import JobEntry, JobQueue
+from orders.sync.jobs import JobBusy, JobEntry, JobQueue, mapping_lock
 from orders.sync.model import Counters, DeletionConflictResolution, Direction, JobSummary, TableMapping
 from orders.sync.ports import BcRecords, SalesPort
 from orders.sync.sales_adapter import DataverseSales
@@ -29,6 +34,7 @@ from schemas.db import write_transaction
 __all__ = [
     "Counters",
     "Direction",
+    "JobBusy",
     "JobEntry",
     "JobQueue",
     "JobStatus",
@@ -42,6 +48,7 @@ __all__ = [
     "full_sync",
     "full_sync_order",
     "job_status",
+    "mapping_lock",
     "restore_skipped",
     "retry",
     "run_mapping",
@@ -80,9 +87,29 @@ async def run_mapping(
     direction: Direction | None = None,
     job_queue_entry_id: str | None = None,
     progress: Progress | None = None,
+    lock: bool = True,
 ) -> RunResult:
-    """Run one mapping (both its passes, or ``direction``'s); see docs/sync.md."""
+    """Run one mapping (both its passes, or ``direction``'s); see docs/sync.md. With ``lock`` (a
+    person's run) it holds the mapping's job lock meanwhile; the scheduler, which claimed the
+    entry itself, runs the engine directly."""
     await ensure_defaults(engine, company)
+    if lock:
+        async with mapping_lock(engine, company, name):
+            return await run_mapping(
+                engine,
+                company,
+                name,
+                sales,
+                bc=bc,
+                system_ids=system_ids,
+                crm_ids=crm_ids,
+                force=force,
+                only_coupled=only_coupled,
+                direction=direction,
+                job_queue_entry_id=job_queue_entry_id,
+                progress=progress,
+                lock=False,
+            )
     return await _run_mapping(
         engine,
         company,
@@ -143,8 +170,8 @@ async def full_sync(
     for mapping in full_sync_order(all_mappings):
         if wanted is not None and mapping.name not in wanted:
             continue
-        results.append(
-            await _run_mapping(
+        async with mapping_lock(engine, company, mapping.name):
+            result = await _run_mapping(
                 engine,
                 company,
                 mapping.name,
@@ -155,7 +182,7 @@ async def full_sync(
                 progress=progress,
                 deletion_resolution=DeletionConflictResolution.RESTORE,
             )
-        )
+        results.append(result)
     return results
 
 

@@ -40,6 +40,7 @@ class PassContext:
     job_id: str
     lookups: dict[str, LookupTable] = field(default_factory=dict)
     lcy_code: str = ""
+    integration_user: str | None = None  # the systemuserid our writes carry as modifiedby
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -66,6 +66,16 @@ class RecordDecision:
     both_modified: bool = False  # the destination changed too since the last sync (a possible conflict)
 
 
+def touched_by_others(
+    modified_on: dt.datetime | None, modified_by: str | None, stored: dt.datetime | None, integration_user: str | None
+) -> bool:
+    """A Sales row changed by someone else than the integration user since the stored time (its
+    second included)."""
+    if integration_user is None or not modified_by or modified_on is None or stored is None:
+        return False
+    return modified_by.lower() != integration_user.lower() and modified_on >= stored - EQUAL_WITHIN
+
+
 def coupled_to_deleted_message(table_caption: str) -> str:
     return f"The {table_caption} record cannot be updated because it is coupled to a deleted record."
 
@@ -82,9 +92,14 @@ def decide_record(
     deletion_resolution: DeletionConflictResolution,
     source_caption: str,
     force: bool = False,
+    source_touched: bool = False,
+    destination_touched: bool = False,
 ) -> RecordDecision:
     """What to do with one source record (bc-sync.md §1.3). ``destination_time`` is the
-    counterpart's change time now (BC SystemModifiedAt or Sales modifiedon)."""
+    counterpart's change time now (BC SystemModifiedAt or Sales modifiedon). ``*_touched``: that
+    side's Sales row was last changed by someone other than the integration user at (not before)
+    the time stored on the coupling — Dataverse keeps ``modifiedon`` to the second, so a person's
+    edit in the same second as our write would otherwise look unchanged."""
     if coupling is None:
         return RecordDecision(Action.IGNORE if only_coupled else Action.INSERT)
     if coupling.skipped:
@@ -99,10 +114,11 @@ def decide_record(
         force
         or coupling.result(direction) == SynchResult.FAILURE
         or newer(source_time, coupling.source_time(direction))
+        or source_touched
     )
     if not changed:
         return RecordDecision(Action.UNCHANGED)
-    both = bidirectional and newer(destination_time, coupling.destination_time(direction))
+    both = bidirectional and (newer(destination_time, coupling.destination_time(direction)) or destination_touched)
     return RecordDecision(Action.UPDATE, both_modified=both)
 
 

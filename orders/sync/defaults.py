@@ -83,9 +83,15 @@ def _f(no: int, field: str, column: str, direction: Direction = TO, **kw: object
 
 
 _NON_NEG = "NON-NEGATIVE"
+# Not BC's default (BC synchronises only coupled records on a schedule and creates rows only in a
+# full sync): a new item, resource, customer, contact, unit or currency goes to Sales with the next
+# run, within seconds, so that the next order from Sales finds it coupled. A person may set
+# "Synch. Only Coupled Records" back on a mapping for BC's behaviour.
+NEW_RECORDS_GO_TO_SALES = False
 
 MAPPINGS: tuple[TableMapping, ...] = (
     TableMapping(
+        synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
         name=CURRENCY,
         table_id=t.TABLE_CURRENCY,
         integration_table="transactioncurrency",
@@ -97,6 +103,7 @@ MAPPINGS: tuple[TableMapping, ...] = (
         ),
     ),
     TableMapping(
+        synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
         name=UNIT_OF_MEASURE,
         table_id=t.TABLE_UNIT_OF_MEASURE,
         integration_table="uomschedule",
@@ -108,6 +115,7 @@ MAPPINGS: tuple[TableMapping, ...] = (
         ),
     ),
     TableMapping(
+        synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
         name=RESOURCE_PRODUCT,
         table_id=t.TABLE_RESOURCE,
         integration_table="product",
@@ -132,6 +140,7 @@ MAPPINGS: tuple[TableMapping, ...] = (
         ),
     ),
     TableMapping(
+        synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
         name=ITEM_PRODUCT,
         table_id=t.TABLE_ITEM,
         integration_table="product",
@@ -158,6 +167,7 @@ MAPPINGS: tuple[TableMapping, ...] = (
         ),
     ),
     TableMapping(
+        synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
         name=CUSTOMER,
         table_id=t.TABLE_CUSTOMER,
         integration_table="account",
@@ -179,6 +189,7 @@ MAPPINGS: tuple[TableMapping, ...] = (
         ),
     ),
     TableMapping(
+        synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
         name=CONTACT,
         table_id=t.TABLE_CONTACT,
         integration_table="contact",

@@ -127,6 +127,8 @@ class MappingRun:
 
     async def _context(self, direction: Direction, job_id: str) -> PassContext:
         ctx = PassContext(self.engine, self.company, self.mapping, direction, self.sales, self.bc, job_id)
+        if self.mapping.direction == Direction.BIDIRECTIONAL:
+            ctx.integration_user = await self.sales.integration_user_id()
         async with self.engine.connect() as conn:
             ctx.lcy_code = await store.lcy_code(conn, self.company)
             for row in self.mapping.field_rows(direction):
@@ -231,6 +233,13 @@ class MappingRun:
                 deletion_resolution=self.mapping.deletion_conflict_resolution,
                 source_caption=ctx.bc_caption,
                 force=force,
+                destination_touched=bool(counterpart and coupling)
+                and decide.touched_by_others(
+                    parse_sales_time(counterpart.get("modifiedon")) if counterpart else None,
+                    counterpart.get("_modifiedby_value") if counterpart else None,
+                    coupling.last_synch_crm_modified_on if coupling else None,
+                    ctx.integration_user,
+                ),
             )
             if decision.action == Action.IGNORE:
                 return
@@ -462,6 +471,13 @@ class MappingRun:
                 deletion_resolution=self.mapping.deletion_conflict_resolution,
                 source_caption=self.sales_table.caption,
                 force=self.force,
+                source_touched=coupling is not None
+                and decide.touched_by_others(
+                    parse_sales_time(row.get("modifiedon")),
+                    row.get("_modifiedby_value"),
+                    coupling.last_synch_crm_modified_on,
+                    ctx.integration_user,
+                ),
             )
             if decision.action == Action.IGNORE:
                 return

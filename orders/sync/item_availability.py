@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders.sync import store
 from orders.sync.defaults import ITEM_PRODUCT
 from orders.sync.engine import RunResult, run_mapping
+from orders.sync.jobs import mapping_lock
 from orders.sync.model import Direction
 from orders.sync.ports import BcRecords, SalesPort
 from schemas import change_log as changes
@@ -75,17 +76,18 @@ async def run_item_availability(
     ids = await moved_items(engine, company, since)
     result = None
     if ids:
-        result = await run_mapping(
-            engine,
-            company,
-            ITEM_PRODUCT,
-            sales,
-            bc,
-            system_ids=ids,
-            force=True,
-            direction=Direction.TO,
-            job_queue_entry_id=job_queue_entry_id,
-        )
+        async with mapping_lock(engine, company, ITEM_PRODUCT):  # not beside the ITEM-PRODUCT job
+            result = await run_mapping(
+                engine,
+                company,
+                ITEM_PRODUCT,
+                sales,
+                bc,
+                system_ids=ids,
+                force=True,
+                direction=Direction.TO,
+                job_queue_entry_id=job_queue_entry_id,
+            )
     css = t.crm_synch_status
     async with write_transaction(engine) as conn:
         await conn.execute(insert_ignore(conn, css, ["company"]).values(company=company))

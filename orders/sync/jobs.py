@@ -12,12 +12,17 @@ is renewed while the job runs and runs out if its worker dies.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orders.sync.defaults import INTEGRATION_SYNCH_JOB_RUNNER, canonical_name
 from orders.sync.store import now
 from schemas import tables as t
 from schemas.db import write_transaction
@@ -165,6 +170,28 @@ class JobQueue:
             )
             return bool(result.rowcount == 1)
 
+    async def hold(self, entry_id: str, owner: str, lease_seconds: float) -> bool:
+        """Take the lock for a run a person asked for (sync now, full sync), whatever the schedule;
+        the entry keeps its status and next run. False while a worker runs the job."""
+        at = now()
+        jqe = t.job_queue_entry
+        async with write_transaction(self.engine) as conn:
+            result = await conn.execute(
+                update(jqe)
+                .where(jqe.c.id == entry_id, or_(jqe.c.lease_until.is_(None), jqe.c.lease_until < at))
+                .values(lease_owner=owner, lease_until=at + dt.timedelta(seconds=lease_seconds))
+            )
+            return bool(result.rowcount == 1)
+
+    async def release(self, entry_id: str, owner: str) -> None:
+        jqe = t.job_queue_entry
+        async with write_transaction(self.engine) as conn:
+            await conn.execute(
+                update(jqe)
+                .where(jqe.c.id == entry_id, jqe.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
     async def renew(self, entry_id: str, owner: str, lease_seconds: float) -> bool:
         jqe = t.job_queue_entry
         async with write_transaction(self.engine) as conn:
@@ -242,3 +269,43 @@ class JobQueue:
         jqe = t.job_queue_entry
         async with write_transaction(self.engine) as conn:
             await conn.execute(update(jqe).where(jqe.c.id == entry_id).values(last_sales_poll_at=at))
+
+
+class JobBusy(RuntimeError):
+    """The mapping's job is running in a worker and did not finish in time."""
+
+
+@contextlib.asynccontextmanager
+async def mapping_lock(engine: AsyncEngine, company: str, name: str, wait: float = 600.0) -> AsyncIterator[None]:
+    """Hold the lock of the mapping's job queue entry while a person's run goes (a worker's run
+    of the same job waits, and this waits for one in progress): a mapping never runs twice at once."""
+    queue = JobQueue(engine)
+    entry = await queue.entry(company, INTEGRATION_SYNCH_JOB_RUNNER, canonical_name(name))
+    if entry is None:
+        yield
+        return
+    owner = f"manual:{uuid.uuid4().hex[:12]}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while not await queue.hold(entry.id, owner, LOCK_LEASE):
+        if loop.time() >= deadline:
+            raise JobBusy(f"The job {entry.description} is running; try again when it has finished.")
+        await asyncio.sleep(0.2)
+    keeper = asyncio.create_task(_renew(queue, entry.id, owner))
+    try:
+        yield
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await queue.release(entry.id, owner)
+
+
+LOCK_LEASE = 300.0
+
+
+async def _renew(queue: JobQueue, entry_id: str, owner: str) -> None:
+    while True:
+        await asyncio.sleep(LOCK_LEASE / 3)
+        with contextlib.suppress(Exception):
+            await queue.renew(entry_id, owner, LOCK_LEASE)

@@ -33,8 +33,6 @@ NAVIGATION: dict[tuple[str, str], str] = {
     ("products", "defaultuomscheduleid"): "DefaultUoMScheduleId",
     ("products", "pricelevelid"): "PriceLevelId",
     ("products", "transactioncurrencyid"): "TransactionCurrencyId",
-    ("accounts", "transactioncurrencyid"): "TransactionCurrencyId",
-    ("contacts", "transactioncurrencyid"): "TransactionCurrencyId",
     ("contacts", "parentcustomerid"): "parentcustomerid_account",
     ("pricelevels", "transactioncurrencyid"): "TransactionCurrencyId",
     ("productpricelevels", "pricelevelid"): "PriceLevelId",

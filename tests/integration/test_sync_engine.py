@@ -190,7 +190,7 @@ async def test_a_ledger_entry_updates_quantityonhand(engine: AsyncEngine, demo: 
     assert sales.writes_to("products")[-1] == {"quantityonhand": Decimal(before) + 7}
 
 
-async def test_a_new_item_wakes_its_job_and_the_job_creates_nothing_while_only_coupled(
+async def test_a_new_item_wakes_its_job_which_creates_and_couples_its_product(
     engine: AsyncEngine, demo: dict[str, Any]
 ) -> None:
     sales = FakeSales()
@@ -198,16 +198,22 @@ async def test_a_new_item_wakes_its_job_and_the_job_creates_nothing_while_only_c
     async def factory() -> FakeSales:
         return sales
 
+    await _full(engine, sales)
     scheduler = SyncScheduler(engine, COMPANY, factory, wake_delay=0.0)
     await scheduler.run_once()  # every job's first run
     queue = JobQueue(engine)
     entry = await queue.entry(COMPANY, INTEGRATION_SYNCH_JOB_RUNNER, ITEM_PRODUCT)
     assert entry is not None and entry.next_run is not None and entry.status != "In Process"
     async with write_transaction(engine) as conn:
-        await master_data.upsert_item(conn, COMPANY, "1896-S", unit_price=Decimal("999"))
+        await master_data.upsert_item(conn, COMPANY, "8000", description="Desk lamp", base_unit_of_measure="PCS")
     assert await scheduler.notice_bc_changes() >= 1
     woken = await queue.entry(COMPANY, INTEGRATION_SYNCH_JOB_RUNNER, ITEM_PRODUCT)
     assert woken is not None and woken.next_run is not None and woken.next_run < entry.next_run
+    await scheduler.run_once()
+    (product,) = [p for p in sales.table("products").values() if p["productnumber"] == "8000"]
+    assert (
+        product["name"] == "Desk lamp" and (await _coupled(engine, t.TABLE_ITEM, "8000")).crm_id == product["productid"]
+    )
 
 
 async def test_two_workers_never_run_the_same_job_at_once(engine: AsyncEngine, demo: dict[str, Any]) -> None:

@@ -332,3 +332,27 @@ def test_a_job_without_activity_sleeps_for_its_inactivity_period() -> None:
     assert next_after_failure(_entry(attempts=9), T0) == ("Error", T0 + dt.timedelta(minutes=30), 0)
     assert woken(T0 + dt.timedelta(hours=12), T0, dt.timedelta(seconds=1)) == T0 + dt.timedelta(seconds=1)
     assert woken(T0, T0, dt.timedelta(seconds=1)) is None  # due sooner anyway
+
+
+def test_a_persons_edit_in_the_same_second_as_our_write_still_counts_as_a_change() -> None:
+    me, person = "00000000-0000-0000-0000-0000000000aa", "00000000-0000-0000-0000-0000000000bb"
+    assert decide.touched_by_others(T0, person, T0, me)  # same second, someone else
+    assert not decide.touched_by_others(T0, me, T0, me)  # our own write
+    assert not decide.touched_by_others(T0 - dt.timedelta(seconds=1), person, T0, me)  # before what we saw
+    same_second = decide_to(coupling(), T0 + ms(500), T0, destination_touched=True)
+    assert same_second.both_modified
+    assert (
+        decide.decide_record(
+            Direction.FROM,
+            coupling(),
+            only_coupled=True,
+            bidirectional=True,
+            counterpart_exists=True,
+            source_time=T0,
+            destination_time=T0,
+            deletion_resolution=DeletionConflictResolution.NONE,
+            source_caption="Dataverse Product",
+            source_touched=True,
+        ).action
+        == Action.UPDATE
+    )
