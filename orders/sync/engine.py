@@ -55,6 +55,19 @@ class MappingNotFound(LookupError):
     pass
 
 
+BATCH_MIN = 5
+BATCH_SIZE = 100
+
+
+@dataclass
+class _Pending:
+    record: dict[str, Any]
+    coupling: Coupling
+    values: dict[str, Any]
+    etag: str | None
+    wind_back_other: bool
+
+
 @dataclass
 class RunResult:
     mapping_name: str
@@ -122,6 +135,11 @@ class MappingRun:
         # A one-off run (records named, or forced) leaves the mapping's marks alone, as BC's copy does.
         self.one_off = force or system_ids is not None or crm_ids is not None
         self.sales_table = SALES_TABLES[mapping.integration_table]
+        # Many records at once (a full sync, many items moving): updates that need nothing after
+        # them go to Sales in $batch requests of BATCH_SIZE.
+        self.batching = False
+        self._pending: list[_Pending] = []
+        self.repair = deletion_resolution == DeletionConflictResolution.RESTORE
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -168,6 +186,7 @@ class MappingRun:
                         conn, self.company, self.mapping.table_id, integration_ids=[r["system_id"] for r in records]
                     )
                 }
+            self.batching = len(records) >= BATCH_MIN
             counterparts = await self.sales.rows_by_id(
                 self.sales_table.entity_set, [c.crm_id for c in coupled.values()]
             )
@@ -181,6 +200,7 @@ class MappingRun:
                 await self._to_record(ctx, counters, record, coupling, counterpart)
                 if self.progress:
                     self.progress(self.mapping.name, index + 1, len(records))
+            await self._flush(ctx, counters)
             if not self.one_off:
                 mark = decide.advance_mark(self.mapping.synch_int_tbl_mod_on_fltr, seen, started - COMMIT_GRACE)
                 if mark != self.mapping.synch_int_tbl_mod_on_fltr:
@@ -357,6 +377,13 @@ class MappingRun:
         values = transfer.values
         await self.hooks.complete(ctx, record, values, counterpart)
         crm_time = parse_sales_time(counterpart.get("modifiedon"))
+        if values and self.batching and not self.hooks.needs_after_write(values):
+            self._pending.append(
+                _Pending(record, coupling, values, counterpart.get("@odata.etag"), conflict.wind_back_other)
+            )
+            if len(self._pending) >= BATCH_SIZE:
+                await self._flush(ctx, counters)
+            return
         if values:
             try:
                 row = await self.sales.update_row(
@@ -371,7 +398,8 @@ class MappingRun:
             if conflict.wind_back_other:
                 crm_time = decide.wound_back(crm_time, Direction.TO)
         else:
-            await self.hooks.after_write(ctx, record, counterpart, inserted=False)
+            if self.repair:  # a full sync also puts right what the hooks keep (the price list line)
+                await self.hooks.after_write(ctx, record, counterpart, inserted=False)
             counters.unchanged += 1
             if both_modified:
                 crm_time = coupling.last_synch_crm_modified_on  # Sales' change is still to be read
@@ -385,6 +413,38 @@ class MappingRun:
                 last_synch_crm_job_id=ctx.job_id,
                 last_synch_crm_error="",
             )
+
+    async def _flush(self, ctx: PassContext, counters: Counters) -> None:
+        """Send the updates waiting for a batch, as one ``$batch``; then their couplings."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        results = await self.sales.update_rows(
+            self.sales_table.entity_set, [(p.coupling.crm_id, p.values, p.etag) for p in pending]
+        )
+        for p, result in zip(pending, results, strict=True):
+            if isinstance(result, SalesChangedMeanwhile):
+                await self._fail(ctx, counters, Direction.TO, p.record, p.coupling, CHANGED_MEANWHILE)
+                continue
+            if isinstance(result, Exception):
+                await self._fail(ctx, counters, Direction.TO, p.record, p.coupling, str(result))
+                continue
+            counters.modified += 1
+            crm_time = parse_sales_time(result.get("modifiedon"))
+            if p.wind_back_other:
+                crm_time = decide.wound_back(crm_time, Direction.TO)
+            async with write_transaction(self.engine) as conn:
+                await store.update_coupling(
+                    conn,
+                    p.coupling.id,
+                    last_synch_modified_on=_later(
+                        p.coupling.last_synch_modified_on, p.record.get("system_modified_at")
+                    ),
+                    last_synch_crm_modified_on=crm_time,
+                    last_synch_crm_result=SynchResult.SUCCESS.value,
+                    last_synch_crm_job_id=ctx.job_id,
+                    last_synch_crm_error="",
+                )
 
     # -- Sales -> BC --------------------------------------------------------------------------
 

@@ -35,6 +35,10 @@ class Hooks:
         """After the row was written; returns the row as it now is."""
         return row
 
+    def needs_after_write(self, values: dict[str, Any]) -> bool:
+        """Whether an update with these values needs ``after_write`` (else it may go in a batch)."""
+        return False
+
 
 async def lcy_currency_id(ctx: PassContext) -> str | None:
     """The Sales currency of BC's LCY (isocurrencycode = the LCY code), created when missing."""
@@ -63,6 +67,9 @@ async def lcy_currency_id(ctx: PassContext) -> str | None:
 
 
 class UnitOfMeasureHooks(Hooks):
+    def needs_after_write(self, values: dict[str, Any]) -> bool:
+        return True
+
     async def _units(self, ctx: PassContext, group_id: str) -> list[dict[str, Any]]:
         return await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {group_id}")
 
@@ -168,6 +175,10 @@ class ProductHooks(Hooks):
                 found = str(row["pricelevelid"]).lower()
         ctx.cache["price_list"] = found
         return found
+
+    def needs_after_write(self, values: dict[str, Any]) -> bool:
+        # The price list line follows the price and the unit.
+        return bool({"price", "defaultuomid", "defaultuomscheduleid"} & set(values))
 
     async def after_write(
         self, ctx: PassContext, record: dict[str, Any], row: dict[str, Any], inserted: bool

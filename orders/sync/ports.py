@@ -61,6 +61,13 @@ class SalesPort(Protocol):
         raises SalesChangedMeanwhile."""
         ...
 
+    async def update_rows(
+        self, entity_set: str, updates: Sequence[tuple[str, Mapping[str, Any], str | None]]
+    ) -> list[dict[str, Any] | Exception]:
+        """Many updates at once ((id, values, etag) each; ``$batch``): per update the row after,
+        or the SalesRefused / SalesChangedMeanwhile it met. SalesUnavailable when the batch failed."""
+        ...
+
 
 class BcRecords(Protocol):
     """BC's records of one company, as dicts of our column names with ``system_id``,

@@ -18,6 +18,7 @@ from orders.dataverse.writes import (
     DataversePreconditionFailed,
     DataverseTables,
     DataverseUnavailable,
+    Operation,
     Query,
     bind,
     changes_query,
@@ -134,6 +135,32 @@ class DataverseSales:
             raise SalesRefused(exc.message) from exc
         except DataverseError as exc:
             raise _translate(exc) from exc
+
+    async def update_rows(
+        self, entity_set: str, updates: Sequence[tuple[str, Mapping[str, Any], str | None]]
+    ) -> list[dict[str, Any] | Exception]:
+        """One ``$batch`` (split by the client at 1000 operations), each update on its own: one
+        refused row does not stop the others. The rows are read back afterwards, in chunks."""
+        if not updates:
+            return []
+        operations = [
+            Operation.update(entity_set, row_id, body(entity_set, values), if_match=etag or "*")
+            for row_id, values, etag in updates
+        ]
+        try:
+            results = await self.tables.batch(operations, continue_on_error=True)
+            rows = await self.rows_by_id(entity_set, [row_id for row_id, _v, _e in updates])
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+        out: list[dict[str, Any] | Exception] = []
+        for (row_id, _values, _etag), result in zip(updates, results, strict=True):
+            if result.ok and row_id.lower() in rows:
+                out.append(rows[row_id.lower()])
+            elif result.error is not None:
+                out.append(_translate(result.error))
+            else:
+                out.append(SalesUnavailable(f"$batch: the update of {entity_set}({row_id}) was not carried out"))
+        return out
 
     async def _read(self, entity_set: str, row_id: str) -> dict[str, Any]:
         row = await self.tables.find(entity_set, row_id)

@@ -166,6 +166,21 @@ async def test_the_jobs_carry_changes_within_seconds_once_and_by_bcs_rules(
 
     assert await harness.wait_for(stocked)
 
+    # Many items moving at once: their products are updated in one $batch.
+    moved = ["1896-S", "1900-S", "1906-S", "1908-S", "1920-S", "1936-S"]
+    products = {p["productnumber"]: p for p in sim.rows("products")}
+    before = {no: products[no]["quantityonhand"] for no in moved}
+    batches = len([r for r in sim.api_requests("POST") if r.resource == "$batch"])
+    async with write_transaction(engine) as conn:
+        for no in moved:
+            await post_journal_line(conn, COMPANY, JournalLine(no, Decimal(2), "RED", entry_type="Purchase"))
+
+    async def all_moved() -> bool:
+        return all(sim.row("products", products[no]["productid"])["quantityonhand"] == before[no] + 2 for no in moved)
+
+    assert await harness.wait_for(all_moved)
+    assert len([r for r in sim.api_requests("POST") if r.resource == "$batch"]) > batches
+
     # A price change goes out once, and the integration user's write does not come back.
     patches_before = len(sim.api_requests("PATCH"))
     async with write_transaction(engine) as conn:

@@ -189,6 +189,16 @@ async def test_a_ledger_entry_updates_quantityonhand(engine: AsyncEngine, demo: 
     # Only the item that moved was written.
     assert sales.writes_to("products")[-1] == {"quantityonhand": Decimal(before) + 7}
 
+    # Many items moving at once go to Sales in one batch.
+    moved = ["1896-S", "1900-S", "1906-S", "1908-S", "1920-S", "1936-S"]
+    sales.batches.clear()
+    async with write_transaction(engine) as conn:
+        for no in moved:
+            await post_journal_line(conn, COMPANY, JournalLine(no, Decimal(3), "RED", entry_type="Purchase"))
+    result = await run_item_availability(engine, COMPANY, sales, await api.bc_records(engine, COMPANY))
+    assert result is not None and result.jobs[0].counters.modified == len(moved)
+    assert sales.batches == [len(moved)]
+
 
 async def test_a_new_item_wakes_its_job_which_creates_and_couples_its_product(
     engine: AsyncEngine, demo: dict[str, Any]
@@ -252,3 +262,39 @@ async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, dem
     assert rows and all(count == 1 for _entry, _direction, count in rows)
     entries = await JobQueue(engine).entries(COMPANY)
     assert all(e.lease_owner is None and e.status != "In Process" for e in entries)
+
+
+async def test_a_contact_person_goes_to_sales_under_its_customers_account(
+    engine: AsyncEngine, demo: dict[str, Any]
+) -> None:
+    sales = FakeSales()
+    async with write_transaction(engine) as conn:
+        for values in (
+            {"no": "CT100", "type": "Company", "name": "Adatum Corporation", "customer_no": "10000"},
+            {
+                "no": "CT101",
+                "type": "Person",
+                "company_no": "CT100",
+                "first_name": "Robert",
+                "surname": "Townes",
+                "e_mail": "robert@adatum.example",
+                "customer_no": "10000",
+            },
+            {"no": "CT102", "type": "Person", "company_no": "", "first_name": "Lone", "surname": "Wolf"},
+        ):
+            await conn.execute(t.contact.insert().values(company=COMPANY, system_id=master_data.new_id(), **values))
+    await _full(engine, sales)
+    (contact,) = sales.table("contacts").values()  # the company and the person without one stay out
+    account = (await _coupled(engine, t.TABLE_CUSTOMER, "10000")).crm_id
+    assert (contact["firstname"], contact["lastname"], contact["emailaddress1"]) == (
+        "Robert",
+        "Townes",
+        "robert@adatum.example",
+    )
+    assert contact["_parentcustomerid_value"] == account
+    # A change of the e-mail in Sales comes back to the BC contact.
+    sales.edit("contacts", contact["contactid"], {"emailaddress1": "r.townes@adatum.example"})
+    await api.run_mapping(engine, COMPANY, "CONTACT", sales)
+    async with engine.connect() as conn:
+        e_mail = (await conn.execute(select(t.contact.c.e_mail).where(t.contact.c.no == "CT101"))).scalar_one()
+    assert e_mail == "r.townes@adatum.example"

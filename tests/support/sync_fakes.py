@@ -39,6 +39,7 @@ class FakeSales:
         self.clock = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
         self.writes: list[tuple[str, str, str, dict[str, Any]]] = []  # (method, set, id, values)
         self.probes = 0
+        self.batches: list[int] = []  # the size of each update_rows call
 
     # -- helpers for tests --------------------------------------------------------------------
 
@@ -181,6 +182,18 @@ class FakeSales:
                 INTEGRATION_USER,
             )
         return row
+
+    async def update_rows(
+        self, entity_set: str, updates: Sequence[tuple[str, Mapping[str, Any], str | None]]
+    ) -> list[dict[str, Any] | Exception]:
+        self.batches.append(len(updates))
+        out: list[dict[str, Any] | Exception] = []
+        for row_id, values, etag in updates:
+            try:
+                out.append(await self.update_row(entity_set, row_id, values, etag))
+            except (SalesRefused, SalesChangedMeanwhile) as exc:
+                out.append(exc)
+        return out
 
     async def update_row(
         self, entity_set: str, row_id: str, values: Mapping[str, Any], etag: str | None = None
