@@ -220,9 +220,12 @@ def cmd_couple_by_match(args: argparse.Namespace, settings: Settings) -> int:
                 create=create,
             )
 
+    from orders.sync.jobs import JobBusy
+    from orders.sync.ports import SalesRefused, SalesUnavailable
+
     try:
         result = run_with_engine(settings, run)
-    except (SalesNotConnected, master_data.MasterDataError) as exc:
+    except (SalesNotConnected, master_data.MasterDataError, JobBusy, SalesRefused, SalesUnavailable) as exc:
         fail(str(exc))
     if args.json:
         print_json(result.as_json())

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.cli.common import Subcommands, fail, print_json, print_table, run_with_engine, shorten
 from gateway.config import Settings
 from orders.sync import log_view
+from orders.sync.jobs import JobBusy
+from orders.sync.ports import SalesRefused, SalesUnavailable
 
 DIRECTIONS = {"ToIntegrationTable": "BC -> Sales", "FromIntegrationTable": "Sales -> BC", "Bidirectional": "both"}
 NO_JOBS = (
@@ -261,7 +263,7 @@ def cmd_full(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         results = run_with_engine(settings, run)
-    except SalesNotConnected as exc:
+    except (SalesNotConnected, JobBusy, SalesUnavailable, SalesRefused) as exc:
         fail(str(exc))
     finally:
         for bar in bars.values():
@@ -303,7 +305,7 @@ def cmd_now(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         result = run_with_engine(settings, run)
-    except (SalesNotConnected, LookupError, ValueError) as exc:
+    except (SalesNotConnected, LookupError, ValueError, JobBusy, SalesUnavailable, SalesRefused) as exc:
         fail(str(exc))
     jobs = list(result.jobs)
     if args.json:
@@ -418,7 +420,7 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         result = run_with_engine(settings, run)
-    except (SalesNotConnected, LookupError, ValueError) as exc:
+    except (SalesNotConnected, LookupError, ValueError, JobBusy, SalesUnavailable, SalesRefused) as exc:
         fail(str(exc))
     if result is None:
         fail(f"There is no synchronisation error {args.error_no}. 'bc-gateway sync errors' lists them.")
