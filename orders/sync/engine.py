@@ -317,6 +317,13 @@ class MappingRun:
         await self.hooks.complete(ctx, record, values, None)
         row = await self.sales.create_row(self.sales_table.entity_set, values)
         crm_id = str(row[self.sales_table.key]).lower()
+        # The coupling once the hooks are done (state, price list line), with Sales' last
+        # modifiedon. A crash before it leaves an uncoupled row, which the next run matches.
+        error = ""
+        try:
+            row = await self.hooks.after_write(ctx, record, row, inserted=True)
+        except RECORD_ERRORS as exc:
+            error = str(exc)
         async with write_transaction(self.engine) as conn:
             await store.insert_coupling(
                 conn,
@@ -326,25 +333,17 @@ class MappingRun:
                 str(record["system_id"]),
                 last_synch_modified_on=record.get("system_modified_at"),
                 last_synch_crm_modified_on=parse_sales_time(row.get("modifiedon")),
-                last_synch_crm_result=SynchResult.SUCCESS.value,
+                last_synch_crm_result=(SynchResult.FAILURE if error else SynchResult.SUCCESS).value,
+                last_synch_crm_error=error,
                 last_synch_crm_job_id=ctx.job_id,
             )
-        counters.inserted += 1
-        row = await self.hooks.after_write(ctx, record, row, inserted=True)
-        await self._record_success(ctx, record, crm_id, row)
-
-    async def _record_success(self, ctx: PassContext, record: dict[str, Any], crm_id: str, row: dict[str, Any]) -> None:
-        """After hooks wrote again (state, unit): the coupling keeps Sales' latest modifiedon."""
-        async with write_transaction(self.engine) as conn:
-            found = await store.couplings(conn, self.company, self.mapping.table_id, crm_ids=[crm_id])
-            if found:
-                await store.update_coupling(
-                    conn,
-                    found[0].id,
-                    last_synch_crm_modified_on=_later(
-                        found[0].last_synch_crm_modified_on, parse_sales_time(row.get("modifiedon"))
-                    ),
+            if error:
+                await store.log_error(
+                    conn, self.company, ctx.job_id, ctx.bc_record_id(record), ctx.sales_record_id(crm_id), error
                 )
+        counters.inserted += 1
+        if error:
+            counters.failed += 1
 
     async def _update_in_sales(
         self,

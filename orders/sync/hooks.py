@@ -110,9 +110,12 @@ class ProductHooks(Hooks):
         # Not BC's: a product with this number and type that nobody coupled is taken rather than a
         # second one refused by Sales (the number is unique) — also after a crash between the
         # create and the coupling.
-        rows = await ctx.sales.find_rows(
-            "products", f"productnumber eq {odata_string(record['no'])} and producttypecode eq {self.type_code}"
-        )
+        if "by_number" not in ctx.cache:  # one read per pass, not one per record
+            found: dict[str, list[dict[str, Any]]] = {}
+            for row in await ctx.sales.find_rows("products", f"producttypecode eq {self.type_code}"):
+                found.setdefault(str(row.get("productnumber") or "").upper(), []).append(row)
+            ctx.cache["by_number"] = found
+        rows = ctx.cache["by_number"].get(str(record["no"]).upper(), [])
         return rows[0] if len(rows) == 1 else None
 
     async def _unit(self, ctx: PassContext, code: str) -> tuple[str, str]:
@@ -202,9 +205,12 @@ class ProductHooks(Hooks):
         group_id, unit_id = await self._unit(ctx, code)
         amount = row.get("price")
         amount = Decimal(str(amount)) if amount is not None else Decimal(0)
-        lines = await ctx.sales.find_rows(
-            "productpricelevels", f"_productid_value eq {product_id} and _pricelevelid_value eq {price_list}"
-        )
+        if "lines" not in ctx.cache:  # the default list's lines, read once per pass
+            by_product: dict[str, list[dict[str, Any]]] = {}
+            for line in await ctx.sales.find_rows("productpricelevels", f"_pricelevelid_value eq {price_list}"):
+                by_product.setdefault(str(line.get("_productid_value") or "").lower(), []).append(line)
+            ctx.cache["lines"] = by_product
+        lines = ctx.cache["lines"].get(product_id, [])
         if not lines:
             try:
                 await ctx.sales.create_row(

@@ -28,18 +28,10 @@ from orders.dataverse.writes import (
 from orders.sync.ports import SalesChangedMeanwhile, SalesRefused, SalesUnavailable
 from orders.sync.transfer import Bind
 
-# (entity set, lookup column) -> navigation property, where it is not the column's own name.
+# (entity set, lookup column) -> navigation property, where it is not the lookup's own name: a
+# polymorphic lookup (a contact's company: account or contact) names its target table.
 NAVIGATION: dict[tuple[str, str], str] = {
-    ("products", "defaultuomid"): "DefaultUoMId",
-    ("products", "defaultuomscheduleid"): "DefaultUoMScheduleId",
-    ("products", "pricelevelid"): "PriceLevelId",
-    ("products", "transactioncurrencyid"): "TransactionCurrencyId",
     ("contacts", "parentcustomerid"): "parentcustomerid_account",
-    ("pricelevels", "transactioncurrencyid"): "TransactionCurrencyId",
-    ("productpricelevels", "pricelevelid"): "PriceLevelId",
-    ("productpricelevels", "productid"): "ProductId",
-    ("productpricelevels", "uomid"): "UoMId",
-    ("productpricelevels", "uomscheduleid"): "UoMScheduleId",
 }
 
 ID_CHUNK = 50  # ids per "or" filter: a URL stays well below Dataverse's length limit

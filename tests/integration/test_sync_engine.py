@@ -47,6 +47,11 @@ async def _full(engine: AsyncEngine, sales: FakeSales) -> list[api.RunResult]:
     return await api.full_sync(engine, COMPANY, sales)
 
 
+async def _items(engine: AsyncEngine, sales: FakeSales) -> list[api.RunResult]:
+    """Units and items only: what the item tests need (CI time)."""
+    return await api.full_sync(engine, COMPANY, sales, mappings=["UNIT OF MEASURE", ITEM_PRODUCT])
+
+
 async def test_a_full_sync_of_the_demo_company_creates_and_couples_groups_products_and_accounts(
     engine: AsyncEngine, demo: dict[str, Any]
 ) -> None:
@@ -98,7 +103,7 @@ async def test_a_price_change_goes_out_once_and_the_integration_users_write_does
     engine: AsyncEngine, demo: dict[str, Any]
 ) -> None:
     sales = FakeSales()
-    await _full(engine, sales)
+    await _items(engine, sales)
     for _ in range(2):  # the marks settle
         await api.run_mapping(engine, COMPANY, ITEM_PRODUCT, sales)
     async with write_transaction(engine) as conn:
@@ -124,7 +129,7 @@ async def test_a_name_changed_in_sales_comes_to_bc_and_only_bidirectional_fields
     engine: AsyncEngine, demo: dict[str, Any]
 ) -> None:
     sales = FakeSales()
-    await _full(engine, sales)
+    await _items(engine, sales)
     coupling = await _coupled(engine, t.TABLE_ITEM, "1900-S")
     sales.edit("products", coupling.crm_id, {"name": "PARIS Guest Chair, black leather", "price": Decimal(1)})
     result = await api.run_mapping(engine, COMPANY, ITEM_PRODUCT, sales)
@@ -142,7 +147,7 @@ async def test_a_product_edited_in_sales_and_bc_at_once_fails_with_bcs_conflict_
     engine: AsyncEngine, demo: dict[str, Any]
 ) -> None:
     sales = FakeSales()
-    await _full(engine, sales)
+    await _items(engine, sales)
     coupling = await _coupled(engine, t.TABLE_ITEM, "1906-S")
     sales.edit("products", coupling.crm_id, {"name": "Pedestal (Sales)"})
     async with write_transaction(engine) as conn:
@@ -177,7 +182,7 @@ async def test_an_item_whose_unit_is_not_coupled_fails_with_bcs_message(
 
 async def test_a_ledger_entry_updates_quantityonhand(engine: AsyncEngine, demo: dict[str, Any]) -> None:
     sales = FakeSales()
-    await _full(engine, sales)
+    await _items(engine, sales)
     coupling = await _coupled(engine, t.TABLE_ITEM, "1928-S")
     before = sales.table("products")[coupling.crm_id]["quantityonhand"]
     await run_item_availability(engine, COMPANY, sales, await api.bc_records(engine, COMPANY))  # sets its time
@@ -208,7 +213,7 @@ async def test_a_new_item_wakes_its_job_which_creates_and_couples_its_product(
     async def factory() -> FakeSales:
         return sales
 
-    await _full(engine, sales)
+    await _items(engine, sales)
     scheduler = SyncScheduler(engine, COMPANY, factory, wake_delay=0.0)
     await scheduler.run_once()  # every job's first run
     queue = JobQueue(engine)
