@@ -221,7 +221,6 @@ class ProductHooks(Hooks):
                         "uomid": Bind("uoms", unit_id),
                         "uomscheduleid": Bind("uomschedules", group_id),
                         "amount": amount,
-                        "productnumber": record.get("no", ""),
                         "pricingmethodcode": 1,
                     },
                 )

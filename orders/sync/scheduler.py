@@ -37,6 +37,7 @@ log = logging.getLogger("bcgw.sync.jobs")
 SalesFactory = Callable[[], Awaitable[SalesPort | None]]
 BcFactory = Callable[[], Awaitable[BcRecords]]
 NOT_ENABLED = "The Microsoft Dynamics 365 Sales connection is not enabled."
+FAILED_CYCLE_PAUSE = 30.0  # after a cycle failed: not a warning every tick
 
 
 class SyncScheduler:
@@ -75,15 +76,17 @@ class SyncScheduler:
 
     async def run(self) -> None:
         while True:
+            pause = self.tick
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the database or Sales may be away: try again next tick
+            except Exception as exc:  # the database may be away (or not set up yet): try again later
                 log.warning("sync jobs: cycle failed: %s: %s", type(exc).__name__, exc)
+                pause = max(self.tick, FAILED_CYCLE_PAUSE)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.tick)
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
 
     async def run_once(self) -> int:
         """Notice changes, poll Sales for sleeping jobs, run the due ones. How many ran."""
