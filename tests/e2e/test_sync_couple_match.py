@@ -124,6 +124,29 @@ async def test_customers_resources_and_nothing_left(
     assert "Next: bc-gateway sync full" in out
 
 
+async def test_units_couple_to_bc_named_unit_groups(
+    settings: Any, engine: Any, demo: dict[str, Any], sim: SalesSimulator
+) -> None:
+    await _connect(engine, settings, sim)
+    await _uncouple(engine, t.TABLE_UNIT_OF_MEASURE)
+    pcs, _unit = sim.add_unit_group("nav pcs", "PCS")
+    sim.add_unit_group("BOX", "BOX")  # not BC's name for the group of BOX (beside Sales' "Default Unit")
+    code, out, err = await cli(settings, "couple", "--match", "unit")
+    assert code == 1, err
+    cir = t.crm_integration_record
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(t.unit_of_measure.c.code, cir.c.crm_id).join(
+                cir,
+                (cir.c.integration_id == t.unit_of_measure.c.system_id) & (cir.c.table_id == t.TABLE_UNIT_OF_MEASURE),
+            )
+        )
+        coupled = {r.code: str(r.crm_id) for r in rows}
+    assert coupled == {"PCS": pcs}
+    assert "Match-based coupling (UNIT OF MEASURE): 3 uncoupled units of measure, 3 Sales unit groups" in out
+    assert "BOX   no match" in out and "HOUR  no match" in out
+
+
 async def test_command_line_mistakes_and_no_connection(settings: Any, engine: Any, demo: dict[str, Any]) -> None:
     code, _out, err = await cli(settings, "couple", "--match", "item")
     assert code == 1 and "The Dataverse connection is not set up: bc-gateway setup --dataverse-url" in err
