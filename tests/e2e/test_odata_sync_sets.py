@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from schemas import tables as t
 from schemas.demo_company import product_id
-from tests.support.helpers import basic, cli, q, run_cli
+from tests.support.helpers import basic, cli, q
 from tests.support.sync_log_rows import add_job
 
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
@@ -63,12 +63,13 @@ async def test_couplings_name_the_bc_record(api: Any, engine: Any, settings: Any
     assert len(body["value"]) == 1
 
 
-async def test_only_integration_roles_read_the_log(api: Any, settings: Any) -> None:
+async def test_only_integration_roles_read_the_log(api: Any, settings: Any, engine: Any) -> None:
+    from schemas.users import UserService
+
     code, _out, err = await cli(settings, "users", "add", "SALES", "--role", "PRODUCT_AVAILABILITY")
     assert code == 0, err
-    code, key, err = await run_cli(settings, "users", "change-key", "SALES", "--quiet")
-    assert code == 0, err
-    auth = basic("SALES", key.strip())
+    _user, key = await UserService(engine).change_key("SALES")
+    auth = basic("SALES", key)
     for name in ("IntegrationSynchJobs", "IntegrationSynchErrors", "Couplings"):
         status, _h, body = await api.get(f"/ODataV4/{name}", auth=auth)
         assert status == 403 and body["error"]["code"] == "Authorization_Forbidden", name
