@@ -44,6 +44,7 @@ from orders.sales_order_to_bc_order import ConversionError
 from orders.settings import ProcessingSettings
 from orders.setup import ConnectionSetup
 from orders.sync.api import SyncScheduler, dataverse_sales
+from orders.sync.log_view import prune as prune_synch_log
 from orders.sync.ports import SalesPort
 from schemas.db import write_transaction
 
@@ -172,6 +173,7 @@ class OrderWorker:
                     if loop.time() - self._last_prune >= PRUNE_EVERY:
                         self._last_prune = loop.time()
                         await inbox.prune(self.engine, self.settings.retention_days)
+                        await prune_synch_log(self.engine, self.settings.retention_days)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the database may be away; try again after a pause

@@ -7,10 +7,11 @@ import datetime as dt
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import CliError, Subcommands, fail, run_with_engine
+from gateway.cli.common import CliError, Subcommands, fail, print_json, print_table, run_with_engine
 from gateway.config import Settings
 from orders.bc_link.from_setup import local_write_refusal
 from orders.change_setup import load_connection_setup
@@ -88,10 +89,27 @@ def add_parsers(sub: Subcommands) -> None:
     post.add_argument("--description", help="the entry's Description")
     s.set_defaults(func=cmd_inventory)
 
-    s = sub.add_parser("couple", help="couple a BC record to a Sales row")
-    s.add_argument("kind", choices=COUPLING_KINDS, help="what to couple: item, customer, resource or unit")
-    s.add_argument("bc_no", help="BC number (or unit code)")
-    s.add_argument("sales_id", help="the Sales row's id (GUID)")
+    s = sub.add_parser(
+        "couple",
+        help="couple a BC record to a Sales row, or (--match KIND) every uncoupled record to the Sales row it matches",
+        usage="bc-gateway couple KIND BC_NO SALES_ID\n       bc-gateway couple --match KIND [--create-new] [--json]",
+    )
+    s.add_argument("kind", nargs="?", choices=COUPLING_KINDS, help="what to couple: item, customer, resource or unit")
+    s.add_argument("bc_no", nargs="?", help="BC number (or unit code)")
+    s.add_argument("sales_id", nargs="?", help="the Sales row's id (GUID)")
+    s.add_argument(
+        "--match",
+        choices=COUPLING_KINDS,
+        metavar="KIND",
+        help="match-based coupling of item, resource, customer or unit: each uncoupled BC record is coupled to "
+        "the one uncoupled Sales row with the same number (then name; unit groups 'NAV <code>'), case-insensitive",
+    )
+    s.add_argument(
+        "--create-new",
+        action="store_true",
+        help="with --match: create in Sales and couple what matches nothing (Create New in Case of No Match)",
+    )
+    s.add_argument("--json", action="store_true", help="with --match: machine-readable output")
     s.set_defaults(func=cmd_couple)
     s = sub.add_parser("uncouple", help="remove a coupling")
     s.add_argument("kind", choices=COUPLING_KINDS, help="item, customer, resource or unit")
@@ -142,6 +160,15 @@ def cmd_inventory(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_couple(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "couple" and args.match:
+        if args.kind or args.bc_no or args.sales_id:
+            fail("couple --match KIND takes no BC_NO or SALES_ID: it couples every uncoupled record of KIND", 2)
+        return cmd_couple_by_match(args, settings)
+    if args.command == "couple" and (args.create_new or args.json):
+        fail("--create-new and --json go with --match KIND", 2)
+    if args.command == "couple" and not (args.kind and args.bc_no and args.sales_id):
+        fail("couple needs KIND BC_NO SALES_ID (or --match KIND): e.g. bc-gateway couple item 1000 <Sales id>", 2)
+
     async def run(engine: AsyncEngine) -> None:
         async with write_transaction(engine) as conn:
             if args.command == "couple":
@@ -157,6 +184,94 @@ def cmd_couple(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Coupled {args.kind} {args.bc_no} to Dynamics 365 Sales record {args.sales_id.lower()}.")
     else:
         print(f"Uncoupled {args.kind} {args.bc_no}.")
+    return 0
+
+
+PLURAL = {"item": "items", "resource": "resources", "customer": "customers", "unit": "units of measure"}
+SALES_ROWS = {"item": "products", "resource": "products", "customer": "accounts", "unit": "unit groups"}
+
+
+def cmd_couple_by_match(args: argparse.Namespace, settings: Settings) -> int:
+    """`couple --match KIND`: BC's match-based coupling of one mapping, with its report."""
+    from orders.sync.couple_by_match import couple_by_match
+    from orders.sync.matching import describe
+    from orders.sync.sales_connection import SalesNotConnected, sales_client
+
+    kind = args.match
+
+    async def run(engine: AsyncEngine) -> Any:
+        from orders.sync import api
+
+        async with sales_client(engine, timeout=settings.sales_timeout) as client:
+            sales = api.dataverse_sales(client)
+
+            async def create(mapping: str, system_ids: list[str]) -> Any:
+                return await api.run_mapping(
+                    engine, settings.company, mapping, sales, system_ids=system_ids, force=True, only_coupled=False
+                )
+
+            return await couple_by_match(
+                engine,
+                settings.company,
+                sales,
+                kind,
+                organisation_url=client.org_url,
+                create_new=args.create_new,
+                create=create,
+            )
+
+    from orders.sync.jobs import JobBusy
+    from orders.sync.ports import SalesRefused, SalesUnavailable
+
+    try:
+        result = run_with_engine(settings, run)
+    except (SalesNotConnected, master_data.MasterDataError, JobBusy, SalesRefused, SalesUnavailable) as exc:
+        fail(str(exc))
+    if args.json:
+        print_json(result.as_json())
+        return 1 if result.unmatched else 0
+    what, rows = PLURAL[kind], SALES_ROWS[kind]
+    c = result.criteria
+    if not result.considered:
+        print(
+            f"No uncoupled {what}: every {c.bc_table.lower()} in {c.mapping}'s filter is coupled. "
+            f"Next: bc-gateway sync full, or bc-gateway sync status."
+        )
+        return 0
+    print(
+        f"Match-based coupling ({c.mapping}): {result.considered} uncoupled {what}, "
+        f"{result.sales_rows} Sales {rows} in the mapping's filter."
+    )
+    print()
+    print_table(
+        ("NO.", "SALES ID", "MATCHED ON"),
+        [[m.record.key, m.row_id, f"{', '.join(m.on)} (priority {m.priority})"] for m in result.coupled],
+        "Coupled none of them.",
+    )
+    if result.coupled:
+        print(f"Coupled {len(result.coupled)} {what}.")
+    if result.created:
+        print()
+        print_table(
+            ("NO.", "SALES ID"),
+            [[no, sales_id] for no, sales_id in result.created],
+            "",
+        )
+        print(f"Created and coupled {len(result.created)} Sales {rows} (Create New in Case of No Match).")
+    if result.unmatched:
+        print()
+        print_table(("NO.", "UNMATCHED BECAUSE"), [[u.record.key, describe(u)] for u in result.unmatched], "")
+        print(result.message)
+        print(
+            f"Next: couple them by hand (bc-gateway couple {kind} NO SALES_ID)"
+            + (
+                ""
+                if args.create_new
+                else f", or create what matches nothing: bc-gateway couple --match {kind} --create-new"
+            )
+            + "."
+        )
+        return 1
     return 0
 
 

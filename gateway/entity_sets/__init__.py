@@ -7,7 +7,8 @@ protocol code: the generic OData layer (gateway/odata) serves whatever the regis
 from gateway.entity_sets.availability import FOUNDATION_SETS
 from gateway.entity_sets.common import AVAILABILITY
 from gateway.entity_sets.documents import ORDER_SETS
+from gateway.entity_sets.sync import SYNC_SETS
 
-ALL_SETS = [*FOUNDATION_SETS, *ORDER_SETS]
+ALL_SETS = [*FOUNDATION_SETS, *ORDER_SETS, *SYNC_SETS]
 
-__all__ = ["ALL_SETS", "AVAILABILITY", "FOUNDATION_SETS", "ORDER_SETS"]
+__all__ = ["ALL_SETS", "AVAILABILITY", "FOUNDATION_SETS", "ORDER_SETS", "SYNC_SETS"]
