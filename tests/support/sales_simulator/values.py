@@ -95,6 +95,12 @@ def coerce_wire(table: Table, body: Mapping[str, Any]) -> dict[str, Any]:
                 raise Refused(400, "0x80060888", f"Invalid value {value!r} for {name}.")
             result[column] = EntityReference(target, bind.group(2).lower())
             continue
+        if name == table.key:
+            # A Create may choose the row's id (Dataverse accepts a primary key in the body).
+            if not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", str(value)):
+                raise Refused(400, "0x80060888", f"Invalid value {value!r} for {name}.")
+            result[name] = str(value).lower()
+            continue
         if name not in table.columns:
             raise Refused(
                 400,

@@ -184,6 +184,7 @@ class WebApi:
     async def _patch(self, request: web.Request, table: Table, key: str) -> web.Response:
         sim = self.sim
         values = coerce_wire(table, await self._read_json(request))
+        values.pop(table.key, None)  # the address names the row
         row = sim.store.rows[table.entity_set].get(key)
         if_match = request.headers.get("If-Match")
         if row is None:
@@ -205,6 +206,9 @@ class WebApi:
     async def _post(self, request: web.Request, table: Table) -> web.Response:
         sim = self.sim
         values = coerce_wire(table, await self._read_json(request))
+        chosen = values.get(table.key)
+        if chosen is not None and chosen in sim.store.rows[table.entity_set]:
+            raise Refused(412, "0x80040237", "A record with matching key values already exists.")
         if table.logical_name == "annotation":
             target = values.get("objectid")
             if target is None:
