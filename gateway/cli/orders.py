@@ -237,6 +237,8 @@ def print_show(data: dict[str, Any], name: str = "orders") -> None:
                 f"  write-back to Sales: {row['writeback_state']}"
                 + (f" ({row['writeback_error']})" if row.get("writeback_error") else "")
             )
+        if row.get("note_pending"):
+            print(f"  note to Sales owed: {row['note_pending']} (sent by the worker)")
         print(f"  deliveries ({row['deliveries']}):" if row["deliveries_log"] else "  deliveries: none (not a webhook)")
         for d in row["deliveries_log"]:
             print(

@@ -4,9 +4,14 @@ invoiced."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import update
+
+from schemas import tables as t
 from schemas.demo_company import product_id
 from tests.support.helpers import Api, cli
 
@@ -68,3 +73,80 @@ async def test_shipping_a_bc_order_lowers_the_availability_answer_at_once(
         assert code == 1
         assert "This Dataverse order is already coupled, posted and turned into posted sales invoice PSI000001." in out
         assert await harness.documents("Order") == []
+
+
+# --- errors visible in Sales ---------------------------------------------------------------------
+
+
+def _notes_on(sim: Any, sales_id: str) -> list[dict[str, Any]]:
+    return [n for n in sim.rows("annotations") if n["objectid"].id == sales_id]
+
+
+async def test_a_rule_failure_and_the_later_success_each_leave_one_note_in_sales(
+    harness: Any, settings: Any, tmp_path: Path
+) -> None:
+    sim = harness.sim
+    product = sim.add_product("9999-X", "Standing desk", producttypecode=1, uom=harness.uoms["PCS"])
+    order_id = await harness.order([{"product": product, "quantity": 1, "priceperunit": 500}])
+    await sim.submit_order(order_id)
+    row = await harness.wait_state(order_id, "failed")
+    message = "The sales order cannot be created. The Dataverse product Standing desk is not coupled to an item."
+
+    async def noted(count: int) -> list[dict[str, Any]] | None:
+        notes = _notes_on(sim, order_id)
+        return notes if len(notes) >= count else None
+
+    (failure,) = await harness.wait_for(lambda: noted(1))
+    assert failure["subject"] == "Business Central could not create the sales order"
+    assert failure["notetext"].startswith(message + "\n\nWhat to do:")
+    assert f"bc-gateway orders retry {row.id}" in failure["notetext"]
+
+    # The same failure again (a person retries before fixing it), a worker that sends the note
+    # again after losing the answer, two workers at once: still one note.
+    code, _out, err = await cli(settings, "orders", "retry", str(row.id))
+    assert code == 0, err
+    await harness.wait_for(lambda: _failed_again(harness, order_id, row.attempts))
+    worker = harness.gateway.worker
+    await _owe_again(harness, row.id, "failure")
+    await asyncio.gather(worker.send_notes(), worker.send_notes())
+    assert len(_notes_on(sim, order_id)) == 1
+    assert (await harness.inbox_rows(order_id))[0].note_pending == ""
+
+    # Fixed in BC (the product coupled to a new item), tried again: created, and Sales hears it.
+    items = tmp_path / "items.csv"
+    items.write_text(f"No,Description,Type,Base_Unit_of_Measure,CRM_ID\n9999-X,Standing desk,Inventory,PCS,{product}\n")
+    code, _o, err = await cli(settings, "import", "items", str(items), "--quiet")
+    assert code == 0, err
+    code, _o, err = await cli(settings, "orders", "retry", order_id)
+    assert code == 0, err
+    created = await harness.wait_state(order_id, "created")
+    notes = await harness.wait_for(lambda: noted(2))
+    assert notes is not None and len(notes) == 2
+    success = next(n for n in notes if n["annotationid"] != failure["annotationid"])
+    assert success["subject"] == f"Created in Business Central: sales order {created.document_no}"
+    assert success["notetext"] == f"This sales order is now Business Central sales order {created.document_no}."
+    await _owe_again(harness, row.id, "success")
+    await worker.send_notes()
+    assert len(_notes_on(sim, order_id)) == 2
+
+
+async def test_error_notes_switched_off_leave_sales_alone(harness: Any, settings: Any) -> None:
+    code, _o, err = await cli(settings, "setup", "--error-notes", "off", "--yes")
+    assert code == 0, err
+    product = harness.sim.add_product("9998-X", "Not in BC", producttypecode=1, uom=harness.uoms["PCS"])
+    order_id = await harness.order([{"product": product, "quantity": 1, "priceperunit": 5}])
+    await harness.sim.submit_order(order_id)
+    row = await harness.wait_state(order_id, "failed")
+    await harness.gateway.worker.send_notes()
+    assert row.note_pending == "" and _notes_on(harness.sim, order_id) == []
+
+
+async def _failed_again(harness: Any, order_id: str, attempts: int) -> bool:
+    (row,) = await harness.inbox_rows(order_id)
+    return bool(row.state == "failed" and row.attempts > attempts)
+
+
+async def _owe_again(harness: Any, row_id: int, kind: str) -> None:
+    """As if a worker had sent the note and died before recording it."""
+    async with harness.engine.begin() as conn:
+        await conn.execute(update(t.order_inbox).where(t.order_inbox.c.id == row_id).values(note_pending=kind))
