@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.cli.common import Subcommands, fail, print_json, print_table, run_with_engine, shorten, who
 from gateway.config import Settings
 from orders import inbox
-from orders.change_setup import SetupService
+from orders.change_setup import SetupService, load_connection_setup
+from orders.dataverse.webapi import DataverseError
+from orders.diff_sales_order import NoBcOrder, OrderDiff, diff_sales_order
 from orders.inbox.states import InboxState
 from orders.inbox_commands import (
     CommandError,
@@ -33,7 +35,7 @@ from orders.post_sales_order import (
     release_sales_order,
     reopen_sales_order,
 )
-from orders.worker import OrderWorker
+from orders.worker import NotConfigured, OrderWorker
 from schemas import tables as t
 from schemas.migrate import current_revision, head_revision
 from schemas.types import GUID_PATTERN
@@ -90,6 +92,14 @@ def _posting_parsers(o: Subcommands) -> None:
         "lines not named post what they have left",
     )
     a.set_defaults(func=cmd_posting)
+    a = o.add_parser(
+        "diff",
+        help="where the BC order differs from the Sales order (header, lines, quantities, prices, discounts, "
+        "amounts, status) and why: BC's rule, a change since, or a posting",
+    )
+    a.add_argument("sales_id", metavar="SALES_ORDER_ID", help="the Sales order's id (a GUID)")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    a.set_defaults(func=cmd_diff)
 
 
 def _line_quantity(text: str) -> tuple[int, Decimal]:
@@ -404,4 +414,42 @@ def cmd_posting(args: argparse.Namespace, settings: Settings) -> int:
         )
     elif not result.invoice_no:
         print(f"Next: 'bc-gateway orders post {result.order_no} --invoice' invoices what was shipped.")
+    return 0
+
+
+DIFF_HEADERS = ("LINE", "FIELD", "SALES", "BC", "WHY")
+
+
+def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    """orders diff: the reconciliation report of one Sales order and its BC order."""
+    if not GUID_PATTERN.fullmatch(args.sales_id):
+        fail(f"'{args.sales_id}' is not a Sales order id (a GUID).", 2)
+
+    async def run(engine: AsyncEngine) -> OrderDiff:
+        worker = OrderWorker(engine, settings)
+        try:
+            async with engine.connect() as conn:
+                setup = await load_connection_setup(conn)
+            return await diff_sales_order(engine, settings.company, worker.client(setup), args.sales_id)
+        finally:
+            await worker.close()
+
+    try:
+        result = run_with_engine(settings, run)
+    except (NoBcOrder, NotConfigured) as exc:
+        fail(str(exc))
+    except DataverseError as exc:
+        fail(f"Dynamics 365 Sales: {exc.describe()}")
+    if args.json:
+        print_json(result.as_dict())
+        return 0
+    print(f"Sales order {result.sales_number or result.sales_id} and BC sales order {result.bc_order_no}:")
+    if result.refusal:
+        print(f"BC's rules refuse the Sales order as it is now: {result.refusal}")
+    print_table(
+        DIFF_HEADERS,
+        [(d.line, d.field, d.sales, d.bc, d.why) for d in result.differences],
+        "No differences: the BC order holds what the Sales order says. "
+        f"'bc-gateway orders post {result.bc_order_no} --ship' ships it.",
+    )
     return 0

@@ -5,6 +5,8 @@ invoiced."""
 from __future__ import annotations
 
 import asyncio
+import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -150,3 +152,71 @@ async def _owe_again(harness: Any, row_id: int, kind: str) -> None:
     """As if a worker had sent the note and died before recording it."""
     async with harness.engine.begin() as conn:
         await conn.execute(update(t.order_inbox).where(t.order_inbox.c.id == row_id).values(note_pending=kind))
+
+
+# --- orders diff ---------------------------------------------------------------------------------
+
+
+async def test_orders_diff_shows_where_bc_differs_from_sales_and_why(harness: Any, settings: Any) -> None:
+    sim = harness.sim
+    order_id = await sim.create_order(
+        ("account", harness.accounts["10000"]),
+        [
+            {
+                "product": harness.products["1900-S"],
+                "quantity": 2,
+                "uom": harness.uoms["BOX"],
+                "priceperunit": 1100,
+                "manualdiscountamount": 50,
+                "volumediscountamount": 10,
+            },
+            {"product": harness.products["1896-S"], "quantity": 1, "priceperunit": 1000},
+        ],
+        freightamount=Decimal("45.50"),
+        name="PO-4711",
+    )
+    await sim.submit_order(order_id)
+    row = await harness.wait_state(order_id, "created")
+    no = row.document_no
+
+    code, out, err = await cli(settings, "orders", "diff", order_id)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].split() == ["LINE", "FIELD", "SALES", "BC", "WHY"]
+    assert "Line Discount Amount" in out and "Line Discount Amount = quantity × volumediscountamount" in out
+    code, out, err = await cli(settings, "orders", "diff", order_id, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["bc_order_no"] == no and report["refusal"] == ""
+    by_field = {(d["line"], d["field"]): d for d in report["differences"]}
+    discount = by_field[("10000", "Line Discount Amount")]
+    assert (discount["sales"], discount["bc"], discount["kind"]) == ("2 × 10 + 50 = 70", "70", "rule")
+    currency = by_field[("header", "Currency Code")]
+    assert (currency["sales"], currency["bc"], currency["kind"]) == ("EUR", "-", "rule")
+    freight = next(d for d in report["differences"] if d["field"] == "Line" and d["kind"] == "added")
+    assert freight["sales"] == "freightamount 45.5" and "Freight G/L Acc." in freight["why"]
+    assert not [d for d in report["differences"] if d["kind"] == "changed"]
+
+    # Changed in BC after it was created, and shipped in part.
+    async with harness.engine.begin() as conn:
+        await conn.execute(
+            update(t.sales_line)
+            .where(t.sales_line.c.document_no == no, t.sales_line.c.line_no == 20000)
+            .values(unit_price=Decimal(950))
+        )
+    code, _o, err = await cli(settings, "orders", "post", no, "--ship", "--quantity", "10000=1")
+    assert code == 0, err
+    code, out, err = await cli(settings, "orders", "diff", order_id, "--json")
+    assert code == 0, err
+    by_field = {(d["line"], d["field"]): d for d in json.loads(out)["differences"]}
+    price = by_field[("20000", "Unit Price")]
+    assert (price["sales"], price["bc"], price["kind"]) == ("1000", "950", "changed")
+    assert "BC's rules make 1000 of the Sales order now" in price["why"]
+    assert by_field[("10000", "Quantity Shipped")]["bc"] == "1"
+    assert by_field[("header", "Status")]["bc"] == "Released, partly shipped"
+
+    code, out, err = await cli(settings, "orders", "diff", "not-a-guid")
+    assert code == 2 and "is not a Sales order id" in err
+    other = await harness.order()
+    code, out, err = await cli(settings, "orders", "diff", other)
+    assert code == 1 and "is not coupled to a BC order" in err and f"bc-gateway orders show {other}" in err
