@@ -8,9 +8,9 @@ when it later becomes a BC document (no BC version does this; issue 12, item 3).
   (on by default): off, no failure note is owed and owed notes are dropped unsent.
 - **Exactly once.** Each note's annotation id is fixed by what it is (the row, the kind, the
   message: :func:`note_id`), and the note is created with that id. Sending it again — a retry
-  after a timeout, a second worker — makes Dataverse answer 412 "A record with matching key values
-  already exists." (0x80040237), which counts as sent. The row's ``note_pending`` is cleared only
-  if it still says what was sent.
+  after a timeout, a second worker — makes Dataverse answer 412 with code 0x80040237
+  (DuplicateRecord), which counts as sent. The row's ``note_pending`` is cleared only if it still
+  says what was sent.
 - **What it says.** The subject says what happened; the text is BC's message and what to do, or
   the BC document the Sales record became.
 """
@@ -36,7 +36,7 @@ from schemas.tables import order_inbox as inbox
 
 log = logging.getLogger("bcgw.notes")
 
-DUPLICATE_RECORD = "0x80040237"  # Dataverse: "A record with matching key values already exists."
+DUPLICATE_RECORD = "0x80040237"  # Dataverse's DuplicateRecord: a row with that key exists
 _NAMESPACE = uuid.UUID("6d1c3e0a-4f4b-4a8e-9a3e-0b5c2f7d1e12")
 _SETS = {"salesorder": "salesorders", "quote": "quotes"}
 _WHAT = {"salesorder": "sales order", "quote": "sales quote"}

@@ -96,7 +96,7 @@ class DataverseClient(WebApiSession):
         or contacts (the note's navigation property is named after the table).
 
         ``annotation_id``: the note's id, chosen by the caller. Dataverse refuses a second row with
-        that id (412, 0x80040237 "A record with matching key values already exists."), so such a
+        that id (412, 0x80040237, DuplicateRecord), so such a
         POST may be repeated: it makes one note at most."""
         logical = _NOTE_TARGETS.get(entity_set)
         if logical is None:

@@ -34,8 +34,10 @@ from schemas.types import GUID_PATTERN
 
 __all__ = [
     "API_PATH",
+    "MAX_CONCURRENT_REQUESTS",
     "DataverseError",
     "DataverseNotFound",
+    "DataversePreconditionFailed",
     "DataverseUnavailable",
     "WebApiSession",
     "connection_failure",
@@ -55,6 +57,8 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # The longest Retry-After slept inside one request; a longer one is handed to the caller
 # (DataverseUnavailable.retry_after), who reschedules instead of holding a worker slot.
 MAX_RETRY_AFTER = 30.0
+# Dataverse's service protection allows 52 concurrent requests per user; more are answered 429.
+MAX_CONCURRENT_REQUESTS = 52
 
 # Salesorder states and statuses used by the write-back (dataverse.md §2).
 _FILTER_SAFE = "'(),:"  # readable in logs; everything else percent-encoded
@@ -88,6 +92,11 @@ class DataverseError(Exception):
 
 class DataverseNotFound(DataverseError):
     """404: the row (or entity set) does not exist."""
+
+
+class DataversePreconditionFailed(DataverseError):
+    """412: ``If-Match`` named a version the row no longer has (someone changed it since it was
+    read), or Dataverse found a duplicate of a key that must be unique (code 0x80040237)."""
 
 
 class DataverseUnavailable(DataverseError):
@@ -209,6 +218,7 @@ class WebApiSession:
         timeout: float = 30.0,
         max_retry_after: float = MAX_RETRY_AFTER,
         page_size: int | None = None,
+        max_concurrent_requests: int = MAX_CONCURRENT_REQUESTS,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         now: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -219,7 +229,8 @@ class WebApiSession:
         Retries wait by :class:`orders.retry.Backoff`
         from ``base_delay`` up to ``max_delay`` seconds; ``timeout`` bounds each attempt; a
         Retry-After longer than ``max_retry_after`` is not slept but raised (DataverseUnavailable
-        with ``retry_after``)."""
+        with ``retry_after``). At most ``max_concurrent_requests`` requests are in flight at once
+        (Dataverse's limit per user is 52); the others wait their turn before being sent."""
         self._session = session
         self.org_url = org_url.rstrip("/")
         self.base_url = self.org_url + API_PATH
@@ -237,6 +248,8 @@ class WebApiSession:
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
+        self.max_concurrent_requests = max(1, max_concurrent_requests)
+        self._in_flight = asyncio.Semaphore(self.max_concurrent_requests)
 
     def __repr__(self) -> str:  # never show the secret or the token
         return f"DataverseClient({self.org_url!r}, client_id={self._client_id!r})"
@@ -379,8 +392,11 @@ class WebApiSession:
             raise last.error from None
 
     async def _api_attempt(
-        self, method: str, url: str, body: Any, headers: dict[str, str], idempotent: bool
+        self, method: str, url: str, body: Any, headers: dict[str, str], idempotent: bool, raw: bool = False
     ) -> tuple[int, dict[str, str], Any]:
+        """One attempt. ``raw``: ``body`` is sent as the bytes given and the answer's text is returned
+        unparsed, whatever its status (a $batch answers 200 or 400 with a multipart body) unless
+        the answer is a JSON error (throttling, authentication)."""
         refreshed = False
         while True:
             token = await self._get_token()
@@ -391,16 +407,21 @@ class WebApiSession:
                 "Authorization": f"Bearer {token}",
                 **headers,
             }
-            if body is not None:
+            if body is not None and not raw:
                 request_headers.setdefault("Content-Type", "application/json")
-            async with self._session.request(
-                method,
-                URL(url, encoded=True),
-                data=None if body is None else json.dumps(body, default=_json_default).encode(),
-                headers=request_headers,
-                timeout=self._client_timeout(),
-                allow_redirects=False,
-            ) as resp:
+            data = body if raw else (None if body is None else json.dumps(body, default=_json_default).encode())
+            # The token is fetched outside the slot, so waiting for a token never holds one.
+            async with (
+                self._in_flight,
+                self._session.request(
+                    method,
+                    URL(url, encoded=True),
+                    data=data,
+                    headers=request_headers,
+                    timeout=self._client_timeout(),
+                    allow_redirects=False,
+                ) as resp,
+            ):
                 text = await resp.text()
                 log.debug("dataverse %s %s -> %s", method, _path(url), resp.status)
                 if resp.status == 401 and not refreshed:
@@ -409,7 +430,9 @@ class WebApiSession:
                     refreshed = True
                     continue
                 if resp.status < 300:
-                    return resp.status, dict(resp.headers), (_loads(text) if text.strip() else None)
+                    return resp.status, dict(resp.headers), (text if raw else _loads(text) if text.strip() else None)
+                if raw and resp.content_type.startswith("multipart/") and resp.status not in _RETRY_STATUSES:
+                    return resp.status, dict(resp.headers), text
                 code, message = dataverse_error_text(text, resp.status)
                 if resp.status == 429 or (resp.status in _RETRY_STATUSES and idempotent):
                     raise _Retry(DataverseUnavailable(resp.status, code, message), _retry_after(resp, self))
@@ -417,6 +440,8 @@ class WebApiSession:
                     raise DataverseUnavailable(resp.status, code, message)
                 if resp.status == 404:
                     raise DataverseNotFound(resp.status, code, message)
+                if resp.status == 412:
+                    raise DataversePreconditionFailed(resp.status, code, message)
                 raise DataverseError(resp.status, code, message)
 
     async def request(
@@ -438,6 +463,20 @@ class WebApiSession:
         return await self._with_retries(
             method, url, self._api_attempt, body, dict(headers or {}), idempotent, idempotent=idempotent
         )
+
+    async def request_raw(
+        self, method: str, path: str, data: bytes, headers: dict[str, str], *, idempotent: bool
+    ) -> tuple[int, dict[str, str], str]:
+        """Like :meth:`request`, for a body that is not JSON (a ``$batch``): ``data`` is sent as it
+        is, and the answer's text comes back unparsed — also a multipart answer with an error
+        status, which a ``$batch`` that stopped at a failed operation gives."""
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        if not url.startswith(self.base_url):
+            raise DataverseError(None, "bad_url", f"refusing to call {URL(url).origin()} with the Sales token")
+        status, answer_headers, text = await self._with_retries(
+            method, url, self._api_attempt, data, dict(headers), idempotent, True, idempotent=idempotent
+        )
+        return status, answer_headers, str(text)
 
     # -- reads --------------------------------------------------------------------------------
 

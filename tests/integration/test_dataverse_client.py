@@ -110,7 +110,6 @@ async def test_a_note_with_a_chosen_id_is_created_once(sim: SalesSimulator, clie
     with pytest.raises(DataverseError) as caught:
         await client.create_note("salesorders", ids["order"], "BC", "again", annotation_id=chosen)
     assert (caught.value.status, caught.value.code) == (412, "0x80040237")
-    assert caught.value.message == "A record with matching key values already exists."
     assert sim.row("annotations", chosen)["notetext"] == "first"
     assert sim.api_requests("POST")[-1].body["annotationid"] == chosen
 
@@ -123,7 +122,7 @@ async def test_400_is_not_retried_and_carries_dataverse_message(
     sim: SalesSimulator, client: DataverseClient, sleep: FakeSleep
 ) -> None:
     with pytest.raises(DataverseError) as caught:
-        await client.list_rows("salesorders", "totalamount gt 5")
+        await client.list_rows("salesorders", "totalamount gt")
     error = caught.value
     assert error.status == 400 and error.code == "0x80060888" and "Syntax error" in error.message
     assert not isinstance(error, DataverseUnavailable)

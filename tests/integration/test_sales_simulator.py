@@ -141,6 +141,13 @@ async def test_lines_notes_and_lookups(api: Api, sim: SalesSimulator) -> None:
         ("name eq 'O''Neil'", set()),
         ("willcall eq true", {"C"}),
         ("discountpercentage eq 2.5", {"A"}),
+        ("discountpercentage gt 2", {"A"}),
+        ("statecode eq 0 or willcall eq true", {"A", "C"}),
+        ("not (statecode eq 1) or (name eq 'C' and willcall eq true)", {"A", "C"}),
+        ("lastbackofficesubmit ge 2024-05-01", {"C"}),
+        ("lastbackofficesubmit lt 2024-05-01", set()),
+        ("modifiedon gt 2000-01-01T00:00:00Z", {"A", "B", "C"}),
+        ("modifiedon le 2000-01-01T00:00:00.500Z", set()),
     ],
 )
 async def test_filters(api: Api, sim: SalesSimulator, filter_: str, expected: set[str]) -> None:
@@ -155,9 +162,10 @@ async def test_filters(api: Api, sim: SalesSimulator, filter_: str, expected: se
 @pytest.mark.parametrize(
     ("filter_", "message"),
     [
-        ("totalamount gt 5", "Syntax error"),
+        ("totalamount gt", "Syntax error"),
         ("statecode eq", "Syntax error"),
-        ("statecode eq 1 or statecode eq 0", "Syntax error"),
+        ("(statecode eq 1 or statecode eq 0", "Syntax error"),
+        ("statecode eq 1 xor statecode eq 0", "Syntax error"),
         ("contains(name,'x')", "Syntax error"),
         ("nope eq 1", "Could not find a property named 'nope'"),
     ],

@@ -19,7 +19,7 @@ from aiohttp import web
 from tests.support.dataverse_payloads import EntityReference
 from tests.support.sales_simulator.auth import TOKEN_PATH, Tokens
 from tests.support.sales_simulator.documents import Documents
-from tests.support.sales_simulator.faults import Faults
+from tests.support.sales_simulator.faults import Faults, ServiceProtection
 from tests.support.sales_simulator.store import Rows, RowStore
 from tests.support.sales_simulator.tables import TABLES
 from tests.support.sales_simulator.values import coerce_python, reference
@@ -51,7 +51,12 @@ class SalesSimulator:
     Test-facing attributes: ``requests`` (LoggedRequest list), ``deliveries`` (Delivery list),
     ``token_requests`` (count), ``token_lifetime`` (s), ``default_page_size``, ``timeout_delay``,
     ``webhook_timeout``, ``state_change_message`` ("Update" or "SetState"), ``now`` (clock),
-    ``deliver_api_changes`` (False: Web API writes change rows without running steps).
+    ``deliver_api_changes`` (False: Web API writes change rows without running steps),
+    ``products_created_active`` (False: a product created through the Web API is Draft, as in a
+    Sales organisation that does not create products active), ``max_concurrent_requests`` (52:
+    more Web API requests at once are answered 429) and ``peak_concurrent_requests`` (the most
+    seen at once). ``default_uom_schedule_id`` / ``default_uom_id``: the unit group "Default Unit"
+    and its base unit "Primary Unit", as every organisation has them.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class SalesSimulator:
         self.state_change_message = "Update"
         # Sales runs steps for every caller, the integration user's Web API writes included.
         self.deliver_api_changes = True
+        self.products_created_active = False
         self.now = _now
         self.user_id = str(uuid.uuid4())  # the salesperson who clicks in Sales
         self.integration_user_id = str(uuid.uuid4())  # the application user behind the client id
@@ -84,12 +90,13 @@ class SalesSimulator:
         self.hooks = Webhooks(self)
         self.tokens = Tokens(self)
         self.faults = Faults(self)
+        self.protection = ServiceProtection(self)
         self.documents = Documents(self)
         self.web_api = WebApi(self)
         self._runner: web.AppRunner | None = None
         self._port = 0
         self.base_currency_id = self.add_currency(base_currency)
-        self.default_uom_id = self.add_uom("Primary Unit")
+        self.default_uom_schedule_id, self.default_uom_id = self.add_unit_group("Default Unit", "Primary Unit")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -108,7 +115,7 @@ class SalesSimulator:
 
     async def start(self, port: int = 0) -> SalesSimulator:
         """Serve on 127.0.0.1 (``port`` 0: any free port) and start delivering."""
-        app = web.Application(middlewares=[self._log_mw, self.faults.middleware])
+        app = web.Application(middlewares=[self._log_mw, self.protection.middleware, self.faults.middleware])
         app.router.add_post(TOKEN_PATH, self.tokens.token_endpoint)
         app.router.add_get(API + "WhoAmI", self._who_am_i)
         app.router.add_route("*", API + "{tail:.*}", self.web_api.handle)
@@ -183,10 +190,34 @@ class SalesSimulator:
         ``status``: an HTTP status (429 and 503 carry a Dataverse error body; ``retry_after`` adds
         the Retry-After header, seconds or an HTTP date), ``"timeout"`` (wait ``delay``, default
         ``timeout_delay``, before answering normally: longer than the client's timeout) or
-        ``"disconnect"`` (close the connection without an answer). ``path_regex`` is searched in
+        ``"disconnect"`` (close the connection without an answer) or ``"hold"`` (keep the request
+        until ``release_held_requests``: requests in flight at once, without timing). ``path_regex`` is searched in
         the URL path; ``method`` "*" matches any method.
         """
         self.faults.add(method, path_regex, count, status, retry_after, delay)
+
+    @property
+    def max_concurrent_requests(self) -> int:
+        return self.protection.max_concurrent
+
+    @max_concurrent_requests.setter
+    def max_concurrent_requests(self, value: int) -> None:
+        self.protection.max_concurrent = value
+
+    @property
+    def peak_concurrent_requests(self) -> int:
+        return self.protection.peak
+
+    def limit_requests(self, count: int, window: float = 300.0, retry_after: float | None = None) -> None:
+        """Service protection by number of requests: after ``count`` Web API requests within
+        ``window`` seconds, Sales answers 429 (0x80072322) with ``Retry-After`` (the seconds until
+        the window has room again, or ``retry_after``) — as Dataverse's 6000 per 300 s, smaller.
+        ``count`` 0 switches the limit off."""
+        self.protection.limit(count, window, retry_after)
+
+    def release_held_requests(self) -> None:
+        """Answer every request a "hold" fault keeps, and those it meets from now on."""
+        self.faults.gate.set()
 
     def revoke_tokens(self) -> None:
         """Every issued token stops working (as after a key rotation): the next call gets 401."""
@@ -263,8 +294,39 @@ class SalesSimulator:
             "transactioncurrencies", isocurrencycode=iso, currencyname=name or iso, statecode=0, statuscode=1, **columns
         )
 
-    def add_uom(self, name: str, **columns: Any) -> str:
-        return self.insert("uoms", name=name, quantity=Decimal(1), **columns)
+    def add_unit_group(self, name: str, base_unit: str, **columns: Any) -> tuple[str, str]:
+        """A unit group (uomschedule) with its base unit, as Sales makes them; (group id, unit id)."""
+        group = self.insert("uomschedules", name=name, baseuomname=base_unit, statecode=0, statuscode=1, **columns)
+        unit = self.insert(
+            "uoms", name=base_unit, quantity=Decimal(1), isschedulebaseuom=True, uomscheduleid=group, baseuom=None
+        )
+        self.store.rows["uomschedules"][group]["baseuom"] = EntityReference("uom", unit)
+        return group, unit
+
+    def add_uom(self, name: str, group: str | None = None, quantity: Any = 1, **columns: Any) -> str:
+        """A unit in a unit group (default: "Default Unit"), ``quantity`` base units."""
+        group = group or self.default_uom_schedule_id
+        base = self.store.rows["uomschedules"][group]["baseuom"]
+        return self.insert(
+            "uoms",
+            name=name,
+            quantity=Decimal(str(quantity)),
+            isschedulebaseuom=False,
+            uomscheduleid=group,
+            baseuom=base.id if base is not None else None,
+            **columns,
+        )
+
+    def add_price_list(self, name: str, currency: str | None = None, **columns: Any) -> str:
+        """An active price list (pricelevel), in the base currency unless ``currency`` (an id)."""
+        return self.insert(
+            "pricelevels",
+            name=name,
+            transactioncurrencyid=currency or self.base_currency_id,
+            statecode=0,
+            statuscode=100001,
+            **columns,
+        )
 
     def add_account(
         self, name: str = "Fabrikam", accountnumber: str | None = None, customertypecode: int = 3, **columns: Any
@@ -301,6 +363,9 @@ class SalesSimulator:
         uom: str | None = None,
         **columns: Any,
     ) -> str:
+        unit = (uom or self.default_uom_id).lower()
+        group = self.store.rows["uoms"].get(unit, {}).get("uomscheduleid")
+        columns.setdefault("defaultuomscheduleid", group)
         return self.insert(
             "products",
             productnumber=productnumber,
@@ -308,7 +373,7 @@ class SalesSimulator:
             producttypecode=producttypecode,
             statecode=statecode,
             statuscode=TABLES["products"].states[statecode][0],
-            defaultuomid=EntityReference("uom", uom or self.default_uom_id),
+            defaultuomid=EntityReference("uom", unit),
             **columns,
         )
 
@@ -389,6 +454,8 @@ class SalesSimulator:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode("utf-8", "replace")
+        elif request.can_read_body and request.content_type.startswith("multipart/"):
+            body = (await request.read()).decode("utf-8", "replace")  # a $batch, as text
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
         self.requests.append(LoggedRequest(request.method, request.path, dict(request.query), body, headers))
         return await handler(request)

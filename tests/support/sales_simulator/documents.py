@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from tests.support.sales_simulator.app import SalesSimulator
 
 # A quote's columns not carried to its next revision or to the order made from it.
-_NOT_COPIED = ("quoteid", "statecode", "statuscode", "createdon", "modifiedon", "versionnumber")
+_NOT_COPIED = (
+    "quoteid",
+    "statecode",
+    "statuscode",
+    "createdon",
+    "modifiedon",
+    "createdby",
+    "modifiedby",
+    "versionnumber",
+)
 
 
 class Documents:

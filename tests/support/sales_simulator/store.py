@@ -1,7 +1,8 @@
 """The organisation's rows, and what a save does to them.
 
-Each row keeps ``createdon``, ``modifiedon`` and ``versionnumber`` (the ETag) as Dataverse does,
-plus ``_seq`` (insertion order: collections and ``$skiptoken`` follow it). A save runs Dataverse's
+Each row keeps ``createdon``, ``modifiedon``, ``createdby``, ``modifiedby`` (the systemuser who
+made the change: the integration user for Web API writes) and ``versionnumber`` (the ETag) as
+Dataverse does, plus ``_seq`` (insertion order: collections and ``$skiptoken`` follow it). A save runs Dataverse's
 rules (tables.check_update), and is then offered to the registered webhook steps; a failed
 synchronous step rolls the whole save back to the snapshot taken before it.
 """
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tests.support.dataverse_payloads import EntityReference
 from tests.support.sales_simulator.errors import Refused
 from tests.support.sales_simulator.tables import LINE_SETS, TABLES, Table, check_update
 
@@ -53,19 +55,41 @@ class RowStore:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def new_row(self, table: Table, row_id: str) -> dict[str, Any]:
+    def new_row(self, table: Table, row_id: str, user_id: str | None = None) -> dict[str, Any]:
         self._seq += 1
         row: dict[str, Any] = dict.fromkeys((*table.columns, *table.lookups))
         now = self.sim.now()
-        row.update({table.key: row_id, "createdon": now, "modifiedon": now, "versionnumber": 1, "_seq": self._seq})
+        user = EntityReference("systemuser", user_id or self.sim.user_id)
+        row.update(
+            {
+                table.key: row_id,
+                "createdon": now,
+                "modifiedon": now,
+                "createdby": user,
+                "modifiedby": user,
+                "versionnumber": 1,
+                "_seq": self._seq,
+            }
+        )
         if "statecode" in table.columns and table.states:
             row["statecode"] = 0
             row["statuscode"] = table.states[0][0]
         return row
 
-    def put(self, entity_set: str, row_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    def snapshot_for_steps(self) -> Rows | None:
+        """A copy to roll back to when a synchronous step fails; None when no step is synchronous
+        (copying every row for each save would make bulk writes slow)."""
+        return self.snapshot() if self.sim.hooks.any_synchronous() else None
+
+    def _restore_if(self, snapshot: Rows | None) -> None:
+        if snapshot is not None:
+            self.restore(snapshot)
+
+    def put(
+        self, entity_set: str, row_id: str, values: Mapping[str, Any], user_id: str | None = None
+    ) -> dict[str, Any]:
         """A new row with these stored values, without running any step (test master data)."""
-        row = self.new_row(TABLES[entity_set], row_id)
+        row = self.new_row(TABLES[entity_set], row_id, user_id)
         row.update(values)
         self.rows[entity_set][row_id] = row
         return row
@@ -79,8 +103,8 @@ class RowStore:
         data = dict(values)
         row_id = str(data.pop(table.key, None) or uuid.uuid4()).lower()
         if snapshot is None:
-            snapshot = self.snapshot()
-        row = self.put(entity_set, row_id, data)
+            snapshot = self.snapshot_for_steps()
+        row = self.put(entity_set, row_id, data, user_id)
         target = {k: v for k, v in row.items() if v is not None and k != "_seq" and k != table.key}
         await self.sim.hooks.dispatch(
             table,
@@ -88,9 +112,14 @@ class RowStore:
             [("Create", target, None, dict(row))],
             set(target),
             user_id or self.sim.user_id,
-            lambda: self.restore(snapshot),
+            lambda: self._restore_if(snapshot),
         )
         return row_id
+
+    def delete(self, table: Table, row_id: str) -> None:
+        """Remove a row (no steps are registered for Delete in this simulator)."""
+        if self.rows[table.entity_set].pop(row_id.lower(), None) is None:
+            raise Refused(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {row_id} Does Not Exist")
 
     async def update(
         self, table: Table, row_id: str, changes: Mapping[str, Any], state: Mapping[str, Any], user_id: str
@@ -102,7 +131,7 @@ class RowStore:
         if row is None:
             raise Refused(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {row_id} Does Not Exist")
         changes, state = check_update(table, row, changes, state)
-        snapshot = self.snapshot()
+        snapshot = self.snapshot_for_steps()
         operations: list[Operation] = []
         for part in (changes, state):
             if not part:
@@ -110,6 +139,7 @@ class RowStore:
             pre = dict(row)
             row.update(part)
             row["modifiedon"] = self.sim.now()
+            row["modifiedby"] = EntityReference("systemuser", user_id)
             row["versionnumber"] += 1
             message = "Update"
             if part is state and "statecode" in part and self.sim.state_change_message != "Update":
@@ -118,7 +148,7 @@ class RowStore:
         if table.entity_set in LINE_SETS and changes:
             self.recalculate(table.entity_set, row_id)
         await self.sim.hooks.dispatch(
-            table, row_id, operations, set(changes) | set(state), user_id, lambda: self.restore(snapshot)
+            table, row_id, operations, set(changes) | set(state), user_id, lambda: self._restore_if(snapshot)
         )
 
     def recalculate(self, entity_set: str, row_id: str) -> None:

@@ -26,7 +26,23 @@ class Table:
     datetimes: frozenset[str] = frozenset({"createdon", "modifiedon"})
     booleans: frozenset[str] = frozenset()
     integers: frozenset[str] = frozenset({"versionnumber"})
-    read_only: frozenset[str] = frozenset({"createdon", "modifiedon", "versionnumber"})
+    # Kept by Dataverse itself: a value sent for one of these is ignored, as Dataverse does.
+    read_only: frozenset[str] = frozenset({"createdon", "modifiedon", "versionnumber", "createdby", "modifiedby"})
+    # Computed by Sales (e.g. a unit group's base unit): a write is refused.
+    computed: frozenset[str] = frozenset()
+    # Set on create only; an update that changes one is refused.
+    create_only: frozenset[str] = frozenset()
+    # Needed on a Web API create (Sales refuses the row without them).
+    required: frozenset[str] = frozenset()
+    # Sets of columns whose values must be unique in the table (case-insensitive text).
+    unique: tuple[tuple[str, ...], ...] = ()
+    # Columns that must not be negative (Sales' minimum value 0).
+    not_negative: frozenset[str] = frozenset()
+    # Navigation property -> lookup column, where Dataverse's name is not the column's; such a
+    # column is bound by that name only. The system tables here have none: their navigation
+    # properties are the lookup's logical name (defaultuomid, uomid), or <lookup>_<table> for a
+    # lookup into several tables; schema names (DefaultUoMId) are refused, as Dataverse does.
+    navigation: Mapping[str, str] = field(default_factory=dict)
     # statecode -> its statuscodes (the first is the default); only these pairs are accepted.
     states: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
     # Rows can be edited only in this state (statecode/statuscode changes aside); None: always.
@@ -35,6 +51,12 @@ class Table:
     @property
     def key(self) -> str:
         return self.logical_name + "id"
+
+    def __post_init__(self) -> None:
+        # Every row says who created and last changed it (systemuser lookups, kept by Dataverse).
+        object.__setattr__(
+            self, "lookups", {**self.lookups, "createdby": ("systemuser",), "modifiedby": ("systemuser",)}
+        )
 
     def properties(self) -> set[str]:
         """The names a Web API client sees (and may $select / $filter on)."""
@@ -83,6 +105,10 @@ _HEADER_MONEY = frozenset(
 )
 _HEADER_OPTIONS = frozenset({"paymenttermscode", "shippingmethodcode", "freighttermscode", "statecode", "statuscode"})
 _SYSTEM = ("createdon", "modifiedon", "versionnumber")
+_ADDRESS1 = tuple(
+    f"address1_{part}"
+    for part in ("line1", "line2", "line3", "city", "stateorprovince", "county", "postalcode", "country", "telephone1")
+)
 _HEADER_COMMON = (
     "name",
     "description",
@@ -151,18 +177,64 @@ TABLES: dict[str, Table] = {
         Table(
             "account",
             "accounts",
-            ("accountnumber", "name", "customertypecode", "telephone1", "statecode", "statuscode", *_SYSTEM),
+            (
+                "accountnumber",
+                "name",
+                "customertypecode",
+                "telephone1",
+                "fax",
+                "websiteurl",
+                "emailaddress1",
+                *_ADDRESS1,
+                "address1_primarycontactname",
+                "address1_shippingmethodcode",
+                "address1_freighttermscode",
+                "paymenttermscode",
+                "creditlimit",
+                "statecode",
+                "statuscode",
+                *_SYSTEM,
+            ),
             {"primarycontactid": ("contact",), "transactioncurrencyid": ("transactioncurrency",)},
-            options=frozenset({"customertypecode", "statecode", "statuscode"}),
+            money=frozenset({"creditlimit"}),
+            options=frozenset(
+                {
+                    "customertypecode",
+                    "address1_shippingmethodcode",
+                    "address1_freighttermscode",
+                    "paymenttermscode",
+                    "statecode",
+                    "statuscode",
+                }
+            ),
             states={0: (1,), 1: (2,)},
+            required=frozenset({"name"}),
+            not_negative=frozenset({"creditlimit"}),
         ),
         Table(
             "contact",
             "contacts",
-            ("firstname", "lastname", "fullname", "emailaddress1", "statecode", "statuscode", *_SYSTEM),
-            {"parentcustomerid": ("account", "contact")},
+            (
+                "firstname",
+                "middlename",
+                "lastname",
+                "fullname",
+                "jobtitle",
+                "emailaddress1",
+                "telephone1",
+                "telephone2",
+                "mobilephone",
+                "fax",
+                *_ADDRESS1,
+                "statecode",
+                "statuscode",
+                *_SYSTEM,
+            ),
+            {"parentcustomerid": ("account", "contact"), "transactioncurrencyid": ("transactioncurrency",)},
             options=frozenset({"statecode", "statuscode"}),
             states={0: (1,), 1: (2,)},
+            computed=frozenset({"fullname"}),
+            required=frozenset({"lastname"}),
         ),
         Table(
             "product",
@@ -172,24 +244,113 @@ TABLES: dict[str, Table] = {
                 "name",
                 "description",
                 "producttypecode",
+                "productstructure",
                 "quantityonhand",
+                "quantitydecimal",
+                "price",
+                "standardcost",
+                "currentcost",
+                "stockvolume",
+                "stockweight",
+                "vendorname",
+                "vendorpartnumber",
+                "vendorid",
                 "statecode",
                 "statuscode",
                 *_SYSTEM,
             ),
-            {"defaultuomid": ("uom",), "transactioncurrencyid": ("transactioncurrency",)},
-            decimals=frozenset({"quantityonhand"}),
-            options=frozenset({"producttypecode", "statecode", "statuscode"}),
+            {
+                "defaultuomid": ("uom",),
+                "defaultuomscheduleid": ("uomschedule",),
+                "pricelevelid": ("pricelevel",),
+                "transactioncurrencyid": ("transactioncurrency",),
+            },
+            money=frozenset({"price", "standardcost", "currentcost"}),
+            decimals=frozenset({"quantityonhand", "stockvolume", "stockweight"}),
+            options=frozenset({"producttypecode", "productstructure", "statecode", "statuscode"}),
+            integers=frozenset({"quantitydecimal", "versionnumber"}),
             states={0: (1,), 1: (2,), 2: (0,), 3: (3,)},
+            create_only=frozenset({"productstructure"}),
+            required=frozenset({"name", "productnumber", "defaultuomscheduleid", "defaultuomid"}),
+            unique=(("productnumber",),),
+            not_negative=frozenset({"price", "standardcost", "currentcost", "quantityonhand"}),
         ),
-        Table("uom", "uoms", ("name", "quantity", *_SYSTEM), decimals=frozenset({"quantity"})),
+        Table(
+            "uomschedule",
+            "uomschedules",
+            ("name", "baseuomname", "description", "statecode", "statuscode", *_SYSTEM),
+            {"baseuom": ("uom",)},
+            options=frozenset({"statecode", "statuscode"}),
+            states={0: (1,), 1: (2,)},
+            computed=frozenset({"baseuom"}),
+            create_only=frozenset({"baseuomname"}),
+            required=frozenset({"name", "baseuomname"}),
+            unique=(("name",),),
+        ),
+        Table(
+            "uom",
+            "uoms",
+            ("name", "quantity", "isschedulebaseuom", *_SYSTEM),
+            {"uomscheduleid": ("uomschedule",), "baseuom": ("uom",)},
+            decimals=frozenset({"quantity"}),
+            booleans=frozenset({"isschedulebaseuom"}),
+            computed=frozenset({"isschedulebaseuom"}),
+            create_only=frozenset({"uomscheduleid"}),
+            required=frozenset({"name", "quantity", "uomscheduleid", "baseuom"}),
+            unique=(("uomscheduleid", "name"),),
+        ),
         Table(
             "transactioncurrency",
             "transactioncurrencies",
-            ("isocurrencycode", "currencyname", "currencysymbol", "exchangerate", "statecode", "statuscode", *_SYSTEM),
+            (
+                "isocurrencycode",
+                "currencyname",
+                "currencysymbol",
+                "exchangerate",
+                "currencyprecision",
+                "statecode",
+                "statuscode",
+                *_SYSTEM,
+            ),
             decimals=frozenset({"exchangerate"}),
             options=frozenset({"statecode", "statuscode"}),
+            integers=frozenset({"currencyprecision", "versionnumber"}),
             states={0: (1,), 1: (2,)},
+            create_only=frozenset({"isocurrencycode"}),
+            required=frozenset({"isocurrencycode", "currencyname", "currencysymbol", "exchangerate"}),
+            unique=(("isocurrencycode",),),
+        ),
+        Table(
+            "pricelevel",
+            "pricelevels",
+            ("name", "description", "begindate", "enddate", "statecode", "statuscode", *_SYSTEM),
+            {"transactioncurrencyid": ("transactioncurrency",)},
+            options=frozenset({"statecode", "statuscode"}),
+            dates=frozenset({"begindate", "enddate"}),
+            states={0: (100001,), 1: (100002,)},
+            create_only=frozenset({"transactioncurrencyid"}),
+            required=frozenset({"name", "transactioncurrencyid"}),
+            unique=(("name",),),
+        ),
+        Table(
+            "productpricelevel",
+            "productpricelevels",
+            ("amount", "percentage", "pricingmethodcode", "quantitysellingcode", "productnumber", *_SYSTEM),
+            {
+                "pricelevelid": ("pricelevel",),
+                "productid": ("product",),
+                "uomid": ("uom",),
+                "uomscheduleid": ("uomschedule",),
+                "transactioncurrencyid": ("transactioncurrency",),
+            },
+            money=frozenset({"amount"}),
+            decimals=frozenset({"percentage"}),
+            options=frozenset({"pricingmethodcode", "quantitysellingcode"}),
+            computed=frozenset({"productnumber"}),
+            create_only=frozenset({"pricelevelid", "productid"}),
+            required=frozenset({"pricelevelid", "productid", "uomid"}),
+            unique=(("pricelevelid", "productid", "uomid"),),
+            not_negative=frozenset({"amount"}),
         ),
         Table(
             "salesorder",
@@ -261,15 +422,15 @@ TABLES: dict[str, Table] = {
             "annotation",
             "annotations",
             ("subject", "notetext", "objecttypecode", "isdocument", "filename", "filesize", "mimetype", *_SYSTEM),
-            {"objectid": ("salesorder", "quote", "account", "contact")},
+            {"objectid": ("salesorder", "quote", "account", "contact", "product")},
             booleans=frozenset({"isdocument"}),
             integers=frozenset({"filesize", "versionnumber"}),
         ),
     )
 }
 BY_LOGICAL = {t.logical_name: t for t in TABLES.values()}
-# Sets the simulator does not keep rows for, but a lookup may point into (pricelevel, opportunity).
-OTHER_SETS = {"pricelevels": "pricelevel", "opportunities": "opportunity"}
+# Sets the simulator does not keep rows for, but a lookup may point into (opportunity, systemuser).
+OTHER_SETS = {"opportunities": "opportunity", "systemusers": "systemuser"}
 LINE_SETS = {"salesorders": ("salesorderdetails", "salesorderid"), "quotes": ("quotedetails", "quoteid")}
 SET_OF = {**{t.logical_name: t.entity_set for t in TABLES.values()}, **{v: k for k, v in OTHER_SETS.items()}}
 

@@ -78,14 +78,19 @@ def coerce_wire(table: Table, body: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if name.endswith("@odata.bind"):
             nav = name[: -len("@odata.bind")]
-            column = nav if nav in table.lookups else nav.rsplit("_", 1)[0]
-            if column not in table.lookups:
+            column = _bound_column(table, nav)
+            if column is None:
                 raise Refused(
                     400,
                     "0x80060888",
                     f"An undeclared property '{nav}' which only has property annotations in the payload but no "
                     "property value was found in the payload.",
                 )
+            if column in table.read_only:
+                continue  # Dataverse keeps createdby/modifiedby itself
+            if value is None:
+                result[column] = None  # a bind to null empties the lookup
+                continue
             bind = re.fullmatch(r"/?([a-z_]+)\(([0-9a-fA-F-]{36})\)", str(value))
             target = None
             if bind is not None:
@@ -93,13 +98,12 @@ def coerce_wire(table: Table, body: Mapping[str, Any]) -> dict[str, Any]:
                 target = OTHER_SETS.get(set_name) or (TABLES[set_name].logical_name if set_name in TABLES else None)
             if bind is None or target is None or target not in table.lookups[column]:
                 raise Refused(400, "0x80060888", f"Invalid value {value!r} for {name}.")
+            if len(table.lookups[column]) > 1 and nav != f"{column}_{target}":
+                raise Refused(400, "0x80060888", f"Invalid value {value!r} for {name}: it binds a {target}.")
             result[column] = EntityReference(target, bind.group(2).lower())
             continue
         if name == table.key:
-            # A Create may choose the row's id (Dataverse accepts a primary key in the body).
-            if not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", str(value)):
-                raise Refused(400, "0x80060888", f"Invalid value {value!r} for {name}.")
-            result[name] = str(value).lower()
+            result[name] = value  # a create may choose the row's id
             continue
         if name not in table.columns:
             raise Refused(
@@ -110,6 +114,21 @@ def coerce_wire(table: Table, body: Mapping[str, Any]) -> dict[str, Any]:
             )
         result[name] = wire_value(table, name, value)
     return result
+
+
+def _bound_column(table: Table, nav: str) -> str | None:
+    """The lookup column a navigation property sets: a name the table declares
+    (``Table.navigation``), the lookup's name for a single-table lookup, or ``<lookup>_<table>``
+    for a polymorphic one. Names are case-sensitive, as in Dataverse."""
+    if nav in table.navigation:
+        return table.navigation[nav]
+    renamed = set(table.navigation.values())
+    if nav in table.lookups and nav not in renamed and len(table.lookups[nav]) == 1:
+        return nav
+    column, _, logical = nav.rpartition("_")
+    if column in table.lookups and column not in renamed and logical in table.lookups[column]:
+        return column
+    return None
 
 
 def wire_value(table: Table, name: str, value: Any) -> Any:

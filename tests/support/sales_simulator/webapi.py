@@ -2,28 +2,44 @@
 
 Reads: a row by key (``$select``), collections (``$select``, ``$filter``, ``$orderby``, ``$top``,
 ``$skiptoken``) with server-driven paging (``Prefer: odata.maxpagesize``) and lookup annotations
-only when ``Prefer: odata.include-annotations`` asks for them. Writes: PATCH (an upsert without
-If-Match; the ETag checked with one) and POST, with Dataverse's type checks and edit rules.
+only when ``Prefer: odata.include-annotations`` asks for them. Writes: POST (``Prefer:
+return=representation`` answers 201 with the row, otherwise 204 with ``OData-EntityId``), PATCH
+(an upsert without If-Match; ``If-Match: *`` makes a missing row a 404; an ETag that is not the
+row's version a 412), DELETE (If-Match checked the same way), with Dataverse's type checks, edit
+rules and Sales' validation (rules.py). ``$batch``: multipart/mixed with change sets (below).
 Errors are Dataverse's ``{"error": {code, message}}``.
+
+``$batch`` (OData 4.0 multipart/mixed, as Dataverse takes it): at most 1000 requests; each part an
+``application/http`` request (absolute URL, a path under ``/api/data/v9.2/``, or ``$<Content-ID>``
+for a row created earlier in the same change set — also as an ``@odata.bind`` value); a change set
+(a nested multipart of writes) is carried out in one transaction: when one of its requests fails,
+the rows are restored as before it, its webhook jobs are dropped, and its answer is that one error
+response (with the failing request's Content-ID). Without ``Prefer: odata.continue-on-error`` the
+batch stops at the first failure and answers 400 with the answers so far; with it, every part is
+run and the batch answers 200.
 
 Choices where Microsoft's documentation is silent: collections come back in insertion order;
 ``$skiptoken`` is keyset-like (rows after the last one sent), so rows changed between pages are
-neither skipped nor repeated; ``$filter`` understands ``<property> eq|ne <literal>`` clauses
-joined by ``and`` — what the client sends.
+neither skipped nor repeated; ``$filter`` is the subset in filters.py.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
+import uuid
 from collections.abc import Mapping
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
-from tests.support.sales_simulator.errors import DeliveryFailed, Refused, error_response
+from tests.support.sales_simulator import rules
+from tests.support.sales_simulator.errors import DeliveryFailed, Refused
+from tests.support.sales_simulator.filters import parse_filter
 from tests.support.sales_simulator.tables import SET_OF, TABLES, Table
 from tests.support.sales_simulator.values import coerce_wire, json_value
 
@@ -31,7 +47,20 @@ if TYPE_CHECKING:
     from tests.support.sales_simulator.app import SalesSimulator
 
 API = "/api/data/v9.2/"
+MAX_BATCH_REQUESTS = 1000
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    412: "Precondition Failed",
+    429: "Too Many Requests",
+}
+
+__all__ = ["API", "MAX_BATCH_REQUESTS", "Answer", "Call", "WebApi", "parse_filter", "serialise"]
 
 
 def serialise(table: Table, row: Mapping[str, Any], select: list[str] | None, annotate: bool) -> dict[str, Any]:
@@ -51,6 +80,61 @@ def serialise(table: Table, row: Mapping[str, Any], select: list[str] | None, an
     return out
 
 
+@dataclass
+class Call:
+    """One Web API request, from HTTP or from a part of a ``$batch``."""
+
+    method: str
+    tail: str  # the path below /api/data/v9.2/, without the query
+    query: MultiDictProxy[str]
+    headers: CIMultiDictProxy[str]
+    body: bytes = b""
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # a JSON value, or None for an empty answer
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str) -> Answer:
+        return cls(
+            status,
+            {"Content-Type": "application/json; odata.metadata=minimal"},
+            {"error": {"code": code, "message": message}},
+        )
+
+    def response(self) -> web.Response:
+        headers = {"OData-Version": "4.0", **self.headers}
+        if self.body is None:
+            headers.pop("Content-Type", None)
+            return web.Response(status=self.status, headers=headers)
+        headers.setdefault("Content-Type", "application/json; odata.metadata=minimal")
+        return web.Response(status=self.status, text=json.dumps(self.body), headers=headers)
+
+    def http_text(self) -> str:
+        """The answer as an ``application/http`` part of a ``$batch`` answer."""
+        lines = [f"HTTP/1.1 {self.status} {_REASONS.get(self.status, '')}".rstrip()]
+        headers = {"OData-Version": "4.0", **self.headers}
+        if self.body is not None:
+            headers.setdefault("Content-Type", "application/json; odata.metadata=minimal")
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append("")
+        lines.append(json.dumps(self.body) if self.body is not None else "")
+        return "\r\n".join(lines)
+
+
+def _call(method: str, url: str, headers: CIMultiDict[str], body: bytes) -> Call:
+    target = URL(url)
+    path = target.path if target.is_absolute() or url.startswith("/") else API + url.split("?", 1)[0]
+    if url.startswith("$"):
+        path = API + url.split("?", 1)[0]
+    if not path.startswith(API):
+        raise Refused(400, "0x80060888", f"The request URL '{url}' is not under {API}.")
+    return Call(method, path[len(API) :], target.query, CIMultiDictProxy(headers), body)
+
+
 class WebApi:
     def __init__(self, sim: SalesSimulator) -> None:
         self.sim = sim
@@ -59,35 +143,50 @@ class WebApi:
         if not self.sim.tokens.authorised(request):
             return self.sim.tokens.unauthorised()
         tail = request.match_info["tail"]
+        if tail == "$batch":
+            if request.method != "POST":
+                return Answer.error(405, "0x80060888", "$batch takes POST only.").response()
+            return await self._batch(request)
+        call = Call(request.method, tail, request.query, request.headers, await request.read())
+        return (await self.execute(call)).response()
+
+    async def execute(self, call: Call, content_ids: Mapping[str, str] | None = None) -> Answer:
+        """Carry out one request; every refusal is an error answer, never an exception."""
+        tail = call.tail
+        if tail.startswith("$") and content_ids is not None and tail in content_ids:
+            tail = content_ids[tail]
         match = re.fullmatch(r"([A-Za-z_]+)(?:\(([^)]*)\))?", tail)
         if match is None:
-            return error_response(404, "0x8006088a", f"Resource not found for the segment '{tail}'.")
+            return Answer.error(404, "0x8006088a", f"Resource not found for the segment '{tail}'.")
         entity_set, key = match.group(1), match.group(2)
         table = TABLES.get(entity_set)
         if table is None:
-            return error_response(404, "0x8006088a", f"Resource not found for the segment '{entity_set}'.")
+            return Answer.error(404, "0x8006088a", f"Resource not found for the segment '{entity_set}'.")
         if key is not None and not _GUID.fullmatch(key):
-            return error_response(400, "0x80060888", f"Bad Request - Error in query syntax: '{key}' is not a GUID key.")
+            return Answer.error(400, "0x80060888", f"Bad Request - Error in query syntax: '{key}' is not a GUID key.")
         try:
-            if request.method == "GET":
+            if call.method == "GET":
                 if key is None:
-                    return self._get_collection(request, table)
-                return self._get_row(request, table, key.lower())
-            if request.method == "PATCH" and key is not None:
-                return await self._patch(request, table, key.lower())
-            if request.method == "POST" and key is None:
-                return await self._post(request, table)
+                    return self._get_collection(call, table)
+                return self._get_row(call, table, key.lower())
+            if call.method == "PATCH" and key is not None:
+                return await self._patch(call, table, key.lower(), content_ids or {})
+            if call.method == "POST" and key is None:
+                return await self._post(call, table, content_ids or {})
+            if call.method == "DELETE" and key is not None:
+                return self._delete(call, table, key.lower())
         except Refused as refused:
-            return error_response(refused.status, refused.code, refused.message)
+            return Answer.error(refused.status, refused.code, refused.message)
         except DeliveryFailed as failed:
-            return error_response(400, "0x80040265", str(failed))
-        return error_response(405, "0x80060888", f"The HTTP method '{request.method}' is not allowed on this resource.")
+            return Answer.error(400, "0x80040265", str(failed))
+        return Answer.error(405, "0x80060888", f"The HTTP method '{call.method}' is not allowed on this resource.")
 
     # -- GET -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _prefer(request: web.Request) -> tuple[bool, int | None]:
-        prefer = ",".join(request.headers.getall("Prefer", []))
+    def _prefer(call: Call) -> tuple[bool, int | None, bool]:
+        """(lookup annotations wanted, odata.maxpagesize, return=representation)."""
+        prefer = ",".join(call.headers.getall("Prefer", []))
         annotations = re.search(r'odata\.include-annotations="([^"]*)"', prefer)
         wanted = annotations.group(1) if annotations else ""
         lookups = any(
@@ -95,11 +194,11 @@ class WebApi:
             for p in wanted.split(",")
         )
         size = re.search(r"odata\.maxpagesize=(\d+)", prefer)
-        return lookups, int(size.group(1)) if size else None
+        return lookups, int(size.group(1)) if size else None, "return=representation" in prefer
 
     @staticmethod
-    def _select(table: Table, request: web.Request) -> list[str] | None:
-        raw = request.query.get("$select")
+    def _select(table: Table, call: Call) -> list[str] | None:
+        raw = call.query.get("$select")
         if raw is None:
             return None
         names = [n.strip() for n in raw.split(",") if n.strip()]
@@ -110,41 +209,47 @@ class WebApi:
         columns = f"({','.join(select)})" if select else ""
         return f"{self.sim.api_url}$metadata#{table.entity_set}{columns}" + ("/$entity" if single else "")
 
-    def _get_row(self, request: web.Request, table: Table, key: str) -> web.Response:
-        unknown = [k for k in request.query if k.startswith("$") and k not in ("$select",)]
+    def _representation(self, call: Call, table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+        select = self._select(table, call)
+        annotate, _size, _ret = self._prefer(call)
+        return {"@odata.context": self._context_url(table, select, True), **serialise(table, row, select, annotate)}
+
+    def _get_row(self, call: Call, table: Table, key: str) -> Answer:
+        unknown = [k for k in call.query if k.startswith("$") and k not in ("$select",)]
         if unknown:
             raise Refused(400, "0x80060888", f"The query parameter {unknown[0]} is not supported by this simulator.")
-        select = self._select(table, request)
         row = self.sim.store.rows[table.entity_set].get(key)
         if row is None:
-            return error_response(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {key} Does Not Exist")
-        annotate, _size = self._prefer(request)
-        body = {"@odata.context": self._context_url(table, select, True), **serialise(table, row, select, annotate)}
-        return web.json_response(body, headers={"OData-Version": "4.0"})
+            return Answer.error(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {key} Does Not Exist")
+        return Answer(200, {"ETag": f'W/"{row["versionnumber"]}"'}, self._representation(call, table, row))
 
-    def _get_collection(self, request: web.Request, table: Table) -> web.Response:
+    def _get_collection(self, call: Call, table: Table) -> Answer:
         allowed = {"$select", "$filter", "$orderby", "$top", "$skiptoken"}
-        unknown = [k for k in request.query if k.startswith("$") and k not in allowed]
+        query = call.query
+        unknown = [k for k in query if k.startswith("$") and k not in allowed]
         if unknown:
             raise Refused(400, "0x80060888", f"The query parameter {unknown[0]} is not supported by this simulator.")
-        select = self._select(table, request)
-        annotate, max_size = self._prefer(request)
+        select = self._select(table, call)
+        annotate, max_size, _ret = self._prefer(call)
         views = [(row, serialise(table, row, None, False)) for row in self.sim.store.ordered(table.entity_set)]
-        if "$filter" in request.query:
-            predicate = parse_filter(request.query["$filter"], table)
+        if "$filter" in query:
+            predicate = parse_filter(query["$filter"], table)
             views = [(row, view) for row, view in views if predicate(view)]
-        if "$orderby" in request.query:
-            views = _order(table, views, request.query["$orderby"])
-        if "$top" in request.query:
+        if "$orderby" in query:
+            views = _order(table, views, query["$orderby"])
+        if "$top" in query:
             try:
-                views = views[: int(request.query["$top"])]
+                top = int(query["$top"])
             except ValueError:
                 raise Refused(400, "0x80060888", "Invalid value for $top.") from None
-        after = request.query.get("$skiptoken")
+            if top < 0:
+                raise Refused(400, "0x80060888", "Invalid value for $top.")
+            views = views[:top]
+        after = query.get("$skiptoken")
         if after is not None:
             if not after.isdigit():
                 raise Refused(400, "0x80060888", "The $skiptoken is not valid.")
-            if "$orderby" in request.query:
+            if "$orderby" in query:
                 views = views[int(after) :]
             else:
                 views = [(row, view) for row, view in views if row["_seq"] > int(after)]
@@ -154,61 +259,79 @@ class WebApi:
             "@odata.context": self._context_url(table, select, False),
             "value": [serialise(table, row, select, annotate) for row, _view in page],
         }
-        headers = {"OData-Version": "4.0"}
+        headers = {}
         if max_size:
             headers["Preference-Applied"] = f"odata.maxpagesize={max_size}"
         if rest:
-            # Keyset after the last row sent; with $orderby, a plain offset.
-            ordered = "$orderby" in request.query
+            # Keyset after the last row sent; with $orderby, a plain offset ($top is applied again
+            # before the token, so it is carried along as it is).
+            ordered = "$orderby" in query
             token = str(int(after or 0) + len(page)) if ordered else str(page[-1][0]["_seq"])
-            query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
-            query["$skiptoken"] = token
-            body["@odata.nextLink"] = str(URL(self.sim.api_url + table.entity_set).with_query(query))
-        return web.json_response(body, headers=headers)
+            next_query = MultiDict((k, v) for k, v in query.items() if k != "$skiptoken")
+            next_query["$skiptoken"] = token
+            body["@odata.nextLink"] = str(URL(self.sim.api_url + table.entity_set).with_query(next_query))
+        return Answer(200, headers, body)
 
-    # -- PATCH / POST --------------------------------------------------------------------------
+    # -- PATCH / POST / DELETE -----------------------------------------------------------------
 
     @staticmethod
-    async def _read_json(request: web.Request) -> dict[str, Any]:
+    def _read_json(call: Call, content_ids: Mapping[str, str]) -> dict[str, Any]:
         try:
-            body = await request.json()
+            body = json.loads(call.body) if call.body.strip() else None
         except ValueError:
             raise Refused(400, "0x80060888", "The request body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise Refused(400, "0x80060888", "The request body must be a JSON object.")
+        for name, value in list(body.items()):
+            # "$1" in a change set: the row its request with Content-ID 1 created.
+            if name.endswith("@odata.bind") and isinstance(value, str) and value in content_ids:
+                body[name] = "/" + content_ids[value]
         return body
 
     def _entity_id(self, table: Table, key: str) -> dict[str, str]:
         return {"OData-EntityId": f"{self.sim.api_url}{table.entity_set}({key})"}
 
-    async def _patch(self, request: web.Request, table: Table, key: str) -> web.Response:
-        sim = self.sim
-        values = coerce_wire(table, await self._read_json(request))
-        values.pop(table.key, None)  # the address names the row
-        row = sim.store.rows[table.entity_set].get(key)
-        if_match = request.headers.get("If-Match")
-        if row is None:
-            if if_match is not None:
-                return error_response(
-                    404, "0x80040217", f"Entity '{table.logical_name}' With Id = {key} Does Not Exist"
-                )
-            # No If-Match: a PATCH is an upsert and creates the row.
-            await sim.store.create(table.entity_set, {table.key: key, **values}, user_id=sim.integration_user_id)
-            return web.Response(status=204, headers=self._entity_id(table, key))
+    def _etag_matches(self, call: Call, row: Mapping[str, Any]) -> None:
+        if_match = call.headers.get("If-Match")
         if if_match not in (None, "*") and if_match != f'W/"{row["versionnumber"]}"':
-            return error_response(
+            raise Refused(
                 412, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided."
             )
-        state: dict[str, Any] = {k: values.pop(k) for k in ("statecode", "statuscode") if k in values}
-        await sim.store.update(table, key, values, state=state, user_id=sim.integration_user_id)
-        return web.Response(status=204, headers=self._entity_id(table, key))
 
-    async def _post(self, request: web.Request, table: Table) -> web.Response:
+    async def _patch(self, call: Call, table: Table, key: str, content_ids: Mapping[str, str]) -> Answer:
         sim = self.sim
-        values = coerce_wire(table, await self._read_json(request))
-        chosen = values.get(table.key)
-        if chosen is not None and chosen in sim.store.rows[table.entity_set]:
-            raise Refused(412, "0x80040237", "A record with matching key values already exists.")
+        values = coerce_wire(table, self._read_json(call, content_ids))
+        row = sim.store.rows[table.entity_set].get(key)
+        if row is None:
+            if call.headers.get("If-Match") is not None:
+                return Answer.error(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {key} Does Not Exist")
+            # No If-Match: a PATCH is an upsert and creates the row.
+            values.pop(table.key, None)
+            created = rules.check_create(sim, table, values)
+            await sim.store.create(table.entity_set, {table.key: key, **created}, user_id=sim.integration_user_id)
+            rules.after_create(sim, table, key)
+            return self._written(call, table, key, 201)
+        self._etag_matches(call, row)
+        values.pop(table.key, None)
+        state: dict[str, Any] = {k: values.pop(k) for k in ("statecode", "statuscode") if k in values}
+        values = {k: v for k, v in values.items() if k not in table.read_only}
+        values = rules.check_change(sim, table, row, values)
+        await sim.store.update(table, key, values, state=state, user_id=sim.integration_user_id)
+        return self._written(call, table, key, 200)
+
+    def _written(self, call: Call, table: Table, key: str, status_with_row: int) -> Answer:
+        _annotate, _size, representation = self._prefer(call)
+        headers = self._entity_id(table, key)
+        if not representation:
+            return Answer(204, headers)
+        row = self.sim.store.rows[table.entity_set][key]
+        headers["Preference-Applied"] = "return=representation"
+        headers["ETag"] = f'W/"{row["versionnumber"]}"'
+        return Answer(status_with_row, headers, self._representation(call, table, row))
+
+    async def _post(self, call: Call, table: Table, content_ids: Mapping[str, str]) -> Answer:
+        sim = self.sim
+        values = coerce_wire(table, self._read_json(call, content_ids))
         if table.logical_name == "annotation":
             target = values.get("objectid")
             if target is None:
@@ -217,8 +340,161 @@ class WebApi:
                 raise Refused(404, "0x80040217", f"Entity '{target.logical_name}' With Id = {target.id} Does Not Exist")
             values.setdefault("objecttypecode", target.logical_name)
             values.setdefault("isdocument", False)
-        row_id = await sim.store.create(table.entity_set, values, user_id=sim.integration_user_id)
-        return web.Response(status=204, headers=self._entity_id(table, row_id))
+        key = values.pop(table.key, None)
+        if key is not None:
+            if not isinstance(key, str) or not _GUID.fullmatch(key):
+                raise Refused(400, "0x80060888", f"Cannot convert the literal '{key}' to the expected type 'Edm.Guid'.")
+            if key.lower() in sim.store.rows[table.entity_set]:
+                raise Refused(412, "0x80040237", "Cannot insert duplicate key.")
+        created = rules.check_create(sim, table, values)
+        if key is not None:
+            created[table.key] = key.lower()
+        row_id = await sim.store.create(table.entity_set, created, user_id=sim.integration_user_id)
+        rules.after_create(sim, table, row_id)
+        return self._written(call, table, row_id, 201)
+
+    def _delete(self, call: Call, table: Table, key: str) -> Answer:
+        row = self.sim.store.rows[table.entity_set].get(key)
+        if row is None:
+            return Answer.error(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {key} Does Not Exist")
+        self._etag_matches(call, row)
+        self.sim.store.delete(table, key)
+        return Answer(204)
+
+    # -- $batch --------------------------------------------------------------------------------
+
+    async def _batch(self, request: web.Request) -> web.Response:
+        boundary = _boundary(request.headers.get("Content-Type", ""))
+        if boundary is None or not request.content_type.startswith("multipart/mixed"):
+            return Answer.error(
+                400, "0x80060888", "A $batch request must be multipart/mixed with a boundary."
+            ).response()
+        text = (await request.read()).decode("utf-8", "replace")
+        try:
+            parts = _parts(text, boundary)
+            count = sum(len(_parts(p.content, b)) if (b := p.multipart_boundary()) else 1 for p in parts)
+        except Refused as refused:
+            return Answer.error(refused.status, refused.code, refused.message).response()
+        if count > MAX_BATCH_REQUESTS:
+            return Answer.error(
+                400, "0x80060888", f"The batch holds {count} requests; at most {MAX_BATCH_REQUESTS} are allowed."
+            ).response()
+        continue_on_error = "odata.continue-on-error" in ",".join(request.headers.getall("Prefer", []))
+        out: list[str] = []
+        failed = False
+        for part in parts:
+            inner = part.multipart_boundary()
+            if inner is not None:
+                ok, text_part = await self._change_set(_parts(part.content, inner))
+            else:
+                answer = await self._batch_request(part, None)
+                ok, text_part = answer.status < 400, _http_part(answer, None)
+            out.append(text_part)
+            if not ok:
+                failed = True
+                if not continue_on_error:
+                    break
+        answer_boundary = f"batchresponse_{uuid.uuid4()}"
+        body = "".join(f"--{answer_boundary}\r\n{p}\r\n" for p in out) + f"--{answer_boundary}--\r\n"
+        headers = {"OData-Version": "4.0", "Content-Type": f"multipart/mixed; boundary={answer_boundary}"}
+        if continue_on_error:
+            headers["Preference-Applied"] = "odata.continue-on-error"
+        status = 400 if failed and not continue_on_error else 200
+        return web.Response(status=status, text=body, headers=headers)
+
+    async def _batch_request(self, part: _Part, content_ids: dict[str, str] | None) -> Answer:
+        try:
+            method, url, headers, body = _http_request(part.content)
+            call = _call(method, url, headers, body)
+        except Refused as refused:
+            return Answer.error(refused.status, refused.code, refused.message)
+        if content_ids is not None and method == "GET":
+            return Answer.error(400, "0x80060888", "A change set may not contain a GET request.")
+        return await self.execute(call, content_ids)
+
+    async def _change_set(self, parts: list[_Part]) -> tuple[bool, str]:
+        """Run a change set in one transaction: (committed, its answer part)."""
+        store, hooks = self.sim.store, self.sim.hooks
+        snapshot = store.snapshot()
+        hooks.begin()
+        content_ids: dict[str, str] = {}
+        answers: list[tuple[Answer, str | None]] = []
+        for part in parts:
+            content_id = part.headers.get("content-id")
+            answer = await self._batch_request(part, content_ids)
+            if answer.status >= 400:
+                store.restore(snapshot)
+                hooks.rollback()
+                return False, _http_part(answer, content_id)
+            entity = answer.headers.get("OData-EntityId", "")
+            if content_id and API in entity:
+                content_ids["$" + content_id] = entity.split(API, 1)[1]
+            answers.append((answer, content_id))
+        hooks.commit()
+        boundary = f"changesetresponse_{uuid.uuid4()}"
+        inner = "".join(f"--{boundary}\r\n{_http_part(a, cid)}\r\n" for a, cid in answers) + f"--{boundary}--"
+        return True, f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n{inner}"
+
+
+@dataclass
+class _Part:
+    headers: dict[str, str]  # lower-case names
+    content: str
+
+    def multipart_boundary(self) -> str | None:
+        content_type = self.headers.get("content-type", "")
+        return _boundary(content_type) if content_type.startswith("multipart/") else None
+
+
+def _boundary(content_type: str) -> str | None:
+    match = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    return match.group(1).strip() if match else None
+
+
+def _split_head(text: str) -> tuple[list[str], str]:
+    match = re.search(r"\r?\n\r?\n", text)
+    if match is None:
+        return [line for line in text.splitlines() if line.strip()], ""
+    return [line for line in text[: match.start()].splitlines() if line.strip()], text[match.end() :]
+
+
+def _parts(text: str, boundary: str) -> list[_Part]:
+    delimiter = "--" + boundary
+    segments = text.split(delimiter)
+    if len(segments) < 2:
+        raise Refused(400, "0x80060888", "The $batch body has no part with its boundary.")
+    parts = []
+    for segment in segments[1:]:
+        if segment.startswith("--"):
+            break
+        segment = re.sub(r"^[ \t]*\r?\n", "", segment)
+        segment = re.sub(r"\r?\n$", "", segment)
+        head, content = _split_head(segment)
+        headers = {}
+        for line in head:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        parts.append(_Part(headers, content))
+    return parts
+
+
+def _http_request(content: str) -> tuple[str, str, CIMultiDict[str], bytes]:
+    head, body = _split_head(content.lstrip("\r\n"))
+    request_line = head[0].split() if head else []
+    if len(request_line) != 3 or not request_line[2].startswith("HTTP/"):
+        raise Refused(400, "0x80060888", "A $batch part holds no HTTP request line ('<METHOD> <URL> HTTP/1.1').")
+    headers: CIMultiDict[str] = CIMultiDict()
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        headers.add(name.strip(), value.strip())
+    return request_line[0].upper(), request_line[1], headers, body.strip().encode()
+
+
+def _http_part(answer: Answer, content_id: str | None) -> str:
+    head = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+    if content_id:
+        head += f"Content-ID: {content_id}\r\n"
+    return f"{head}\r\n{answer.http_text()}"
 
 
 def _order(table: Table, views: list[Any], orderby: str) -> list[Any]:
@@ -238,81 +514,3 @@ def _order(table: Table, views: list[Any], orderby: str) -> list[Any]:
 def _sort_key(name: str, row_and_view: tuple[Any, Mapping[str, Any]]) -> tuple[bool, Any]:
     value = row_and_view[1][name]
     return value is not None, value
-
-
-# -- $filter: "<property> eq|ne <literal>" clauses joined by "and", as the client sends them -----
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')"
-    r"|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?![\w-])"
-    r"|(?P<num>-?\d+(?:\.\d+)?)(?![\w-])"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<other>\S))"
-)
-
-
-def parse_filter(text: str, table: Table) -> Any:
-    """A predicate on a row's Web API view; Refused (0x80060888) for anything else."""
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:  # only trailing blanks are left
-            break
-        pos = match.end()
-        kind = match.lastgroup or "other"
-        tokens.append((kind, match.group(kind)))
-
-    def syntax(at: int) -> Refused:
-        return Refused(
-            400,
-            "0x80060888",
-            f"Syntax error at position {at} in '{text}': this simulator supports "
-            "'<property> eq|ne <literal>' clauses joined by 'and'.",
-        )
-
-    clauses: list[tuple[str, bool, Any]] = []
-    i = 0
-    while True:
-        if i + 3 > len(tokens):
-            raise syntax(i)
-        (k1, name), (k2, op), (k3, literal) = tokens[i : i + 3]
-        if k1 != "word" or k2 != "word" or op not in ("eq", "ne"):
-            raise syntax(i)
-        table.check_properties([name])
-        clauses.append((name, op == "ne", _literal(k3, literal, syntax(i + 2))))
-        i += 3
-        if i == len(tokens):
-            break
-        if tokens[i] != ("word", "and"):
-            raise syntax(i)
-        i += 1
-
-    def predicate(view: Mapping[str, Any]) -> bool:
-        return all(_equal(view.get(name), value) != negate for name, negate, value in clauses)
-
-    return predicate
-
-
-def _literal(kind: str, text: str, error: Exception) -> Any:
-    if kind == "str":
-        return text[1:-1].replace("''", "'")
-    if kind == "guid":
-        return text.lower()
-    if kind == "num":
-        return Decimal(text)
-    if kind == "word" and text in ("true", "false", "null"):
-        return {"true": True, "false": False, "null": None}[text]
-    raise error
-
-
-def _equal(value: Any, literal: Any) -> bool:
-    if literal is None or value is None:
-        return value is None and literal is None
-    if isinstance(literal, bool) or isinstance(value, bool):
-        return value is literal
-    if isinstance(literal, Decimal):
-        return isinstance(value, int | float) and Decimal(str(value)) == literal
-    if isinstance(value, str) and isinstance(literal, str):
-        return value.casefold() == literal.casefold()  # Dataverse compares text case-insensitively
-    return False

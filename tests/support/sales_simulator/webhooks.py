@@ -114,6 +114,9 @@ class Webhooks:
         self.drop = 0
         self.force_size_exceeded = 0
         self.held: list[Delivery] | None = None
+        # Asynchronous jobs of an open transaction (a $batch change set): queued at its commit,
+        # dropped at its rollback, as Sales queues System Jobs only for saved changes.
+        self._transaction: list[Delivery] | None = None
         self._queue: asyncio.Queue[Delivery] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -154,6 +157,23 @@ class Webhooks:
             raise ValueError(f"mode must be sync/0 or async/1, not {mode!r}")
         for hook in self.webhooks:
             hook.mode = value
+
+    def any_synchronous(self) -> bool:
+        return any(hook.mode == 0 for hook in self.webhooks)
+
+    def begin(self) -> None:
+        self._transaction = []
+
+    def commit(self) -> None:
+        jobs, self._transaction = self._transaction or [], None
+        for job in jobs:
+            self._enqueue(job)
+
+    def rollback(self) -> None:
+        jobs, self._transaction = self._transaction or [], None
+        for job in jobs:
+            if job in self.deliveries:
+                self.deliveries.remove(job)
 
     def hold(self) -> None:
         if self.held is None:
@@ -294,7 +314,9 @@ class Webhooks:
         return delivery
 
     def _enqueue(self, delivery: Delivery) -> None:
-        if self.held is not None:
+        if self._transaction is not None:
+            self._transaction.append(delivery)
+        elif self.held is not None:
             self.held.append(delivery)
         elif self._queue is not None:
             self._queue.put_nowait(delivery)

@@ -1,0 +1,145 @@
+"""The Sales simulator's master data tables and $batch, spoken to in raw HTTP (no client of ours):
+what Sales adds by itself, who and when it records, DELETE, the $batch wire format and its
+refusals, and a change set's rollback of webhook jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+import aiohttp
+import pytest
+
+from tests.support.sales_simulator import SalesSimulator
+from tests.support.sales_simulator.webhooks import Step
+from tests.support.sim_peers import Receiver
+from tests.support.sim_peers import WebApiCaller as Api
+
+
+@pytest.fixture
+def api(sim: SalesSimulator, http: aiohttp.ClientSession) -> Api:
+    return Api(sim, http)
+
+
+async def test_a_unit_group_makes_its_base_unit(api: Api, sim: SalesSimulator) -> None:
+    status, headers, body = await api(
+        "POST", "uomschedules", {"name": "NAV PCS", "baseuomname": "PCS"}, {"Prefer": "return=representation"}
+    )
+    assert status == 201 and headers["Preference-Applied"] == "return=representation"
+    group = body["uomscheduleid"]
+    assert headers["OData-EntityId"] == f"{sim.api_url}uomschedules({group})"
+    [unit] = [u for u in sim.rows("uoms") if u["uomscheduleid"] and u["uomscheduleid"].id == group]
+    assert (unit["name"], unit["quantity"], unit["isschedulebaseuom"]) == ("PCS", 1, True)
+    assert body["_baseuom_value"] == unit["uomid"]
+    # A second unit is a multiple of the base; it cannot claim to be the base.
+    status, _h, body = await api(
+        "POST",
+        "uoms",
+        {
+            "name": "BOX",
+            "quantity": 12,
+            "uomscheduleid@odata.bind": f"/uomschedules({group})",
+            "baseuom@odata.bind": f"/uoms({unit['uomid']})",
+        },
+    )
+    assert status == 204
+    status, _h, body = await api("POST", "uomschedules", {"name": "nav pcs", "baseuomname": "X"})
+    assert status == 412 and body["error"]["code"] == "0x80040237"  # names compare case-insensitively
+
+
+async def test_who_and_when(api: Api, sim: SalesSimulator) -> None:
+    by_hand = sim.add_account("Typed in Sales")
+    status, headers, _b = await api("POST", "accounts", {"name": "Written by BC"})
+    assert status == 204
+    by_us = headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")")
+    _s, _h, hand = await api("GET", f"accounts({by_hand})?$select=name,_modifiedby_value,modifiedon")
+    _s, _h, ours = await api("GET", f"accounts({by_us})?$select=_modifiedby_value,_createdby_value")
+    assert hand["_modifiedby_value"] == sim.user_id
+    assert ours["_modifiedby_value"] == ours["_createdby_value"] == sim.integration_user_id
+    # The integration user's edit of the salesperson's row makes it theirs; modifiedby cannot be sent.
+    status, _h, _b = await api(
+        "PATCH",
+        f"accounts({by_hand})",
+        {"name": "x", "modifiedby@odata.bind": f"/systemusers({sim.user_id})"},
+        {"If-Match": "*"},
+    )
+    assert status == 204 and sim.row("accounts", by_hand)["modifiedby"].id == sim.integration_user_id
+    _s, _h, mine = await api("GET", f"accounts?$filter=_modifiedby_value ne {sim.integration_user_id}")
+    assert mine["value"] == []
+
+
+async def test_delete_checks_the_etag(api: Api, sim: SalesSimulator) -> None:
+    account = sim.add_account()
+    status, _h, body = await api("DELETE", f"accounts({account})", headers={"If-Match": 'W/"7"'})
+    assert status == 412 and body["error"]["code"] == "0x80060882"
+    assert (await api("DELETE", f"accounts({account})", headers={"If-Match": 'W/"1"'}))[0] == 204
+    status, _h, body = await api("DELETE", f"accounts({account})")
+    assert status == 404 and body["error"]["code"] == "0x80040217"
+
+
+async def _batch(http: aiohttp.ClientSession, api: Api, body: str, prefer: str | None = None) -> tuple[int, str, str]:
+    await api("GET", "WhoAmI")  # a token
+    headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "multipart/mixed; boundary=batch_1"}
+    if prefer:
+        headers["Prefer"] = prefer
+    async with http.post(api.sim.api_url + "$batch", data=body.encode(), headers=headers) as resp:
+        return resp.status, resp.headers["Content-Type"], await resp.text()
+
+
+def _request(line: str, body: str = "", content_id: str | None = None) -> str:
+    head = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+    if content_id:
+        head += f"Content-ID: {content_id}\r\n"
+    return f"{head}\r\n{line} HTTP/1.1\r\nContent-Type: application/json; type=entry\r\n\r\n{body}"
+
+
+async def test_batch_wire_format(api: Api, sim: SalesSimulator, http: aiohttp.ClientSession) -> None:
+    changeset = (
+        "Content-Type: multipart/mixed; boundary=changeset_1\r\n\r\n"
+        "--changeset_1\r\n" + _request(f"POST {sim.api_url}accounts", '{"name": "Adatum"}', "1") + "\r\n"
+        "--changeset_1\r\n"
+        + _request(
+            "POST /api/data/v9.2/contacts", '{"lastname": "Townes", "parentcustomerid_account@odata.bind": "$1"}', "2"
+        )
+        + "\r\n--changeset_1--"
+    )
+    body = f"--batch_1\r\n{changeset}\r\n--batch_1\r\n" + _request("GET accounts?$select=name") + "\r\n--batch_1--\r\n"
+    status, content_type, text = await _batch(http, api, body)
+    assert status == 200 and content_type.startswith("multipart/mixed; boundary=batchresponse_")
+    assert text.count("HTTP/1.1 204 No Content") == 2 and "Content-ID: 2" in text
+    assert "HTTP/1.1 200 OK" in text and '"name": "Adatum"' in text
+    [contact] = sim.rows("contacts")
+    [account] = sim.rows("accounts")
+    assert contact["parentcustomerid"].id == account["accountid"]
+
+    # A GET inside a change set, a missing request line, more than 1000 requests: refused.
+    bad = "--batch_1\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\n" + _request("GET accounts")
+    status, _ct, text = await _batch(http, api, bad + "\r\n--cs--\r\n--batch_1--\r\n")
+    assert status == 400 and "may not contain a GET" in text
+    status, _ct, text = await _batch(
+        http, api, "--batch_1\r\nContent-Type: application/http\r\n\r\nnonsense\r\n--batch_1--"
+    )
+    assert status == 400 and "no HTTP request line" in text
+    many = "".join(f"--batch_1\r\n{_request('GET accounts')}\r\n" for _ in range(1001)) + "--batch_1--\r\n"
+    status, _ct, text = await _batch(http, api, many)
+    assert status == 400 and "at most 1000" in text
+
+
+async def test_a_rolled_back_change_set_sends_no_webhook(
+    api: Api, sim: SalesSimulator, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    sim.register_webhook(receiver.url, steps=[Step("account", "Create")])
+    good = f"POST {sim.api_url}accounts"
+    first, second = _request(good, '{"name": "A"}', "1"), _request(good, '{"nope": 1}', "2")
+    changeset = f"Content-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\n{first}\r\n--cs\r\n{second}\r\n--cs--"
+    after = _request(good, '{"name": "B"}')
+    status, _ct, text = await _batch(http, api, f"--batch_1\r\n{changeset}\r\n--batch_1\r\n{after}\r\n--batch_1--\r\n")
+    assert status == 400 and "Content-ID: 2" in text and "'nope' does not exist" in text
+    assert sim.rows("accounts") == [] and sim.deliveries == []  # stopped: B was not created either
+
+    status, _ct, _t = await _batch(
+        http, api, f"--batch_1\r\n{changeset}\r\n--batch_1\r\n{after}\r\n--batch_1--\r\n", "odata.continue-on-error"
+    )
+    assert status == 200
+    await sim.flush()
+    assert [a["name"] for a in sim.rows("accounts")] == ["B"] and len(sim.deliveries) == 1
+    assert uuid.UUID(sim.deliveries[0].row_id)
