@@ -31,10 +31,15 @@ from orders.sales_order_to_bc_order import ConversionError, OrderConversionInput
 from schemas.bc_sales_document import BcSalesDocument
 from schemas.db import write_transaction
 from schemas.sales_document_store import AlreadyCoupled, coupled_document
+from schemas.sales_posting_store import posted_invoice_for_sales_order
 
 
 def already_coupled_message(document_no: str) -> str:
     return f"This {SALES} order is already coupled to sales order {document_no}."
+
+
+def already_posted_message(invoice_no: str) -> str:
+    return f"This {SALES} order is already coupled, posted and turned into posted sales invoice {invoice_no}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,12 @@ async def create_bc_sales_order(
     order's number once it is read (the worker records it with the row's outcome, whatever that is)."""
     async with engine.connect() as conn:
         found = await coupled_document(conn, company, row.sales_id)
+        invoiced = None if found else await posted_invoice_for_sales_order(conn, company, row.sales_id)
     if found:
         return await _already(engine, row, owner, found)
+    if invoiced:
+        # Its BC order was invoiced completely and deleted with its coupling (bc-rules.md §4.8).
+        return await _finish(engine, row, owner, InboxState.IGNORED, already_posted_message(invoiced))
 
     data = await read_sales_order(client, row.sales_id)
     order = data.document

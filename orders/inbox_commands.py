@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders import inbox
 from orders.conversion_rules import SERVICE_NAME
+from orders.create_bc_sales_order import already_posted_message
 from orders.inbox.states import InboxEvent, InboxState, Source
 from orders.settings import ProcessingSettings
 from orders.worker import OrderWorker, Result
 from schemas.sales_document_store import coupled_document, document_summary, quote_archives
+from schemas.sales_posting_store import posted_invoice_for_sales_order
 
 
 class CommandError(Exception):
@@ -47,10 +49,14 @@ async def process_now(
             )
         async with engine.connect() as conn:
             coupled = await coupled_document(conn, settings.company, sales_id)
+            invoiced = await posted_invoice_for_sales_order(conn, settings.company, sales_id)
         if coupled:
             return CommandResult(
                 Result(row.id, InboxState.IGNORED, already_message.format(no=coupled[1]), coupled[1]), None
             )
+        if invoiced and table_name == inbox.SALESORDER:
+            # Its BC order was invoiced completely and deleted, with its coupling (bc-rules.md §4.8).
+            return CommandResult(Result(row.id, InboxState.IGNORED, already_posted_message(invoiced)), None)
         claimed = await inbox.claim_one(engine, row.id, worker.owner, settings.lease_seconds)
         if claimed is None:
             raise CommandError("A worker is processing this right now; look again in a moment.")

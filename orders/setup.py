@@ -233,6 +233,13 @@ class SetupChange:
         flag="--bc-resources-service", metavar="NAME",
         prompt="Service name of page 77 Resources, if published (e.g. Resources)",
     )  # fmt: skip
+    # Ours, not BC's (orders/error_notes.py): BC's refusals as notes on the Sales order or quote.
+    error_notes: bool | None = _field(
+        "Error Notes in Sales", K.BOOL,
+        "a note on the Sales order or quote when BC's rules refuse it (BC's message and what to do), and one "
+        "when it later becomes a BC document",
+        flag="--error-notes", metavar="on|off", prompt="Show BC's errors as notes on the Sales order or quote?",
+    )  # fmt: skip
     # BC's "Sales & Receivables Setup" and G/L Setup's "LCY Code", per company (bc-rules.md §4.4–§4.6).
     write_in_product: str | None = _field(
         "Write-in Product", K.TEXT, "the Write-in Product for write-in lines", flag="--write-in-product",
@@ -355,6 +362,7 @@ class ConnectionSetup:
     bc_ledger_entries_service: str = ""
     bc_item_units_service: str = ""
     bc_resources_service: str = ""
+    error_notes: bool = True
 
     @property
     def bc_api_mode(self) -> bool:

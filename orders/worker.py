@@ -36,7 +36,9 @@ from orders.conversion_rules import SERVICE_NAME as SALES
 from orders.create_bc_sales_order import LeaseLost, Outcome, WaitsForSales, create_bc_sales_order
 from orders.dataverse.client import DataverseClient, DataverseError, DataverseNotFound, DataverseUnavailable
 from orders.dataverse.webapi import deadline
+from orders.error_notes import send_due_notes
 from orders.inbox import QUOTE, SALESORDER, InboxRow
+from orders.inbox.notes import owed_on_failure
 from orders.inbox.states import FailureKind, InboxEvent, InboxState, Source
 from orders.process_bc_sales_quote import process_bc_sales_quote
 from orders.retry import ROW_RETRY_CAP, Backoff
@@ -105,6 +107,7 @@ class OrderWorker:
         # Inbox row id -> the task working on it (processing or write-back), while it runs.
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._reconcile_task: asyncio.Task[int] | None = None
+        self._notes_task: asyncio.Task[int] | None = None
         # Inbox row id -> the Sales number read while processing it, stored with its outcome.
         self.sales_numbers: dict[int, str] = {}
         # Where BC documents are stored (orders/bc_writer.py): in api mode through the process's one
@@ -170,6 +173,8 @@ class OrderWorker:
                         self._last_reconcile = loop.time()
                         # In the background: it pages through Sales and must not keep slots idle.
                         self._reconcile_task = asyncio.create_task(self.reconcile(), name="reconcile")
+                    if not self._sending_notes():
+                        self._notes_task = asyncio.create_task(self.send_notes(), name="notes")
                     if loop.time() - self._last_prune >= PRUNE_EVERY:
                         self._last_prune = loop.time()
                         await inbox.prune(self.engine, self.settings.retention_days)
@@ -187,6 +192,9 @@ class OrderWorker:
                     await sync_task
             await self._stop_tasks()
             await self.close()
+
+    def _sending_notes(self) -> bool:
+        return self._notes_task is not None and not self._notes_task.done()
 
     def _reconciling(self) -> bool:
         return self._reconcile_task is not None and not self._reconcile_task.done()
@@ -232,7 +240,10 @@ class OrderWorker:
 
     async def _stop_tasks(self) -> None:
         """On shutdown: the rows in hand stop; their leases run out and another pass takes them."""
-        tasks = [*self._tasks.values(), *([self._reconcile_task] if self._reconcile_task else [])]
+        tasks = [
+            *self._tasks.values(),
+            *(task for task in (self._reconcile_task, self._notes_task) if task is not None),
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -245,6 +256,7 @@ class OrderWorker:
         results = await asyncio.gather(*(self.process(row, setup) for row in rows))
         writebacks = await self._claim_writebacks(self.concurrency)
         await asyncio.gather(*(self.write_back(row, setup) for row in writebacks))
+        await self.send_notes()
         return len(results) + len(writebacks)
 
     async def _claim_rows(self, limit: int) -> tuple[ConnectionSetup, list[InboxRow]]:
@@ -363,7 +375,11 @@ class OrderWorker:
             log.warning("inbox row %s was taken over by another worker; left to it", row.id)
             return Result(row.id, InboxState.PROCESSING, "taken over by another worker")
         except (ConversionError, RuleFailure, BcRefused) as exc:
-            return await self._failed(row, str(exc), transient=False)
+            # BC's rules refused it: it waits for a person, and Sales hears why (orders/error_notes.py).
+            message = str(exc)
+            return await self._failed(
+                row, message, transient=False, note=owed_on_failure(setup.error_notes, message, row.note_error)
+            )
         except BcDeferred as exc:
             # BC away or throttled, or an outcome still unknown: back when BC (or the writer) says.
             return await self._failed(row, exc.message, transient=True, retry_after=exc.retry_after)
@@ -401,7 +417,14 @@ class OrderWorker:
     async def _done(self, row: InboxRow, state: str, message: str) -> Result:
         return await self._finish(row, state, message)
 
-    async def _failed(self, row: InboxRow, message: str, transient: bool, retry_after: float | None = None) -> Result:
+    async def _failed(
+        self,
+        row: InboxRow,
+        message: str,
+        transient: bool,
+        retry_after: float | None = None,
+        note: dict[str, Any] | None = None,
+    ) -> Result:
         """Rule failures wait for a person; passing ones are retried with backoff, up to the limit.
 
         When Sales said when to come back (Retry-After), the row comes back then, and the attempt
@@ -409,7 +432,7 @@ class OrderWorker:
         """
         now = inbox.utcnow()
         retry_at = None
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(note or {})
         if transient and retry_after is not None:
             retry_at = now + dt.timedelta(seconds=min(max(retry_after, 1.0), ROW_RETRY_CAP))
             values["attempts"] = max(0, row.attempts - 1)
@@ -479,6 +502,24 @@ class OrderWorker:
             base_delay=self.settings.retry_base_delay,
         )
         return ok
+
+    # -- notes in Sales ------------------------------------------------------------------------------
+    async def send_notes(self) -> int:
+        """The notes the inbox owes Sales (orders/error_notes.py); how many rows were done."""
+        try:
+            setup = await self._setup()
+            with deadline(self.settings.sales_deadline):
+                return await send_due_notes(
+                    self.engine,
+                    self.company,
+                    lambda: self.client(setup),
+                    enabled=setup.error_notes,
+                    max_attempts=self.settings.max_attempts,
+                    base_delay=self.settings.retry_base_delay,
+                )
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.warning("sending notes to Sales failed: %s: %s", type(exc).__name__, exc)
+            return 0
 
     # -- reconciliation -------------------------------------------------------------------------
     async def reconcile(self) -> int:

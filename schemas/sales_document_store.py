@@ -167,6 +167,11 @@ async def _insert_lines_and_notes(
                     "quantity_base": line.quantity_base,
                     # Only an order has outstanding quantity: a quote promises nothing yet.
                     "outstanding_qty_base": line.quantity_base if doc_type == "Order" else Decimal(0),
+                    # BC's InitOutstanding / InitQtyToShip / InitQtyToInvoice on an order line.
+                    **dict.fromkeys(
+                        ("outstanding_quantity", "qty_to_ship", "qty_to_invoice"),
+                        line.quantity if doc_type == "Order" and line.type else Decimal(0),
+                    ),
                     "unit_price": line.unit_price,
                     "line_discount_amount": line.line_discount_amount,
                     "amount": line.amount,

@@ -366,6 +366,8 @@ connection_setup = Table(
     Column("bc_ledger_entries_service", String(240), nullable=False, server_default=""),
     Column("bc_item_units_service", String(240), nullable=False, server_default=""),
     Column("bc_resources_service", String(240), nullable=False, server_default=""),
+    # Notes on the Sales order or quote when BC's rules refuse it, and when it later succeeds.
+    Column("error_notes", Boolean, nullable=False, server_default="1"),
     CheckConstraint("id = 1", name="single_row"),
     CheckConstraint("webhook_auth_mode IN ('header', 'code')", name="webhook_auth_mode"),
     CheckConstraint("bc_mode IN ('embedded', 'api')", name="bc_mode"),
@@ -387,6 +389,9 @@ setup_change = Table(
 
 DOCUMENT_TYPES = ("Quote", "Order")
 LINE_TYPES = ("", "G/L Account", "Item", "Resource")
+
+
+ADDRESS_PARTS = ("name", "address", "address_2", "city", "county", "post_code", "country_region_code", "contact")
 
 
 def _address(prefix: str) -> list[Column[str]]:
@@ -455,6 +460,10 @@ def _header_fields() -> list[Column[Any]]:
         *_address("bill_to"),
         *_address("ship_to"),
         Column("quote_no", String(20), nullable=False, server_default=""),
+        # The last posted shipment and invoice made from the document (BC's "Last Shipping No.",
+        # "Last Posting No.").
+        Column("last_shipping_no", String(20), nullable=False, server_default=""),
+        Column("last_posting_no", String(20), nullable=False, server_default=""),
         # The Sales row this document came from, and (quotes) its revision.
         Column("sales_id", Guid(), nullable=True),
         Column("sales_revision", Integer, nullable=True),
@@ -488,6 +497,14 @@ def _line_fields() -> list[Column[Any]]:
         Column("qty_per_unit_of_measure", Decimal5, nullable=False, server_default="1"),
         Column("quantity_base", Decimal5, nullable=False, server_default="0"),
         Column("outstanding_qty_base", Decimal5, nullable=False, server_default="0"),
+        # BC's posting fields (codeunit 80 "Sales-Post"), in the line's unit of measure; the base
+        # quantities follow from Qty. per Unit of Measure. A new order line has Outstanding Quantity,
+        # Qty. to Ship and Qty. to Invoice = Quantity (BC's InitOutstanding / InitQtyToShip).
+        Column("outstanding_quantity", Decimal5, nullable=False, server_default="0"),
+        Column("qty_to_ship", Decimal5, nullable=False, server_default="0"),
+        Column("quantity_shipped", Decimal5, nullable=False, server_default="0"),
+        Column("qty_to_invoice", Decimal5, nullable=False, server_default="0"),
+        Column("quantity_invoiced", Decimal5, nullable=False, server_default="0"),
         Column("unit_price", Decimal5, nullable=False, server_default="0"),
         Column("line_discount_amount", Decimal5, nullable=False, server_default="0"),
         Column("amount", Decimal5, nullable=False, server_default="0"),
@@ -580,6 +597,13 @@ order_inbox = Table(
     Column("bc_key", String(35), nullable=False, server_default=""),
     Column("bc_posted_at", UtcDateTime(), nullable=True),
     Column("bc_document_id", Guid(), nullable=True),
+    # Notes owed to the Sales record (orders/error_notes.py): "failure" (BC's message, waiting for a
+    # person), "success" (the BC document it became), "both"; "" none. `note_error`: the failure
+    # last noted on the row (a note's annotation id follows from it: sent twice, still one note).
+    Column("note_pending", String(10), nullable=False, server_default=""),
+    Column("note_error", Text, nullable=False, server_default=""),
+    Column("note_attempts", Integer, nullable=False, server_default="0"),
+    Column("note_next_at", UtcDateTime(), nullable=True),
     UniqueConstraint("company", "table_name", "sales_id", "event", "revision"),
     CheckConstraint("state IN ('received', 'processing', 'created', 'ignored', 'waiting', 'failed')", name="state"),
     Index(None, "state", "next_attempt_at"),
@@ -704,6 +728,79 @@ quote_win = Table(
     Column("order_no", String(20), nullable=False, server_default=""),
     Column("processed_at", UtcDateTime(), nullable=False),
     ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+
+# --- Posted sales invoices ("Sales Invoice Header" / "Sales Invoice Line", tables 112 / 113) ----
+
+TABLE_SALES_INVOICE_HEADER = 112
+
+sales_invoice_header = Table(
+    "sales_invoice_header",
+    metadata,
+    _company(),
+    Column("no", String(20), primary_key=True),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("order_no", String(20), nullable=False, server_default=""),
+    Column("sell_to_customer_no", String(20), nullable=False),
+    Column("bill_to_customer_no", String(20), nullable=False, server_default=""),
+    Column("posting_date", Date, nullable=False),
+    Column("document_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("shipment_date", Date, nullable=True),
+    Column("order_date", Date, nullable=True),
+    Column("your_reference", String(35), nullable=False, server_default=""),
+    Column("external_document_no", String(35), nullable=False, server_default=""),
+    Column("work_description", Text, nullable=False, server_default=""),
+    Column("currency_code", String(10), nullable=False, server_default=""),
+    Column("payment_terms_code", String(10), nullable=False, server_default=""),
+    Column("shipment_method_code", String(10), nullable=False, server_default=""),
+    Column("shipping_agent_code", String(10), nullable=False, server_default=""),
+    Column("payment_discount_pct", Decimal5, nullable=False, server_default="0"),
+    Column("invoice_discount_amount", Decimal5, nullable=False, server_default="0"),
+    Column("amount", Decimal5, nullable=False, server_default="0"),
+    Column("amount_including_vat", Decimal5, nullable=False, server_default="0"),
+    *_address("bill_to"),
+    *_address("ship_to"),
+    Column("quote_no", String(20), nullable=False, server_default=""),
+    # The Sales order the BC order came from (kept after the order and its coupling are gone).
+    Column("sales_id", Guid(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+    Index(None, "company", "order_no"),
+    Index(None, "company", "sales_id"),
+)
+
+sales_invoice_line = Table(
+    "sales_invoice_line",
+    metadata,
+    _company(),
+    Column("document_no", String(20), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("type", String(20), nullable=False, server_default=""),
+    Column("no", String(20), nullable=False, server_default=""),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("location_code", String(10), nullable=False, server_default=""),
+    Column("quantity", Decimal5, nullable=False, server_default="0"),
+    Column("unit_of_measure_code", String(10), nullable=False, server_default=""),
+    Column("qty_per_unit_of_measure", Decimal5, nullable=False, server_default="1"),
+    Column("quantity_base", Decimal5, nullable=False, server_default="0"),
+    Column("unit_price", Decimal5, nullable=False, server_default="0"),
+    Column("line_discount_amount", Decimal5, nullable=False, server_default="0"),
+    Column("inv_discount_amount", Decimal5, nullable=False, server_default="0"),
+    # BC's Amount: Line Amount less Inv. Discount Amount; no VAT is computed here (= Amount Incl.).
+    Column("amount", Decimal5, nullable=False, server_default="0"),
+    Column("amount_including_vat", Decimal5, nullable=False, server_default="0"),
+    Column("attached_to_line_no", Integer, nullable=False, server_default="0"),
+    Column("order_no", String(20), nullable=False, server_default=""),
+    Column("order_line_no", Integer, nullable=False, server_default="0"),
+    Column("shipment_no", String(20), nullable=False, server_default=""),
+    ForeignKeyConstraint(
+        ["company", "document_no"],
+        ["sales_invoice_header.company", "sales_invoice_header.no"],
+        ondelete="CASCADE",
+    ),
+    Index(None, "company", "order_no", "order_line_no"),
 )
 
 

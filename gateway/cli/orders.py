@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.cli.common import Subcommands, fail, print_json, print_table, run_with_engine, shorten, who
 from gateway.config import Settings
 from orders import inbox
-from orders.change_setup import SetupService
+from orders.change_setup import SetupService, load_connection_setup
+from orders.dataverse.webapi import DataverseError
+from orders.diff_sales_order import NoBcOrder, OrderDiff, diff_sales_order
 from orders.inbox.states import InboxState
 from orders.inbox_commands import (
     CommandError,
@@ -24,7 +28,14 @@ from orders.inbox_commands import (
     process_sales_quote_now,
     set_aside,
 )
-from orders.worker import OrderWorker
+from orders.post_sales_order import (
+    PostingNotAllowed,
+    PostingRefused,
+    post_sales_order,
+    release_sales_order,
+    reopen_sales_order,
+)
+from orders.worker import NotConfigured, OrderWorker
 from schemas import tables as t
 from schemas.migrate import current_revision, head_revision
 from schemas.types import GUID_PATTERN
@@ -37,13 +48,15 @@ def add_parsers(sub: Subcommands) -> None:
     s.add_argument("--once", action="store_true", help="one pass over what is due, then exit")
     s.set_defaults(func=cmd_worker)
 
-    _inbox_parser(
+    o = _inbox_parser(
         sub,
         "orders",
         inbox.SALESORDER,
-        "submitted Sales orders: the inbox, and 'Create in Business Central'",
+        "submitted Sales orders: the inbox, 'Create in Business Central'; release and post BC orders",
         ("create", "convert a submitted Sales order now (BC's 'Create in Business Central')"),
-    ).add_parser("reconcile", help="ask Sales for orders and quotes the inbox lacks, now")
+    )
+    o.add_parser("reconcile", help="ask Sales for orders and quotes the inbox lacks, now")
+    _posting_parsers(o)
     _inbox_parser(
         sub,
         "quotes",
@@ -51,6 +64,55 @@ def add_parsers(sub: Subcommands) -> None:
         "activated and won Sales quotes: the inbox, and 'Process in Business Central'",
         ("process", "process a Sales quote now (BC's 'Process in Business Central')"),
     )
+
+
+def _posting_parsers(o: Subcommands) -> None:
+    """release / reopen / post: BC's actions on a sales order of the embedded BC."""
+    for name, help_ in (
+        ("release", "release a BC sales order (BC's Release: Status Released, after BC's checks)"),
+        ("reopen", "reopen a released BC sales order (Status Open, so it can be changed)"),
+    ):
+        a = o.add_parser(name, help=help_)
+        a.add_argument("order_no", metavar="ORDER_NO", help="the BC sales order's No. (e.g. SO000001)")
+        a.set_defaults(func=cmd_posting)
+    a = o.add_parser(
+        "post",
+        help="post a BC sales order in the embedded BC: ship (item ledger entries of type Sale) and/or invoice "
+        "(a posted sales invoice; a completely invoiced order is deleted with its coupling)",
+    )
+    a.add_argument("order_no", metavar="ORDER_NO", help="the BC sales order's No. (e.g. SO000001)")
+    a.add_argument("--ship", action="store_true", help="ship each line's Qty. to Ship")
+    a.add_argument("--invoice", action="store_true", help="invoice each line's Qty. to Invoice (what is shipped)")
+    a.add_argument(
+        "--quantity",
+        action="append",
+        type=_line_quantity,
+        metavar="LINE=QTY",
+        help="how much of line LINE (its Line No., e.g. 10000) this posting ships or invoices; repeatable; "
+        "lines not named post what they have left",
+    )
+    a.set_defaults(func=cmd_posting)
+    a = o.add_parser(
+        "diff",
+        help="where the BC order differs from the Sales order (header, lines, quantities, prices, discounts, "
+        "amounts, status) and why: BC's rule, a change since, or a posting",
+    )
+    a.add_argument("sales_id", metavar="SALES_ORDER_ID", help="the Sales order's id (a GUID)")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    a.set_defaults(func=cmd_diff)
+
+
+def _line_quantity(text: str) -> tuple[int, Decimal]:
+    line, eq, qty = text.partition("=")
+    try:
+        if not eq:
+            raise ValueError
+        value = Decimal(qty)
+        if not value.is_finite():
+            raise ValueError
+        return int(line), value
+    except (ValueError, InvalidOperation):
+        raise argparse.ArgumentTypeError(f"'{text}' is not LINE=QTY (e.g. 10000=2)") from None
 
 
 TARGET_HELP = "an inbox row id (the ID column of 'list') or the Sales id (a GUID: all its rows)"
@@ -185,6 +247,8 @@ def print_show(data: dict[str, Any], name: str = "orders") -> None:
                 f"  write-back to Sales: {row['writeback_state']}"
                 + (f" ({row['writeback_error']})" if row.get("writeback_error") else "")
             )
+        if row.get("note_pending"):
+            print(f"  note to Sales owed: {row['note_pending']} (sent by the worker)")
         print(f"  deliveries ({row['deliveries']}):" if row["deliveries_log"] else "  deliveries: none (not a webhook)")
         for d in row["deliveries_log"]:
             print(
@@ -303,4 +367,89 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{result} inbox row(s) will be tried again.")
         return 0
     print(f"Reconciliation queued or reopened {result} inbox row(s).")
+    return 0
+
+
+def cmd_posting(args: argparse.Namespace, settings: Settings) -> int:
+    """orders release | reopen | post: BC's actions on an order of the embedded BC."""
+    sub, company = args.inbox_command, settings.company
+    today = dt.datetime.now(ZoneInfo(settings.time_zone)).date()
+
+    async def run(engine: AsyncEngine) -> Any:
+        if sub == "release":
+            return await release_sales_order(engine, company, args.order_no)
+        if sub == "reopen":
+            return await reopen_sales_order(engine, company, args.order_no)
+        quantities: dict[int, Decimal] = {}
+        for line_no, qty in args.quantity or ():
+            quantities[line_no] = qty
+        return await post_sales_order(
+            engine, company, args.order_no, ship=args.ship, invoice=args.invoice, quantities=quantities, today=today
+        )
+
+    try:
+        result = run_with_engine(settings, run)
+    except PostingRefused as exc:
+        fail(exc.message)
+    except PostingNotAllowed as exc:
+        fail(str(exc))
+    if sub in ("release", "reopen"):
+        if result.changed:
+            print(f"Sales order {result.order_no} is now {result.status}.")
+        else:
+            print(f"Sales order {result.order_no} is {result.status} already; nothing changed.")
+        if result.status == "Released":
+            print(f"Next: 'bc-gateway orders post {result.order_no} --ship' ships it.")
+        return 0
+    print(f"Posted sales order {result.order_no} on {result.posting_date}.")
+    if result.shipment_no:
+        entries = ", ".join(str(n) for n in result.entry_nos) or "none: no inventory items"
+        print(f"  Shipment {result.shipment_no}: item ledger entries {entries}.")
+    if result.invoice_no:
+        print(f"  Posted sales invoice {result.invoice_no}, amount {result.invoice_amount:.2f}.")
+    if result.order_deleted:
+        print(
+            f"  The order is completely invoiced: sales order {result.order_no} and its coupling to the Sales "
+            "order are deleted (the posted invoice keeps Order No.)."
+        )
+    elif not result.invoice_no:
+        print(f"Next: 'bc-gateway orders post {result.order_no} --invoice' invoices what was shipped.")
+    return 0
+
+
+DIFF_HEADERS = ("LINE", "FIELD", "SALES", "BC", "WHY")
+
+
+def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    """orders diff: the reconciliation report of one Sales order and its BC order."""
+    if not GUID_PATTERN.fullmatch(args.sales_id):
+        fail(f"'{args.sales_id}' is not a Sales order id (a GUID).", 2)
+
+    async def run(engine: AsyncEngine) -> OrderDiff:
+        worker = OrderWorker(engine, settings)
+        try:
+            async with engine.connect() as conn:
+                setup = await load_connection_setup(conn)
+            return await diff_sales_order(engine, settings.company, worker.client(setup), args.sales_id)
+        finally:
+            await worker.close()
+
+    try:
+        result = run_with_engine(settings, run)
+    except (NoBcOrder, NotConfigured) as exc:
+        fail(str(exc))
+    except DataverseError as exc:
+        fail(f"Dynamics 365 Sales: {exc.describe()}")
+    if args.json:
+        print_json(result.as_dict())
+        return 0
+    print(f"Sales order {result.sales_number or result.sales_id} and BC sales order {result.bc_order_no}:")
+    if result.refusal:
+        print(f"BC's rules refuse the Sales order as it is now: {result.refusal}")
+    print_table(
+        DIFF_HEADERS,
+        [(d.line, d.field, d.sales, d.bc, d.why) for d in result.differences],
+        "No differences: the BC order holds what the Sales order says. "
+        f"'bc-gateway orders post {result.bc_order_no} --ship' ships it.",
+    )
     return 0

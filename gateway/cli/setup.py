@@ -42,6 +42,8 @@ def add_parsers(sub: Subcommands) -> None:
     for d in (*FIELDS, *ACTIONS):
         if d.action:
             s.add_argument(d.flag, dest=d.name, action="store_true", help=d.help)
+        elif d.kind is FieldKind.BOOL and d.metavar == "on|off":
+            s.add_argument(d.flag, dest=d.name, type=_on_off, metavar="on|off", help=d.help)
         elif d.kind is FieldKind.BOOL:
             g = s.add_mutually_exclusive_group()
             g.add_argument(d.flag, dest=d.name, action="store_const", const=True, help=d.help)
@@ -65,6 +67,14 @@ def add_parsers(sub: Subcommands) -> None:
         help=f"map a Sales option value to a BC code; KIND is {', '.join(_MAPPINGS)}",
     )
     s.set_defaults(func=cmd_setup)
+
+
+def _on_off(text: str) -> bool:
+    if text.lower() in ("on", "yes", "true"):
+        return True
+    if text.lower() in ("off", "no", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"'{text}' is neither on nor off")
 
 
 def _flag_values(args: argparse.Namespace) -> dict[str, object]:

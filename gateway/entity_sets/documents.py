@@ -112,6 +112,12 @@ def sales_lines(company: str) -> Select[Any]:
         ln.c.document_type.label("Document_Type"),
         ln.c.document_no.label("Document_No"),
         *_line_columns(ln, base=True),
+        ln.c.location_code.label("Location_Code"),
+        ln.c.outstanding_quantity.label("Outstanding_Quantity"),
+        ln.c.qty_to_ship.label("Qty_to_Ship"),
+        ln.c.quantity_shipped.label("Quantity_Shipped"),
+        ln.c.qty_to_invoice.label("Qty_to_Invoice"),
+        ln.c.quantity_invoiced.label("Quantity_Invoiced"),
     ).where(ln.c.company == company)
 
 
@@ -181,6 +187,12 @@ SALES_LINES = EntitySet(
         Property("Document_Type", STRING, nullable=False, max_length=10),
         Property("Document_No", STRING, nullable=False, max_length=20),
         *_line_properties(base=True),
+        Property("Location_Code", STRING, nullable=False, max_length=10),
+        Property("Outstanding_Quantity", DECIMAL, nullable=False),
+        Property("Qty_to_Ship", DECIMAL, nullable=False),
+        Property("Quantity_Shipped", DECIMAL, nullable=False),
+        Property("Qty_to_Invoice", DECIMAL, nullable=False),
+        Property("Quantity_Invoiced", DECIMAL, nullable=False),
     ),
     key=("Document_Type", "Document_No", "Line_No"),
     source=sales_lines,
@@ -295,4 +307,125 @@ SALES_QUOTE_ARCHIVE_LINES = EntitySet(
     read_roles=READ_INTEGRATION,
 )
 
-ORDER_SETS = [SALES_ORDERS, SALES_LINES, SALES_INBOX, SALES_QUOTES, SALES_QUOTE_ARCHIVES, SALES_QUOTE_ARCHIVE_LINES]
+
+def posted_sales_invoices(company: str) -> Select[Any]:
+    ih = t.sales_invoice_header
+    return select(
+        ih.c.no.label("No"),
+        ih.c.order_no.label("Order_No"),
+        ih.c.sell_to_customer_no.label("Sell_to_Customer_No"),
+        ih.c.bill_to_customer_no.label("Bill_to_Customer_No"),
+        ih.c.posting_date.label("Posting_Date"),
+        ih.c.document_date.label("Document_Date"),
+        ih.c.due_date.label("Due_Date"),
+        ih.c.shipment_date.label("Shipment_Date"),
+        ih.c.your_reference.label("Your_Reference"),
+        ih.c.external_document_no.label("External_Document_No"),
+        ih.c.currency_code.label("Currency_Code"),
+        ih.c.payment_terms_code.label("Payment_Terms_Code"),
+        ih.c.shipment_method_code.label("Shipment_Method_Code"),
+        ih.c.shipping_agent_code.label("Shipping_Agent_Code"),
+        ih.c.bill_to_name.label("Bill_to_Name"),
+        ih.c.ship_to_name.label("Ship_to_Name"),
+        ih.c.invoice_discount_amount.label("Invoice_Discount_Amount"),
+        ih.c.amount.label("Amount"),
+        ih.c.amount_including_vat.label("Amount_Including_VAT"),
+        ih.c.quote_no.label("Quote_No"),
+        ih.c.system_id.label("Id"),
+        ih.c.sales_id.label("Sales_Id"),
+    ).where(ih.c.company == company)
+
+
+def posted_sales_invoice_lines(company: str) -> Select[Any]:
+    il = t.sales_invoice_line
+    return select(
+        il.c.document_no.label("Document_No"),
+        il.c.line_no.label("Line_No"),
+        il.c.type.label("Type"),
+        il.c.no.label("No"),
+        il.c.description.label("Description"),
+        il.c.location_code.label("Location_Code"),
+        il.c.quantity.label("Quantity"),
+        il.c.unit_of_measure_code.label("Unit_of_Measure_Code"),
+        il.c.quantity_base.label("Quantity_Base"),
+        il.c.unit_price.label("Unit_Price"),
+        il.c.line_discount_amount.label("Line_Discount_Amount"),
+        il.c.inv_discount_amount.label("Inv_Discount_Amount"),
+        il.c.amount.label("Amount"),
+        il.c.amount_including_vat.label("Amount_Including_VAT"),
+        il.c.attached_to_line_no.label("Attached_to_Line_No"),
+        il.c.order_no.label("Order_No"),
+        il.c.order_line_no.label("Order_Line_No"),
+        il.c.shipment_no.label("Shipment_No"),
+    ).where(il.c.company == company)
+
+
+# BC's page 143 "Posted Sales Invoices" and its lines (tables 112 / 113).
+POSTED_SALES_INVOICES = EntitySet(
+    name="PostedSalesInvoices",
+    properties=(
+        Property("No", STRING, nullable=False, max_length=20),
+        Property("Order_No", STRING, nullable=False, max_length=20),
+        Property("Sell_to_Customer_No", STRING, nullable=False, max_length=20),
+        Property("Bill_to_Customer_No", STRING, nullable=False, max_length=20),
+        Property("Posting_Date", DATE, nullable=False),
+        Property("Document_Date", DATE, nullable=False),
+        Property("Due_Date", DATE, nullable=False),
+        Property("Shipment_Date", DATE),
+        Property("Your_Reference", STRING, nullable=False, max_length=35),
+        Property("External_Document_No", STRING, nullable=False, max_length=35),
+        Property("Currency_Code", STRING, nullable=False, max_length=10),
+        Property("Payment_Terms_Code", STRING, nullable=False, max_length=10),
+        Property("Shipment_Method_Code", STRING, nullable=False, max_length=10),
+        Property("Shipping_Agent_Code", STRING, nullable=False, max_length=10),
+        Property("Bill_to_Name", STRING, nullable=False, max_length=100),
+        Property("Ship_to_Name", STRING, nullable=False, max_length=100),
+        Property("Invoice_Discount_Amount", DECIMAL, nullable=False),
+        Property("Amount", DECIMAL, nullable=False),
+        Property("Amount_Including_VAT", DECIMAL, nullable=False),
+        Property("Quote_No", STRING, nullable=False, max_length=20),
+        Property("Id", GUID, nullable=False),
+        Property("Sales_Id", GUID),
+    ),
+    key=("No",),
+    source=posted_sales_invoices,
+    read_roles=READ_INTEGRATION,
+)
+
+POSTED_SALES_INVOICE_LINES = EntitySet(
+    name="PostedSalesInvoiceLines",
+    properties=(
+        Property("Document_No", STRING, nullable=False, max_length=20),
+        Property("Line_No", INT32, nullable=False),
+        Property("Type", STRING, nullable=False, max_length=20),
+        Property("No", STRING, nullable=False, max_length=20),
+        Property("Description", STRING, nullable=False, max_length=100),
+        Property("Location_Code", STRING, nullable=False, max_length=10),
+        Property("Quantity", DECIMAL, nullable=False),
+        Property("Unit_of_Measure_Code", STRING, nullable=False, max_length=10),
+        Property("Quantity_Base", DECIMAL, nullable=False),
+        Property("Unit_Price", DECIMAL, nullable=False),
+        Property("Line_Discount_Amount", DECIMAL, nullable=False),
+        Property("Inv_Discount_Amount", DECIMAL, nullable=False),
+        Property("Amount", DECIMAL, nullable=False),
+        Property("Amount_Including_VAT", DECIMAL, nullable=False),
+        Property("Attached_to_Line_No", INT32, nullable=False),
+        Property("Order_No", STRING, nullable=False, max_length=20),
+        Property("Order_Line_No", INT32, nullable=False),
+        Property("Shipment_No", STRING, nullable=False, max_length=20),
+    ),
+    key=("Document_No", "Line_No"),
+    source=posted_sales_invoice_lines,
+    read_roles=READ_INTEGRATION,
+)
+
+ORDER_SETS = [
+    SALES_ORDERS,
+    SALES_LINES,
+    SALES_INBOX,
+    SALES_QUOTES,
+    SALES_QUOTE_ARCHIVES,
+    SALES_QUOTE_ARCHIVE_LINES,
+    POSTED_SALES_INVOICES,
+    POSTED_SALES_INVOICE_LINES,
+]

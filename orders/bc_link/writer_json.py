@@ -296,6 +296,7 @@ def mirror_lines(
                 "quantity_base": round_quantity(quantity * per),
                 # Only an order has outstanding quantity: a quote promises nothing yet.
                 "outstanding_qty_base": round_quantity(outstanding * per) if document_type == "Order" else ZERO,
+                **_posting_quantities(bc_line, outstanding, document_type == "Order" and bool(line_type)),
                 "unit_price": _dec(bc_line.get("unitPrice")),
                 "line_discount_amount": _dec(bc_line.get("discountAmount")),
                 "amount": _dec(bc_line.get("amountExcludingTax")),
@@ -304,3 +305,16 @@ def mirror_lines(
             }
         )
     return out
+
+
+def _posting_quantities(bc_line: Mapping[str, Any], outstanding: Decimal, order: bool) -> dict[str, Decimal]:
+    """An order line's posting fields as BC's API shows them (a quote's stay 0)."""
+    if not order:
+        return {}
+    return {
+        "outstanding_quantity": outstanding,
+        "quantity_shipped": _dec(bc_line.get("shippedQuantity")),
+        "quantity_invoiced": _dec(bc_line.get("invoicedQuantity")),
+        "qty_to_ship": _dec(bc_line.get("shipQuantity")),
+        "qty_to_invoice": _dec(bc_line.get("invoiceQuantity")),
+    }

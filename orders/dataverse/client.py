@@ -87,11 +87,17 @@ class DataverseClient(WebApiSession):
         a row that is not there (it answers 404: DataverseNotFound)."""
         await self.request("PATCH", f"{entity_set}({checked_guid(row_id)})", body=body, headers={"If-Match": "*"})
 
-    async def create_note(self, entity_set: str, row_id: str, subject: str, text: str) -> str | None:
+    async def create_note(
+        self, entity_set: str, row_id: str, subject: str, text: str, annotation_id: str | None = None
+    ) -> str | None:
         """POST a note on a row's timeline; returns the new annotation id. A POST is not repeated
         after a timeout or a dropped connection (it may have been carried out): that raises
         DataverseUnavailable and the caller decides. ``entity_set``: salesorders, quotes, accounts
-        or contacts (the note's navigation property is named after the table)."""
+        or contacts (the note's navigation property is named after the table).
+
+        ``annotation_id``: the note's id, chosen by the caller. Dataverse refuses a second row with
+        that id (412, 0x80040237, DuplicateRecord), so such a
+        POST may be repeated: it makes one note at most."""
         logical = _NOTE_TARGETS.get(entity_set)
         if logical is None:
             raise ValueError(f"notes on {entity_set!r} are not supported")
@@ -100,7 +106,11 @@ class DataverseClient(WebApiSession):
             "notetext": text,
             f"objectid_{logical}@odata.bind": f"/{entity_set}({checked_guid(row_id)})",
         }
-        _status, headers, _data = await self.request("POST", "annotations", body=body, idempotent=False)
+        if annotation_id is not None:
+            body["annotationid"] = checked_guid(annotation_id)
+        _status, headers, _data = await self.request(
+            "POST", "annotations", body=body, idempotent=annotation_id is not None
+        )
         match = re.search(r"\(([0-9a-fA-F-]{36})\)", headers.get("OData-EntityId", ""))
         return match.group(1).lower() if match else None
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orders.inbox.notes import owed_on_success
 from orders.inbox.rows import InboxRow, utcnow
 from orders.inbox.states import InboxState, WritebackState
 from orders.retry import ROW_RETRY_CAP, Backoff
@@ -132,11 +133,18 @@ async def finish(
     that delivery may say otherwise.
     """
     now = utcnow()
-    redelivered = (await conn.execute(select(inbox.c.redelivered).where(owned(row_id, owner)))).scalar_one_or_none()
-    if redelivered is None:
+    current = (
+        await conn.execute(
+            select(inbox.c.redelivered, inbox.c.note_error, inbox.c.note_pending).where(owned(row_id, owner))
+        )
+    ).first()
+    if current is None:
         return False
-    if redelivered and state == InboxState.IGNORED and not values.get("document_no"):
+    if current.redelivered and state == InboxState.IGNORED and not values.get("document_no"):
         state, error = InboxState.RECEIVED, ""
+    if state == InboxState.CREATED:
+        # Sales was told of a failure: it is told of the success too (orders/error_notes.py).
+        values = {**owed_on_success(current.note_error, current.note_pending), **values}
     result = await conn.execute(
         update(inbox)
         .where(owned(row_id, owner))

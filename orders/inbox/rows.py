@@ -65,6 +65,8 @@ class InboxRow:
 
     bc_key: str  # api mode: our key in the BC document's externalDocumentNumber
     bc_document_id: str | None  # api mode: BC's id of the document, once BC answered
+    note_pending: str  # notes owed to the Sales record (orders/inbox/notes.py); "" none
+    note_error: str  # the failure last noted on the Sales record
 
     @property
     def label(self) -> str:

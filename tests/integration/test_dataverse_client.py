@@ -103,6 +103,17 @@ async def test_create_note(sim: SalesSimulator, client: DataverseClient) -> None
         await client.create_note("opportunities", ids["order"], "x", "y")
 
 
+async def test_a_note_with_a_chosen_id_is_created_once(sim: SalesSimulator, client: DataverseClient) -> None:
+    ids = await order_with_everything(sim)
+    chosen = "0b0c0d0e-0000-4000-8000-000000000001"
+    assert await client.create_note("salesorders", ids["order"], "BC", "first", annotation_id=chosen) == chosen
+    with pytest.raises(DataverseError) as caught:
+        await client.create_note("salesorders", ids["order"], "BC", "again", annotation_id=chosen)
+    assert (caught.value.status, caught.value.code) == (412, "0x80040237")
+    assert sim.row("annotations", chosen)["notetext"] == "first"
+    assert sim.api_requests("POST")[-1].body["annotationid"] == chosen
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 

@@ -94,7 +94,8 @@ def test_definitions_are_complete_and_flags_unique() -> None:
     assert len(flags) == len(set(flags))
     for d in (*FIELDS, *ACTIONS):
         assert d.caption and d.help and d.question
-        assert (d.off_flag != "") == (d.kind is FieldKind.BOOL and not d.action)
+        # A switch has an off flag, or takes on|off (--error-notes on|off).
+        assert (d.off_flag != "" or d.metavar == "on|off") == (d.kind is FieldKind.BOOL and not d.action)
     assert [d.name for d in ACTIONS] == ["reset_odata_url", "rotate_webhook_secret"]
     assert [d.name for d in FIELDS if d.secret] == ["dataverse_client_secret", "bc_client_secret", "bc_access_key"]
 
