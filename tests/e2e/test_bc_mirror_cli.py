@@ -4,6 +4,7 @@ On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,9 @@ async def test_mirror_once_status_and_reconcile(
     async with engine.connect() as conn:
         assert await conn.scalar(select(t.customer.c.name).where(t.customer.c.no == "99999")) is None
     code, out, _err = await cli(settings, "mirror", "status")
-    assert "last reconciliation: 0 s ago; drift repaired: " in out and "drift repaired: none" not in out
+    # How long ago depends on the machine's speed; that it ran and what it repaired does not.
+    assert re.search(r"last reconciliation: \d+ s ago; drift repaired: ", out), out
+    assert "drift repaired: none" not in out
     code, out, err = await cli(settings, "mirror", "reconcile", "--quiet")
     assert code == 0 and out.splitlines()[-1] == "No drift: the mirror equals Business Central.", out + err
 
