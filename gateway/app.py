@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import cache_invalidation as availability
 from gateway.admin_api import add_admin_routes
-from gateway.auth import PRINCIPAL, Authenticator
+from gateway.auth import PRINCIPAL, Authenticator, Limit, Lockout
 from gateway.bc_webhook import add_bc_webhook_routes
 from gateway.change_feed import ChangeFeed
 from gateway.config import Settings
@@ -142,7 +142,13 @@ class Gateway:
                 "run 'bc-gateway db upgrade' (or 'bc-gateway init')."
             )
         self.users = UserService(engine)
-        self.auth = Authenticator(self.users, self.settings.auth_cache_ttl)
+        s = self.settings
+        limits = {
+            "user": Limit(s.lockout_failures, s.lockout_window),
+            "addr": Limit(s.lockout_address_failures, s.lockout_window),
+            "hook": Limit(s.webhook_failures, s.lockout_window),
+        }
+        self.auth = Authenticator(self.users, s.auth_cache_ttl, Lockout(limits, engine=engine))
         await self.reload_setup()
         await self.reload_companies()
         self.feed = ChangeFeed(engine, self.settings.change_poll_interval)

@@ -27,6 +27,7 @@ import pytest
 from multidict import CIMultiDict
 
 from gateway.app import create_app
+from gateway.auth import ADDRESS_FAILURES
 from gateway.config import Settings
 from schemas.demo_company import ITEMS, product_id
 from tests.support.helpers import Api, basic, q
@@ -45,7 +46,6 @@ ATHENS = product_id("1896-S")
 TRUST_NGINX = ("127.0.0.1",)
 # Clients nginx sees on loopback (Linux routes all of 127.0.0.0/8 to lo).
 CLIENT_A, CLIENT_B = "127.0.0.2", "127.0.0.3"
-LOCKOUT_FAILURES = 10  # gateway/auth.py: an address is locked out after this many failures
 
 
 @pytest.fixture
@@ -195,8 +195,8 @@ async def test_lockout_counts_the_client_nginx_saw(
     user, key = demo["user"], demo["key"]
     async with ViaNginx(nginx, user, key, CLIENT_A) as a, ViaNginx(nginx, user, key, CLIENT_B) as b:
         # What client A writes into X-Forwarded-For itself is not believed: it is not a trusted proxy.
-        await fail_sign_ins(a, LOCKOUT_FAILURES, headers={"X-Forwarded-For": "203.0.113.5"})
-        assert failed_sign_in_addresses(caplog) == [CLIENT_A] * LOCKOUT_FAILURES
+        await fail_sign_ins(a, ADDRESS_FAILURES, headers={"X-Forwarded-For": "203.0.113.5"})
+        assert failed_sign_in_addresses(caplog) == [CLIENT_A] * ADDRESS_FAILURES
         status, headers, _body = await a.get(PIA)
         assert status == 429 and int(headers["Retry-After"]) > 0
         status, _h, _body = await b.get(PIA)
@@ -231,7 +231,7 @@ async def test_without_trust_forwarded_headers_are_ignored(
         assert status == 200
         # X-Forwarded-Proto https is not believed; the Host nginx passes on is the request's own.
         assert body["@odata.context"].startswith("http://bc.example.com/ODataV4/$metadata#")
-        await fail_sign_ins(a, LOCKOUT_FAILURES)
+        await fail_sign_ins(a, ADDRESS_FAILURES)
         assert set(failed_sign_in_addresses(caplog)) == {"127.0.0.1"}
         # Every client is nginx to the gateway: B is locked out with A. Hence BCGW_TRUSTED_PROXIES.
         status, _h, _body = await b.get(PIA)
