@@ -90,7 +90,11 @@ def wait_for(failures: Sequence[float], limit: Limit, now: float) -> float:
 
 
 def user_at(user_name: str, address: str) -> str:
-    return f"user:{name_key(user_name)}@{address}"
+    """The subject of one user name at one address. The name is hashed: what a client sends as a
+    user name (a key pasted there, NUL, anything) is stored in the database, and must be neither
+    readable nor refused by it."""
+    digest = hashlib.sha256(name_key(user_name).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"user:{digest}@{address}"
 
 
 class Lockout:

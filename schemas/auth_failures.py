@@ -19,7 +19,8 @@ MAX_SUBJECT = 200
 
 
 def _subject(text: str) -> str:
-    return text[:MAX_SUBJECT]
+    # What a client controls (its address as a proxy wrote it) must not make the database refuse it.
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:MAX_SUBJECT]
 
 
 async def record_failures(engine: AsyncEngine, subjects: Sequence[str], at: float, forget_before: float) -> None:
