@@ -33,6 +33,7 @@ from schemas.demo_company import ITEMS, product_id
 from tests.support.helpers import Api, basic, q
 from tests.support.nginx import (
     EXTERNAL,
+    EXTERNAL_HOST,
     NGINX_DIR,
     Nginx,
     ViaNginx,
@@ -75,7 +76,9 @@ def serve_gateway(settings: Settings, engine: Any, demo: dict[str, Any], aiohttp
     """`gateway_server` (tests/support/server_fixtures.py) with a chosen BCGW_TRUSTED_PROXIES."""
 
     async def start(trusted: tuple[str, ...]) -> Any:
-        app = create_app(dataclasses.replace(settings, trusted_proxies=trusted), engine=engine, worker=False)
+        # The Host nginx passes on is the external name: the operator allows it (BCGW_ALLOWED_HOSTS).
+        changed = dataclasses.replace(settings, trusted_proxies=trusted, allowed_hosts=(EXTERNAL_HOST, "127.0.0.1"))
+        app = create_app(changed, engine=engine, worker=False)
         return await aiohttp_server(app)
 
     return start
@@ -167,6 +170,30 @@ async def test_next_link_carries_external_url_and_works_through_nginx(stack: Any
                 assert url.startswith(EXTERNAL + "/ODataV4/ItemAvailability?") and "$skiptoken=" in url
             pages += 1
     assert pages == math.ceil(len(ITEMS) / 5)
+    assert seen == sorted(no for no, *_ in ITEMS)
+
+
+@pytest.mark.nginx
+async def test_links_keep_a_port_other_than_443(stack: Any, demo: dict[str, Any]) -> None:
+    """Clients reach nginx on its (random, not 443) port and say so in Host: the links keep it."""
+    _server, nginx = await stack()
+    external = f"https://{EXTERNAL_HOST}:{nginx.port}"
+    url = "/ODataV4/ItemAvailability?$select=No&$orderby=No"
+    seen: list[str] = []
+    async with ViaNginx(nginx, demo["user"], demo["key"]) as via:
+        host = {"Host": f"{EXTERNAL_HOST}:{nginx.port}"}
+        while url:
+            status, _h, body = await via.get(url, headers={"Prefer": "odata.maxpagesize=7", **host})
+            assert status == 200, body
+            assert body["@odata.context"] == external + "/ODataV4/$metadata#ItemAvailability(No)"
+            seen += [r["No"] for r in body["value"]]
+            url = body.get("@odata.nextLink")
+            if url:
+                assert url.startswith(external + "/ODataV4/ItemAvailability?"), url
+                url = url[len(external) :]  # where DNS would send it: this nginx
+        # A Host nobody configured is refused, with an OData error, not used for links.
+        status, _h, body = await via.get("/ODataV4/ItemAvailability", headers={"Host": "evil.example:8443"})
+        assert status == 400 and body["error"]["code"] == "BadRequest_InvalidHost"
     assert seen == sorted(no for no, *_ in ITEMS)
 
 
