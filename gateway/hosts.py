@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from gateway.config import Settings
 from gateway.odata.errors import bad_request
@@ -62,7 +63,7 @@ def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def host_middleware(settings: Settings) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def host_middleware(settings: Settings) -> Middleware:
     allowed = allowed_hosts(settings)
 
     @web.middleware
