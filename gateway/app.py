@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import cache_invalidation as availability
 from gateway.admin_api import add_admin_routes
-from gateway.auth import PRINCIPAL, Authenticator
+from gateway.auth import PRINCIPAL, Authenticator, Limit, Lockout
 from gateway.bc_webhook import add_bc_webhook_routes
 from gateway.change_feed import ChangeFeed
 from gateway.config import Settings
 from gateway.dataverse_webhook import add_webhook_routes
 from gateway.entity_sets import ALL_SETS, AVAILABILITY
 from gateway.health import add_health_routes
+from gateway.hosts import host_middleware
 from gateway.metrics import Metrics
 from gateway.odata.answer_cache import ResponseCache
 from gateway.odata.edm import EntitySet, Registry
@@ -142,7 +143,13 @@ class Gateway:
                 "run 'bc-gateway db upgrade' (or 'bc-gateway init')."
             )
         self.users = UserService(engine)
-        self.auth = Authenticator(self.users, self.settings.auth_cache_ttl)
+        s = self.settings
+        limits = {
+            "user": Limit(s.lockout_failures, s.lockout_window),
+            "addr": Limit(s.lockout_address_failures, s.lockout_window),
+            "hook": Limit(s.webhook_failures, s.lockout_window),
+        }
+        self.auth = Authenticator(self.users, s.auth_cache_ttl, Lockout(limits, engine=engine))
         await self.reload_setup()
         await self.reload_companies()
         self.feed = ChangeFeed(engine, self.settings.change_poll_interval)
@@ -267,7 +274,7 @@ def _is_v3(request: web.Request) -> bool:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(OPEN_PREFIXES):
+    if request.path == "/" or request.path.startswith(OPEN_PREFIXES):  # `/` only says where things are
         return await handler(request)
     gateway = request.app[GATEWAY]
     try:
@@ -319,7 +326,7 @@ def create_app(
     real BC in this process when the setup is in api mode."""
     gateway = Gateway(settings, engine, worker, mirror)
     app = web.Application(
-        middlewares=[error_middleware, gateway.metrics.middleware, auth_middleware],
+        middlewares=[host_middleware(settings), error_middleware, gateway.metrics.middleware, auth_middleware],
         client_max_size=1024 * 1024,
         # A $filter with hundreds of CRM_IDs makes a long request line (aiohttp's default: 8190).
         handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": 16384},
@@ -340,8 +347,21 @@ def create_app(
     add_webhook_routes(app, GATEWAY)
     add_bc_webhook_routes(app, GATEWAY)
     add_health_routes(app, GATEWAY)
+    app.router.add_get("/", _root)
     gateway.metrics.add_route(app, _metrics_allowed, gateway.refresh_metrics)
     return app
+
+
+async def _root(_request: web.Request) -> web.Response:
+    """`GET /`: where things are, for a person trying the URL (not a bare 404)."""
+    body = {
+        "service": "Business Central gateway",
+        "odata_v4": "/ODataV4/",
+        "odata_v3": "/OData/",
+        "health": "/health",
+        "note": "OData needs HTTP Basic: a web service user name and its access key.",
+    }
+    return web.json_response(body)
 
 
 def _metrics_allowed(request: web.Request) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -42,6 +43,15 @@ class Settings:
     # How often a gateway process reads the change feed (other processes' writes).
     change_poll_interval: float = 0.25
     auth_cache_ttl: float = 10.0
+    # The lockout (gateway/auth.py): failed sign-ins allowed per user at one address, and per
+    # address across user names, and wrong webhook secrets per address, in lockout_window seconds.
+    lockout_failures: int = 10
+    lockout_address_failures: int = 30
+    webhook_failures: int = 10
+    lockout_window: float = 300.0
+    # Host names (with :port where not 80/443) that absolute URLs may be built from when there is
+    # no public URL; empty: the loopback names, or the public URL's host when it is set.
+    allowed_hosts: tuple[str, ...] = ()
     # Order processing (issue: sales order processing).
     reconcile_interval: int = 1800
     worker_poll_interval: float = 1.0
@@ -217,6 +227,25 @@ def _proxies(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_HOST_ENTRY = re.compile(
+    r"(?:(?:\*\.)?[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    """Host names, each optionally with :port ('bc.example.com', 'bc.example.com:8443', '*.example.com')."""
+    out = []
+    for part in text.split(","):
+        host = part.strip().lower()
+        if not host:
+            continue
+        m = _HOST_ENTRY.fullmatch(host)
+        if m is None or (m.group("port") and not 1 <= int(m.group("port")) <= 65535):
+            raise ValueError(f"'{part.strip()}' is not a host name with an optional :port")
+        out.append(host)
+    return tuple(out)
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _database_url,
     "company": _company,
@@ -229,6 +258,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "trusted_proxies": _proxies,
     "change_poll_interval": _positive_float,
     "auth_cache_ttl": _non_negative_float,
+    "lockout_failures": _positive_int,
+    "lockout_address_failures": _positive_int,
+    "webhook_failures": _positive_int,
+    "lockout_window": _positive_float,
+    "allowed_hosts": _hosts,
     "reconcile_interval": _non_negative_int,
     "worker_poll_interval": _positive_float,
     "max_attempts": _positive_int,

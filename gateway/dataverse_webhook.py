@@ -17,7 +17,14 @@ import orjson
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.odata.errors import ODataError, bad_request, forbidden, service_unavailable, unauthorized
+from gateway.odata.errors import (
+    ODataError,
+    bad_request,
+    forbidden,
+    service_unavailable,
+    too_many_requests,
+    unauthorized,
+)
 from orders.change_setup import load_connection_setup
 from orders.dataverse.webhook_context import ContextError, classify, parse_context
 from orders.inbox import QUOTE, SALESORDER, Delivery, record_delivery
@@ -51,14 +58,31 @@ def _secret_from_request(request: web.Request, setup: ConnectionSetup) -> str | 
 async def _authenticate(request: web.Request, gateway: Any, setup: ConnectionSetup) -> str:
     """Who delivers: 'webhook secret' or the Basic user's name; raises 401/403 otherwise."""
     if request.headers.get("Authorization", "").lower().startswith("basic "):
-        principal = await gateway.auth.authenticate(request, lock_user=False)
+        principal = await gateway.auth.authenticate(request)
         if INTEGRATION not in principal.user.roles:
             raise forbidden("Delivering webhooks needs the role INTEGRATION (Integration User).")
         return principal.user.user_name
+    # Guessing the secret is throttled per client address: after BCGW_WEBHOOK_FAILURES wrong
+    # secrets in the window that address gets 429 (before any check), other addresses carry on.
+    lockout = gateway.auth.lockout
+    subject = "hook:" + (request.remote or "unknown")
+    try:
+        wait = await lockout.retry_after(subject)
+    except SQLAlchemyError as exc:
+        log.error("webhook: cannot check failed deliveries: %s", type(exc).__name__)
+        raise service_unavailable("The database is not available; try again.", 10) from None
+    if wait:
+        log.warning("webhook refused (too many wrong secrets): address=%s retry_after=%s", request.remote, wait)
+        raise too_many_requests(wait, "Too many deliveries with wrong credentials; try again after Retry-After.")
     given = _secret_from_request(request, setup)
     # Always one hash and one constant-time compare, whether or not a secret was given or set.
     ok = secret_matches(given or "", setup.webhook_secret_salt, setup.webhook_secret_hash)
     if not ok or not given:
+        try:
+            await lockout.fail(subject)
+        except SQLAlchemyError as exc:
+            log.error("webhook: cannot record a failed delivery: %s", type(exc).__name__)
+            raise service_unavailable("The database is not available; try again.", 10) from None
         log.warning(
             "webhook refused: address=%s reason=%s",
             request.remote,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -1049,4 +1050,15 @@ crm_synch_status = Table(
     Column("company", String(30), primary_key=True),
     Column("item_availability_synch_time", UtcDateTime(), nullable=True),
     ForeignKeyConstraint(["company"], ["company.name"]),
+# Failed sign-ins and webhook secrets, per subject (a client address, a user at an address), shared
+# by every gateway process: the lockout counts them in a sliding window (gateway/auth.py). Times are
+# seconds since the epoch; rows older than the window are deleted as new ones come.
+auth_failure = Table(
+    "auth_failure",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(200), nullable=False),
+    Column("failed_at", Float(), nullable=False),
+    Index(None, "subject", "failed_at"),
+    Index(None, "failed_at"),
 )

@@ -107,6 +107,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from gateway.app import GATEWAY, SchemaNotReady, create_app
+    from gateway.hosts import allowed_hosts
     from gateway.logs import RedactingAccessLogger
 
     if args.demo:
@@ -136,6 +137,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         where = f"listening on {local}" + (f", public URL {public}" if public else "")
         print(f"Business Central gateway serving company {settings.company}: {where}", flush=True)
         print(f"  OData V4: {base}/ODataV4/   OData V3: {base}/OData/   health: {base}/health", flush=True)
+        print(f"  accepted Host names: {', '.join(allowed_hosts(settings))} (BCGW_ALLOWED_HOSTS)", flush=True)
         if demo_key:
             url = f"{base}/ODataV4/Company('{settings.company}')/ProductItemAvailability"
             print(f"  demo user: {DEMO_USER}   demo key (shown once): {demo_key}", flush=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from odata_query import ast
@@ -33,29 +33,67 @@ from sqlalchemy import (
     or_,
     true,
 )
-from sqlalchemy.types import Date, Integer, String
+from sqlalchemy.types import BigInteger, Date, Integer, Numeric, String
 
 from gateway.odata import edm
 from gateway.odata.errors import not_implemented
 from gateway.odata.filter_text import parse
-from gateway.odata.filter_types import EDM_NAME, FUNCTIONS, KIND, LITERAL_KIND, OP_NAME, invalid, is_decimal, is_integer
+from gateway.odata.filter_types import (
+    EDM_NAME,
+    FUNCTIONS,
+    KIND,
+    LITERAL_KIND,
+    OP_NAME,
+    chain_terms,
+    invalid,
+    is_decimal,
+    is_integer,
+)
 from gateway.odata.sqlfuncs import (
     odata_ceiling,
     odata_decimal,
+    odata_exact,
     odata_floor,
+    odata_intdiv,
     odata_lower,
     odata_position,
+    odata_substring,
     odata_upper,
 )
+
+# Business Central's decimals are .NET's: at most this in magnitude, 28 decimal places.
+MAX_DECIMAL = Decimal("79228162514264337593543950335")
+_DECIMAL_PLACES = Decimal(1).scaleb(-28)
+
+
+def decimal_value(node: ast.Float) -> Decimal:
+    """A decimal literal as BC reads one: beyond Edm.Decimal's range a 400 (on SQLite and
+    PostgreSQL alike, which would otherwise overflow differently), rounded to 28 places."""
+    try:
+        value = Decimal(node.val)
+    except ArithmeticError:
+        raise invalid(f"'{node.val}' is not a valid number.") from None
+    if not value.is_finite() or abs(value) > MAX_DECIMAL:
+        raise invalid(
+            f"The number {node.val} is outside the range of Edm.Decimal (at most {MAX_DECIMAL} either side of 0)."
+        )
+    if value.as_tuple().exponent < -28:  # type: ignore[operator]
+        value = value.quantize(_DECIMAL_PLACES, context=Context(prec=60))
+    return value
+
+
+def _exact(expr: Any) -> Any:
+    return odata_exact(expr, type_=expr.type) if is_integer(expr) else expr
 
 
 class FilterCompiler(AstToSqlAlchemyCoreVisitor):
     """AST -> SQLAlchemy where clause over the columns of one entity set."""
 
-    def __init__(self, entity_set: edm.EntitySet, columns: Mapping[str, ColumnElement[Any]]) -> None:
+    def __init__(self, entity_set: edm.EntitySet, columns: Mapping[str, ColumnElement[Any]], text: str = "") -> None:
         super().__init__(None)  # type: ignore[arg-type]  # we resolve identifiers ourselves
         self.entity_set = entity_set
         self.columns = columns
+        self.text = text  # the $filter as sent, for positions in messages
 
     # kinds ----------------------------------------------------------------------------
     def kind(self, node: ast._Node) -> str:
@@ -121,11 +159,13 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
     def visit_Integer(self, node: ast.Integer) -> Any:
         value = node.py_val
         if not -(2**63) <= value < 2**63:
-            raise invalid(f"The number {node.val} is too large.")
+            raise invalid(
+                f"The number {node.val} is outside the range of Edm.Int64 (at most {2**63 - 1} either side of 0)."
+            )
         return literal(value)
 
     def visit_Float(self, node: ast.Float) -> Any:
-        return literal(Decimal(node.val))
+        return literal(decimal_value(node), type_=Numeric())
 
     def visit_GUID(self, node: ast.GUID) -> Any:
         return literal(edm.normalise_guid(node.val))
@@ -133,6 +173,16 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
     def visit_DateTime(self, node: ast.DateTime) -> Any:
         value = self._datetime(node)
         return literal(value)
+
+    def visit_Date(self, node: ast.Date) -> Any:
+        return literal(self._date(node))
+
+    @staticmethod
+    def _date(node: ast.Date) -> dt.date:
+        try:
+            return node.py_val
+        except ValueError:
+            raise invalid(f"'{node.val}' is not a valid date (Edm.Date).") from None
 
     def visit_Time(self, node: ast.Time) -> Any:
         raise invalid("Edm.TimeOfDay values cannot be used here.")
@@ -166,17 +216,21 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
                     return literal(self._datetime(node).date(), type_=col.type)
                 return literal(self._datetime(node), type_=col.type)
             if isinstance(node, ast.Date):
-                return literal(node.py_val, type_=col.type)
+                return literal(self._date(node), type_=col.type)
             if isinstance(node, ast.String) and self.kind(other) == "guid":
                 return literal(edm.normalise_guid(node.py_val), type_=col.type)
             if isinstance(node, ast.GUID):
                 # The canonical text, not a uuid.UUID: the column under a Guid property may be plain text.
                 return literal(edm.normalise_guid(node.val), type_=col.type)
             if isinstance(node, ast.Float):
-                return literal(Decimal(node.val), type_=col.type)
+                # As a decimal even against an integer column (`Line_No eq 1.5`): SQLite's driver
+                # cannot bind a Decimal as an integer.
+                return literal(decimal_value(node), type_=Numeric())
             if isinstance(node, ast.Integer):
                 self.visit(node)  # range check
-                return literal(node.py_val, type_=col.type)
+                # 64 bits against an Edm.Int32 column (asyncpg cannot send 2147483648 as int4), and an
+                # unbounded NUMERIC against a NUMERIC(20, 5) one (PostgreSQL would cast and overflow).
+                return literal(node.py_val, type_=BigInteger() if is_integer(col) else Numeric())
             return literal(node.py_val, type_=col.type)
         return self.visit(node)
 
@@ -205,9 +259,44 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
                 except ValueError:
                     raise invalid(f"'{b.py_val}' is not a valid Edm.Guid value.") from None
                 return
+        left_text, right_text = self._shown(left), self._shown(right)
+        where = self._position(f"{left_text} {name} {right_text}")
         raise invalid(
-            f"The operator '{name}' is not defined for the types {EDM_NAME.get(lk, lk)} and {EDM_NAME.get(rk, rk)}."
+            f"Cannot compare {left_text} ({self._type_name(left)}) with {right_text} ({self._type_name(right)})"
+            f"{where}: the operator '{name}' compares values of the same type."
+            + (" Numbers are written without quotes." if lk == "number" and rk == "string" else "")
         )
+
+    def _type_name(self, node: ast._Node) -> str:
+        """The EDM type of an operand, as $metadata names it where there is one."""
+        if isinstance(node, ast.Identifier):
+            return self._prop(node).type
+        if isinstance(node, ast.Integer):
+            return edm.INT32 if -(2**31) <= node.py_val < 2**31 else edm.INT64
+        if isinstance(node, ast.Float):
+            return edm.DECIMAL
+        kind = self.kind(node)
+        return EDM_NAME.get(kind, kind)
+
+    @staticmethod
+    def _shown(node: ast._Node) -> str:
+        """An operand as it reads in a $filter (a property, a literal), else 'the expression'."""
+        if isinstance(node, ast.Identifier):
+            return node.full_name()
+        if isinstance(node, ast.String):
+            return "'" + node.py_val.replace("'", "''") + "'"
+        if isinstance(node, ast.Boolean | ast.Null):
+            return str(node.val).lower() if not isinstance(node, ast.Null) else "null"
+        if isinstance(node, ast._Literal):
+            return str(getattr(node, "val", ""))
+        return "the expression"
+
+    def _position(self, snippet: str) -> str:
+        """' at position N' when the snippet is found once in the text as sent (1-based)."""
+        at = self.text.find(snippet) if self.text else -1
+        if at < 0 or self.text.find(snippet, at + 1) >= 0:
+            return ""
+        return f" at position {at + 1}"
 
     def visit_Compare(self, node: ast.Compare) -> Any:
         if isinstance(node.comparator, ast.In):
@@ -240,21 +329,29 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
             # PostgreSQL refuses this and SQLite answers NULL: refuse it the same way on both.
             raise invalid("Division by zero in $filter.")
         left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Div | ast.Mod):
+            # A divisor that comes out 0 on a row: NULL (no match) on both databases, where
+            # PostgreSQL would fail the whole query and SQLite answer NULL.
+            right = func.nullif(right, 0, type_=right.type)
         if isinstance(node.op, ast.Div) and (is_decimal(left) or is_decimal(right)):
             # Edm.Decimal division is exact; only integers divide as integers (OData's div).
             left, right = odata_decimal(left), odata_decimal(right)
         elif isinstance(node.op, ast.Div) and is_integer(left) and is_integer(right):
-            # SQLAlchemy's '/' is true division; '//' on integers is the databases' own integer
-            # division, which truncates toward zero on both.
-            return operator.floordiv(left, right)
+            # Truncated toward zero on both databases, without PostgreSQL's bigint overflow.
+            return odata_intdiv(left, right)
+        elif isinstance(node.op, ast.Add | ast.Sub | ast.Mult):
+            left, right = _exact(left), _exact(right)
         return self.visit(node.op)(left, right)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
-        for side in (node.left, node.right):
+        # `a or b or c ...` is one level, however long: the chain is walked without recursion
+        # (300 CRM_ID terms nest 300 deep in the parser's tree).
+        terms = chain_terms(node)
+        for side in terms:
             if self.kind(side) != "boolean":
                 raise invalid("'and' and 'or' need conditions on both sides.")
         op = and_ if isinstance(node.op, ast.And) else or_
-        return op(self._condition(node.left), self._condition(node.right))
+        return op(*[self._condition(term) for term in terms])
 
     def _condition(self, node: ast._Node) -> Any:
         value = self.visit(node)
@@ -269,7 +366,7 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
             return not_(self._condition(node.operand))
         if self.kind(node.operand) != "number":
             raise invalid("'-' needs a number.")
-        return operator.neg(self.visit(node.operand))
+        return operator.neg(_exact(self.visit(node.operand)))
 
     def visit_Call(self, node: ast.Call) -> Any:
         name = node.func.name.lower()
@@ -330,10 +427,10 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
         return odata_position(self.visit(a), self.visit(b)) - 1
 
     def _fn_substring(self, s: ast._Node, start: ast._Node, length: ast._Node | None = None) -> Any:
-        args = [self.visit(s), cast(self.visit(start), Integer) + 1]
+        args = [self.visit(s), self.visit(start)]
         if length is not None:
-            args.append(cast(self.visit(length), Integer))
-        return func.substr(*args)
+            args.append(self.visit(length))
+        return odata_substring(*args)
 
     def _extract(self, part: str, arg: ast._Node) -> Any:
         return cast(extract(part, self.visit(arg)), Integer)
@@ -376,4 +473,4 @@ def compile_filter(
     aliases: Mapping[str, str] | None = None,
 ) -> tuple[ColumnElement[bool], ast._Node]:
     tree = parse(text, aliases)
-    return FilterCompiler(entity_set, columns).compile(tree), tree
+    return FilterCompiler(entity_set, columns, text).compile(tree), tree

@@ -8,6 +8,7 @@ from typing import Any
 from odata_query import ast
 
 from gateway.odata import edm
+from gateway.odata.filter_types import chain_terms
 
 Tags = frozenset[tuple[str, str]]
 
@@ -26,16 +27,14 @@ def identity_tags(
 
     def walk(node: ast._Node) -> Tags | None:
         if isinstance(node, ast.BoolOp):
-            left, right = walk(node.left), walk(node.right)
+            # A chain (`a or b or c ...`) at once, not recursively: it may be hundreds long.
+            parts = [walk(term) for term in chain_terms(node)]
             if isinstance(node.op, ast.And):
-                if left is None:
-                    return right
-                if right is None:
-                    return left
-                return left if len(left) <= len(right) else right
-            if left is None or right is None:
+                narrowing = [p for p in parts if p is not None]
+                return min(narrowing, key=len) if narrowing else None
+            if any(p is None for p in parts):
                 return None
-            return left | right
+            return frozenset().union(*[p for p in parts if p is not None])
         if isinstance(node, ast.Compare) and isinstance(node.comparator, ast.Eq | ast.In):
             ident_side, value_side = node.left, node.right
             if not isinstance(ident_side, ast.Identifier):

@@ -2,7 +2,13 @@
 
 Before the parser: OData V3 literals (`guid'...'`, `12M`, `datetime'...'`) and `substringof`
 become V4, `in ('x')` with one value becomes a list, parameter aliases (`@p`) get their values.
-The parser's exceptions (and RecursionError on absurd nesting) become 400, unsupported functions 501.
+The parser's exceptions (and RecursionError on absurd nesting) become 400, unsupported functions 501,
+with a message in OData's terms: what was unexpected, where (the 1-based position in the text as
+sent), and a hint when a text value lacks its quotes.
+
+A parameter alias's value is one literal (a string, number, date, GUID, true, false, null), never
+an expression (or a parenthesised list of literals, for `in`): `No eq @p&@p='x' or 1 eq 1` is a 400,
+not `No eq 'x' or 1 eq 1`.
 """
 
 from __future__ import annotations
@@ -93,7 +99,7 @@ def _rewrite(tokens: list[tuple[str, str]], aliases: Mapping[str, str], depth: i
                     f"The parameter alias '{value}' has no value; add {value}=... to the query.",
                     "BadRequest_InvalidFilter",
                 )
-            out.append(_rewrite(_tokens(aliases[value[1:]]), {}, depth + 1))
+            out.append(_alias_literal(value, aliases[value[1:]]))
         elif kind == "str" and value[0] != "'":
             prefix, body = value.split("'", 1)
             if prefix.lower() in ("guid", "datetime", "datetimeoffset"):
@@ -134,6 +140,69 @@ def _rewrite(tokens: list[tuple[str, str]], aliases: Mapping[str, str], depth: i
     return "".join(out)
 
 
+def _alias_literal(name: str, value: str) -> str:
+    """The alias's value as filter text: exactly one literal, or a 400 (never an expression)."""
+    _no_nul(value)
+    text = _rewrite(_tokens(value), {}, 1).strip()
+    try:
+        node = ODataParser().parse(ODataLexer().tokenize(text)) if text else None
+    except Exception:  # the parser's errors, and sly's assorted ones on odd input
+        node = None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand if isinstance(node.operand, ast.Integer | ast.Float) else None
+    # A list of literals, `('B1','B2')`, stands for the values of an `in`.
+    is_list = isinstance(node, ast.List) and all(isinstance(item, ast._Literal) for item in node.val)
+    if not (isinstance(node, ast._Literal) or is_list):
+        raise bad_request(
+            f"The parameter alias '{name}' must have a single value (a string in quotes, a number, a date, "
+            f"a GUID, true, false or null, or a list of them in parentheses), not '{value}'.",
+            "BadRequest_InvalidFilter",
+        )
+    return f"({text})" if text.startswith("-") else text
+
+
+def _unexpected(prepared: str, index: int) -> tuple[int, str]:
+    """Where the parser stopped (skipping blanks) and the word or sign found there."""
+    while index < len(prepared) and prepared[index].isspace():
+        index += 1
+    m = re.match(r"[A-Za-z0-9_.@$]+|'(?:[^']|'')*'?|.", prepared[index:], re.S)
+    return index, (m.group() if m else "")
+
+
+_UNQUOTED = re.compile(
+    r"((?:[A-Za-z_][A-Za-z0-9_]*\s+)?(?:eq|ne|gt|ge|lt|le))\s+([A-Za-z0-9][A-Za-z0-9_.]*(?:-[A-Za-z0-9_.]+)+)(?=[\s)]|$)"
+)
+_LITERAL_LIKE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}.*|[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+
+
+def _quote_hint(text: str) -> str:
+    """'No eq 1896-S': a text value without quotes reads as arithmetic; say so."""
+    for m in _UNQUOTED.finditer(text):
+        if not _LITERAL_LIKE.fullmatch(m.group(2)):
+            return f" Text values are written in single quotes: {m.group(1)} '{m.group(2)}'."
+    return ""
+
+
+_OPERATORS = {"eq", "ne", "gt", "ge", "lt", "le", "and", "or", "not", "add", "sub", "mul", "div", "mod", "in", "has"}
+
+
+def _syntax_error(text: str, prepared: str, index: int | None) -> ODataError:
+    if index is None or index >= len(prepared.rstrip()):
+        return bad_request(
+            f"Syntax error in $filter '{text}': the expression ends too early (an operand or ')' is missing).",
+            "BadRequest_InvalidFilter",
+        )
+    index, found = _unexpected(prepared, index)
+    if found.lower() in _OPERATORS and not prepared[index + len(found) :].strip():
+        return _syntax_error(text, prepared, None)  # 'No eq': the operand after the operator is missing
+    # Positions count in the text as sent; after a V3 rewrite (guid'...' and so on) they would not.
+    where = f" at position {index + 1}" if prepared == text else ""
+    return bad_request(
+        f"Syntax error{where} in $filter '{text}': '{found}' is not expected there.{_quote_hint(text)}",
+        "BadRequest_InvalidFilter",
+    )
+
+
 def prepare(text: str, aliases: Mapping[str, str]) -> str:
     """The filter text as odata-query's grammar wants it."""
     if len(text) > MAX_FILTER_LENGTH:
@@ -141,7 +210,17 @@ def prepare(text: str, aliases: Mapping[str, str]) -> str:
             f"The $filter expression is longer than {MAX_FILTER_LENGTH} characters.",
             "BadRequest_InvalidFilter",
         )
+    _no_nul(text)
     return _rewrite(_tokens(text), aliases)
+
+
+def _no_nul(text: str) -> None:
+    # PostgreSQL refuses NUL in text (SQLite would compare it): refused alike on both, as no BC field holds one.
+    if "\x00" in text:
+        raise bad_request(
+            f"The character U+0000 (NUL) at position {text.index(chr(0)) + 1} cannot be used in $filter.",
+            "BadRequest_InvalidFilter",
+        )
 
 
 def parse(text: str, aliases: Mapping[str, str] | None = None) -> ast._Node:
@@ -158,15 +237,10 @@ def parse(text: str, aliases: Mapping[str, str] | None = None) -> ast._Node:
         raise bad_request(f"'{exc.function_name}' is not a known OData function.", "BadRequest_InvalidFilter") from None
     except odata_ex.TokenizingException as exc:
         pos = getattr(exc.token, "index", None)
-        where = f" at position {pos + 1}" if isinstance(pos, int) else ""
-        raise bad_request(f"Syntax error{where} in $filter '{text}'.", "BadRequest_InvalidFilter") from None
+        raise _syntax_error(text, prepared, pos if isinstance(pos, int) else 0) from None
     except odata_ex.ParsingException as exc:
-        if exc.eof:
-            msg = f"Syntax error in $filter '{text}': the expression ends too early."
-        else:
-            tok = exc.token
-            msg = f"Syntax error in $filter '{text}' near '{getattr(tok, 'value', tok)}'."
-        raise bad_request(msg, "BadRequest_InvalidFilter") from None
+        pos = None if exc.eof else getattr(exc.token, "index", None)
+        raise _syntax_error(text, prepared, pos if isinstance(pos, int) else None) from None
     except odata_ex.ODataException as exc:
         raise bad_request(f"Invalid $filter: {exc}", "BadRequest_InvalidFilter") from None
     except RecursionError:

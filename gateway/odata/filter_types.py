@@ -96,3 +96,16 @@ def is_integer(expr: Any) -> bool:
 
 def invalid(message: str) -> ODataError:
     return bad_request(message, "BadRequest_InvalidFilter")
+
+
+def chain_terms(node: ast.BoolOp) -> list[ast._Node]:
+    """The operands of a chain of one operator (`a and b and c`), left to right, without recursion."""
+    terms: list[ast._Node] = []
+    stack: list[ast._Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.BoolOp) and type(current.op) is type(node.op):
+            stack += [current.right, current.left]
+        else:
+            terms.append(current)
+    return terms

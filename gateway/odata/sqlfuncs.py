@@ -114,3 +114,74 @@ def _decimal(element: Any, compiler: Any, **kw: Any) -> str:
 @compiles(odata_decimal, "sqlite")
 def _decimal_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return f"CAST({_one(element, compiler, **kw)} AS REAL)"
+
+
+class odata_exact(GenericFunction[Any]):
+    """An integer operand of add, sub, mul or unary minus, computed without overflow.
+
+    PostgreSQL refuses an integer result beyond 64 bits (an error); SQLite carries on in floating
+    point. As NUMERIC, PostgreSQL carries on too: the same answer (rows, not an error) on both.
+    The expression keeps its own type (an integer stays one for `div`).
+    """
+
+    inherit_cache = True
+
+
+@compiles(odata_exact)
+def _exact(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"CAST({_one(element, compiler, **kw)} AS NUMERIC)"
+
+
+@compiles(odata_exact, "sqlite")
+def _exact_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"({_one(element, compiler, **kw)})"
+
+
+class odata_intdiv(GenericFunction[Any]):
+    """OData's `div` of two integers: truncated toward zero; NULL when dividing by zero."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(odata_intdiv)
+def _intdiv(element: Any, compiler: Any, **kw: Any) -> str:
+    a, b = _args(element, compiler, **kw)
+    return f"div(CAST({a} AS NUMERIC), NULLIF(CAST({b} AS NUMERIC), 0))"
+
+
+@compiles(odata_intdiv, "sqlite")
+def _intdiv_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    a, b = _args(element, compiler, **kw)
+    return f"(({a}) / NULLIF({b}, 0))"
+
+
+class odata_substring(GenericFunction[str]):
+    """OData's substring(s, start[, length]), start 0-based: a negative or fractional start or
+    length is cut to a whole number, 0 or more (PostgreSQL refuses a negative length, SQLite
+    counts a negative start from the end), and a huge one to the largest string position."""
+
+    type = String()
+    inherit_cache = True
+
+
+def _clamped_pg(x: str, top: int) -> str:
+    return f"CAST(LEAST(GREATEST(TRUNC(CAST({x} AS NUMERIC)), 0), {top}) AS INTEGER)"
+
+
+def _clamped_sqlite(x: str, top: int) -> str:
+    return f"max(min(CAST({x} AS INTEGER), {top}), 0)"
+
+
+@compiles(odata_substring)
+def _substring(element: Any, compiler: Any, **kw: Any) -> str:
+    s, start, *length = _args(element, compiler, **kw)
+    args = [s, _clamped_pg(start, 2147483646) + " + 1", *[_clamped_pg(n, 2147483647) for n in length]]
+    return f"substr({', '.join(args)})"
+
+
+@compiles(odata_substring, "sqlite")
+def _substring_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    s, start, *length = _args(element, compiler, **kw)
+    args = [s, _clamped_sqlite(start, 2147483646) + " + 1", *[_clamped_sqlite(n, 2147483647) for n in length]]
+    return f"substr({', '.join(args)})"

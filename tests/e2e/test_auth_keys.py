@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.app import GATEWAY
-from gateway.auth import LOCKOUT_FAILURES, LOCKOUT_WINDOW
+from gateway.auth import ADDRESS_FAILURES, LOCKOUT_FAILURES, LOCKOUT_WINDOW
 from tests.support.helpers import basic, cli, run_cli
 
 AVAIL = "/ODataV4/ProductItemAvailability"
@@ -129,7 +129,7 @@ async def test_lockout_after_ten_failures_and_its_end(api: Any, demo: Any) -> No
 async def test_lockout_by_client_address_across_user_names(api: Any, demo: Any) -> None:
     lockout = api.server.app[GATEWAY].auth.lockout
     lockout.clock = lambda: 5000.0
-    for i in range(LOCKOUT_FAILURES):
+    for i in range(ADDRESS_FAILURES):
         assert (await api.get(AVAIL, auth=basic(f"GUESS{i}", "wrong")))[0] == 401
     status, _h, _b = await api.get(AVAIL, auth=basic("DEMO", demo["key"]))
     assert status == 429

@@ -115,7 +115,7 @@ async def test_dot_segments_do_not_bypass_auth(receiver_only: Any) -> None:
 
 async def test_webhook_basic_auth_is_not_locked_out_by_user_name(receiver_only: Any) -> None:
     """Ten bad keys sent for the integration user from elsewhere must not stop Sales' deliveries."""
-    from gateway.auth import LOCKOUT_FAILURES
+    from gateway.auth import LOCKOUT_FAILURES, user_at
     from schemas.users import UserService
 
     h = receiver_only
@@ -124,7 +124,7 @@ async def test_webhook_basic_auth_is_not_locked_out_by_user_name(receiver_only: 
     _u, key = await users.change_key("CRM")
     lockout = h.gateway.auth.lockout
     for i in range(LOCKOUT_FAILURES):
-        lockout.fail("user:CRM", f"addr:10.0.0.{i}")  # an attacker elsewhere
+        await lockout.fail(user_at("CRM", f"10.0.0.{i}"), f"addr:10.0.0.{i}")  # an attacker elsewhere
     body = build_context("Update", "salesorder", "3842903e-bb56-4bb5-be8f-285fc6977305", target={"name": "x"})
     status, _ = await _post(h, json.dumps(body).encode(), {"Authorization": basic("CRM", key), WEBHOOK_HEADER: ""})
     assert status == 200

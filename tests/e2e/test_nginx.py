@@ -27,11 +27,13 @@ import pytest
 from multidict import CIMultiDict
 
 from gateway.app import create_app
+from gateway.auth import ADDRESS_FAILURES
 from gateway.config import Settings
 from schemas.demo_company import ITEMS, product_id
 from tests.support.helpers import Api, basic, q
 from tests.support.nginx import (
     EXTERNAL,
+    EXTERNAL_HOST,
     NGINX_DIR,
     Nginx,
     ViaNginx,
@@ -45,7 +47,6 @@ ATHENS = product_id("1896-S")
 TRUST_NGINX = ("127.0.0.1",)
 # Clients nginx sees on loopback (Linux routes all of 127.0.0.0/8 to lo).
 CLIENT_A, CLIENT_B = "127.0.0.2", "127.0.0.3"
-LOCKOUT_FAILURES = 10  # gateway/auth.py: an address is locked out after this many failures
 
 
 @pytest.fixture
@@ -75,7 +76,9 @@ def serve_gateway(settings: Settings, engine: Any, demo: dict[str, Any], aiohttp
     """`gateway_server` (tests/support/server_fixtures.py) with a chosen BCGW_TRUSTED_PROXIES."""
 
     async def start(trusted: tuple[str, ...]) -> Any:
-        app = create_app(dataclasses.replace(settings, trusted_proxies=trusted), engine=engine, worker=False)
+        # The Host nginx passes on is the external name: the operator allows it (BCGW_ALLOWED_HOSTS).
+        changed = dataclasses.replace(settings, trusted_proxies=trusted, allowed_hosts=(EXTERNAL_HOST, "127.0.0.1"))
+        app = create_app(changed, engine=engine, worker=False)
         return await aiohttp_server(app)
 
     return start
@@ -171,6 +174,30 @@ async def test_next_link_carries_external_url_and_works_through_nginx(stack: Any
 
 
 @pytest.mark.nginx
+async def test_links_keep_a_port_other_than_443(stack: Any, demo: dict[str, Any]) -> None:
+    """Clients reach nginx on its (random, not 443) port and say so in Host: the links keep it."""
+    _server, nginx = await stack()
+    external = f"https://{EXTERNAL_HOST}:{nginx.port}"
+    url = "/ODataV4/ItemAvailability?$select=No&$orderby=No"
+    seen: list[str] = []
+    async with ViaNginx(nginx, demo["user"], demo["key"]) as via:
+        host = {"Host": f"{EXTERNAL_HOST}:{nginx.port}"}
+        while url:
+            status, _h, body = await via.get(url, headers={"Prefer": "odata.maxpagesize=7", **host})
+            assert status == 200, body
+            assert body["@odata.context"] == external + "/ODataV4/$metadata#ItemAvailability(No)"
+            seen += [r["No"] for r in body["value"]]
+            url = body.get("@odata.nextLink")
+            if url:
+                assert url.startswith(external + "/ODataV4/ItemAvailability?"), url
+                url = url[len(external) :]  # where DNS would send it: this nginx
+        # A Host nobody configured is refused, with an OData error, not used for links.
+        status, _h, body = await via.get("/ODataV4/ItemAvailability", headers={"Host": "evil.example:8443"})
+        assert status == 400 and body["error"]["code"] == "BadRequest_InvalidHost"
+    assert seen == sorted(no for no, *_ in ITEMS)
+
+
+@pytest.mark.nginx
 async def test_body_over_one_mib_is_refused_by_nginx(stack: Any, demo: dict[str, Any]) -> None:
     server, nginx = await stack()
     path = "/ODataV4/ItemAvailability"
@@ -195,8 +222,8 @@ async def test_lockout_counts_the_client_nginx_saw(
     user, key = demo["user"], demo["key"]
     async with ViaNginx(nginx, user, key, CLIENT_A) as a, ViaNginx(nginx, user, key, CLIENT_B) as b:
         # What client A writes into X-Forwarded-For itself is not believed: it is not a trusted proxy.
-        await fail_sign_ins(a, LOCKOUT_FAILURES, headers={"X-Forwarded-For": "203.0.113.5"})
-        assert failed_sign_in_addresses(caplog) == [CLIENT_A] * LOCKOUT_FAILURES
+        await fail_sign_ins(a, ADDRESS_FAILURES, headers={"X-Forwarded-For": "203.0.113.5"})
+        assert failed_sign_in_addresses(caplog) == [CLIENT_A] * ADDRESS_FAILURES
         status, headers, _body = await a.get(PIA)
         assert status == 429 and int(headers["Retry-After"]) > 0
         status, _h, _body = await b.get(PIA)
@@ -231,7 +258,7 @@ async def test_without_trust_forwarded_headers_are_ignored(
         assert status == 200
         # X-Forwarded-Proto https is not believed; the Host nginx passes on is the request's own.
         assert body["@odata.context"].startswith("http://bc.example.com/ODataV4/$metadata#")
-        await fail_sign_ins(a, LOCKOUT_FAILURES)
+        await fail_sign_ins(a, ADDRESS_FAILURES)
         assert set(failed_sign_in_addresses(caplog)) == {"127.0.0.1"}
         # Every client is nginx to the gateway: B is locked out with A. Hence BCGW_TRUSTED_PROXIES.
         status, _h, _body = await b.get(PIA)

@@ -110,6 +110,7 @@ async def test_the_banner_shows_where_it_listens_and_the_public_url(first_server
         "public URL https://bc.example.com"
     )
     assert lines[1].startswith("  OData V4: https://bc.example.com/ODataV4/")
+    assert lines[2] == "  accepted Host names: localhost, 127.0.0.1, [::1], bc.example.com (BCGW_ALLOWED_HOSTS)"
     assert await _status(port, key) == 200
 
 

@@ -105,4 +105,6 @@ def test_v3_literals_and_substringof(db: Engine) -> None:
 def test_parameter_aliases(db: Engine) -> None:
     assert run(db, "Code eq @c", {"c": "'B3'"}) == {"B3"}
     assert run(db, "Code in @list", {"list": "('B1','B2')"}) == {"B1", "B2"}
-    assert run(db, "Pages gt @n and @flag", {"n": "100", "flag": "In_Print"}) == {"B1", "B3"}
+    assert run(db, "Pages gt @n and In_Print eq @flag", {"n": "100", "flag": "true"}) == {"B1", "B3"}
+    assert run(db, "Pages gt @n", {"n": "-5"}) == {r["code"] for r in BOOK_ROWS}
+    assert run(db, "Code eq @c", {"c": "' or 1 eq 1 or Code eq '"}) == set()  # a string, quotes and all

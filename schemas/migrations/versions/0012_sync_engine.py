@@ -2,7 +2,7 @@
 time (SystemModifiedAt) on master tables; the coupling's synchronisation fields; contacts
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 13:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import schemas.types
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,80 @@
+"""Which Host names the gateway answers (BCGW_ALLOWED_HOSTS).
+
+Without BCGW_PUBLIC_URL, absolute URLs in answers (`@odata.context`, `@odata.nextLink`) are built
+from the request's Host, and Sales follows a next link with its credentials: a Host the operator
+did not configure could send them elsewhere. So requests naming another host get 400.
+
+Accepted: the names in BCGW_ALLOWED_HOSTS (default: the loopback names, localhost, 127.0.0.1 and
+[::1]), plus the public URL's host when BCGW_PUBLIC_URL is set. An entry without a port accepts any
+port; `*.example.com` accepts its subdomains. Health checks and webhooks (which print no URLs, and
+whose callers cannot be told to change their Host) are not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from gateway.config import Settings
+from gateway.odata.errors import bad_request
+from gateway.odata.host import error_response
+
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+UNCHECKED = ("/health", "/webhooks/")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def allowed_hosts(settings: Settings) -> tuple[str, ...]:
+    hosts = list(settings.allowed_hosts or LOOPBACK)
+    public = settings.public_base()
+    if public:
+        parts = urlsplit(public)
+        default = {"http": 80, "https": 443}[parts.scheme]
+        name = (parts.hostname or "").lower()
+        name = f"[{name}]" if ":" in name else name
+        hosts.append(name if parts.port in (None, default) else f"{name}:{parts.port}")
+    return tuple(dict.fromkeys(hosts))
+
+
+def _split(host: str) -> tuple[str, str | None]:
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        return name + "]", rest[1:] if rest.startswith(":") else None
+    name, sep, port = host.rpartition(":")
+    return (name, port) if sep else (host, None)
+
+
+def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
+    """Is the Host header's value (name[:port]) one of the allowed entries?"""
+    if not host:
+        return False
+    name, port = _split(host)
+    name = name.rstrip(".")
+    for entry in allowed:
+        want_name, want_port = _split(entry)
+        if want_port is not None and want_port != (port or ""):
+            continue
+        if want_name == name or (want_name.startswith("*.") and name.endswith(want_name[1:])):
+            return True
+    return False
+
+
+def host_middleware(settings: Settings) -> Middleware:
+    allowed = allowed_hosts(settings)
+
+    @web.middleware
+    async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(UNCHECKED) or host_allowed(request.host, allowed):
+            return await handler(request)
+        err = bad_request(
+            f"The host '{request.host}' is not one this gateway answers for; the accepted hosts are "
+            f"{', '.join(allowed)} (BCGW_ALLOWED_HOSTS, BCGW_PUBLIC_URL).",
+            "BadRequest_InvalidHost",
+        )
+        return error_response(err, request.path.startswith("/OData/") or request.path == "/OData")
+
+    return check_host
