@@ -1050,6 +1050,9 @@ crm_synch_status = Table(
     Column("company", String(30), primary_key=True),
     Column("item_availability_synch_time", UtcDateTime(), nullable=True),
     ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+
 # Failed sign-ins and webhook secrets, per subject (a client address, a user at an address), shared
 # by every gateway process: the lockout counts them in a sliding window (gateway/auth.py). Times are
 # seconds since the epoch; rows older than the window are deleted as new ones come.
