@@ -282,7 +282,7 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
     def _shown(node: ast._Node) -> str:
         """An operand as it reads in a $filter (a property, a literal), else 'the expression'."""
         if isinstance(node, ast.Identifier):
-            return node.full_name()
+            return str(node.full_name())
         if isinstance(node, ast.String):
             return "'" + node.py_val.replace("'", "''") + "'"
         if isinstance(node, ast.Boolean | ast.Null):
