@@ -20,6 +20,7 @@ from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.odata.errors import ODataError, service_unavailable, too_many_requests, unauthorized
+from schemas.db import is_unavailable
 from schemas.users import User, UserService, name_key
 
 log = logging.getLogger("bcgw.auth")
@@ -176,7 +177,10 @@ class Authenticator:
                 return Principal(cached[0])
         try:
             result = await self.users.verify(user_name, key)
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            # asyncpg raises a refused connection as a bare OSError: not a SQLAlchemyError.
+            if not (isinstance(exc, SQLAlchemyError) or is_unavailable(exc)):
+                raise
             log.error("cannot verify credentials: the database failed (%s)", type(exc).__name__)
             raise service_unavailable("The service cannot check credentials now; try again.") from None
         if result.user is None:
