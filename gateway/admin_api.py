@@ -18,7 +18,7 @@ from orders.setup import SetupChange, SetupError
 from schemas.roles import INTEGRATION_ADMIN
 from schemas.users import UserService
 
-MAX_BODY = 64 * 1024  # a setup change is a few hundred bytes
+MAX_BODY = 1024 * 1024  # the application's own limit (a setup change is a few hundred bytes)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

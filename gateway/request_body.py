@@ -41,17 +41,21 @@ def _inflate(data: bytes, wbits: int, coding: str, limit: int, what: str) -> byt
         # max_length bounds the memory a small "bomb" can claim: one byte past the limit is enough to know.
         out = inflater.decompress(data, limit + 1)
     except zlib.error as exc:
-        raise bad_request(
-            f"The body is not {coding} data, although its Content-Encoding says {coding} ({exc}). "
-            f"Send it uncompressed without Content-Encoding, or compressed as the header says."
-        ) from None
+        raise _not_encoded(coding, str(exc)) from None
     if len(out) > limit:
         raise _too_large(limit, what, decoded=True)
     if not inflater.eof:
-        raise bad_request(f"The {coding} data of the body is incomplete: it ends before the compressed stream does.")
+        raise _not_encoded(coding, "it is incomplete, it ends before the compressed stream does")
     if inflater.unused_data:
-        raise bad_request(f"The body has data after the end of its {coding} stream.")
+        raise _not_encoded(coding, "more data follows the end of the compressed stream")
     return out
+
+
+def _not_encoded(coding: str, detail: str) -> ODataError:
+    return bad_request(
+        f"The body is not {coding} data, although its Content-Encoding says {coding}: {detail}. "
+        "Send it uncompressed without Content-Encoding, or compressed as the header says."
+    )
 
 
 def _decode_one(data: bytes, coding: str, limit: int, what: str) -> bytes:
