@@ -15,11 +15,14 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.db import create_engine, is_unavailable
+from tests.support.fuzzing import LoopBridge, SyncClient, fuzz_settings, run_property
 from tests.support.helpers import basic
 from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER
 
@@ -232,3 +235,71 @@ def test_which_driver_errors_mean_the_database_is_unavailable(error: BaseExcepti
             raise RuntimeError("while serving") from inner
     except RuntimeError as outer:
         assert is_unavailable(outer) is expected
+
+
+# -- property test --------------------------------------------------------------------------------
+
+ROUTES = [*AUTHED_ROUTES, ("POST", "/webhooks/dataverse", b"{}"), ("GET", "/health/ready", None)]
+
+
+@pytest.mark.fuzz
+async def test_property_with_the_database_away_every_answer_is_503_with_retry_after_never_500(
+    receiver_only: Any, demo: dict[str, Any], settings: Any, tmp_path: Path
+) -> None:
+    harness = receiver_only
+    gateway = harness.gateway
+    up = gateway._engine
+    if settings.database_url.startswith("sqlite"):
+        away = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'gone' / 'bcgw.db'}")
+    else:
+        away = create_engine(make_url(settings.database_url).set(port=_free_port()).render_as_string(False))
+    busy = create_engine(settings.database_url, pool_size=1, max_overflow=0, pool_timeout=0.05)
+    held = await busy.connect()
+    await held.execute(text("SELECT 1"))
+    engines = {"up": up, "refused": away, "pool exhausted": busy}
+    credentials = {
+        "none": {},
+        "good key": {"Authorization": basic(demo["user"], demo["key"])},
+        "bad key": {"Authorization": basic(demo["user"], "not-the-key")},
+        "unknown user": {"Authorization": basic("NOBODY", "not-a-key")},
+        "malformed": {"Authorization": "Basic ???"},
+        "webhook secret": {WEBHOOK_HEADER: harness.secret, "x-ms-dynamics-organization": ORG_HOST},
+    }
+    base = str(harness.server.make_url(""))
+
+    @fuzz_settings()
+    @given(
+        state=st.sampled_from(sorted(engines)),
+        route=st.sampled_from(ROUTES),
+        who=st.sampled_from(sorted(credentials)),
+        forget=st.booleans(),
+    )
+    def check(bridge: LoopBridge, state: str, route: tuple[str, str, bytes | None], who: str, forget: bool) -> None:
+        gateway._engine = gateway.auth.users.engine = engines[state]
+        gateway.auth.lockout = type(gateway.auth.lockout)()  # each example from a clean slate
+        if forget:
+            gateway.auth.forget_verifications()
+        method, path, body = route
+        client = SyncClient(base)
+        try:
+            answer = client.request(method, path, body, {"Content-Type": "application/json", **credentials[who]})
+        finally:
+            client.close()
+        where = (state, method, path, who, answer.status, answer.body[:200])
+        assert answer.status < 500 or answer.status == 503, where
+        if answer.status == 503:
+            assert answer.headers.get("retry-after", "").isdigit(), where
+        if state == "up":
+            assert answer.status != 503, where
+            return
+        needs_the_database = path.startswith(("/webhooks/", "/health/ready")) or who in ("good key", "bad key")
+        if needs_the_database and not (path.startswith("/api/") and who == "webhook secret"):
+            assert answer.status == 503, where
+
+    try:
+        await run_property(check)
+    finally:
+        gateway._engine = gateway.auth.users.engine = up
+        await held.close()
+        await busy.dispose()
+        await away.dispose()
