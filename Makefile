@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # OASIS CSDL schemas for the $metadata validation test; fetched, never committed.
 XSD_DIR := .cache/xsd
 
-.PHONY: serve demo test lint bench xsd clean
+.PHONY: serve demo test fuzz lint bench xsd clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ PYTEST_WORKERS ?= 4
 
 test: $(STAMP) xsd
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The property/fuzz tests in their long mode (docs/RELIABILITY.md): 100,000 examples each.
+fuzz: $(STAMP)
+	BCGW_FUZZ_EXAMPLES=$${BCGW_FUZZ_EXAMPLES:-100000} $(BIN)/python -m pytest -m fuzz $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,10 +12,13 @@ from aiohttp import web
 
 from gateway.auth import PRINCIPAL
 from gateway.odata.errors import ODataError, bad_request, forbidden
+from gateway.request_body import read_body
 from orders.change_setup import SetupService
 from orders.setup import SetupChange, SetupError
 from schemas.roles import INTEGRATION_ADMIN
 from schemas.users import UserService
+
+MAX_BODY = 1024 * 1024  # the application's own limit (a setup change is a few hundred bytes)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -43,7 +46,7 @@ def add_admin_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> None
     async def patch_setup(request: web.Request) -> web.Response:
         who = _admin(request)
         try:
-            values = orjson.loads(await request.read())
+            values = orjson.loads(await read_body(request, MAX_BODY, "setup change"))
         except orjson.JSONDecodeError as exc:
             raise bad_request(f"The body is not valid JSON: {exc}") from None
         if not isinstance(values, dict):

@@ -25,7 +25,7 @@ from gateway.hosts import host_middleware
 from gateway.metrics import Metrics
 from gateway.odata.answer_cache import ResponseCache
 from gateway.odata.edm import EntitySet, Registry
-from gateway.odata.errors import ODataError
+from gateway.odata.errors import ODataError, service_unavailable
 from gateway.odata.service import V3_ROOT, ODataService, error_response
 from gateway.proxy import setup_forwarding
 from orders import inbox
@@ -304,7 +304,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(ODataError(exc.status, code, exc.reason or "Error", headers), _is_v3(request))
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            # The database is away (down, refused, out of connections, locked): a client retries.
+            log.error("database unavailable in %s %s: %s", request.method, request.path, type(exc).__name__)
+            return error_response(service_unavailable("The database is not available; try again."), _is_v3(request))
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(
             ODataError(500, "Internal_ServerError", "An unexpected error occurred in the server."),
@@ -329,7 +333,9 @@ def create_app(
         middlewares=[host_middleware(settings), error_middleware, gateway.metrics.middleware, auth_middleware],
         client_max_size=1024 * 1024,
         # A $filter with hundreds of CRM_IDs makes a long request line (aiohttp's default: 8190).
-        handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": 16384},
+        # auto_decompress off: gateway/request_body.py decodes Content-Encoding itself, so a body that
+        # is not what its header says is a 400 with the reason, not a 500 or a hung connection.
+        handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": 16384, "auto_decompress": False},
     )
     app[GATEWAY] = gateway
     setup_forwarding(app, settings)

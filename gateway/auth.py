@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.odata.errors import ODataError, service_unavailable, too_many_requests, unauthorized
 from schemas.auth_failures import recent_failures, record_failures
+from schemas.db import is_unavailable
 from schemas.users import User, UserService, name_key
 
 log = logging.getLogger("bcgw.auth")
@@ -256,7 +257,10 @@ class Authenticator:
             raise too_many_requests(wait, "Too many failed sign-in attempts; try again after the time in Retry-After.")
         try:
             result = await self.users.verify(user_name, key)
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            # asyncpg raises a refused connection as a bare OSError: not a SQLAlchemyError.
+            if not (isinstance(exc, SQLAlchemyError) or is_unavailable(exc)):
+                raise
             log.error("cannot verify credentials: the database failed (%s)", type(exc).__name__)
             raise service_unavailable("The service cannot check credentials now; try again.") from None
         if result.user is None:

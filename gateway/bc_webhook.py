@@ -23,8 +23,10 @@ import orjson
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.odata.errors import ODataError, bad_request, service_unavailable, unauthorized
+from gateway.odata.errors import bad_request, service_unavailable, unauthorized
+from gateway.request_body import read_body
 from orders.bc_link.mirror import NotificationError, accept
+from schemas.db import is_unavailable
 
 log = logging.getLogger("bcgw.webhooks")
 
@@ -51,18 +53,16 @@ def add_bc_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) ->
         answer = _handshake(request)
         if answer is not None:
             return answer
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise ODataError(413, "BadRequest_RequestEntityTooLarge", "The notification is larger than 1 MiB.")
-        body = await request.read()
-        if len(body) > MAX_BODY:
-            raise ODataError(413, "BadRequest_RequestEntityTooLarge", "The notification is larger than 1 MiB.")
+        body = await read_body(request, MAX_BODY, "notification")
         gateway = request.app[gateway_key]
         try:
             accepted = await accept(gateway.engine(), body, dt.datetime.now(dt.UTC))
         except NotificationError as exc:
             log.warning("BC webhook: unreadable notification from %s: %s", request.remote, exc)
             raise bad_request(f"Not a Business Central notification: {exc}") from None
-        except (SQLAlchemyError, OSError) as exc:
+        except Exception as exc:
+            if not is_unavailable(exc) and not isinstance(exc, SQLAlchemyError):
+                raise
             log.error("BC webhook: could not queue the notifications (%s); answering 503", type(exc).__name__)
             raise service_unavailable("The notifications could not be stored; try again.", 60) from None
         if accepted.refused:

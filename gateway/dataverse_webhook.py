@@ -18,18 +18,19 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.odata.errors import (
-    ODataError,
     bad_request,
     forbidden,
     service_unavailable,
     too_many_requests,
     unauthorized,
 )
+from gateway.request_body import read_body
 from orders.change_setup import load_connection_setup
 from orders.dataverse.webhook_context import ContextError, classify, parse_context
 from orders.inbox import QUOTE, SALESORDER, Delivery, record_delivery
 from orders.inbox.states import DeliveryResult
 from orders.setup import ConnectionSetup
+from schemas.db import is_unavailable
 from schemas.roles import INTEGRATION
 from schemas.users import secret_matches
 
@@ -114,16 +115,14 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
         try:
             async with gateway.engine().connect() as conn:
                 setup = await load_connection_setup(conn)
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
             log.error("webhook: cannot read the setup: %s", type(exc).__name__)
             raise service_unavailable("The database is not available; try again.", 10) from None
         who = await _authenticate(request, gateway, setup)
         _check_organisation(request, setup)
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise ODataError(413, "BadRequest_RequestEntityTooLarge", "The delivery is larger than 1 MiB.")
-        body = await request.read()
-        if len(body) > MAX_BODY:
-            raise ODataError(413, "BadRequest_RequestEntityTooLarge", "The delivery is larger than 1 MiB.")
+        body = await read_body(request, MAX_BODY, "delivery")
         size_exceeded = request.headers.get(SIZE_EXCEEDED, "").strip().lower() in ("true", "1", "yes")
         try:
             context = parse_context(body)
@@ -154,7 +153,9 @@ def add_webhook_routes(app: web.Application, gateway_key: web.AppKey[Any]) -> No
         )
         try:
             outcome = await record_delivery(gateway.engine(), gateway.settings.company, delivery)
-        except (SQLAlchemyError, OSError) as exc:
+        except Exception as exc:
+            if not is_unavailable(exc) and not isinstance(exc, SQLAlchemyError):
+                raise
             # Not stored: Sales must try again (it retries once on 503), so never 2xx here.
             log.error("webhook: could not store the delivery (%s); answering 503", type(exc).__name__)
             raise service_unavailable("The delivery could not be stored; try again.", 10) from None

@@ -22,6 +22,7 @@ def add_health_routes(app: web.Application, key: web.AppKey[Any]) -> None:
             return web.json_response(
                 {"status": "unavailable", "database": type(exc).__name__},
                 status=503,
+                headers={"Retry-After": "5"},
                 dumps=lambda o: orjson.dumps(o).decode(),
             )
         body: dict[str, Any] = {"status": "ok", "database": "ok"}

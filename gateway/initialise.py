@@ -14,7 +14,7 @@ from orders.change_setup import SetupService, load_connection_setup
 from orders.setup import SetupChange
 from schemas import demo_company, master_data
 from schemas.db import write_transaction
-from schemas.migrate import current_revision, head_revision, upgrade
+from schemas.migrate import current_revision, head_revision, schema_lock, upgrade
 from schemas.roles import ROLES
 from schemas.users import UserService
 
@@ -28,20 +28,23 @@ class SchemaOutdated(Exception):
 async def initialise(engine: AsyncEngine, settings: Settings, *, demo: bool = False) -> list[str]:
     """Bring the schema up to date and create the company; with `demo`, the demo company, its
     user and setup too. Safe to repeat. Returns what it did, one line each, for people."""
-    await upgrade(engine)
-    notes = []
-    async with write_transaction(engine) as conn:
-        if await master_data.ensure_company(conn, settings.company):
-            notes.append(f"Created company {settings.company}.")
-        # api mode: a real BC is the system of record; its mirror, not the demo, fills the tables.
-        api_mode = (await load_connection_setup(conn)).bc_api_mode
-        if demo and api_mode:
-            notes.append("Business Central is in api mode: the demo data is not loaded (the mirror brings BC's).")
-        elif demo and await demo_company.load_demo(conn, settings.company):
-            notes.append(f"Loaded the demo data into {settings.company}.")
-    if demo:
-        notes += await _demo_user_and_setup(engine, settings)
-    return notes
+    # Under the schema lock: several processes on one empty PostgreSQL database take turns
+    # (the schema, the company and the demo user each made once) instead of racing (issue 9, item 16).
+    async with schema_lock(engine):
+        await upgrade(engine, lock=False)
+        notes = []
+        async with write_transaction(engine) as conn:
+            if await master_data.ensure_company(conn, settings.company):
+                notes.append(f"Created company {settings.company}.")
+            # api mode: a real BC is the system of record; its mirror, not the demo, fills the tables.
+            api_mode = (await load_connection_setup(conn)).bc_api_mode
+            if demo and api_mode:
+                notes.append("Business Central is in api mode: the demo data is not loaded (the mirror brings BC's).")
+            elif demo and await demo_company.load_demo(conn, settings.company):
+                notes.append(f"Loaded the demo data into {settings.company}.")
+        if demo:
+            notes += await _demo_user_and_setup(engine, settings)
+        return notes
 
 
 async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[str]:

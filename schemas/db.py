@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -99,8 +101,63 @@ def insert_ignore(conn: AsyncConnection, table: Table, index_elements: Sequence[
     return dialect_insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
 
 
+# SQLSTATE classes that mean "the server cannot serve now", not "this statement is wrong":
+# 08 connection exception, 53 insufficient resources (too many connections, disk full, out of
+# memory), 57 operator intervention (shutting down, starting up, a crash recovery).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+# What SQLite says when its file cannot be used (as opposed to a statement it cannot run).
+_SQLITE_UNAVAILABLE = (
+    "locked",
+    "busy",
+    "unable to open",
+    "disk i/o",
+    "readonly",
+    "read-only",
+    "not a database",
+    "malformed",
+    "disk is full",
+    "database or disk is full",
+)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error, what SQLAlchemy wrapped (`orig`) and what caused each, once each."""
+    found: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop(0)
+        if current is None or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        context = None if current.__suppress_context__ else current.__context__
+        todo += [getattr(current, "orig", None), current.__cause__, context]
+    return found
+
+
 def is_unavailable(error: BaseException) -> bool:
-    """True when the database itself failed (down, locked, disk full), not the statement."""
-    if isinstance(error, exc.DBAPIError):
-        return error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
-    return isinstance(error, OSError | ConnectionError | TimeoutError)
+    """True when the database itself failed (down, refused, dropped the connection, out of
+    connections, locked, its file unreadable, disk full), not the statement.
+
+    asyncpg raises a refused or reset connection as a bare OSError that SQLAlchemy does not wrap,
+    and SQLAlchemy's own pool time-out is no DBAPI error: each is looked for along the chain.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, exc.InterfaceError | exc.TimeoutError | exc.DisconnectionError):
+            return True
+        if isinstance(cause, OSError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(cause, asyncpg.InterfaceError | asyncpg.InternalClientError):
+            # "connection is closed", "another operation is in progress" on a dropped connection.
+            return True
+        sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return True
+        if isinstance(cause, sqlite3.Error):
+            text = str(cause).lower()
+            if any(word in text for word in _SQLITE_UNAVAILABLE):
+                return True
+    # Other OperationalErrors (SQLite's "no such function", say) stay as they were: unavailable,
+    # unless the caller knows better (the OData service tells query errors apart first).
+    return isinstance(error, exc.OperationalError)
