@@ -14,23 +14,35 @@ import email.utils
 import json
 import logging
 import random
-import socket
-import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextvars import ContextVar
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import quote as urlquote
 
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.stop import stop_base
 from yarl import URL
 
+from orders.dataverse.deadline import (
+    _AsksTooLong,
+    _deadline_passed,
+    _PastDeadline,
+    _Retry,
+    _time_left,
+    deadline,
+)
+from orders.dataverse.errors import (
+    DataverseError,
+    DataverseNotFound,
+    DataversePreconditionFailed,
+    DataverseUnavailable,
+    _path,
+    connection_failure,
+    dataverse_error_text,
+    oauth_error_text,
+)
+from orders.dataverse.wire import _json_default, _loads, checked_guid, odata_string
 from orders.retry import Backoff
-from schemas.types import GUID_PATTERN
 
 __all__ = [
     "API_PATH",
@@ -44,6 +56,7 @@ __all__ = [
     "dataverse_error_text",
     "deadline",
     "oauth_error_text",
+    "odata_string",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,143 +75,6 @@ MAX_CONCURRENT_REQUESTS = 52
 
 # Salesorder states and statuses used by the write-back (dataverse.md §2).
 _FILTER_SAFE = "'(),:"  # readable in logs; everything else percent-encoded
-
-
-class DataverseError(Exception):
-    """Sales answered with an error (or could not be reached: see DataverseUnavailable).
-
-    ``call`` names the request ("GET /api/data/v9.2/salesorders(...)") once the transport knows it.
-    """
-
-    def __init__(self, status: int | None, code: str, message: str, call: str = "") -> None:
-        super().__init__(" ".join(part for part in ("Dataverse", str(status or ""), code) if part) + f": {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.call = call
-
-    def describe(self) -> str:
-        """What failed, in one line for logs and people: the call, the HTTP status and Dataverse's
-        code, then the message (e.g. "GET /api/data/v9.2/salesorders(…): HTTP 503 0x80040216:
-        simulated failure 503"; without an answer: "…: no answer within 30 s")."""
-        answer = " ".join(part for part in (f"HTTP {self.status}" if self.status else "", self._code()) if part)
-        head = ": ".join(part for part in (self.call, answer) if part)
-        return f"{head}: {self.message}" if head else self.message
-
-    def _code(self) -> str:
-        # "timeout", "connection" and "deadline" are ours, not Dataverse's: the message says it.
-        return "" if self.code in ("timeout", "connection", "deadline") else self.code
-
-
-class DataverseNotFound(DataverseError):
-    """404: the row (or entity set) does not exist."""
-
-
-class DataversePreconditionFailed(DataverseError):
-    """412: ``If-Match`` named a version the row no longer has (someone changed it since it was
-    read), or Dataverse found a duplicate of a key that must be unique (code 0x80040237)."""
-
-
-class DataverseUnavailable(DataverseError):
-    """Sales could not be reached or kept refusing (timeouts, 429, 502/503/504): try again later.
-
-    ``retry_after`` is the wait Sales last asked for, in seconds, when it asked for one.
-    """
-
-    def __init__(
-        self, status: int | None, code: str, message: str, retry_after: float | None = None, call: str = ""
-    ) -> None:
-        super().__init__(status, code, message, call)
-        self.retry_after = retry_after
-
-
-# The monotonic time by which the current task's Sales calls must end (see `deadline`).
-_DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("dataverse_deadline", default=None)
-
-
-@contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Every Sales call made inside this block, in this task, ends within ``seconds`` from now —
-    retries, backoff and token requests included: an attempt's timeout is cut to what is left, and
-    no retry is started that could not finish in time. A context variable, so that concurrent
-    tasks sharing one client each keep their own deadline. Nested, the earlier deadline holds."""
-    outer = _DEADLINE.get()
-    if seconds is None:
-        value = outer
-    else:
-        value = (time.monotonic() + seconds, seconds)
-        if outer is not None and outer[0] < value[0]:
-            value = outer  # an inner block never outlives the one it is in
-    token = _DEADLINE.set(value)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def _time_left() -> float | None:
-    current = _DEADLINE.get()
-    return None if current is None else current[0] - time.monotonic()
-
-
-def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)  # shortest repr: exact for the 4-5 decimal places Dataverse keeps
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value.tzinfo else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} to Dataverse")
-
-
-def checked_guid(value: str) -> str:
-    # Ids go into URLs and $filter text: accept nothing but a GUID.
-    if not isinstance(value, str) or not GUID_PATTERN.fullmatch(value):
-        raise ValueError(f"not a GUID: {value!r}")
-    return value.lower()
-
-
-def odata_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-class _Retry(Exception):
-    """Internal: this attempt failed in a way worth another try."""
-
-    def __init__(self, error: DataverseUnavailable, retry_after: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.retry_after = retry_after
-
-
-class _AsksTooLong(stop_base):
-    """Stop when Sales asks for a longer pause than a request may hold its caller: hand it back."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        outcome = retry_state.outcome
-        retry = outcome.exception() if outcome is not None else None
-        return isinstance(retry, _Retry) and (retry.retry_after or 0.0) > self.limit
-
-
-class _PastDeadline(stop_base):
-    """Stop when the pause before the next try would end after the task's deadline."""
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        left = _time_left()
-        return left is not None and (retry_state.upcoming_sleep or 0.0) >= left
-
-
-def _deadline_passed(call: str) -> DataverseUnavailable:
-    current = _DEADLINE.get()
-    limit = f" of {current[1]:g} s" if current is not None else ""
-    return DataverseUnavailable(None, "deadline", f"the deadline{limit} for this order's Sales calls passed", call=call)
 
 
 class WebApiSession:
@@ -515,63 +391,6 @@ class WebApiSession:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def connection_failure(exc: BaseException) -> str:
-    """Why no answer came, in words: DNS, TLS, refused, reset ... (never a URL's query or a header)."""
-    key = getattr(exc, "_conn_key", None)
-    where = f"{key.host}:{key.port}" if key is not None else ""
-    os_error = getattr(exc, "os_error", None)
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        cert = getattr(exc, "certificate_error", None)
-        return f"the TLS certificate of {where} is not trusted ({cert or 'verification failed'})"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError) or isinstance(os_error, ssl.SSLError):
-        reason = getattr(os_error if isinstance(os_error, ssl.SSLError) else exc, "reason", None) or exc
-        return f"the TLS handshake with {where or 'the server'} failed ({reason})"
-    if isinstance(os_error, socket.gaierror):
-        host = key.host if key is not None else "the host"
-        return f"the host name {host} cannot be resolved (DNS: {os_error.strerror or os_error})"
-    if isinstance(os_error, ConnectionRefusedError):
-        return f"{where} refused the connection (nothing listens there)"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {where}: {(os_error and os_error.strerror) or exc}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "Sales closed the connection before answering"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"the answer was cut off ({type(exc).__name__})"
-    return f"the connection failed ({type(exc).__name__}: {exc})"
-
-
-def _path(url: str) -> str:
-    # Log the path only: never a query string a secret could hide in, never headers.
-    return URL(url).path
-
-
-def dataverse_error_text(text: str, status: int) -> tuple[str, str]:
-    """(code, message) of a Web API error body ``{"error": {"code", "message"}}``, or a snippet."""
-    try:
-        data = json.loads(text) if text else None
-    except ValueError:
-        data = None
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        code = error.get("code")
-        message = error.get("message")
-        return (str(code) if code is not None else "", str(message) if message else f"HTTP {status}")
-    snippet = " ".join(text.split())[:200]
-    return "", snippet or f"HTTP {status}"
-
-
-def oauth_error_text(text: str) -> tuple[str, str]:
-    """(error, first line of error_description) of an OAuth error body, or a snippet."""
-    try:
-        data = json.loads(text) if text else None
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        description = data.get("error_description")
-        return data["error"], str(description).splitlines()[0] if description else data["error"]
-    return "", " ".join(text.split())[:200] or "no answer"
 
 
 def _retry_after(resp: aiohttp.ClientResponse, client: WebApiSession) -> float | None:
