@@ -17,7 +17,7 @@ from orders.inbox.states import InboxEvent, InboxState, Source
 from orders.settings import ProcessingSettings
 from orders.worker import OrderWorker, Result
 from schemas.sales_document_store import coupled_document, document_summary, quote_archives
-from schemas.sales_posting_store import posted_invoice_for_sales_order
+from schemas.sales_posting_store import posted_invoice_for_sales_order, posted_invoices_of_order
 
 
 class CommandError(Exception):
@@ -147,6 +147,12 @@ async def inbox_detail(
         entry["deliveries_log"] = await inbox.deliveries(engine, row.id)
         async with engine.connect() as conn:
             entry["document"] = await document_summary(conn, company, row.document_type, row.document_no)
+            # A BC order completely invoiced is gone (with its coupling); its posted invoices stay.
+            entry["posted_invoices"] = (
+                [inv["no"] for inv in await posted_invoices_of_order(conn, company, row.document_no)]
+                if row.document_type == "Order" and row.document_no
+                else []
+            )
         out["inbox"].append(entry)
     numbers = sorted({r["document_no"] for r in out["inbox"] if r["document_type"] == "Quote" and r["document_no"]})
     async with engine.connect() as conn:

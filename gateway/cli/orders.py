@@ -256,6 +256,14 @@ def print_show(data: dict[str, Any], name: str = "orders") -> None:
                 + (" (size exceeded)" if d["size_exceeded"] else "")
             )
         doc = row["document"]
+        invoices = ", ".join(row.get("posted_invoices") or [])
+        if invoices and not doc:
+            print(
+                f"  BC sales order {row['document_no']} was completely invoiced and deleted, with its coupling: "
+                f"posted sales invoice(s) {invoices} (PostedSalesInvoices)"
+            )
+        elif invoices:
+            print(f"  posted sales invoice(s) so far: {invoices}")
         if doc:
             print(
                 f"  BC {doc['document_type'].lower()} {doc['no']} ({doc['status']}) for customer "

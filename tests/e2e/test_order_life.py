@@ -71,6 +71,9 @@ async def test_shipping_a_bc_order_lowers_the_availability_answer_at_once(
         assert await harness.wait_for(all_shipped)
 
         # The Sales order is coupled to nothing now; made again, BC says where it went (bc-rules.md §4.8).
+        code, out, err = await cli(settings, "orders", "show", order_id)
+        assert code == 0, err
+        assert "BC sales order SO000001 was completely invoiced and deleted" in out and "PSI000001" in out
         code, out, err = await cli(settings, "orders", "create", order_id)
         assert code == 1
         assert "This Dataverse order is already coupled, posted and turned into posted sales invoice PSI000001." in out
