@@ -206,3 +206,42 @@ async def test_subscriptions_are_renewed_before_expiry_and_made_again_when_bc_dr
         assert await _customer_name(engine, "20000") == "Changed while nobody listened"
     finally:
         await mirror.link.aclose()
+
+
+async def test_a_sales_order_entered_or_deleted_in_bc_comes_by_its_webhook(
+    settings: Any, engine: Any, demo: dict[str, Any], aiohttp_server: Any, bc_simulator: BcSimulator, bc_session: Any
+) -> None:
+    from tests.support.bc_simulator.client import BcClient
+
+    sim, bc = bc_simulator, BcClient(bc_simulator, bc_session)
+    sim.configure(webhook_delay=3600)  # only flush_webhooks sends
+    await link_to(engine, settings, sim)
+    server = await aiohttp_server(create_app(settings, engine=engine, worker=False, mirror=False))
+    mirror = mirror_for(engine, settings, sim, notification_url=str(server.make_url(PATH)))
+    try:
+        await _cycle(mirror)
+        made = await bc.post(
+            bc.company("salesOrders"),
+            {"customerNumber": "20000", "salesOrderLines": [{"lineType": "Item", "lineObjectNumber": "1900-S",
+                                                             "quantity": 2}]},
+        )  # fmt: skip
+        assert made.status == 201, made.body
+        await sim.flush_webhooks()
+        await _cycle(mirror)  # deltas are an hour off: only the notification brings it
+        async with engine.connect() as conn:
+            h = t.sales_header
+            no = await conn.scalar(h.select().with_only_columns(h.c.no).where(h.c.system_id == made.body["id"]))
+        assert no == made.body["number"]
+        order = await bc.get(bc.company(f"salesOrders({made.body['id']})"))
+        assert (
+            await bc.delete(bc.company(f"salesOrders({made.body['id']})"), etag=order.body["@odata.etag"])
+        ).status == 204
+        await sim.flush_webhooks()
+        async with engine.connect() as conn:
+            kinds = [(n.entity_set, n.change_type) for n in await state.waiting_notifications(conn, "CRONUS")]
+        assert ("salesOrders", "deleted") in kinds
+        await _cycle(mirror)
+        async with engine.connect() as conn:
+            assert await conn.scalar(h.select().with_only_columns(h.c.no).where(h.c.no == no)) is None
+    finally:
+        await mirror.link.aclose()
