@@ -68,7 +68,7 @@ async def test_inside_serve_bc_subscribes_and_a_notification_refreshes_the_mirro
         rows = await _subscriptions(engine)
         return set(rows) == set(WEBHOOK_SETS) and all(r.status == "active" for r in rows.values())
 
-    await wait_for(subscribed, within=20)
+    await wait_for(subscribed, within=60)
     remote = bc_simulator.notifier.subscriptions.values()
     assert {s.url for s in remote} == {f"http://127.0.0.1:{port}{PATH}"}
     assert {s.set_name for s in remote} == set(WEBHOOK_SETS)
@@ -79,7 +79,7 @@ async def test_inside_serve_bc_subscribes_and_a_notification_refreshes_the_mirro
             _s, _h, body = await api.get("/ODataV4/Customers('10000')")
             return bool(body.get("Name") == "Adatum Corporation (renamed in BC)")
 
-        await wait_for(renamed, within=10)
+        await wait_for(renamed, within=30)
     delivered = [d for d in bc_simulator.deliveries if any(n["changeType"] == "updated" for n in d.body["value"])]
     assert delivered and delivered[0].status == 202
     # The receiver answered before the refresh and kept nothing once it was done.

@@ -56,8 +56,16 @@ def _differs(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return any(not _same(old.get(k), v) for k, v in new.items())
 
 
-async def store_bc_document(conn: Any, company: str, kind: DocumentSet, entity: Mapping[str, Any]) -> bool:
-    """One document as BC holds it, into our tables; False when ours already equals it."""
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+async def store_bc_document(
+    conn: Any, company: str, kind: DocumentSet, entity: Mapping[str, Any], locations: Mapping[str, str] | None = None
+) -> bool:
+    """One document as BC holds it, into our tables; False when ours already equals it.
+
+    ``locations``: BC's location ids → codes (a line names its location by id only, bc-api §3.6),
+    so that its outstanding quantity counts at its location."""
     no = str(entity.get("number") or "")
     existing = await documents.header_row(conn, company, kind.document_type, no)
     old = existing._mapping if existing is not None else {}
@@ -74,7 +82,9 @@ async def store_bc_document(conn: Any, company: str, kind: DocumentSet, entity: 
         quote_no=str(old.get("quote_no") or ""),
     )
     lines = mirror_lines(bc_lines, kind.document_type, copied_from=old_lines, units=units)
+    where = {int(ln.get("sequence") or 0): str(ln.get("locationId") or EMPTY_GUID).lower() for ln in bc_lines}
     for line in lines:
+        line["location_code"] = (locations or {}).get(where.get(line["line_no"], EMPTY_GUID), "")
         before = old_lines.get(line["line_no"])
         if before is not None and (before["type"], before["no"]) == (line["type"], line["no"]):
             line["sales_line_id"] = before["sales_line_id"]  # the Sales line it came from
@@ -101,13 +111,15 @@ async def refresh(
     # Ours made after this read began (the writer's newest) may be missing from it: they stay.
     started = dt.datetime.now(dt.UTC)
     written, seen, newest = 0, set(), current.watermark
+    found = await ctx.bc.list_collection("locations", query(select=["id", "code"]))
+    locations = {str(r["id"]).lower(): str(r["code"]) for r in found}
     async for page in ctx.bc.iter_pages(kind.name, params, page_size=ctx.options.page_size):
         stamps = [m for m in (parse_moment(e.get("lastModifiedDateTime")) for e in page.rows) if m is not None]
         newest = max([*stamps, *([newest] if newest else [])], default=None)
         async with write_transaction(ctx.engine) as conn:
             for entity in page.rows:
                 seen.add(str(entity.get("number") or ""))
-                written += await store_bc_document(conn, ctx.company, kind, entity)
+                written += await store_bc_document(conn, ctx.company, kind, entity, locations)
     removed = 0
     async with write_transaction(ctx.engine) as conn:
         if whole:
