@@ -145,11 +145,15 @@ async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
     try:
         assert not (await mirror.cycle()).failed
         before = await _qty_on_sales_order(engine, "1896-S")
+        yellow = sim.get("locations", "YELLOW")
+        assert yellow is not None
         made = await bc.post(
             bc.company("salesOrders"),
             {
                 "customerNumber": "10000",
-                "salesOrderLines": [{"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 4}],
+                "salesOrderLines": [
+                    {"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 4, "locationId": yellow["id"]}
+                ],
             },
         )
         assert made.status == 201, made.body
@@ -162,6 +166,12 @@ async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
         )
         assert header.sales_id is None  # not from Sales
         assert await _qty_on_sales_order(engine, "1896-S") == before + 4
+        async with engine.connect() as conn:
+            loc = t.item_location_inventory
+            at_yellow = await conn.scalar(
+                select(loc.c.qty_on_sales_order).where(loc.c.item_no == "1896-S", loc.c.location_code == "YELLOW")
+            )
+        assert at_yellow == 4  # at the line's location (BC names it by id)
         # Read again (the delta's overlap), unchanged: nothing is written.
         ctx = await mirror.context()
         assert ctx is not None

@@ -7,8 +7,9 @@ Read by ``lastModifiedDateTime`` like master data (bc-api.md §3.6, §7.3), with
 (``$expand``; a line change stamps its header). A document is written only when it differs from
 ours, keeping what BC does not show (Your Reference, the Sales ids of its lines, the Qty. per
 Unit of Measure sent): ``orders/bc_link/writer_json.py`` maps BC's entity as the writer does.
-A document BC no longer holds (posted, deleted, made into an order) leaves a delta unseen: the
-reconciliation removes it.
+BC's webhooks on ``salesOrders`` / ``salesQuotes`` (where BC can reach the gateway) make the
+refresh run at once, and a ``deleted`` one removes the document. Otherwise a document BC no longer
+holds (posted, deleted, made into an order) leaves a delta unseen: the reconciliation removes it.
 """
 
 from __future__ import annotations
@@ -55,8 +56,16 @@ def _differs(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return any(not _same(old.get(k), v) for k, v in new.items())
 
 
-async def store_bc_document(conn: Any, company: str, kind: DocumentSet, entity: Mapping[str, Any]) -> bool:
-    """One document as BC holds it, into our tables; False when ours already equals it."""
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+
+
+async def store_bc_document(
+    conn: Any, company: str, kind: DocumentSet, entity: Mapping[str, Any], locations: Mapping[str, str] | None = None
+) -> bool:
+    """One document as BC holds it, into our tables; False when ours already equals it.
+
+    ``locations``: BC's location ids → codes (a line names its location by id only, bc-api §3.6),
+    so that its outstanding quantity counts at its location."""
     no = str(entity.get("number") or "")
     existing = await documents.header_row(conn, company, kind.document_type, no)
     old = existing._mapping if existing is not None else {}
@@ -73,7 +82,9 @@ async def store_bc_document(conn: Any, company: str, kind: DocumentSet, entity: 
         quote_no=str(old.get("quote_no") or ""),
     )
     lines = mirror_lines(bc_lines, kind.document_type, copied_from=old_lines, units=units)
+    where = {int(ln.get("sequence") or 0): str(ln.get("locationId") or EMPTY_GUID).lower() for ln in bc_lines}
     for line in lines:
+        line["location_code"] = (locations or {}).get(where.get(line["line_no"], EMPTY_GUID), "")
         before = old_lines.get(line["line_no"])
         if before is not None and (before["type"], before["no"]) == (line["type"], line["no"]):
             line["sales_line_id"] = before["sales_line_id"]  # the Sales line it came from
@@ -87,23 +98,28 @@ async def store_bc_document(conn: Any, company: str, kind: DocumentSet, entity: 
     return True
 
 
-async def refresh(ctx: Context, kind: DocumentSet, *, whole: bool = False) -> dict[str, int]:
-    """The documents changed in BC since the watermark (all of them when ``whole``), page by page;
-    with ``whole`` ours that BC no longer has are removed."""
+async def refresh(
+    ctx: Context, kind: DocumentSet, *, whole: bool = False, since: dt.datetime | None = None
+) -> dict[str, int]:
+    """The documents changed in BC since the watermark (or ``since``, if earlier; all of them when
+    ``whole``), page by page; with ``whole`` ours that BC no longer has are removed."""
     current = await ctx.read(kind.name)
-    mark = None if whole else current.watermark
+    marks = [m for m in (current.watermark, since) if m is not None]
+    mark = None if whole or not marks else min(marks)
     flt = gt("lastModifiedDateTime", mark - dt.timedelta(seconds=ctx.options.overlap)) if mark else None
     params = query(filter=flt, expand=kind.lines)
     # Ours made after this read began (the writer's newest) may be missing from it: they stay.
     started = dt.datetime.now(dt.UTC)
     written, seen, newest = 0, set(), current.watermark
+    found = await ctx.bc.list_collection("locations", query(select=["id", "code"]))
+    locations = {str(r["id"]).lower(): str(r["code"]) for r in found}
     async for page in ctx.bc.iter_pages(kind.name, params, page_size=ctx.options.page_size):
         stamps = [m for m in (parse_moment(e.get("lastModifiedDateTime")) for e in page.rows) if m is not None]
         newest = max([*stamps, *([newest] if newest else [])], default=None)
         async with write_transaction(ctx.engine) as conn:
             for entity in page.rows:
                 seen.add(str(entity.get("number") or ""))
-                written += await store_bc_document(conn, ctx.company, kind, entity)
+                written += await store_bc_document(conn, ctx.company, kind, entity, locations)
     removed = 0
     async with write_transaction(ctx.engine) as conn:
         if whole:
@@ -130,6 +146,25 @@ async def refresh(ctx: Context, kind: DocumentSet, *, whole: bool = False) -> di
     if written or removed:
         log.info("mirror: %d %s changed in Business Central, %d gone", written, kind.name, removed)
     return {"rows": len(seen), "changed": written, "removed": removed}
+
+
+async def remove_by_ids(ctx: Context, kind: DocumentSet, ids: Sequence[str]) -> int:
+    """Documents BC says it deleted (a ``deleted`` webhook names their ids)."""
+    wanted = {i.lower() for i in ids}
+    h = t.sales_header
+    async with write_transaction(ctx.engine) as conn:
+        rows = await conn.execute(
+            h.select()
+            .with_only_columns(h.c.no, h.c.system_id)
+            .where(h.c.company == ctx.company, h.c.document_type == kind.document_type)
+        )
+        gone = [no for no, system_id in rows.all() if str(system_id).lower() in wanted]
+        for no in gone:
+            await documents.remove_document(conn, ctx.company, kind.document_type, no)
+    return len(gone)
+
+
+BY_SET = {kind.name: kind for kind in DOCUMENT_SETS}
 
 
 async def refresh_all(ctx: Context, *, whole: bool = False) -> dict[str, dict[str, int]]:

@@ -227,4 +227,5 @@ PAGE_LEDGER_SELECT = (
 )  # fmt: skip
 # What may be subscribed to (bc-api.md §6.7): the master data and the ledger (the AL's rule makes
 # itemLedgerEntries eligible; stock moves never notify items, §3.3).
-WEBHOOK_SETS: tuple[str, ...] = (*(e.name for e in MASTER_ENTITIES), LEDGER)
+# BC's sales documents too (a change of a line notifies its header, bc-api.md §6.7).
+WEBHOOK_SETS: tuple[str, ...] = (*(e.name for e in MASTER_ENTITIES), LEDGER, "salesOrders", "salesQuotes")

@@ -211,6 +211,13 @@ class Mirror:
         todo = plan(rows)
         try:
             for refresh in todo.refreshes.values():
+                kind = documents.BY_SET.get(refresh.entity_set)
+                if kind is not None:
+                    if refresh.deleted:
+                        await documents.remove_by_ids(ctx, kind, ids(refresh.deleted))
+                    if refresh.delta or "*" in refresh.deleted:
+                        await documents.refresh(ctx, kind, since=refresh.since, whole="*" in refresh.deleted)
+                    continue
                 entity = BY_NAME.get(refresh.entity_set)
                 if entity is None:
                     continue
@@ -238,6 +245,8 @@ class Mirror:
             entity = BY_NAME.get(name)
             if entity is not None:
                 await deltas.refresh_entity(ctx, entity)
+            elif name in documents.BY_SET:
+                await documents.refresh(ctx, documents.BY_SET[name])
             elif name == LEDGER:
                 await ledger.catch_up(ctx)
 
