@@ -5,6 +5,7 @@ queue's lock."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from orders.sync.defaults import INTEGRATION_SYNCH_JOB_RUNNER, ITEM_PRODUCT
 from orders.sync.item_availability import run_item_availability
 from orders.sync.jobs import JobQueue
 from orders.sync.scheduler import SyncScheduler
+from orders.sync.store import now as store_now
 from schemas import master_data
 from schemas import tables as t
 from schemas.db import write_transaction
@@ -303,3 +305,55 @@ async def test_a_contact_person_goes_to_sales_under_its_customers_account(
     async with engine.connect() as conn:
         e_mail = (await conn.execute(select(t.contact.c.e_mail).where(t.contact.c.no == "CT101"))).scalar_one()
     assert e_mail == "r.townes@adatum.example"
+
+
+async def test_a_sleeping_job_asks_sales_each_interval_and_wakes_on_a_change_there(
+    engine: AsyncEngine, demo: dict[str, Any]
+) -> None:
+    sales = FakeSales()
+
+    async def factory() -> FakeSales:
+        return sales
+
+    await _items(engine, sales)
+    scheduler = SyncScheduler(engine, COMPANY, factory, wake_delay=0.0)
+    await scheduler.run_once()  # the first runs; ITEM-PRODUCT finds nothing to do and sleeps
+    queue = JobQueue(engine)
+    entry = await queue.entry(COMPANY, INTEGRATION_SYNCH_JOB_RUNNER, ITEM_PRODUCT)
+    assert entry is not None and entry.sleeping and entry.last_sales_poll_at is not None
+    assert entry.next_run is not None and entry.next_run > store_now() + dt.timedelta(hours=23)  # 1440 min
+    probes = sales.probes
+    assert await scheduler.poll_sales(sales) == 0
+    assert sales.probes == probes  # asked already in this interval: not again
+
+    # A person changes a product in Sales; the next interval's $top=1 finds it and wakes the job.
+    coupling = await _coupled(engine, t.TABLE_ITEM, "1896-S")
+    sales.edit("products", coupling.crm_id, {"name": "ATHENS Desk, oak"})
+    async with write_transaction(engine) as conn:
+        await conn.execute(
+            t.job_queue_entry.update().where(t.job_queue_entry.c.id == entry.id).values(last_sales_poll_at=None)
+        )
+    assert await scheduler.poll_sales(sales) >= 1
+    woken = await queue.entry(COMPANY, INTEGRATION_SYNCH_JOB_RUNNER, ITEM_PRODUCT)
+    assert woken is not None and woken.next_run is not None and woken.next_run <= store_now()
+    await scheduler.run_once()
+    async with engine.connect() as conn:
+        description = (await conn.execute(select(t.item.c.description).where(t.item.c.no == "1896-S"))).scalar_one()
+    assert description == "ATHENS Desk, oak"
+
+
+async def test_a_full_sync_restores_couplings_to_missing_rows_even_when_they_were_skipped(
+    engine: AsyncEngine, demo: dict[str, Any]
+) -> None:
+    sales = FakeSales()
+    # Scheduled runs before any full sync: the demo's item couplings point at products this Sales
+    # lacks, fail twice with BC's message and are skipped.
+    await api.full_sync(engine, COMPANY, sales, mappings=["UNIT OF MEASURE"])
+    for _ in range(2):
+        await api.run_mapping(engine, COMPANY, ITEM_PRODUCT, sales)
+    before = await _coupled(engine, t.TABLE_ITEM, "1896-S")
+    assert before.skipped
+    assert "The Item record cannot be updated because it is coupled to a deleted record." in await _errors(engine)
+    await api.full_sync(engine, COMPANY, sales, mappings=[ITEM_PRODUCT])
+    after = await _coupled(engine, t.TABLE_ITEM, "1896-S")
+    assert not after.skipped and after.crm_id in sales.table("products")

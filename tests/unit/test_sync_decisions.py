@@ -356,3 +356,21 @@ def test_a_persons_edit_in_the_same_second_as_our_write_still_counts_as_a_change
         ).action
         == Action.UPDATE
     )
+
+
+def test_the_sales_adapter_writes_lookups_as_odata_binds() -> None:
+    from orders.sync.sales_adapter import body
+
+    group = "0000000a-0000-0000-0000-000000000001"
+    account = "0000000b-0000-0000-0000-000000000002"
+    assert body("products", {"name": "Desk", "defaultuomscheduleid": Bind("uomschedules", group)}) == {
+        "name": "Desk",
+        "defaultuomscheduleid@odata.bind": f"/uomschedules({group})",
+    }
+    # A polymorphic lookup names its table; an empty one is cleared.
+    assert body("contacts", {"parentcustomerid": Bind("accounts", account)}) == {
+        "parentcustomerid_account@odata.bind": f"/accounts({account})"
+    }
+    assert body("accounts", {"transactioncurrencyid": Bind("transactioncurrencies", None)}) == {
+        "transactioncurrencyid@odata.bind": None
+    }
