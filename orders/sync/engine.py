@@ -238,6 +238,10 @@ class MappingRun:
         direction = Direction.TO
         force = self.force
         try:
+            if self.repair and coupling is not None and coupling.skipped and counterpart is None:
+                # A full sync restores a coupling to a row Sales lacks even when it was skipped
+                # (it failed as "coupled to a deleted record" twice before the full sync ran).
+                coupling = dataclasses.replace(coupling, skipped=False)
             if coupling is None and not self.only_coupled:
                 found = await self._match_and_couple(ctx, counters, record)
                 if found is not None:

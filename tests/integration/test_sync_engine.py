@@ -340,3 +340,20 @@ async def test_a_sleeping_job_asks_sales_each_interval_and_wakes_on_a_change_the
     async with engine.connect() as conn:
         description = (await conn.execute(select(t.item.c.description).where(t.item.c.no == "1896-S"))).scalar_one()
     assert description == "ATHENS Desk, oak"
+
+
+async def test_a_full_sync_restores_couplings_to_missing_rows_even_when_they_were_skipped(
+    engine: AsyncEngine, demo: dict[str, Any]
+) -> None:
+    sales = FakeSales()
+    # Scheduled runs before any full sync: the demo's item couplings point at products this Sales
+    # lacks, fail twice with BC's message and are skipped.
+    await api.full_sync(engine, COMPANY, sales, mappings=["UNIT OF MEASURE"])
+    for _ in range(2):
+        await api.run_mapping(engine, COMPANY, ITEM_PRODUCT, sales)
+    before = await _coupled(engine, t.TABLE_ITEM, "1896-S")
+    assert before.skipped
+    assert "The Item record cannot be updated because it is coupled to a deleted record." in await _errors(engine)
+    await api.full_sync(engine, COMPANY, sales, mappings=[ITEM_PRODUCT])
+    after = await _coupled(engine, t.TABLE_ITEM, "1896-S")
+    assert not after.skipped and after.crm_id in sales.table("products")
