@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MET, NOT_YET, NO_GOAL, NOT_RUN, NOT_AVAILABLE = "met", "not yet", "no goal", "not run", "not available yet"
+FAILED = "failed"
 
 
 @dataclass
@@ -29,3 +30,8 @@ def verdict(ok: bool) -> str:
 
 def not_run(case: str, title: str, goal: str, command: str, why: str, verdict_: str = NOT_RUN) -> Figure:
     return Figure(case, title, "—", why, None, goal, verdict_, command)
+
+
+def failed(case: str, command: str, exc: BaseException) -> Figure:
+    """A case that broke: the report says so (and the run exits 1) instead of losing the others."""
+    return Figure(case, "(the case failed)", "—", f"{type(exc).__name__}: {exc}"[:300], None, "—", FAILED, command)

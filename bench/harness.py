@@ -25,11 +25,9 @@ from pathlib import Path
 
 from bench import large_company, report
 from bench.context import Context
-from bench.figures import Figure
+from bench.figures import FAILED, Figure, failed
 from bench.processes import ROOT
 from bench.wrk import WrkMissing, ensure_wrk
-
-FAILED = "failed"
 
 
 def _groups() -> list[tuple[tuple[str, ...], Callable[[Context], list[Figure]]]]:
@@ -119,11 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 got = run(ctx)
             except Exception as exc:
                 traceback.print_exc()
-                got = [
-                    Figure(c, "(the case failed)", "—", f"{type(exc).__name__}: {exc}"[:300], None, "—", FAILED,
-                           ctx.command(c))
-                    for c in wanted
-                ]  # fmt: skip
+                got = [failed(c, ctx.command(c), exc) for c in wanted]
             got = [f for f in got if f.case.split()[0] in wanted]
             for f in got:
                 print(f"  {f.case:<14} {f.figure}  [ratio {f.ratio_text()}; goal {f.goal}: {f.verdict}]", flush=True)
@@ -149,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nWrote {target}. Commit it with the change it measures.")
     else:
         print("\n--only: docs/BENCHMARKS.md left as it is (give --report FILE to write these figures).")
-    failed = [f.case for f in figures if f.verdict == FAILED]
-    if failed:
-        print(f"Failed: {', '.join(failed)}; the output above says why.", file=sys.stderr)
+    broken = [f.case for f in figures if f.verdict == FAILED]
+    if broken:
+        print(f"Failed: {', '.join(broken)}; the output above says why.", file=sys.stderr)
         return 1
     return 0

@@ -14,6 +14,7 @@ import asyncio
 import json
 import statistics
 import time
+import traceback
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from bench import large_company
 from bench.context import Context, scratch_key_file
-from bench.figures import NO_GOAL, Figure, not_run, verdict
+from bench.figures import NO_GOAL, Figure, failed, not_run, verdict
 from bench.measure import alternate
 from bench.processes import bare, free_port, gateway, started
 from gateway.config import Settings
@@ -120,11 +121,15 @@ class Watch:
         self.done: dict[str, float] = {}  # sales id -> seconds from submission to committed
         self.failed: dict[str, str] = {}
 
-    async def until_done(self, within: float) -> None:
+    async def until_done(self, within: float, *, strict: bool = True) -> None:
+        """Until every pending order is committed; after `within` seconds an error, or with
+        strict=False a return (what is still pending stays in self.pending)."""
         inbox = t.order_inbox
         deadline = time.perf_counter() + within
         while self.pending:
             if time.perf_counter() > deadline:
+                if not strict:
+                    return
                 raise RuntimeError(f"{len(self.pending)} orders not committed within {within:g} s")
             async with self.engine.connect() as conn:
                 rows = (
@@ -167,8 +172,8 @@ async def _p4(ctx: Context, kind: str, url: str, logs: Path) -> tuple[Figure, di
         await asyncio.gather(*(asyncio.to_thread(child.__enter__) for child in workers))
         try:
             watch = Watch(url)
-            sequential = max(3, round(100 * min(1.0, ctx.scale * 10)))
-            burst = max(5, round(200 * min(1.0, ctx.scale * 10)))
+            sequential = max(3, round(30 * min(1.0, ctx.scale * 10)))
+            burst = max(5, round(60 * min(1.0, ctx.scale * 10)))
             for _ in range(3 if ctx.rounds else 1):  # warm-up: pools, statement caches, the first token
                 order_id = await orders.new()
                 watch.pending[order_id] = time.perf_counter()
@@ -187,9 +192,12 @@ async def _p4(ctx: Context, kind: str, url: str, logs: Path) -> tuple[Figure, di
             for order_id in ids:
                 watch.pending[order_id] = time.perf_counter()
                 await sim.submit_order(order_id)
-            await watch.until_done(300)
-            rate = burst / (time.perf_counter() - started)
-            burst_p50 = statistics.median(watch.done.values())
+            await watch.until_done(60 + 3 * burst, strict=False)
+            committed = len(watch.done)
+            rate = committed / (time.perf_counter() - started)
+            burst_p50 = statistics.median(watch.done.values()) if watch.done else float("nan")
+            late = len(watch.pending)
+            watch.pending.clear()
             # Sales' own webhook body for P5: the last delivery, its order id made a placeholder.
             delivery = sim.deliveries[-1]
             template = delivery.body.decode().replace(delivery.row_id.lower(), PLACEHOLDER)
@@ -207,10 +215,11 @@ async def _p4(ctx: Context, kind: str, url: str, logs: Path) -> tuple[Figure, di
         "webhook → BC order committed (10 lines), two gateway processes with workers",
         "— (no bare equivalent: the work is the order)",
         f"p50 {p50:.0f} ms, p99 {_percentile(latencies, 99) * 1e3:.0f} ms one at a time ({len(latencies)} orders); "
-        f"{rate:.1f} orders/s in a burst of {burst} (p50 {burst_p50 * 1e3:.0f} ms)",
+        f"{rate:.1f} orders/s in a burst of {burst} (p50 {burst_p50 * 1e3:.0f} ms"
+        + (f"; {late} not committed within {60 + 3 * burst} s)" if late else ")"),
         None,
         "BC order within 1 s of the webhook (p99)",
-        verdict(p99 <= 1000),
+        verdict(p99 <= 1000 and not late),
         ctx.command("P4"),
         [
             f"{kind}; `bc-gateway serve --reuse-port` twice on one port, each with its order worker; "
@@ -266,7 +275,16 @@ def run(ctx: Context) -> list[Figure]:
             continue
         with scratch_key_file(ctx):
             url = asyncio.run(_fresh_database(ctx, kind))
-            p4, hook = asyncio.run(_p4(ctx, kind, url, ctx.tmp))
+            try:
+                p4, hook = asyncio.run(_p4(ctx, kind, url, ctx.tmp))
+            except Exception as exc:  # the other database's figures still count
+                traceback.print_exc()
+                figures += [failed(f"P4 {kind}", ctx.command("P4"), exc), failed(f"P5 {kind}", ctx.command("P5"), exc)]
+                continue
             figures.append(p4)
-            figures.append(_p5(ctx, kind, url, ctx.tmp, hook))
+            try:
+                figures.append(_p5(ctx, kind, url, ctx.tmp, hook))
+            except Exception as exc:
+                traceback.print_exc()
+                figures.append(failed(f"P5 {kind}", ctx.command("P5"), exc))
     return figures
