@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -80,7 +81,12 @@ def _postgres_version(url: str | None) -> str | None:
         return f"unreachable ({type(exc).__name__})"
 
 
+def _stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)  # through the finally blocks: the children stop, the scratch folder goes
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     args = _parser().parse_args(argv)
     only = {c.strip().upper() for c in args.only.split(",")} if args.only else set(report.CASES)
     unknown = only - set(report.CASES)
