@@ -64,8 +64,9 @@ def alternate(
     """(best bare window, best gateway window) by answers per second, after a warm-up of each.
     rounds=0 (the CI smoke run): the warm-up windows are the figures."""
     bare_paths = bare_paths or paths
-    warm_bare = window(bare, bare_paths, 1, connections, **options)  # type: ignore[arg-type]
-    warm_gateway = window(gateway, paths, 1, connections, **options)  # type: ignore[arg-type]
+    # Warm-ups as long as a window: on a loaded machine one 20,000-row page can take over a second.
+    warm_bare = window(bare, bare_paths, seconds, connections, **options)  # type: ignore[arg-type]
+    warm_gateway = window(gateway, paths, seconds, connections, **options)  # type: ignore[arg-type]
     if rounds <= 0:
         return warm_bare, warm_gateway
     bares, gateways = [], []
