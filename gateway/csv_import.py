@@ -2,9 +2,16 @@
 entries and couplings.
 
 The header row names the columns with the entity-set property names (No, Description,
-Base_Unit_of_Measure, Unit_Price, ...). Each row is applied on its own (a savepoint): a bad row is
-reported with its line number and reason (BC's message where BC has one: an unknown unit of
-measure or currency code is refused as BC refuses it), and the good rows are kept.
+Base_Unit_of_Measure, Unit_Price, ...). A bad row is reported with its line number and reason
+(BC's message where BC has one: an unknown unit of measure or currency code is refused as BC
+refuses it), and the good rows are kept.
+
+Items, ledger entries and couplings go in bulk (issue 13: a real company's first import): 2,000
+rows per transaction, checked against the database in a few lookups, written by executemany, the
+running totals summed per batch; each row gets the outcome and message it would get on its own.
+What the bulk path does not handle (an item that exists already or comes twice, an item with its
+coupling, a record coupled twice in one batch, a refusal by the database) sends that batch row by
+row: each row on its own savepoint, as the other kinds always go.
 
 `ledger` rows are item ledger entries as BC lists them: the quantity carries its sign (a sale is
 negative, a sales return positive). `bc-gateway inventory post` is a journal line instead.
@@ -25,10 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas import master_data as masterdata
 from schemas.db import write_transaction
-from schemas.inventory import LedgerLine, PostingError, post_ledger_entries
+from schemas.inventory import LedgerLine, PostingError, post_ledger_batch, post_ledger_entries
 from schemas.master_data import MasterDataError
 
-BATCH = 500
+BATCH = 500  # rows per transaction, row by row (a savepoint each)
+BULK_BATCH = 2000  # rows per transaction in bulk: a few statements for all of them
 
 
 class ImportFileError(ValueError):
@@ -70,6 +78,9 @@ def _date(value: str) -> dt.date:
 
 
 Apply = Callable[[AsyncConnection, str, dict[str, Any]], Awaitable[bool]]
+# Many rows at once: per row None (created) or why it is refused, the message `apply` would give;
+# None for the whole batch when it cannot be done in bulk (then `apply` goes row by row).
+ApplyBatch = Callable[[AsyncConnection, str, list[dict[str, Any]]], Awaitable[list[str | None] | None]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class Kind:
     columns: dict[str, Callable[[str], Any]]
     required: tuple[str, ...]
     apply: Apply
+    apply_batch: ApplyBatch | None = None
 
 
 async def _couple_if_given(conn: AsyncConnection, company: str, kind: str, no: str, values: dict[str, Any]) -> None:
@@ -86,13 +98,7 @@ async def _couple_if_given(conn: AsyncConnection, company: str, kind: str, no: s
 
 
 async def _apply_item(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
-    names = {
-        "Description": "description",
-        "Type": "type",
-        "Base_Unit_of_Measure": "base_unit_of_measure",
-        "Unit_Price": "unit_price",
-        "Blocked": "blocked",
-    }
+    names = _ITEM_COLUMNS
     created = await masterdata.upsert_item(conn, company, v["No"], **{names[k]: v[k] for k in names if k in v})
     await _couple_if_given(conn, company, "item", v["No"], v)
     return created
@@ -139,22 +145,41 @@ async def _apply_resource(conn: AsyncConnection, company: str, v: dict[str, Any]
 
 
 async def _apply_ledger(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
-    await post_ledger_entries(
-        conn,
-        company,
-        [
-            LedgerLine(
-                item_no=v["Item_No"],
-                quantity=v["Quantity"],
-                location_code=v.get("Location_Code", ""),
-                posting_date=v.get("Posting_Date"),
-                entry_type=v.get("Entry_Type") or None,
-                document_no=v.get("Document_No", ""),
-                description=v.get("Description", ""),
-            )
-        ],
-    )
+    await post_ledger_entries(conn, company, [_ledger_line(v)])
     return True
+
+
+def _ledger_line(v: dict[str, Any]) -> LedgerLine:
+    return LedgerLine(
+        item_no=v["Item_No"],
+        quantity=v["Quantity"],
+        location_code=v.get("Location_Code", ""),
+        posting_date=v.get("Posting_Date"),
+        entry_type=v.get("Entry_Type") or None,
+        document_no=v.get("Document_No", ""),
+        description=v.get("Description", ""),
+    )
+
+
+async def _apply_ledger_batch(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[str | None]:
+    return await post_ledger_batch(conn, company, [_ledger_line(v) for v in rows])
+
+
+_ITEM_COLUMNS = {
+    "Description": "description",
+    "Type": "type",
+    "Base_Unit_of_Measure": "base_unit_of_measure",
+    "Unit_Price": "unit_price",
+    "Blocked": "blocked",
+}
+
+
+async def _apply_item_batch(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[str | None] | None:
+    if any(v.get("CRM_ID") for v in rows):
+        return None  # an item and its coupling stand or fall together: row by row
+    return await masterdata.create_items(
+        conn, company, [(v["No"], {_ITEM_COLUMNS[k]: v[k] for k in _ITEM_COLUMNS if k in v}) for v in rows]
+    )
 
 
 _TABLES = {
@@ -168,6 +193,24 @@ _TABLES = {
     "unit of measure": "unit",
     "204": "unit",
 }
+
+
+async def _apply_coupling_batch(
+    conn: AsyncConnection, company: str, rows: list[dict[str, Any]]
+) -> list[str | None] | None:
+    kinds = [_TABLES.get(v["Table"].strip().lower()) for v in rows]
+    wanted = [(k, v["No"], v["CRM_ID"]) for k, v in zip(kinds, rows, strict=True) if k is not None]
+    result = await masterdata.couple_many(conn, company, wanted) if wanted else []
+    if result is None:
+        return None
+    coupled = iter(result)
+    outcome: list[str | None] = []
+    for kind, v in zip(kinds, rows, strict=True):
+        if kind is None:
+            outcome.append(f"Table '{v['Table']}' is not Item, Customer, Resource or Unit")
+        else:
+            outcome.append(next(coupled))
+    return outcome
 
 
 async def _apply_coupling(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
@@ -194,6 +237,7 @@ KINDS: dict[str, Kind] = {
         },
         ("No",),
         _apply_item,
+        _apply_item_batch,
     ),
     "units": Kind(
         {"Item_No": _text, "Code": _text, "Qty_per_Unit_of_Measure": _decimal},
@@ -239,11 +283,13 @@ KINDS: dict[str, Kind] = {
         },
         ("Item_No", "Quantity"),
         _apply_ledger,
+        _apply_ledger_batch,
     ),
     "couplings": Kind(
         {"Table": _text, "No": _text, "CRM_ID": _text},
         ("Table", "No", "CRM_ID"),
         _apply_coupling,
+        _apply_coupling_batch,
     ),
 }
 
@@ -332,33 +378,72 @@ async def import_csv(
     result = ImportResult()
     batch: list[tuple[int, list[str]]] = []
 
+    async def row_by_row(conn: AsyncConnection) -> None:
+        """Each row on its own savepoint: a bad one is reported and the good ones are kept."""
+        for line, cells in batch:
+            result.rows += 1
+            try:
+                values = _parse_row(kind, header, cells)
+                async with conn.begin_nested():
+                    created = await kind.apply(conn, company, values)
+                if created:
+                    result.created += 1
+                else:
+                    result.updated += 1
+            except (RowError, MasterDataError, PostingError) as exc:
+                result.errors.append((line, str(exc)))
+            except IntegrityError as exc:
+                result.errors.append((line, f"refused by the database: {type(exc.orig).__name__}"))
+            if progress:
+                progress(1)
+
+    async def in_bulk(conn: AsyncConnection, apply_batch: ApplyBatch) -> bool:
+        """The whole batch in a few statements, with the same per-row outcome as row_by_row;
+        False (nothing written) when it cannot be done so: then row_by_row does it."""
+        parsed: list[tuple[int, dict[str, Any] | str]] = []
+        for line, cells in batch:
+            try:
+                parsed.append((line, _parse_row(kind, header, cells)))
+            except RowError as exc:
+                parsed.append((line, str(exc)))
+        good = [values for _line, values in parsed if isinstance(values, dict)]
+        try:
+            async with conn.begin_nested():
+                outcome = await apply_batch(conn, company, good) if good else []
+                if outcome is None:
+                    raise _RowByRow
+        except (_RowByRow, IntegrityError, MasterDataError, PostingError):
+            return False
+        refusals = iter(outcome)
+        for line, values in parsed:
+            result.rows += 1
+            refused = values if isinstance(values, str) else next(refusals)
+            if refused is None:
+                result.created += 1
+            else:
+                result.errors.append((line, refused))
+        if progress:
+            progress(len(batch))
+        return True
+
     async def flush() -> None:
         async with write_transaction(engine) as conn:
-            for line, cells in batch:
-                result.rows += 1
-                try:
-                    values = _parse_row(kind, header, cells)
-                    async with conn.begin_nested():
-                        created = await kind.apply(conn, company, values)
-                    if created:
-                        result.created += 1
-                    else:
-                        result.updated += 1
-                except (RowError, MasterDataError, PostingError) as exc:
-                    result.errors.append((line, str(exc)))
-                except IntegrityError as exc:
-                    result.errors.append((line, f"refused by the database: {type(exc.orig).__name__}"))
-                if progress:
-                    progress(1)
+            if kind.apply_batch is None or not await in_bulk(conn, kind.apply_batch):
+                await row_by_row(conn)
         batch.clear()
 
+    size = BULK_BATCH if kind.apply_batch is not None else BATCH
     for item in rows:
         batch.append(item)
-        if len(batch) >= BATCH:
+        if len(batch) >= size:
             await flush()
     if batch:
         await flush()
     return result
+
+
+class _RowByRow(Exception):
+    """The batch cannot be done in bulk (see ApplyBatch)."""
 
 
 def count_rows(path: Path) -> int:

@@ -95,6 +95,16 @@ def upsert_add(
     return stmt
 
 
+def upsert_add_many(conn: AsyncConnection, table: Table, keys: Sequence[str], increments: Sequence[str]) -> Any:
+    """upsert_add for executemany: run it with a list of rows (keys and increments each)."""
+    dialect_insert = sqlite.insert if is_sqlite(conn) else postgresql.insert
+    stmt = dialect_insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={col: table.c[col] + stmt.excluded[col] for col in increments},
+    )
+
+
 def insert_ignore(conn: AsyncConnection, table: Table, index_elements: Sequence[str]) -> Any:
     """INSERT ... ON CONFLICT (index_elements) DO NOTHING."""
     dialect_insert = sqlite.insert if is_sqlite(conn) else postgresql.insert

@@ -7,7 +7,7 @@ changed here together with each ledger entry and each change of outstanding sale
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
-from schemas.db import upsert_add
+from schemas.db import upsert_add, upsert_add_many
 from schemas.tables import (
     ENTRY_TYPES,
     item,
@@ -172,3 +172,85 @@ async def add_to_totals(
             inc,
         )
     )
+
+
+async def post_ledger_batch(
+    conn: AsyncConnection, company: str, lines: Sequence[LedgerLine], today: dt.date | None = None
+) -> list[str | None]:
+    """Post many item ledger entries at once (the CSV import): per line None when posted, or BC's
+    refusal, the same message post_ledger_entries gives and checked in the same order (quantity,
+    item, location, entry type). Two lookups for the whole batch, the entries in one executemany,
+    the running totals summed here and added by one upsert per item and per item and location."""
+    nos = {line.item_no for line in lines}
+    codes = {line.location_code for line in lines if line.location_code}
+    types: dict[str, str] = {}
+    if nos:
+        query = select(item.c.no, item.c.type).where(item.c.company == company, item.c.no.in_(nos))
+        types = {no: kind for no, kind in (await conn.execute(query)).all()}
+    found: set[str] = set()
+    if codes:
+        query = select(location.c.code).where(location.c.company == company, location.c.code.in_(codes))
+        found = set((await conn.execute(query)).scalars())
+    outcome: list[str | None] = []
+    rows: list[dict[str, object]] = []
+    totals: dict[str, Decimal] = {}
+    by_location: dict[tuple[str, str], Decimal] = {}
+    posting_date = today or dt.date.today()
+    for line in lines:
+        entry_type = line.entry_type or ("Positive Adjmt." if line.quantity > 0 else "Negative Adjmt.")
+        kind = types.get(line.item_no)
+        if line.quantity == 0:
+            outcome.append("Quantity must not be 0.")
+        elif kind is None:
+            outcome.append(f"The Item does not exist. Identification fields and values: No.='{line.item_no}'")
+        elif kind != "Inventory":
+            outcome.append(
+                f"Type must be equal to 'Inventory'  in Item: No.={line.item_no}. Current value is '{kind}'."
+            )
+        elif line.location_code and line.location_code not in found:
+            outcome.append(
+                f"The Location does not exist. Identification fields and values: Code='{line.location_code}'"
+            )
+        elif entry_type not in ENTRY_TYPES:
+            outcome.append(f"Entry Type '{entry_type}' is not one of: {', '.join(ENTRY_TYPES)}.")
+        else:
+            outcome.append(None)
+            rows.append(
+                {
+                    "company": company,
+                    "item_no": line.item_no,
+                    "location_code": line.location_code,
+                    "posting_date": line.posting_date or posting_date,
+                    "entry_type": entry_type,
+                    "document_no": line.document_no,
+                    "description": line.description,
+                    "quantity": line.quantity,
+                }
+            )
+            totals[line.item_no] = totals.get(line.item_no, Decimal(0)) + line.quantity
+            key = (line.item_no, line.location_code)
+            by_location[key] = by_location.get(key, Decimal(0)) + line.quantity
+    if rows:
+        await conn.execute(insert(item_ledger_entry), rows)
+        zero = Decimal(0)
+        await conn.execute(
+            upsert_add_many(conn, item_inventory, ("company", "item_no"), ("inventory", "qty_on_sales_order")),
+            [
+                {"company": company, "item_no": no, "inventory": q, "qty_on_sales_order": zero}
+                for no, q in totals.items()
+            ],
+        )
+        await conn.execute(
+            upsert_add_many(
+                conn,
+                item_location_inventory,
+                ("company", "item_no", "location_code"),
+                ("inventory", "qty_on_sales_order"),
+            ),
+            [
+                {"company": company, "item_no": no, "location_code": loc, "inventory": q, "qty_on_sales_order": zero}
+                for (no, loc), q in by_location.items()
+            ],
+        )
+        await changes.record_items(conn, company, set(totals))
+    return outcome

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -111,7 +112,11 @@ async def require_unit_of_measure(conn: AsyncConnection, company: str, code: str
     table = t.unit_of_measure
     found = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code == code))
     if found.first() is None:
-        raise MasterDataError(f"The Unit of Measure does not exist. Identification fields and values: Code='{code}'")
+        raise MasterDataError(_missing_unit_of_measure(code))
+
+
+def _missing_unit_of_measure(code: str) -> str:
+    return f"The Unit of Measure does not exist. Identification fields and values: Code='{code}'"
 
 
 async def require_currency(conn: AsyncConnection, company: str, code: str) -> None:
@@ -154,16 +159,72 @@ async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: An
     measure with 1 per unit, as BC's item card does.
     """
     no = _check_no(no)
-    if "type" in values and values["type"] not in t.ITEM_TYPES:
-        raise MasterDataError(f"Type must be one of {', '.join(t.ITEM_TYPES)}; '{values['type']}' is not.")
-    if values.get("unit_price") is not None and values["unit_price"] < 0:
-        raise MasterDataError("Unit Price must not be negative.")
+    _check_item_values(values)
     if values.get("base_unit_of_measure"):
         await require_unit_of_measure(conn, company, values["base_unit_of_measure"])
     created = await _upsert_simple(conn, t.item, company, no, values)
     if values.get("base_unit_of_measure"):
         await set_item_unit(conn, company, no, values["base_unit_of_measure"], Decimal(1))
     return created
+
+
+def _check_item_values(values: dict[str, Any]) -> None:
+    if "type" in values and values["type"] not in t.ITEM_TYPES:
+        raise MasterDataError(f"Type must be one of {', '.join(t.ITEM_TYPES)}; '{values['type']}' is not.")
+    if values.get("unit_price") is not None and values["unit_price"] < 0:
+        raise MasterDataError("Unit Price must not be negative.")
+
+
+async def create_items(
+    conn: AsyncConnection, company: str, rows: Sequence[tuple[str, dict[str, Any]]]
+) -> list[str | None] | None:
+    """Create many new items at once (the CSV import): per row None when created, or the refusal
+    upsert_item gives, checked in its order. None for the whole batch when it cannot be done in
+    bulk (an item that exists already, or one number twice): the caller then goes row by row."""
+    codes = {v["base_unit_of_measure"] for _no, v in rows if v.get("base_unit_of_measure")}
+    uom = t.unit_of_measure
+    known: set[str] = set()
+    if codes:
+        query = select(uom.c.code).where(uom.c.company == company, uom.c.code.in_(codes))
+        known = set((await conn.execute(query)).scalars())
+    outcome: list[str | None] = []
+    good: list[tuple[str, dict[str, Any]]] = []
+    for no, values in rows:
+        try:
+            no = _check_no(no)
+            _check_item_values(values)
+            if values.get("base_unit_of_measure") and values["base_unit_of_measure"] not in known:
+                raise MasterDataError(_missing_unit_of_measure(values["base_unit_of_measure"]))
+            _check_lengths(t.item, values)
+        except MasterDataError as exc:
+            outcome.append(str(exc))
+            continue
+        outcome.append(None)
+        good.append((no, values))
+    nos = [no for no, _v in good]
+    if len(set(nos)) != len(nos):
+        return None
+    if nos:
+        query = select(t.item.c.no).where(t.item.c.company == company, t.item.c.no.in_(nos)).limit(1)
+        if (await conn.execute(query)).first() is not None:
+            return None
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for no, values in good:  # executemany needs the same columns in every row: empty cells keep defaults
+        by_columns.setdefault(tuple(sorted(values)), []).append(
+            {"company": company, "no": no, "system_id": new_id(), **values}
+        )
+    for batch in by_columns.values():
+        await conn.execute(t.item.insert(), batch)
+    units = [
+        {"company": company, "item_no": no, "code": v["base_unit_of_measure"], "qty_per_unit_of_measure": Decimal(1)}
+        for no, v in good
+        if v.get("base_unit_of_measure")
+    ]
+    if units:  # as set_item_unit does for a new item's base unit: 1 per unit
+        await conn.execute(t.item_unit_of_measure.insert(), units)
+    if good:
+        await changes.record(conn, changes.MASTER, company=company)
+    return outcome
 
 
 async def set_item_unit(conn: AsyncConnection, company: str, item_no: str, code: str, qty: Decimal) -> None:
@@ -206,12 +267,16 @@ async def upsert_resource(conn: AsyncConnection, company: str, no: str, **values
     return await _upsert_simple(conn, t.resource, company, no, values)
 
 
-async def _upsert_simple(conn: AsyncConnection, table: Any, company: str, no: str, values: dict[str, Any]) -> bool:
+def _check_lengths(table: Any, values: dict[str, Any]) -> None:
     for name, value in values.items():
         col = table.c[name]
         length = getattr(col.type, "length", None)
         if isinstance(value, str) and length and len(value) > length:
             raise MasterDataError(f"{name.replace('_', ' ').title()} can have at most {length} characters.")
+
+
+async def _upsert_simple(conn: AsyncConnection, table: Any, company: str, no: str, values: dict[str, Any]) -> bool:
+    _check_lengths(table, values)
     where = (table.c.company == company, table.c.no == no)
     exists = (await conn.execute(select(table.c.no).where(*where))).first()
     if exists:
@@ -235,19 +300,107 @@ async def _record_system_id(conn: AsyncConnection, kind: str, company: str, bc_n
     key = _key_column(table)
     row = (await conn.execute(select(table.c.system_id).where(table.c.company == company, key == bc_no))).first()
     if row is None:
-        field = "Code" if "code" in table.c else "No."
-        raise MasterDataError(f"The {caption} does not exist. Identification fields and values: {field}='{bc_no}'")
+        raise MasterDataError(_missing_record(table, caption, bc_no))
     return row.system_id
+
+
+def _missing_record(table: Any, caption: str, bc_no: str) -> str:
+    field = "Code" if "code" in table.c else "No."
+    return f"The {caption} does not exist. Identification fields and values: {field}='{bc_no}'"
+
+
+def _coupled_elsewhere(caption: str, bc_no: str, crm_id: str) -> str:
+    return f"{caption} {bc_no} is already coupled to the Dynamics 365 Sales record {crm_id}; uncouple it first."
+
+
+def _crm_id_taken(caption: str, crm_id: str) -> str:
+    return f"The Dynamics 365 Sales record {crm_id} is already coupled to another {caption.lower()}."
+
+
+def _guid(sales_id: str) -> str:
+    try:
+        return normalise_guid(sales_id)
+    except ValueError:
+        raise MasterDataError(f"'{sales_id}' is not a valid Dynamics 365 Sales id (a GUID).") from None
+
+
+async def couple_many(
+    conn: AsyncConnection, company: str, rows: Sequence[tuple[str, str, str]]
+) -> list[str | None] | None:
+    """Couple many records at once (the CSV import): rows of (kind, BC number, Sales id); per row
+    None when coupled (or already coupled so), or couple's refusal, checked in its order. None
+    for the whole batch when one record or Sales id comes twice: the caller goes row by row."""
+    cir = t.crm_integration_record
+    parsed: list[tuple[str, str, str] | str] = []
+    for kind, bc_no, sales_id in rows:
+        if kind not in COUPLING_KINDS:
+            parsed.append(f"Cannot couple '{kind}': use one of {', '.join(COUPLING_KINDS)}.")
+            continue
+        try:
+            parsed.append((kind, bc_no, _guid(sales_id)))
+        except MasterDataError as exc:
+            parsed.append(str(exc))
+    wanted = [p for p in parsed if isinstance(p, tuple)]
+    system_ids: dict[tuple[str, str], str] = {}
+    for kind in {k for k, _no, _id in wanted}:
+        _table_id, table, _caption = COUPLING_KINDS[kind]
+        key = _key_column(table)
+        nos = {no for k, no, _id in wanted if k == kind}
+        query = select(key, table.c.system_id).where(table.c.company == company, key.in_(nos))
+        system_ids.update({(kind, no): sid for no, sid in (await conn.execute(query)).all()})
+    mine: dict[tuple[int, str], str] = {}  # (table id, system id) -> coupled Sales id
+    theirs: set[tuple[int, str]] = set()  # (table id, Sales id) coupled to something
+    if wanted:
+        sids = set(system_ids.values())
+        crm_ids = {crm for _k, _no, crm in wanted}
+        if sids:
+            query = select(cir.c.table_id, cir.c.integration_id, cir.c.crm_id).where(
+                cir.c.company == company, cir.c.integration_id.in_(sids)
+            )
+            mine = {(tid, sid): crm for tid, sid, crm in (await conn.execute(query)).all()}
+        query = select(cir.c.table_id, cir.c.crm_id).where(cir.c.company == company, cir.c.crm_id.in_(crm_ids))
+        theirs = {(tid, crm) for tid, crm in (await conn.execute(query)).all()}
+    outcome: list[str | None] = []
+    new: list[dict[str, Any]] = []
+    seen_records: set[tuple[int, str]] = set()
+    seen_ids: set[tuple[int, str]] = set()
+    now = dt.datetime.now(dt.UTC)
+    for p in parsed:
+        if isinstance(p, str):
+            outcome.append(p)
+            continue
+        kind, bc_no, crm_id = p
+        table_id, table, caption = COUPLING_KINDS[kind]
+        sid = system_ids.get((kind, bc_no))
+        if sid is None:
+            outcome.append(_missing_record(table, caption, bc_no))
+            continue
+        if (table_id, sid) in seen_records or (table_id, crm_id) in seen_ids:
+            return None  # the second would see the first: row by row tells them apart
+        seen_records.add((table_id, sid))
+        seen_ids.add((table_id, crm_id))
+        coupled = mine.get((table_id, sid))
+        if coupled is not None:
+            outcome.append(None if coupled == crm_id else _coupled_elsewhere(caption, bc_no, coupled))
+            continue
+        if (table_id, crm_id) in theirs:
+            outcome.append(_crm_id_taken(caption, crm_id))
+            continue
+        outcome.append(None)
+        new.append(
+            {"company": company, "crm_id": crm_id, "table_id": table_id, "integration_id": sid, "coupled_at": now}
+        )
+    if new:
+        await conn.execute(cir.insert(), new)
+        await changes.record(conn, changes.MASTER, company=company)
+    return outcome
 
 
 async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sales_id: str) -> None:
     """Couple a BC record to a Sales row (BC's "Couple to Dynamics 365 Sales")."""
     if kind not in COUPLING_KINDS:
         raise MasterDataError(f"Cannot couple '{kind}': use one of {', '.join(COUPLING_KINDS)}.")
-    try:
-        crm_id = normalise_guid(sales_id)
-    except ValueError:
-        raise MasterDataError(f"'{sales_id}' is not a valid Dynamics 365 Sales id (a GUID).") from None
+    crm_id = _guid(sales_id)
     table_id, _table, caption = COUPLING_KINDS[kind]
     system_id = await _record_system_id(conn, kind, company, bc_no)
     cir = t.crm_integration_record
@@ -263,9 +416,7 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
     if mine is not None:
         if mine.crm_id == crm_id:
             return
-        raise MasterDataError(
-            f"{caption} {bc_no} is already coupled to the Dynamics 365 Sales record {mine.crm_id}; uncouple it first."
-        )
+        raise MasterDataError(_coupled_elsewhere(caption, bc_no, mine.crm_id))
     other = (
         await conn.execute(
             select(cir.c.integration_id).where(
@@ -274,9 +425,7 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
         )
     ).first()
     if other is not None:
-        raise MasterDataError(
-            f"The Dynamics 365 Sales record {crm_id} is already coupled to another {caption.lower()}."
-        )
+        raise MasterDataError(_crm_id_taken(caption, crm_id))
     await conn.execute(
         cir.insert().values(
             company=company,
