@@ -6,6 +6,12 @@ Base_Unit_of_Measure, Unit_Price, ...). Each row is applied on its own (a savepo
 reported with its line number and reason (BC's message where BC has one: an unknown unit of
 measure or currency code is refused as BC refuses it), and the good rows are kept.
 
+Items, couplings and ledger entries go in batches of BATCH rows, one transaction each: the rows are
+parsed and checked in Python against what one query per batch found (items, units, locations,
+couplings), then written with one statement per table (the running totals summed per item and
+location first). Should the database still refuse a batch, that batch is applied again row by
+row, each in a savepoint, so the refused row is found and the others kept.
+
 `ledger` rows are item ledger entries as BC lists them: the quantity carries its sign (a sale is
 negative, a sales return positive). `bc-gateway inventory post` is a journal line instead.
 """
@@ -20,15 +26,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas import master_data as masterdata
-from schemas.db import write_transaction
-from schemas.inventory import LedgerLine, PostingError, post_ledger_entries
+from schemas.db import is_unavailable, write_transaction
+from schemas.inventory import LedgerLine, PostingError, post_ledger_entries, post_ledger_entries_in_bulk
 from schemas.master_data import MasterDataError
 
-BATCH = 500
+BATCH = 2000  # rows per transaction; bigger batches gain little and hold the SQLite write lock longer
 
 
 class ImportFileError(ValueError):
@@ -70,6 +76,8 @@ def _date(value: str) -> dt.date:
 
 
 Apply = Callable[[AsyncConnection, str, dict[str, Any]], Awaitable[bool]]
+# A batch's parsed rows -> per row: True created, False updated, or the reason it is refused.
+ApplyBatch = Callable[[AsyncConnection, str, list[dict[str, Any]]], Awaitable[list[bool | str]]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class Kind:
     columns: dict[str, Callable[[str], Any]]
     required: tuple[str, ...]
     apply: Apply
+    apply_batch: ApplyBatch | None = None  # without it, row by row
 
 
 async def _couple_if_given(conn: AsyncConnection, company: str, kind: str, no: str, values: dict[str, Any]) -> None:
@@ -138,22 +147,42 @@ async def _apply_resource(conn: AsyncConnection, company: str, v: dict[str, Any]
     return created
 
 
-async def _apply_ledger(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
-    await post_ledger_entries(
+_ITEM_COLUMNS = {
+    "Description": "description",
+    "Type": "type",
+    "Base_Unit_of_Measure": "base_unit_of_measure",
+    "Unit_Price": "unit_price",
+    "Blocked": "blocked",
+}
+
+
+async def _apply_items(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[bool | str]:
+    return await masterdata.upsert_items_in_bulk(
         conn,
         company,
-        [
-            LedgerLine(
-                item_no=v["Item_No"],
-                quantity=v["Quantity"],
-                location_code=v.get("Location_Code", ""),
-                posting_date=v.get("Posting_Date"),
-                entry_type=v.get("Entry_Type") or None,
-                document_no=v.get("Document_No", ""),
-                description=v.get("Description", ""),
-            )
-        ],
+        [(v["No"], {_ITEM_COLUMNS[k]: v[k] for k in _ITEM_COLUMNS if k in v}, v.get("CRM_ID")) for v in rows],
     )
+
+
+def _ledger_line(v: dict[str, Any]) -> LedgerLine:
+    return LedgerLine(
+        item_no=v["Item_No"],
+        quantity=v["Quantity"],
+        location_code=v.get("Location_Code", ""),
+        posting_date=v.get("Posting_Date"),
+        entry_type=v.get("Entry_Type") or None,
+        document_no=v.get("Document_No", ""),
+        description=v.get("Description", ""),
+    )
+
+
+async def _apply_ledger_batch(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[bool | str]:
+    refusals = await post_ledger_entries_in_bulk(conn, company, [_ledger_line(v) for v in rows])
+    return [True if refusal is None else refusal for refusal in refusals]
+
+
+async def _apply_ledger(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    await post_ledger_entries(conn, company, [_ledger_line(v)])
     return True
 
 
@@ -178,6 +207,23 @@ async def _apply_coupling(conn: AsyncConnection, company: str, v: dict[str, Any]
     return True
 
 
+async def _apply_couplings(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[bool | str]:
+    outcomes: list[bool | str] = [True] * len(rows)
+    wanted: list[tuple[str, str, str]] = []
+    at: list[int] = []
+    for index, v in enumerate(rows):
+        kind = _TABLES.get(v["Table"].strip().lower())
+        if kind is None:
+            outcomes[index] = f"Table '{v['Table']}' is not Item, Customer, Resource or Unit"
+        else:
+            wanted.append((kind, v["No"], v["CRM_ID"]))
+            at.append(index)
+    for index, refusal in zip(at, await masterdata.couple_in_bulk(conn, company, wanted), strict=True):
+        if refusal is not None:
+            outcomes[index] = refusal
+    return outcomes
+
+
 KINDS: dict[str, Kind] = {
     # First what the others refer to: BC refuses an unknown unit of measure or currency code.
     "units-of-measure": Kind({"Code": _text, "Description": _text}, ("Code",), _apply_unit_of_measure),
@@ -194,6 +240,7 @@ KINDS: dict[str, Kind] = {
         },
         ("No",),
         _apply_item,
+        _apply_items,
     ),
     "units": Kind(
         {"Item_No": _text, "Code": _text, "Qty_per_Unit_of_Measure": _decimal},
@@ -239,11 +286,13 @@ KINDS: dict[str, Kind] = {
         },
         ("Item_No", "Quantity"),
         _apply_ledger,
+        _apply_ledger_batch,
     ),
     "couplings": Kind(
         {"Table": _text, "No": _text, "CRM_ID": _text},
         ("Table", "No", "CRM_ID"),
         _apply_coupling,
+        _apply_couplings,
     ),
 }
 
@@ -332,24 +381,52 @@ async def import_csv(
     result = ImportResult()
     batch: list[tuple[int, list[str]]] = []
 
-    async def flush() -> None:
+    async def row_by_row(parsed: list[tuple[int, dict[str, Any]]]) -> dict[int, bool | str]:
+        outcomes: dict[int, bool | str] = {}
         async with write_transaction(engine) as conn:
-            for line, cells in batch:
-                result.rows += 1
+            for line, values in parsed:
                 try:
-                    values = _parse_row(kind, header, cells)
                     async with conn.begin_nested():
-                        created = await kind.apply(conn, company, values)
-                    if created:
-                        result.created += 1
-                    else:
-                        result.updated += 1
+                        outcomes[line] = await kind.apply(conn, company, values)
                 except (RowError, MasterDataError, PostingError) as exc:
-                    result.errors.append((line, str(exc)))
+                    outcomes[line] = str(exc)
                 except IntegrityError as exc:
-                    result.errors.append((line, f"refused by the database: {type(exc.orig).__name__}"))
-                if progress:
-                    progress(1)
+                    outcomes[line] = f"refused by the database: {type(exc.orig).__name__}"
+        return outcomes
+
+    async def in_one(parsed: list[tuple[int, dict[str, Any]]]) -> dict[int, bool | str] | None:
+        """The batch in one go; None when the database refused it (then row_by_row finds why)."""
+        assert kind.apply_batch is not None
+        try:
+            async with write_transaction(engine) as conn:
+                applied = await kind.apply_batch(conn, company, [values for _line, values in parsed])
+        except DBAPIError as exc:
+            if is_unavailable(exc):
+                raise
+            return None
+        return {line: outcome for (line, _values), outcome in zip(parsed, applied, strict=True)}
+
+    async def flush() -> None:
+        outcomes: dict[int, bool | str] = {}
+        parsed: list[tuple[int, dict[str, Any]]] = []
+        for line, cells in batch:
+            try:
+                parsed.append((line, _parse_row(kind, header, cells)))
+            except RowError as exc:
+                outcomes[line] = str(exc)
+        if parsed:
+            applied = await in_one(parsed) if kind.apply_batch else None
+            outcomes.update(applied if applied is not None else await row_by_row(parsed))
+        for line, outcome in sorted(outcomes.items()):
+            result.rows += 1
+            if isinstance(outcome, str):
+                result.errors.append((line, outcome))
+            elif outcome:
+                result.created += 1
+            else:
+                result.updated += 1
+        if progress:
+            progress(len(batch))
         batch.clear()
 
     for item in rows:

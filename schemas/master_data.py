@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
 from schemas import tables as t
-from schemas.db import insert_ignore
+from schemas.db import in_chunks, insert_ignore, upsert_replace_many
 from schemas.types import normalise_guid
 
 
@@ -111,7 +112,7 @@ async def require_unit_of_measure(conn: AsyncConnection, company: str, code: str
     table = t.unit_of_measure
     found = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code == code))
     if found.first() is None:
-        raise MasterDataError(f"The Unit of Measure does not exist. Identification fields and values: Code='{code}'")
+        raise MasterDataError(_unit_of_measure_refusal(code))
 
 
 async def require_currency(conn: AsyncConnection, company: str, code: str) -> None:
@@ -153,17 +154,27 @@ async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: An
     The base unit must be a Unit of Measure (BC's message otherwise) and gets an item unit of
     measure with 1 per unit, as BC's item card does.
     """
-    no = _check_no(no)
-    if "type" in values and values["type"] not in t.ITEM_TYPES:
-        raise MasterDataError(f"Type must be one of {', '.join(t.ITEM_TYPES)}; '{values['type']}' is not.")
-    if values.get("unit_price") is not None and values["unit_price"] < 0:
-        raise MasterDataError("Unit Price must not be negative.")
+    no = _check_item_values(no, values)
     if values.get("base_unit_of_measure"):
         await require_unit_of_measure(conn, company, values["base_unit_of_measure"])
     created = await _upsert_simple(conn, t.item, company, no, values)
     if values.get("base_unit_of_measure"):
         await set_item_unit(conn, company, no, values["base_unit_of_measure"], Decimal(1))
     return created
+
+
+def _check_item_values(no: str, values: dict[str, Any]) -> str:
+    """An item's own fields as BC validates them (before its relations); its number, trimmed."""
+    no = _check_no(no)
+    if "type" in values and values["type"] not in t.ITEM_TYPES:
+        raise MasterDataError(f"Type must be one of {', '.join(t.ITEM_TYPES)}; '{values['type']}' is not.")
+    if values.get("unit_price") is not None and values["unit_price"] < 0:
+        raise MasterDataError("Unit Price must not be negative.")
+    return no
+
+
+def _unit_of_measure_refusal(code: str) -> str:
+    return f"The Unit of Measure does not exist. Identification fields and values: Code='{code}'"
 
 
 async def set_item_unit(conn: AsyncConnection, company: str, item_no: str, code: str, qty: Decimal) -> None:
@@ -206,12 +217,16 @@ async def upsert_resource(conn: AsyncConnection, company: str, no: str, **values
     return await _upsert_simple(conn, t.resource, company, no, values)
 
 
-async def _upsert_simple(conn: AsyncConnection, table: Any, company: str, no: str, values: dict[str, Any]) -> bool:
+def _check_lengths(table: Any, values: dict[str, Any]) -> None:
     for name, value in values.items():
         col = table.c[name]
         length = getattr(col.type, "length", None)
         if isinstance(value, str) and length and len(value) > length:
             raise MasterDataError(f"{name.replace('_', ' ').title()} can have at most {length} characters.")
+
+
+async def _upsert_simple(conn: AsyncConnection, table: Any, company: str, no: str, values: dict[str, Any]) -> bool:
+    _check_lengths(table, values)
     where = (table.c.company == company, table.c.no == no)
     exists = (await conn.execute(select(table.c.no).where(*where))).first()
     if exists:
@@ -235,8 +250,7 @@ async def _record_system_id(conn: AsyncConnection, kind: str, company: str, bc_n
     key = _key_column(table)
     row = (await conn.execute(select(table.c.system_id).where(table.c.company == company, key == bc_no))).first()
     if row is None:
-        field = "Code" if "code" in table.c else "No."
-        raise MasterDataError(f"The {caption} does not exist. Identification fields and values: {field}='{bc_no}'")
+        raise MasterDataError(_not_found(table, caption, bc_no))
     return row.system_id
 
 
@@ -263,9 +277,7 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
     if mine is not None:
         if mine.crm_id == crm_id:
             return
-        raise MasterDataError(
-            f"{caption} {bc_no} is already coupled to the Dynamics 365 Sales record {mine.crm_id}; uncouple it first."
-        )
+        raise MasterDataError(_coupled_already(caption, bc_no, mine.crm_id))
     other = (
         await conn.execute(
             select(cir.c.integration_id).where(
@@ -274,9 +286,7 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
         )
     ).first()
     if other is not None:
-        raise MasterDataError(
-            f"The Dynamics 365 Sales record {crm_id} is already coupled to another {caption.lower()}."
-        )
+        raise MasterDataError(_crm_coupled_elsewhere(caption, crm_id))
     await conn.execute(
         cir.insert().values(
             company=company,
@@ -287,6 +297,19 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
         )
     )
     await changes.record(conn, changes.MASTER, company=company)
+
+
+def _coupled_already(caption: str, bc_no: str, crm_id: str) -> str:
+    return f"{caption} {bc_no} is already coupled to the Dynamics 365 Sales record {crm_id}; uncouple it first."
+
+
+def _crm_coupled_elsewhere(caption: str, crm_id: str) -> str:
+    return f"The Dynamics 365 Sales record {crm_id} is already coupled to another {caption.lower()}."
+
+
+def _not_found(table: Any, caption: str, bc_no: str) -> str:
+    field = "Code" if "code" in table.c else "No."
+    return f"The {caption} does not exist. Identification fields and values: {field}='{bc_no}'"
 
 
 async def uncouple(conn: AsyncConnection, company: str, kind: str, bc_no: str) -> None:
@@ -301,3 +324,214 @@ async def uncouple(conn: AsyncConnection, company: str, kind: str, bc_no: str) -
     if result.rowcount == 0:
         raise MasterDataError(f"{caption} {bc_no} is not coupled to a record in Dynamics 365 Sales.")
     await changes.record(conn, changes.MASTER, company=company)
+
+
+# Bulk imports (`bc-gateway import`): the checks above, made with one query per batch for what they
+# look up, then one statement per table. Each row is checked as if the rows before it were written.
+
+ItemRow = tuple[str, dict[str, Any], str | None]  # No., columns to set, Sales id to couple to
+
+
+def _guid_or_none(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return normalise_guid(text)
+    except ValueError:
+        return None
+
+
+def _invalid_guid(text: str) -> str:
+    return f"'{text}' is not a valid Dynamics 365 Sales id (a GUID)."
+
+
+async def _system_ids(conn: AsyncConnection, table: Any, company: str, keys: Iterable[str]) -> dict[str, str]:
+    key = _key_column(table)
+    found: dict[str, str] = {}
+    for chunk in in_chunks(keys):
+        rows = await conn.execute(select(key, table.c.system_id).where(table.c.company == company, key.in_(chunk)))
+        found.update({row[0]: row[1] for row in rows})
+    return found
+
+
+async def _existing_codes(conn: AsyncConnection, table: Any, company: str, codes: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in in_chunks(codes):
+        rows = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code.in_(chunk)))
+        found.update(row.code for row in rows)
+    return found
+
+
+class _Couplings:
+    """One BC table's couplings as a batch sees them: read once, then changed as rows are accepted."""
+
+    def __init__(self, kind: str) -> None:
+        self.table_id, _table, self.caption = COUPLING_KINDS[kind]
+        self.by_record: dict[str, str] = {}  # integration id (BC's SystemId) -> Sales id
+        self.by_crm: dict[str, str] = {}
+        self.new: list[tuple[str, str]] = []
+
+    async def load(
+        self, conn: AsyncConnection, company: str, system_ids: Iterable[str], crm_ids: Iterable[str]
+    ) -> None:
+        cir = t.crm_integration_record
+        for column, values in ((cir.c.integration_id, system_ids), (cir.c.crm_id, crm_ids)):
+            for chunk in in_chunks(values):
+                rows = await conn.execute(
+                    select(cir.c.integration_id, cir.c.crm_id).where(
+                        cir.c.company == company, cir.c.table_id == self.table_id, column.in_(chunk)
+                    )
+                )
+                for row in rows:
+                    self.by_record[row.integration_id] = row.crm_id
+                    self.by_crm[row.crm_id] = row.integration_id
+
+    def couple(self, bc_no: str, system_id: str, crm_id: str, accept: bool = True) -> None:
+        """couple()'s checks; with `accept`, the coupling is kept for write()."""
+        mine = self.by_record.get(system_id)
+        if mine is not None:
+            if mine == crm_id:
+                return
+            raise MasterDataError(_coupled_already(self.caption, bc_no, mine))
+        if crm_id in self.by_crm:
+            raise MasterDataError(_crm_coupled_elsewhere(self.caption, crm_id))
+        if accept:
+            self.add(system_id, crm_id)
+
+    def add(self, system_id: str, crm_id: str) -> None:
+        self.by_record[system_id] = crm_id
+        self.by_crm[crm_id] = system_id
+        self.new.append((system_id, crm_id))
+
+    async def write(self, conn: AsyncConnection, company: str) -> None:
+        if not self.new:
+            return
+        now = dt.datetime.now(dt.UTC)
+        await conn.execute(
+            t.crm_integration_record.insert(),
+            [
+                {"company": company, "crm_id": crm, "table_id": self.table_id, "integration_id": sid, "coupled_at": now}
+                for sid, crm in self.new
+            ],
+        )
+
+
+async def _insert_rows(conn: AsyncConnection, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """One executemany per set of columns (a row leaves out what its file left empty)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        await conn.execute(table.insert(), group)
+
+
+async def _update_rows(conn: AsyncConnection, table: Any, company: str, rows: dict[str, dict[str, Any]]) -> None:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for no, values in rows.items():
+        if values:
+            groups.setdefault(tuple(sorted(values)), []).append({"b_company": company, "b_no": no, **values})
+    for columns, group in groups.items():
+        stmt = (
+            update(table)
+            .where(table.c.company == bindparam("b_company"), table.c.no == bindparam("b_no"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        await conn.execute(stmt, group)
+
+
+async def upsert_items_in_bulk(conn: AsyncConnection, company: str, rows: Sequence[ItemRow]) -> list[bool | str]:
+    """upsert_item (and couple, when a Sales id is given) for each row: per row True when created,
+    False when updated, or BC's message when refused (the row writes nothing)."""
+    existing = await _system_ids(conn, t.item, company, {no.strip() for no, _v, _c in rows})
+    units = await _existing_codes(
+        conn,
+        t.unit_of_measure,
+        company,
+        {v["base_unit_of_measure"] for _n, v, _c in rows if v.get("base_unit_of_measure")},
+    )
+    crm_ids = [_guid_or_none(sales_id) for _n, _v, sales_id in rows]
+    couplings = _Couplings("item")
+    await couplings.load(conn, company, existing.values(), {c for c in crm_ids if c})
+    inserts: dict[str, dict[str, Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    item_units: set[tuple[str, str]] = set()
+    outcomes: list[bool | str] = []
+    for (given_no, values, sales_id), crm_id in zip(rows, crm_ids, strict=True):
+        try:
+            no = _check_item_values(given_no, values)
+            base = values.get("base_unit_of_measure")
+            if base and base not in units:
+                raise MasterDataError(_unit_of_measure_refusal(base))
+            _check_lengths(t.item, values)
+            pending = inserts.get(no)
+            system_id = existing.get(no) or (pending["system_id"] if pending else new_id())
+            if sales_id:
+                if crm_id is None:
+                    raise MasterDataError(_invalid_guid(sales_id))
+                couplings.couple(no, system_id, crm_id, accept=False)
+        except MasterDataError as exc:
+            outcomes.append(str(exc))
+            continue
+        created = no not in existing and pending is None
+        if created:
+            inserts[no] = {"company": company, "no": no, "system_id": system_id, **values}
+        elif pending is not None:
+            pending.update(values)
+        else:
+            updates.setdefault(no, {}).update(values)
+        if base:
+            item_units.add((no, base))
+        if crm_id is not None and couplings.by_record.get(system_id) != crm_id:
+            couplings.add(system_id, crm_id)
+        outcomes.append(created)
+    await _insert_rows(conn, t.item, inserts.values())
+    await _update_rows(conn, t.item, company, updates)
+    if item_units:
+        iuom = t.item_unit_of_measure
+        await conn.execute(
+            upsert_replace_many(conn, iuom, ("company", "item_no", "code"), ("qty_per_unit_of_measure",)),
+            [
+                {"company": company, "item_no": no, "code": code, "qty_per_unit_of_measure": Decimal(1)}
+                for no, code in sorted(item_units)
+            ],
+        )
+    await couplings.write(conn, company)
+    if any(not isinstance(outcome, str) for outcome in outcomes):
+        await changes.record(conn, changes.MASTER, company=company)
+    return outcomes
+
+
+async def couple_in_bulk(conn: AsyncConnection, company: str, rows: Sequence[tuple[str, str, str]]) -> list[str | None]:
+    """couple() for each (kind, BC No. or Code, Sales id): per row BC's message when refused, or None."""
+    outcomes: list[str | None] = [None] * len(rows)
+    by_kind: dict[str, list[int]] = {}
+    for index, (kind, _no, _id) in enumerate(rows):
+        if kind not in COUPLING_KINDS:
+            outcomes[index] = f"Cannot couple '{kind}': use one of {', '.join(COUPLING_KINDS)}."
+        else:
+            by_kind.setdefault(kind, []).append(index)
+    coupled = False
+    for kind, indices in by_kind.items():
+        _table_id, table, caption = COUPLING_KINDS[kind]
+        crm_ids = {i: _guid_or_none(rows[i][2]) for i in indices}
+        system_ids = await _system_ids(conn, table, company, {rows[i][1] for i in indices})
+        couplings = _Couplings(kind)
+        await couplings.load(conn, company, system_ids.values(), {c for c in crm_ids.values() if c})
+        for i in indices:
+            _kind, bc_no, sales_id = rows[i]
+            crm_id = crm_ids[i]
+            system_id = system_ids.get(bc_no)
+            if crm_id is None:
+                outcomes[i] = _invalid_guid(sales_id)
+            elif system_id is None:
+                outcomes[i] = _not_found(table, caption, bc_no)
+            else:
+                try:
+                    couplings.couple(bc_no, system_id, crm_id)
+                except MasterDataError as exc:
+                    outcomes[i] = str(exc)
+        await couplings.write(conn, company)
+        coupled = coupled or bool(couplings.new)
+    if coupled:
+        await changes.record(conn, changes.MASTER, company=company)
+    return outcomes
