@@ -33,9 +33,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Issue 13's cases against a same-run bare aiohttp baseline; writes docs/BENCHMARKS.md (bench/README.md).
+# PostgreSQL rows need a scratch database: BCGW_BENCH_POSTGRES_URL=postgresql+asyncpg://... make bench
 bench: $(STAMP)
-	$(BIN)/python bench/availability.py
-	$(BIN)/python bench/order_latency.py
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Best effort: without npm or a registry the XSD test is skipped and says why.
 xsd:

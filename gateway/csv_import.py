@@ -34,7 +34,8 @@ from schemas.db import is_unavailable, write_transaction
 from schemas.inventory import LedgerLine, PostingError, post_ledger_entries, post_ledger_entries_in_bulk
 from schemas.master_data import MasterDataError
 
-BATCH = 2000  # rows per transaction; bigger batches gain little and hold the SQLite write lock longer
+BATCH = 500  # rows per transaction, row by row (a savepoint each)
+BULK_BATCH = 2000  # rows per transaction in batches; bigger gain little and hold SQLite's write lock longer
 
 
 class ImportFileError(ValueError):
@@ -429,9 +430,10 @@ async def import_csv(
             progress(len(batch))
         batch.clear()
 
+    size = BULK_BATCH if kind.apply_batch is not None else BATCH
     for item in rows:
         batch.append(item)
-        if len(batch) >= BATCH:
+        if len(batch) >= size:
             await flush()
     if batch:
         await flush()
