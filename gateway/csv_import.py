@@ -26,13 +26,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas import master_data as masterdata
+from schemas import tables
 from schemas.db import is_unavailable, write_transaction
 from schemas.inventory import LedgerLine, PostingError, post_ledger_entries, post_ledger_entries_in_bulk
 from schemas.master_data import MasterDataError
+from schemas.mirror_ledger import analyse_growing
 
 BATCH = 500  # rows per transaction, row by row (a savepoint each)
 BULK_BATCH = 2000  # rows per transaction in batches; bigger gain little and hold SQLite's write lock longer
@@ -87,6 +90,8 @@ class Kind:
     required: tuple[str, ...]
     apply: Apply
     apply_batch: ApplyBatch | None = None  # without it, row by row
+    # Tables a batch both grows and looks up: their statistics are refreshed as they grow (PostgreSQL).
+    grows: tuple[Table, ...] = ()
 
 
 async def _couple_if_given(conn: AsyncConnection, company: str, kind: str, no: str, values: dict[str, Any]) -> None:
@@ -242,6 +247,7 @@ KINDS: dict[str, Kind] = {
         ("No",),
         _apply_item,
         _apply_items,
+        (tables.item, tables.crm_integration_record),
     ),
     "units": Kind(
         {"Item_No": _text, "Code": _text, "Qty_per_Unit_of_Measure": _decimal},
@@ -294,6 +300,7 @@ KINDS: dict[str, Kind] = {
         ("Table", "No", "CRM_ID"),
         _apply_coupling,
         _apply_couplings,
+        (tables.crm_integration_record,),
     ),
 }
 
@@ -395,12 +402,18 @@ async def import_csv(
                     outcomes[line] = f"refused by the database: {type(exc.orig).__name__}"
         return outcomes
 
+    batches = [0]
+
     async def in_one(parsed: list[tuple[int, dict[str, Any]]]) -> dict[int, bool | str] | None:
         """The batch in one go; None when the database refused it (then row_by_row finds why)."""
         assert kind.apply_batch is not None
         try:
             async with write_transaction(engine) as conn:
                 applied = await kind.apply_batch(conn, company, [values for _line, values in parsed])
+                batches[0] += 1
+                # Else PostgreSQL still plans for the empty tables it saw first: each batch's
+                # look-ups then scan what the batches before wrote (slower batch by batch).
+                await analyse_growing(conn, kind.grows, batches[0])
         except DBAPIError as exc:
             if is_unavailable(exc):
                 raise
