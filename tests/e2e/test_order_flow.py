@@ -34,7 +34,7 @@ async def test_submitted_order_becomes_one_bc_order_within_a_second(harness: Any
         description="Rush order for the new office",
         name="PO-4711",
     )
-    # How fast is a benchmark's question (bench/order_latency.py); here: that it happens.
+    # How fast is a benchmark's question (make bench, case P4 in bench/cases/orders.py); here: that it happens.
     await sim.submit_order(order_id)
     row = await harness.wait_state(order_id, "created")
 
