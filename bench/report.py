@@ -124,6 +124,16 @@ def _history_lines(history: Sequence[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+# What follows this line in docs/BENCHMARKS.md is written by hand (bench/imports.py's P7 figures)
+# and kept as it is when `make bench` writes the file again.
+KEPT = "<!-- written by hand below: kept by make bench -->"
+
+
+def _kept(path: Path) -> list[str]:
+    text = path.read_text() if path.exists() else ""
+    return ["", *text[text.index(KEPT) :].splitlines()] if KEPT in text else []
+
+
 def write(
     path: Path,
     figures: Sequence[Figure],
@@ -163,4 +173,5 @@ def write(
         lines += [f"- {d}" for d in f.details]
         lines += ["", "```", f.command, "```", ""]
     lines += _history_lines(history)
+    lines += _kept(path)
     path.write_text("\n".join(lines))

@@ -2,16 +2,15 @@
 entries and couplings.
 
 The header row names the columns with the entity-set property names (No, Description,
-Base_Unit_of_Measure, Unit_Price, ...). A bad row is reported with its line number and reason
-(BC's message where BC has one: an unknown unit of measure or currency code is refused as BC
-refuses it), and the good rows are kept.
+Base_Unit_of_Measure, Unit_Price, ...). Each row is applied on its own (a savepoint): a bad row is
+reported with its line number and reason (BC's message where BC has one: an unknown unit of
+measure or currency code is refused as BC refuses it), and the good rows are kept.
 
-Items, ledger entries and couplings go in bulk (issue 13: a real company's first import): 2,000
-rows per transaction, checked against the database in a few lookups, written by executemany, the
-running totals summed per batch; each row gets the outcome and message it would get on its own.
-What the bulk path does not handle (an item that exists already or comes twice, an item with its
-coupling, a record coupled twice in one batch, a refusal by the database) sends that batch row by
-row: each row on its own savepoint, as the other kinds always go.
+Items, couplings and ledger entries go in batches of BATCH rows, one transaction each: the rows are
+parsed and checked in Python against what one query per batch found (items, units, locations,
+couplings), then written with one statement per table (the running totals summed per item and
+location first). Should the database still refuse a batch, that batch is applied again row by
+row, each in a savepoint, so the refused row is found and the others kept.
 
 `ledger` rows are item ledger entries as BC lists them: the quantity carries its sign (a sale is
 negative, a sales return positive). `bc-gateway inventory post` is a journal line instead.
@@ -27,16 +26,19 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas import master_data as masterdata
-from schemas.db import write_transaction
-from schemas.inventory import LedgerLine, PostingError, post_ledger_batch, post_ledger_entries
+from schemas import tables
+from schemas.db import is_unavailable, write_transaction
+from schemas.inventory import LedgerLine, PostingError, post_ledger_entries, post_ledger_entries_in_bulk
 from schemas.master_data import MasterDataError
+from schemas.mirror_ledger import analyse_growing
 
 BATCH = 500  # rows per transaction, row by row (a savepoint each)
-BULK_BATCH = 2000  # rows per transaction in bulk: a few statements for all of them
+BULK_BATCH = 2000  # rows per transaction in batches; bigger gain little and hold SQLite's write lock longer
 
 
 class ImportFileError(ValueError):
@@ -78,9 +80,8 @@ def _date(value: str) -> dt.date:
 
 
 Apply = Callable[[AsyncConnection, str, dict[str, Any]], Awaitable[bool]]
-# Many rows at once: per row None (created) or why it is refused, the message `apply` would give;
-# None for the whole batch when it cannot be done in bulk (then `apply` goes row by row).
-ApplyBatch = Callable[[AsyncConnection, str, list[dict[str, Any]]], Awaitable[list[str | None] | None]]
+# A batch's parsed rows -> per row: True created, False updated, or the reason it is refused.
+ApplyBatch = Callable[[AsyncConnection, str, list[dict[str, Any]]], Awaitable[list[bool | str]]]
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,9 @@ class Kind:
     columns: dict[str, Callable[[str], Any]]
     required: tuple[str, ...]
     apply: Apply
-    apply_batch: ApplyBatch | None = None
+    apply_batch: ApplyBatch | None = None  # without it, row by row
+    # Tables a batch both grows and looks up: their statistics are refreshed as they grow (PostgreSQL).
+    grows: tuple[Table, ...] = ()
 
 
 async def _couple_if_given(conn: AsyncConnection, company: str, kind: str, no: str, values: dict[str, Any]) -> None:
@@ -98,7 +101,13 @@ async def _couple_if_given(conn: AsyncConnection, company: str, kind: str, no: s
 
 
 async def _apply_item(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
-    names = _ITEM_COLUMNS
+    names = {
+        "Description": "description",
+        "Type": "type",
+        "Base_Unit_of_Measure": "base_unit_of_measure",
+        "Unit_Price": "unit_price",
+        "Blocked": "blocked",
+    }
     created = await masterdata.upsert_item(conn, company, v["No"], **{names[k]: v[k] for k in names if k in v})
     await _couple_if_given(conn, company, "item", v["No"], v)
     return created
@@ -144,9 +153,21 @@ async def _apply_resource(conn: AsyncConnection, company: str, v: dict[str, Any]
     return created
 
 
-async def _apply_ledger(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
-    await post_ledger_entries(conn, company, [_ledger_line(v)])
-    return True
+_ITEM_COLUMNS = {
+    "Description": "description",
+    "Type": "type",
+    "Base_Unit_of_Measure": "base_unit_of_measure",
+    "Unit_Price": "unit_price",
+    "Blocked": "blocked",
+}
+
+
+async def _apply_items(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[bool | str]:
+    return await masterdata.upsert_items_in_bulk(
+        conn,
+        company,
+        [(v["No"], {_ITEM_COLUMNS[k]: v[k] for k in _ITEM_COLUMNS if k in v}, v.get("CRM_ID")) for v in rows],
+    )
 
 
 def _ledger_line(v: dict[str, Any]) -> LedgerLine:
@@ -161,25 +182,14 @@ def _ledger_line(v: dict[str, Any]) -> LedgerLine:
     )
 
 
-async def _apply_ledger_batch(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[str | None]:
-    return await post_ledger_batch(conn, company, [_ledger_line(v) for v in rows])
+async def _apply_ledger_batch(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[bool | str]:
+    refusals = await post_ledger_entries_in_bulk(conn, company, [_ledger_line(v) for v in rows])
+    return [True if refusal is None else refusal for refusal in refusals]
 
 
-_ITEM_COLUMNS = {
-    "Description": "description",
-    "Type": "type",
-    "Base_Unit_of_Measure": "base_unit_of_measure",
-    "Unit_Price": "unit_price",
-    "Blocked": "blocked",
-}
-
-
-async def _apply_item_batch(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[str | None] | None:
-    if any(v.get("CRM_ID") for v in rows):
-        return None  # an item and its coupling stand or fall together: row by row
-    return await masterdata.create_items(
-        conn, company, [(v["No"], {_ITEM_COLUMNS[k]: v[k] for k in _ITEM_COLUMNS if k in v}) for v in rows]
-    )
+async def _apply_ledger(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    await post_ledger_entries(conn, company, [_ledger_line(v)])
+    return True
 
 
 _TABLES = {
@@ -195,30 +205,29 @@ _TABLES = {
 }
 
 
-async def _apply_coupling_batch(
-    conn: AsyncConnection, company: str, rows: list[dict[str, Any]]
-) -> list[str | None] | None:
-    kinds = [_TABLES.get(v["Table"].strip().lower()) for v in rows]
-    wanted = [(k, v["No"], v["CRM_ID"]) for k, v in zip(kinds, rows, strict=True) if k is not None]
-    result = await masterdata.couple_many(conn, company, wanted) if wanted else []
-    if result is None:
-        return None
-    coupled = iter(result)
-    outcome: list[str | None] = []
-    for kind, v in zip(kinds, rows, strict=True):
-        if kind is None:
-            outcome.append(f"Table '{v['Table']}' is not Item, Customer, Resource or Unit")
-        else:
-            outcome.append(next(coupled))
-    return outcome
-
-
 async def _apply_coupling(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
     kind = _TABLES.get(v["Table"].strip().lower())
     if kind is None:
         raise RowError(f"Table '{v['Table']}' is not Item, Customer, Resource or Unit")
     await masterdata.couple(conn, company, kind, v["No"], v["CRM_ID"])
     return True
+
+
+async def _apply_couplings(conn: AsyncConnection, company: str, rows: list[dict[str, Any]]) -> list[bool | str]:
+    outcomes: list[bool | str] = [True] * len(rows)
+    wanted: list[tuple[str, str, str]] = []
+    at: list[int] = []
+    for index, v in enumerate(rows):
+        kind = _TABLES.get(v["Table"].strip().lower())
+        if kind is None:
+            outcomes[index] = f"Table '{v['Table']}' is not Item, Customer, Resource or Unit"
+        else:
+            wanted.append((kind, v["No"], v["CRM_ID"]))
+            at.append(index)
+    for index, refusal in zip(at, await masterdata.couple_in_bulk(conn, company, wanted), strict=True):
+        if refusal is not None:
+            outcomes[index] = refusal
+    return outcomes
 
 
 KINDS: dict[str, Kind] = {
@@ -237,7 +246,8 @@ KINDS: dict[str, Kind] = {
         },
         ("No",),
         _apply_item,
-        _apply_item_batch,
+        _apply_items,
+        (tables.item, tables.crm_integration_record),
     ),
     "units": Kind(
         {"Item_No": _text, "Code": _text, "Qty_per_Unit_of_Measure": _decimal},
@@ -289,7 +299,8 @@ KINDS: dict[str, Kind] = {
         {"Table": _text, "No": _text, "CRM_ID": _text},
         ("Table", "No", "CRM_ID"),
         _apply_coupling,
-        _apply_coupling_batch,
+        _apply_couplings,
+        (tables.crm_integration_record,),
     ),
 }
 
@@ -378,58 +389,58 @@ async def import_csv(
     result = ImportResult()
     batch: list[tuple[int, list[str]]] = []
 
-    async def row_by_row(conn: AsyncConnection) -> None:
-        """Each row on its own savepoint: a bad one is reported and the good ones are kept."""
-        for line, cells in batch:
-            result.rows += 1
-            try:
-                values = _parse_row(kind, header, cells)
-                async with conn.begin_nested():
-                    created = await kind.apply(conn, company, values)
-                if created:
-                    result.created += 1
-                else:
-                    result.updated += 1
-            except (RowError, MasterDataError, PostingError) as exc:
-                result.errors.append((line, str(exc)))
-            except IntegrityError as exc:
-                result.errors.append((line, f"refused by the database: {type(exc.orig).__name__}"))
-            if progress:
-                progress(1)
+    async def row_by_row(parsed: list[tuple[int, dict[str, Any]]]) -> dict[int, bool | str]:
+        outcomes: dict[int, bool | str] = {}
+        async with write_transaction(engine) as conn:
+            for line, values in parsed:
+                try:
+                    async with conn.begin_nested():
+                        outcomes[line] = await kind.apply(conn, company, values)
+                except (RowError, MasterDataError, PostingError) as exc:
+                    outcomes[line] = str(exc)
+                except IntegrityError as exc:
+                    outcomes[line] = f"refused by the database: {type(exc.orig).__name__}"
+        return outcomes
 
-    async def in_bulk(conn: AsyncConnection, apply_batch: ApplyBatch) -> bool:
-        """The whole batch in a few statements, with the same per-row outcome as row_by_row;
-        False (nothing written) when it cannot be done so: then row_by_row does it."""
-        parsed: list[tuple[int, dict[str, Any] | str]] = []
+    batches = [0]
+
+    async def in_one(parsed: list[tuple[int, dict[str, Any]]]) -> dict[int, bool | str] | None:
+        """The batch in one go; None when the database refused it (then row_by_row finds why)."""
+        assert kind.apply_batch is not None
+        try:
+            async with write_transaction(engine) as conn:
+                applied = await kind.apply_batch(conn, company, [values for _line, values in parsed])
+                batches[0] += 1
+                # Else PostgreSQL still plans for the empty tables it saw first: each batch's
+                # look-ups then scan what the batches before wrote (slower batch by batch).
+                await analyse_growing(conn, kind.grows, batches[0])
+        except DBAPIError as exc:
+            if is_unavailable(exc):
+                raise
+            return None
+        return {line: outcome for (line, _values), outcome in zip(parsed, applied, strict=True)}
+
+    async def flush() -> None:
+        outcomes: dict[int, bool | str] = {}
+        parsed: list[tuple[int, dict[str, Any]]] = []
         for line, cells in batch:
             try:
                 parsed.append((line, _parse_row(kind, header, cells)))
             except RowError as exc:
-                parsed.append((line, str(exc)))
-        good = [values for _line, values in parsed if isinstance(values, dict)]
-        try:
-            async with conn.begin_nested():
-                outcome = await apply_batch(conn, company, good) if good else []
-                if outcome is None:
-                    raise _RowByRow
-        except (_RowByRow, IntegrityError, MasterDataError, PostingError):
-            return False
-        refusals = iter(outcome)
-        for line, values in parsed:
+                outcomes[line] = str(exc)
+        if parsed:
+            applied = await in_one(parsed) if kind.apply_batch else None
+            outcomes.update(applied if applied is not None else await row_by_row(parsed))
+        for line, outcome in sorted(outcomes.items()):
             result.rows += 1
-            refused = values if isinstance(values, str) else next(refusals)
-            if refused is None:
+            if isinstance(outcome, str):
+                result.errors.append((line, outcome))
+            elif outcome:
                 result.created += 1
             else:
-                result.errors.append((line, refused))
+                result.updated += 1
         if progress:
             progress(len(batch))
-        return True
-
-    async def flush() -> None:
-        async with write_transaction(engine) as conn:
-            if kind.apply_batch is None or not await in_bulk(conn, kind.apply_batch):
-                await row_by_row(conn)
         batch.clear()
 
     size = BULK_BATCH if kind.apply_batch is not None else BATCH
@@ -440,10 +451,6 @@ async def import_csv(
     if batch:
         await flush()
     return result
-
-
-class _RowByRow(Exception):
-    """The batch cannot be done in bulk (see ApplyBatch)."""
 
 
 def count_rows(path: Path) -> int:

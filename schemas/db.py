@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -103,6 +103,20 @@ def upsert_add_many(conn: AsyncConnection, table: Table, keys: Sequence[str], in
         index_elements=list(keys),
         set_={col: table.c[col] + stmt.excluded[col] for col in increments},
     )
+
+
+def upsert_replace_many(conn: AsyncConnection, table: Table, keys: Sequence[str], columns: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = excluded.col, for executemany."""
+    dialect_insert = sqlite.insert if is_sqlite(conn) else postgresql.insert
+    stmt = dialect_insert(table)
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_={col: stmt.excluded[col] for col in columns})
+
+
+def in_chunks(values: Iterable[str], size: int = 5000) -> Iterator[list[str]]:
+    """Values for IN lists of at most `size`: SQLite and asyncpg cap a statement's parameters."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def insert_ignore(conn: AsyncConnection, table: Table, index_elements: Sequence[str]) -> Any:

@@ -7,6 +7,7 @@ changed here together with each ledger entry and each change of outstanding sale
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
-from schemas.db import upsert_add, upsert_add_many
+from schemas.db import in_chunks, upsert_add, upsert_add_many
 from schemas.tables import (
     ENTRY_TYPES,
     item,
@@ -100,12 +101,30 @@ async def post_journal_line(
     return list(zip(numbers, entries, strict=True))
 
 
+def _item_refusal(item_no: str, item_type: str | None) -> str | None:
+    """BC's message when an entry cannot be posted for this item (None: no such item)."""
+    if item_type is None:
+        return f"The Item does not exist. Identification fields and values: No.='{item_no}'"
+    if item_type != "Inventory":
+        return f"Type must be equal to 'Inventory'  in Item: No.={item_no}. Current value is '{item_type}'."
+    return None
+
+
+def _location_refusal(code: str) -> str:
+    return f"The Location does not exist. Identification fields and values: Code='{code}'"
+
+
+def _entry_type_refusal(entry_type: str) -> str | None:
+    if entry_type in ENTRY_TYPES:
+        return None
+    return f"Entry Type '{entry_type}' is not one of: {', '.join(ENTRY_TYPES)}."
+
+
 async def _check_item(conn: AsyncConnection, company: str, item_no: str) -> None:
     row = (await conn.execute(select(item.c.type).where(item.c.company == company, item.c.no == item_no))).first()
-    if row is None:
-        raise PostingError(f"The Item does not exist. Identification fields and values: No.='{item_no}'")
-    if row.type != "Inventory":
-        raise PostingError(f"Type must be equal to 'Inventory'  in Item: No.={item_no}. Current value is '{row.type}'.")
+    refusal = _item_refusal(item_no, None if row is None else row.type)
+    if refusal:
+        raise PostingError(refusal)
 
 
 async def _check_location(conn: AsyncConnection, company: str, code: str) -> None:
@@ -115,7 +134,7 @@ async def _check_location(conn: AsyncConnection, company: str, code: str) -> Non
         await conn.execute(select(location.c.code).where(location.c.company == company, location.c.code == code))
     ).first()
     if found is None:
-        raise PostingError(f"The Location does not exist. Identification fields and values: Code='{code}'")
+        raise PostingError(_location_refusal(code))
 
 
 async def post_ledger_entries(
@@ -130,8 +149,9 @@ async def post_ledger_entries(
         await _check_item(conn, company, line.item_no)
         await _check_location(conn, company, line.location_code)
         entry_type = line.entry_type or ("Positive Adjmt." if line.quantity > 0 else "Negative Adjmt.")
-        if entry_type not in ENTRY_TYPES:
-            raise PostingError(f"Entry Type '{entry_type}' is not one of: {', '.join(ENTRY_TYPES)}.")
+        refusal = _entry_type_refusal(entry_type)
+        if refusal:
+            raise PostingError(refusal)
         result = await conn.execute(
             insert(item_ledger_entry)
             .values(
@@ -153,6 +173,83 @@ async def post_ledger_entries(
     return entry_nos
 
 
+async def post_ledger_entries_in_bulk(
+    conn: AsyncConnection, company: str, lines: Sequence[LedgerLine], today: dt.date | None = None
+) -> list[str | None]:
+    """Post many item ledger entries at once (an import): per line BC's message when it is refused
+    (it writes nothing) or None when posted.
+
+    Checked as post_ledger_entries checks each line, with one query for the items and one for the
+    locations; then one INSERT of the entries, the running totals summed here and added with one
+    upsert per item and per item and location, and one change-feed row per touched item.
+    """
+    item_nos = {line.item_no for line in lines}
+    codes = {line.location_code for line in lines if line.location_code}
+    types: dict[str, str] = {}
+    for chunk in in_chunks(sorted(item_nos)):
+        found = await conn.execute(
+            select(item.c.no, item.c.type).where(item.c.company == company, item.c.no.in_(chunk))
+        )
+        types.update({row.no: row.type for row in found})
+    locations: set[str] = set()
+    for chunk in in_chunks(sorted(codes)):
+        found = await conn.execute(
+            select(location.c.code).where(location.c.company == company, location.c.code.in_(chunk))
+        )
+        locations.update(row.code for row in found)
+    default_date = today or dt.date.today()
+    outcomes: list[str | None] = []
+    entries: list[dict[str, object]] = []
+    by_item: dict[str, Decimal] = defaultdict(Decimal)
+    by_location: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for line in lines:
+        entry_type = line.entry_type or ("Positive Adjmt." if line.quantity > 0 else "Negative Adjmt.")
+        refusal = (
+            "Quantity must not be 0."
+            if line.quantity == 0
+            else _item_refusal(line.item_no, types.get(line.item_no))
+            or (
+                _location_refusal(line.location_code)
+                if line.location_code and line.location_code not in locations
+                else None
+            )
+            or _entry_type_refusal(entry_type)
+        )
+        outcomes.append(refusal)
+        if refusal:
+            continue
+        entries.append(
+            {
+                "company": company,
+                "item_no": line.item_no,
+                "location_code": line.location_code,
+                "posting_date": line.posting_date or default_date,
+                "entry_type": entry_type,
+                "document_no": line.document_no,
+                "description": line.description,
+                "quantity": line.quantity,
+            }
+        )
+        by_item[line.item_no] += line.quantity
+        by_location[line.item_no, line.location_code] += line.quantity
+    if not entries:
+        return outcomes
+    await conn.execute(insert(item_ledger_entry), entries)
+    await conn.execute(
+        upsert_add_many(conn, item_inventory, ("company", "item_no"), ("inventory",)),
+        [{"company": company, "item_no": no, "inventory": qty} for no, qty in sorted(by_item.items())],
+    )
+    await conn.execute(
+        upsert_add_many(conn, item_location_inventory, ("company", "item_no", "location_code"), ("inventory",)),
+        [
+            {"company": company, "item_no": no, "location_code": code, "inventory": qty}
+            for (no, code), qty in sorted(by_location.items())
+        ],
+    )
+    await changes.record_items(conn, company, set(by_item))
+    return outcomes
+
+
 async def add_to_totals(
     conn: AsyncConnection,
     company: str,
@@ -172,85 +269,3 @@ async def add_to_totals(
             inc,
         )
     )
-
-
-async def post_ledger_batch(
-    conn: AsyncConnection, company: str, lines: Sequence[LedgerLine], today: dt.date | None = None
-) -> list[str | None]:
-    """Post many item ledger entries at once (the CSV import): per line None when posted, or BC's
-    refusal, the same message post_ledger_entries gives and checked in the same order (quantity,
-    item, location, entry type). Two lookups for the whole batch, the entries in one executemany,
-    the running totals summed here and added by one upsert per item and per item and location."""
-    nos = {line.item_no for line in lines}
-    codes = {line.location_code for line in lines if line.location_code}
-    types: dict[str, str] = {}
-    if nos:
-        query = select(item.c.no, item.c.type).where(item.c.company == company, item.c.no.in_(nos))
-        types = {no: kind for no, kind in (await conn.execute(query)).all()}
-    found: set[str] = set()
-    if codes:
-        query = select(location.c.code).where(location.c.company == company, location.c.code.in_(codes))
-        found = set((await conn.execute(query)).scalars())
-    outcome: list[str | None] = []
-    rows: list[dict[str, object]] = []
-    totals: dict[str, Decimal] = {}
-    by_location: dict[tuple[str, str], Decimal] = {}
-    posting_date = today or dt.date.today()
-    for line in lines:
-        entry_type = line.entry_type or ("Positive Adjmt." if line.quantity > 0 else "Negative Adjmt.")
-        kind = types.get(line.item_no)
-        if line.quantity == 0:
-            outcome.append("Quantity must not be 0.")
-        elif kind is None:
-            outcome.append(f"The Item does not exist. Identification fields and values: No.='{line.item_no}'")
-        elif kind != "Inventory":
-            outcome.append(
-                f"Type must be equal to 'Inventory'  in Item: No.={line.item_no}. Current value is '{kind}'."
-            )
-        elif line.location_code and line.location_code not in found:
-            outcome.append(
-                f"The Location does not exist. Identification fields and values: Code='{line.location_code}'"
-            )
-        elif entry_type not in ENTRY_TYPES:
-            outcome.append(f"Entry Type '{entry_type}' is not one of: {', '.join(ENTRY_TYPES)}.")
-        else:
-            outcome.append(None)
-            rows.append(
-                {
-                    "company": company,
-                    "item_no": line.item_no,
-                    "location_code": line.location_code,
-                    "posting_date": line.posting_date or posting_date,
-                    "entry_type": entry_type,
-                    "document_no": line.document_no,
-                    "description": line.description,
-                    "quantity": line.quantity,
-                }
-            )
-            totals[line.item_no] = totals.get(line.item_no, Decimal(0)) + line.quantity
-            key = (line.item_no, line.location_code)
-            by_location[key] = by_location.get(key, Decimal(0)) + line.quantity
-    if rows:
-        await conn.execute(insert(item_ledger_entry), rows)
-        zero = Decimal(0)
-        await conn.execute(
-            upsert_add_many(conn, item_inventory, ("company", "item_no"), ("inventory", "qty_on_sales_order")),
-            [
-                {"company": company, "item_no": no, "inventory": q, "qty_on_sales_order": zero}
-                for no, q in totals.items()
-            ],
-        )
-        await conn.execute(
-            upsert_add_many(
-                conn,
-                item_location_inventory,
-                ("company", "item_no", "location_code"),
-                ("inventory", "qty_on_sales_order"),
-            ),
-            [
-                {"company": company, "item_no": no, "location_code": loc, "inventory": q, "qty_on_sales_order": zero}
-                for (no, loc), q in by_location.items()
-            ],
-        )
-        await changes.record_items(conn, company, set(totals))
-    return outcome

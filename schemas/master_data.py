@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
 from schemas import tables as t
-from schemas.db import insert_ignore
+from schemas.db import in_chunks, insert_ignore, upsert_replace_many
 from schemas.types import normalise_guid
 
 
@@ -112,11 +112,7 @@ async def require_unit_of_measure(conn: AsyncConnection, company: str, code: str
     table = t.unit_of_measure
     found = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code == code))
     if found.first() is None:
-        raise MasterDataError(_missing_unit_of_measure(code))
-
-
-def _missing_unit_of_measure(code: str) -> str:
-    return f"The Unit of Measure does not exist. Identification fields and values: Code='{code}'"
+        raise MasterDataError(_unit_of_measure_refusal(code))
 
 
 async def require_currency(conn: AsyncConnection, company: str, code: str) -> None:
@@ -158,8 +154,7 @@ async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: An
     The base unit must be a Unit of Measure (BC's message otherwise) and gets an item unit of
     measure with 1 per unit, as BC's item card does.
     """
-    no = _check_no(no)
-    _check_item_values(values)
+    no = _check_item_values(no, values)
     if values.get("base_unit_of_measure"):
         await require_unit_of_measure(conn, company, values["base_unit_of_measure"])
     created = await _upsert_simple(conn, t.item, company, no, values)
@@ -168,63 +163,18 @@ async def upsert_item(conn: AsyncConnection, company: str, no: str, **values: An
     return created
 
 
-def _check_item_values(values: dict[str, Any]) -> None:
+def _check_item_values(no: str, values: dict[str, Any]) -> str:
+    """An item's own fields as BC validates them (before its relations); its number, trimmed."""
+    no = _check_no(no)
     if "type" in values and values["type"] not in t.ITEM_TYPES:
         raise MasterDataError(f"Type must be one of {', '.join(t.ITEM_TYPES)}; '{values['type']}' is not.")
     if values.get("unit_price") is not None and values["unit_price"] < 0:
         raise MasterDataError("Unit Price must not be negative.")
+    return no
 
 
-async def create_items(
-    conn: AsyncConnection, company: str, rows: Sequence[tuple[str, dict[str, Any]]]
-) -> list[str | None] | None:
-    """Create many new items at once (the CSV import): per row None when created, or the refusal
-    upsert_item gives, checked in its order. None for the whole batch when it cannot be done in
-    bulk (an item that exists already, or one number twice): the caller then goes row by row."""
-    codes = {v["base_unit_of_measure"] for _no, v in rows if v.get("base_unit_of_measure")}
-    uom = t.unit_of_measure
-    known: set[str] = set()
-    if codes:
-        query = select(uom.c.code).where(uom.c.company == company, uom.c.code.in_(codes))
-        known = set((await conn.execute(query)).scalars())
-    outcome: list[str | None] = []
-    good: list[tuple[str, dict[str, Any]]] = []
-    for no, values in rows:
-        try:
-            no = _check_no(no)
-            _check_item_values(values)
-            if values.get("base_unit_of_measure") and values["base_unit_of_measure"] not in known:
-                raise MasterDataError(_missing_unit_of_measure(values["base_unit_of_measure"]))
-            _check_lengths(t.item, values)
-        except MasterDataError as exc:
-            outcome.append(str(exc))
-            continue
-        outcome.append(None)
-        good.append((no, values))
-    nos = [no for no, _v in good]
-    if len(set(nos)) != len(nos):
-        return None
-    if nos:
-        query = select(t.item.c.no).where(t.item.c.company == company, t.item.c.no.in_(nos)).limit(1)
-        if (await conn.execute(query)).first() is not None:
-            return None
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for no, values in good:  # executemany needs the same columns in every row: empty cells keep defaults
-        by_columns.setdefault(tuple(sorted(values)), []).append(
-            {"company": company, "no": no, "system_id": new_id(), **values}
-        )
-    for batch in by_columns.values():
-        await conn.execute(t.item.insert(), batch)
-    units = [
-        {"company": company, "item_no": no, "code": v["base_unit_of_measure"], "qty_per_unit_of_measure": Decimal(1)}
-        for no, v in good
-        if v.get("base_unit_of_measure")
-    ]
-    if units:  # as set_item_unit does for a new item's base unit: 1 per unit
-        await conn.execute(t.item_unit_of_measure.insert(), units)
-    if good:
-        await changes.record(conn, changes.MASTER, company=company)
-    return outcome
+def _unit_of_measure_refusal(code: str) -> str:
+    return f"The Unit of Measure does not exist. Identification fields and values: Code='{code}'"
 
 
 async def set_item_unit(conn: AsyncConnection, company: str, item_no: str, code: str, qty: Decimal) -> None:
@@ -300,107 +250,18 @@ async def _record_system_id(conn: AsyncConnection, kind: str, company: str, bc_n
     key = _key_column(table)
     row = (await conn.execute(select(table.c.system_id).where(table.c.company == company, key == bc_no))).first()
     if row is None:
-        raise MasterDataError(_missing_record(table, caption, bc_no))
+        raise MasterDataError(_not_found(table, caption, bc_no))
     return row.system_id
-
-
-def _missing_record(table: Any, caption: str, bc_no: str) -> str:
-    field = "Code" if "code" in table.c else "No."
-    return f"The {caption} does not exist. Identification fields and values: {field}='{bc_no}'"
-
-
-def _coupled_elsewhere(caption: str, bc_no: str, crm_id: str) -> str:
-    return f"{caption} {bc_no} is already coupled to the Dynamics 365 Sales record {crm_id}; uncouple it first."
-
-
-def _crm_id_taken(caption: str, crm_id: str) -> str:
-    return f"The Dynamics 365 Sales record {crm_id} is already coupled to another {caption.lower()}."
-
-
-def _guid(sales_id: str) -> str:
-    try:
-        return normalise_guid(sales_id)
-    except ValueError:
-        raise MasterDataError(f"'{sales_id}' is not a valid Dynamics 365 Sales id (a GUID).") from None
-
-
-async def couple_many(
-    conn: AsyncConnection, company: str, rows: Sequence[tuple[str, str, str]]
-) -> list[str | None] | None:
-    """Couple many records at once (the CSV import): rows of (kind, BC number, Sales id); per row
-    None when coupled (or already coupled so), or couple's refusal, checked in its order. None
-    for the whole batch when one record or Sales id comes twice: the caller goes row by row."""
-    cir = t.crm_integration_record
-    parsed: list[tuple[str, str, str] | str] = []
-    for kind, bc_no, sales_id in rows:
-        if kind not in COUPLING_KINDS:
-            parsed.append(f"Cannot couple '{kind}': use one of {', '.join(COUPLING_KINDS)}.")
-            continue
-        try:
-            parsed.append((kind, bc_no, _guid(sales_id)))
-        except MasterDataError as exc:
-            parsed.append(str(exc))
-    wanted = [p for p in parsed if isinstance(p, tuple)]
-    system_ids: dict[tuple[str, str], str] = {}
-    for kind in {k for k, _no, _id in wanted}:
-        _table_id, table, _caption = COUPLING_KINDS[kind]
-        key = _key_column(table)
-        nos = {no for k, no, _id in wanted if k == kind}
-        query = select(key, table.c.system_id).where(table.c.company == company, key.in_(nos))
-        system_ids.update({(kind, no): sid for no, sid in (await conn.execute(query)).all()})
-    mine: dict[tuple[int, str], str] = {}  # (table id, system id) -> coupled Sales id
-    theirs: set[tuple[int, str]] = set()  # (table id, Sales id) coupled to something
-    if wanted:
-        sids = set(system_ids.values())
-        crm_ids = {crm for _k, _no, crm in wanted}
-        if sids:
-            query = select(cir.c.table_id, cir.c.integration_id, cir.c.crm_id).where(
-                cir.c.company == company, cir.c.integration_id.in_(sids)
-            )
-            mine = {(tid, sid): crm for tid, sid, crm in (await conn.execute(query)).all()}
-        query = select(cir.c.table_id, cir.c.crm_id).where(cir.c.company == company, cir.c.crm_id.in_(crm_ids))
-        theirs = {(tid, crm) for tid, crm in (await conn.execute(query)).all()}
-    outcome: list[str | None] = []
-    new: list[dict[str, Any]] = []
-    seen_records: set[tuple[int, str]] = set()
-    seen_ids: set[tuple[int, str]] = set()
-    now = dt.datetime.now(dt.UTC)
-    for p in parsed:
-        if isinstance(p, str):
-            outcome.append(p)
-            continue
-        kind, bc_no, crm_id = p
-        table_id, table, caption = COUPLING_KINDS[kind]
-        sid = system_ids.get((kind, bc_no))
-        if sid is None:
-            outcome.append(_missing_record(table, caption, bc_no))
-            continue
-        if (table_id, sid) in seen_records or (table_id, crm_id) in seen_ids:
-            return None  # the second would see the first: row by row tells them apart
-        seen_records.add((table_id, sid))
-        seen_ids.add((table_id, crm_id))
-        coupled = mine.get((table_id, sid))
-        if coupled is not None:
-            outcome.append(None if coupled == crm_id else _coupled_elsewhere(caption, bc_no, coupled))
-            continue
-        if (table_id, crm_id) in theirs:
-            outcome.append(_crm_id_taken(caption, crm_id))
-            continue
-        outcome.append(None)
-        new.append(
-            {"company": company, "crm_id": crm_id, "table_id": table_id, "integration_id": sid, "coupled_at": now}
-        )
-    if new:
-        await conn.execute(cir.insert(), new)
-        await changes.record(conn, changes.MASTER, company=company)
-    return outcome
 
 
 async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sales_id: str) -> None:
     """Couple a BC record to a Sales row (BC's "Couple to Dynamics 365 Sales")."""
     if kind not in COUPLING_KINDS:
         raise MasterDataError(f"Cannot couple '{kind}': use one of {', '.join(COUPLING_KINDS)}.")
-    crm_id = _guid(sales_id)
+    try:
+        crm_id = normalise_guid(sales_id)
+    except ValueError:
+        raise MasterDataError(f"'{sales_id}' is not a valid Dynamics 365 Sales id (a GUID).") from None
     table_id, _table, caption = COUPLING_KINDS[kind]
     system_id = await _record_system_id(conn, kind, company, bc_no)
     cir = t.crm_integration_record
@@ -416,7 +277,7 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
     if mine is not None:
         if mine.crm_id == crm_id:
             return
-        raise MasterDataError(_coupled_elsewhere(caption, bc_no, mine.crm_id))
+        raise MasterDataError(_coupled_already(caption, bc_no, mine.crm_id))
     other = (
         await conn.execute(
             select(cir.c.integration_id).where(
@@ -425,7 +286,7 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
         )
     ).first()
     if other is not None:
-        raise MasterDataError(_crm_id_taken(caption, crm_id))
+        raise MasterDataError(_crm_coupled_elsewhere(caption, crm_id))
     await conn.execute(
         cir.insert().values(
             company=company,
@@ -436,6 +297,19 @@ async def couple(conn: AsyncConnection, company: str, kind: str, bc_no: str, sal
         )
     )
     await changes.record(conn, changes.MASTER, company=company)
+
+
+def _coupled_already(caption: str, bc_no: str, crm_id: str) -> str:
+    return f"{caption} {bc_no} is already coupled to the Dynamics 365 Sales record {crm_id}; uncouple it first."
+
+
+def _crm_coupled_elsewhere(caption: str, crm_id: str) -> str:
+    return f"The Dynamics 365 Sales record {crm_id} is already coupled to another {caption.lower()}."
+
+
+def _not_found(table: Any, caption: str, bc_no: str) -> str:
+    field = "Code" if "code" in table.c else "No."
+    return f"The {caption} does not exist. Identification fields and values: {field}='{bc_no}'"
 
 
 async def uncouple(conn: AsyncConnection, company: str, kind: str, bc_no: str) -> None:
@@ -450,3 +324,214 @@ async def uncouple(conn: AsyncConnection, company: str, kind: str, bc_no: str) -
     if result.rowcount == 0:
         raise MasterDataError(f"{caption} {bc_no} is not coupled to a record in Dynamics 365 Sales.")
     await changes.record(conn, changes.MASTER, company=company)
+
+
+# Bulk imports (`bc-gateway import`): the checks above, made with one query per batch for what they
+# look up, then one statement per table. Each row is checked as if the rows before it were written.
+
+ItemRow = tuple[str, dict[str, Any], str | None]  # No., columns to set, Sales id to couple to
+
+
+def _guid_or_none(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return normalise_guid(text)
+    except ValueError:
+        return None
+
+
+def _invalid_guid(text: str) -> str:
+    return f"'{text}' is not a valid Dynamics 365 Sales id (a GUID)."
+
+
+async def _system_ids(conn: AsyncConnection, table: Any, company: str, keys: Iterable[str]) -> dict[str, str]:
+    key = _key_column(table)
+    found: dict[str, str] = {}
+    for chunk in in_chunks(keys):
+        rows = await conn.execute(select(key, table.c.system_id).where(table.c.company == company, key.in_(chunk)))
+        found.update({row[0]: row[1] for row in rows})
+    return found
+
+
+async def _existing_codes(conn: AsyncConnection, table: Any, company: str, codes: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in in_chunks(codes):
+        rows = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code.in_(chunk)))
+        found.update(row.code for row in rows)
+    return found
+
+
+class _Couplings:
+    """One BC table's couplings as a batch sees them: read once, then changed as rows are accepted."""
+
+    def __init__(self, kind: str) -> None:
+        self.table_id, _table, self.caption = COUPLING_KINDS[kind]
+        self.by_record: dict[str, str] = {}  # integration id (BC's SystemId) -> Sales id
+        self.by_crm: dict[str, str] = {}
+        self.new: list[tuple[str, str]] = []
+
+    async def load(
+        self, conn: AsyncConnection, company: str, system_ids: Iterable[str], crm_ids: Iterable[str]
+    ) -> None:
+        cir = t.crm_integration_record
+        for column, values in ((cir.c.integration_id, system_ids), (cir.c.crm_id, crm_ids)):
+            for chunk in in_chunks(values):
+                rows = await conn.execute(
+                    select(cir.c.integration_id, cir.c.crm_id).where(
+                        cir.c.company == company, cir.c.table_id == self.table_id, column.in_(chunk)
+                    )
+                )
+                for row in rows:
+                    self.by_record[row.integration_id] = row.crm_id
+                    self.by_crm[row.crm_id] = row.integration_id
+
+    def couple(self, bc_no: str, system_id: str, crm_id: str, accept: bool = True) -> None:
+        """couple()'s checks; with `accept`, the coupling is kept for write()."""
+        mine = self.by_record.get(system_id)
+        if mine is not None:
+            if mine == crm_id:
+                return
+            raise MasterDataError(_coupled_already(self.caption, bc_no, mine))
+        if crm_id in self.by_crm:
+            raise MasterDataError(_crm_coupled_elsewhere(self.caption, crm_id))
+        if accept:
+            self.add(system_id, crm_id)
+
+    def add(self, system_id: str, crm_id: str) -> None:
+        self.by_record[system_id] = crm_id
+        self.by_crm[crm_id] = system_id
+        self.new.append((system_id, crm_id))
+
+    async def write(self, conn: AsyncConnection, company: str) -> None:
+        if not self.new:
+            return
+        now = dt.datetime.now(dt.UTC)
+        await conn.execute(
+            t.crm_integration_record.insert(),
+            [
+                {"company": company, "crm_id": crm, "table_id": self.table_id, "integration_id": sid, "coupled_at": now}
+                for sid, crm in self.new
+            ],
+        )
+
+
+async def _insert_rows(conn: AsyncConnection, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """One executemany per set of columns (a row leaves out what its file left empty)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        await conn.execute(table.insert(), group)
+
+
+async def _update_rows(conn: AsyncConnection, table: Any, company: str, rows: dict[str, dict[str, Any]]) -> None:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for no, values in rows.items():
+        if values:
+            groups.setdefault(tuple(sorted(values)), []).append({"b_company": company, "b_no": no, **values})
+    for columns, group in groups.items():
+        stmt = (
+            update(table)
+            .where(table.c.company == bindparam("b_company"), table.c.no == bindparam("b_no"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        await conn.execute(stmt, group)
+
+
+async def upsert_items_in_bulk(conn: AsyncConnection, company: str, rows: Sequence[ItemRow]) -> list[bool | str]:
+    """upsert_item (and couple, when a Sales id is given) for each row: per row True when created,
+    False when updated, or BC's message when refused (the row writes nothing)."""
+    existing = await _system_ids(conn, t.item, company, {no.strip() for no, _v, _c in rows})
+    units = await _existing_codes(
+        conn,
+        t.unit_of_measure,
+        company,
+        {v["base_unit_of_measure"] for _n, v, _c in rows if v.get("base_unit_of_measure")},
+    )
+    crm_ids = [_guid_or_none(sales_id) for _n, _v, sales_id in rows]
+    couplings = _Couplings("item")
+    await couplings.load(conn, company, existing.values(), {c for c in crm_ids if c})
+    inserts: dict[str, dict[str, Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    item_units: set[tuple[str, str]] = set()
+    outcomes: list[bool | str] = []
+    for (given_no, values, sales_id), crm_id in zip(rows, crm_ids, strict=True):
+        try:
+            no = _check_item_values(given_no, values)
+            base = values.get("base_unit_of_measure")
+            if base and base not in units:
+                raise MasterDataError(_unit_of_measure_refusal(base))
+            _check_lengths(t.item, values)
+            pending = inserts.get(no)
+            system_id = existing.get(no) or (pending["system_id"] if pending else new_id())
+            if sales_id:
+                if crm_id is None:
+                    raise MasterDataError(_invalid_guid(sales_id))
+                couplings.couple(no, system_id, crm_id, accept=False)
+        except MasterDataError as exc:
+            outcomes.append(str(exc))
+            continue
+        created = no not in existing and pending is None
+        if created:
+            inserts[no] = {"company": company, "no": no, "system_id": system_id, **values}
+        elif pending is not None:
+            pending.update(values)
+        else:
+            updates.setdefault(no, {}).update(values)
+        if base:
+            item_units.add((no, base))
+        if crm_id is not None and couplings.by_record.get(system_id) != crm_id:
+            couplings.add(system_id, crm_id)
+        outcomes.append(created)
+    await _insert_rows(conn, t.item, inserts.values())
+    await _update_rows(conn, t.item, company, updates)
+    if item_units:
+        iuom = t.item_unit_of_measure
+        await conn.execute(
+            upsert_replace_many(conn, iuom, ("company", "item_no", "code"), ("qty_per_unit_of_measure",)),
+            [
+                {"company": company, "item_no": no, "code": code, "qty_per_unit_of_measure": Decimal(1)}
+                for no, code in sorted(item_units)
+            ],
+        )
+    await couplings.write(conn, company)
+    if any(not isinstance(outcome, str) for outcome in outcomes):
+        await changes.record(conn, changes.MASTER, company=company)
+    return outcomes
+
+
+async def couple_in_bulk(conn: AsyncConnection, company: str, rows: Sequence[tuple[str, str, str]]) -> list[str | None]:
+    """couple() for each (kind, BC No. or Code, Sales id): per row BC's message when refused, or None."""
+    outcomes: list[str | None] = [None] * len(rows)
+    by_kind: dict[str, list[int]] = {}
+    for index, (kind, _no, _id) in enumerate(rows):
+        if kind not in COUPLING_KINDS:
+            outcomes[index] = f"Cannot couple '{kind}': use one of {', '.join(COUPLING_KINDS)}."
+        else:
+            by_kind.setdefault(kind, []).append(index)
+    coupled = False
+    for kind, indices in by_kind.items():
+        _table_id, table, caption = COUPLING_KINDS[kind]
+        crm_ids = {i: _guid_or_none(rows[i][2]) for i in indices}
+        system_ids = await _system_ids(conn, table, company, {rows[i][1] for i in indices})
+        couplings = _Couplings(kind)
+        await couplings.load(conn, company, system_ids.values(), {c for c in crm_ids.values() if c})
+        for i in indices:
+            _kind, bc_no, sales_id = rows[i]
+            crm_id = crm_ids[i]
+            system_id = system_ids.get(bc_no)
+            if crm_id is None:
+                outcomes[i] = _invalid_guid(sales_id)
+            elif system_id is None:
+                outcomes[i] = _not_found(table, caption, bc_no)
+            else:
+                try:
+                    couplings.couple(bc_no, system_id, crm_id)
+                except MasterDataError as exc:
+                    outcomes[i] = str(exc)
+        await couplings.write(conn, company)
+        coupled = coupled or bool(couplings.new)
+    if coupled:
+        await changes.record(conn, changes.MASTER, company=company)
+    return outcomes
