@@ -14,8 +14,9 @@ from orders import inbox
 from orders.conversion_rules import SERVICE_NAME
 from orders.create_bc_sales_order import already_posted_message
 from orders.inbox.states import InboxEvent, InboxState, Source
+from orders.process_inbox_row import Result
 from orders.settings import ProcessingSettings
-from orders.worker import OrderWorker, Result
+from orders.worker import OrderWorker
 from schemas.sales_document_store import coupled_document, document_summary, quote_archives
 from schemas.sales_posting_store import posted_invoice_for_sales_order, posted_invoices_of_order
 

@@ -35,7 +35,8 @@ from orders.post_sales_order import (
     release_sales_order,
     reopen_sales_order,
 )
-from orders.worker import NotConfigured, OrderWorker
+from orders.process_inbox_row import NotConfigured
+from orders.worker import OrderWorker
 from schemas import tables as t
 from schemas.migrate import current_revision, head_revision
 from schemas.types import GUID_PATTERN
