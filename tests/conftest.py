@@ -11,6 +11,7 @@ import pytest
 # Before the imports below: the support modules' asserts (the harness's waits) then explain themselves.
 pytest.register_assert_rewrite("tests.support")
 
+from hypothesis import HealthCheck  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
@@ -19,8 +20,8 @@ from tests.support.db_fixtures import COMPANY, IN_CI, PG_SKIP, PG_URL, skip_or_f
 from tests.support.helpers import cli_env  # noqa: E402
 
 # Property tests judge correctness, never speed: a busy machine must not fail them on Hypothesis'
-# per-example deadline (speed lives in bench/).
-hypothesis_settings.register_profile("bcgw", deadline=None)
+# per-example deadline or its too-slow health check (speed lives in bench/).
+hypothesis_settings.register_profile("bcgw", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 hypothesis_settings.load_profile("bcgw")
 
 pytest_plugins = [
