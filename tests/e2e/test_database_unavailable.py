@@ -299,6 +299,8 @@ async def test_property_with_the_database_away_every_answer_is_503_with_retry_af
         if state == "up":
             assert answer.status != 503, where
             return
+        if path.startswith("/OData") and answer.status == 200:
+            return  # an answer still in the OData answer cache needs no database
         needs_the_database = path.startswith(("/webhooks/", "/health/ready")) or who in ("good key", "bad key")
         if needs_the_database and not (path.startswith("/api/") and who == "webhook secret"):
             assert answer.status == 503, where
