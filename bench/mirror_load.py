@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -228,6 +229,21 @@ def report(result: dict[str, Any], items: int, entries: int, page_size: int) -> 
     return "\n".join(lines)
 
 
+def bench_row(result: dict[str, Any], items: int, entries: int) -> dict[str, Any]:
+    """The report row `make bench` takes (bench/cases/mirror.py): rows per second, no goal set."""
+    seconds = sum(one["seconds"] for one in result["runs"])
+    rows = result["items"] + result["entries"]
+    return {
+        "case": "P8 mirror",
+        "title": f"the mirror's initial load from the BC simulator ({items:,} items, {entries:,} entries)",
+        "baseline": "—",
+        "figure": f"{rows / seconds if seconds else 0:,.0f} rows/s ({seconds:.1f} s, {result['db']})",
+        "ratio": None,
+        "goal": "—",
+        "verdict": "no goal",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--items", type=int, default=100_000, help="items in BC (default 100,000)")
@@ -238,13 +254,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interrupt-after", type=int, default=None, metavar="N",
                    help="stop the load after N ledger entries, then resume it")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--scale", type=float, default=None,
+                   help="make bench's scale: S x (100,000 items, 1,000,000 entries); prints a BENCH row")  # fmt: skip
     args = p.parse_args(argv)
+    if args.scale is not None:
+        args.items = max(10, round(100_000 * args.scale))
+        args.entries = max(10, round(1_000_000 * args.scale))
+        args.quiet = True
     if args.items < 1 or args.entries < 0 or args.page_size < 1:
         p.error("--items and --page-size must be at least 1, --entries at least 0")
     result = asyncio.run(
         run(args.items, args.entries, args.page_size, args.database_url, args.interrupt_after, not args.quiet)
     )
     print(report(result, args.items, args.entries, args.page_size))
+    if args.scale is not None:
+        print("BENCH " + json.dumps(bench_row(result, args.items, args.entries)))
     complete = result["items"] >= args.items and result["entries"] == args.entries
     return 0 if complete and result["inventory"] == result["bc_inventory"] else 1
 

@@ -80,6 +80,10 @@ async def _ready(gateway: Any) -> bool:
     return bool(gateway.mirror_ready)
 
 
+async def _cycles_done(gateway: Any, n: int) -> bool:
+    return gateway.mirror is not None and gateway.mirror.cycles >= n
+
+
 async def test_availability_waits_for_the_initial_load_and_names_unpublished_pages(
     settings: Any, engine: Any, demo: dict[str, Any], aiohttp_server: Any, bc_simulator: BcSimulator
 ) -> None:
@@ -162,6 +166,9 @@ async def test_availability_is_answered_from_the_mirror_while_bc_is_down(
     gateway = server.app[GATEWAY]
     async with Api(server, demo["user"], demo["key"]) as api:
         await wait_for(lambda: _ready(gateway), within=60)
+        # The mirror's first cycle after the load also reads the master-data deltas (/items...):
+        # let it end, so that what reaches BC below can only be the ledger poll.
+        await wait_for(lambda: _cycles_done(gateway, 2), within=60)
         bc_simulator.add_fault("status", path="*", status=503, times=None)  # BC answers nothing now
         seen = len(bc_simulator.request_log)
         for _ in range(3):
