@@ -150,6 +150,7 @@ _POLYMORPHIC = {
     ("salesorders", "customerid"),
     ("quotes", "customerid"),
     ("annotations", "objectid"),
+    ("posts", "regardingobjectid"),
 }
 
 
