@@ -15,14 +15,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders.bc_link.from_setup import local_write_refusal
 from orders.change_setup import load_connection_setup
 from orders.sales_post import RELEASED, PostingRefused, post, release, reopen
+from orders.sync.order_status import INVOICE, RELEASE, SHIPMENT, order_fields
 from schemas.db import write_transaction
 from schemas.sales_posting import PostedDocuments
-from schemas.sales_posting_store import order_for_posting, order_header, set_status, write_posting
+from schemas.sales_posting_store import (
+    coupled_sales_id,
+    order_for_posting,
+    order_header,
+    queue_status_post,
+    set_status,
+    write_posting,
+)
 
 
 class PostingNotAllowed(Exception):
@@ -63,7 +72,26 @@ async def release_sales_order(engine: AsyncEngine, company: str, no: str) -> Sta
         if order.status == status:
             return StatusChange(order.no, status, False)
         await set_status(conn, company, order.no, status)
+        await _queue(conn, company, header, await coupled_sales_id(conn, company, header), RELEASE)
         return StatusChange(order.no, status, True)
+
+
+async def _queue(
+    conn: AsyncConnection,
+    company: str,
+    header: Any,
+    sales_id: str | None,
+    change_type: str,
+    *,
+    document_no: str = "",
+    shipped_on: dt.date | None = None,
+    fully_invoiced: bool = False,
+) -> None:
+    """Sales hears of it through the Sales Order Status job (orders/sync/order_status.py)."""
+    fields = orjson.dumps(order_fields(header._mapping, shipped_on)).decode()
+    await queue_status_post(
+        conn, company, header, sales_id, change_type, fields, document_no=document_no, fully_invoiced=fully_invoiced
+    )
 
 
 async def reopen_sales_order(engine: AsyncEngine, company: str, no: str) -> StatusChange:
@@ -94,7 +122,26 @@ async def post_sales_order(
         header = await _header(conn, company, no)
         order = await order_for_posting(conn, company, header)
         posting = post(order, ship=ship, invoice=invoice, quantities=quantities)
-        return await write_posting(conn, company, header, posting, today or dt.date.today())
+        today = today or dt.date.today()
+        sales_id = await coupled_sales_id(conn, company, header)  # before the posting may delete it
+        documents = await write_posting(conn, company, header, posting, today)
+        # BC's three events (a release by the posting included), in the posting's transaction.
+        if order.status != RELEASED and posting.status == RELEASED:
+            await _queue(conn, company, header, sales_id, RELEASE)
+        if documents.shipment_no:
+            await _queue(conn, company, header, sales_id, SHIPMENT, document_no=documents.shipment_no, shipped_on=today)
+        if documents.invoice_no:
+            await _queue(
+                conn,
+                company,
+                header,
+                sales_id,
+                INVOICE,
+                document_no=documents.invoice_no,
+                shipped_on=today if documents.shipment_no else None,
+                fully_invoiced=documents.order_deleted,
+            )
+        return documents
 
 
 __all__ = [

@@ -334,3 +334,50 @@ async def posted_invoices_of_order(conn: AsyncConnection, company: str, order_no
         ).all()
         out.append({**dict(hdr._mapping), "lines": [dict(r._mapping) for r in lines]})
     return out
+
+
+async def coupled_sales_id(conn: AsyncConnection, company: str, header: Any) -> str | None:
+    """The Sales order the BC order is coupled to, if any."""
+    cir = t.crm_integration_record
+    value = (
+        await conn.execute(
+            select(cir.c.crm_id).where(
+                cir.c.company == company,
+                cir.c.table_id == t.TABLE_SALES_HEADER,
+                cir.c.integration_id == header.system_id,
+            )
+        )
+    ).scalar()
+    return str(value) if value is not None else None
+
+
+async def queue_status_post(
+    conn: AsyncConnection,
+    company: str,
+    header: Any,
+    sales_id: str | None,
+    change_type: str,
+    order_fields: str,
+    *,
+    document_no: str = "",
+    fully_invoiced: bool = False,
+) -> None:
+    """BC's "CRM Post Buffer" row for a release, shipment or invoice of an order, in the event's
+    transaction (bc-sync.md §10.3), and the change feed's word for the Sales Order Status job.
+    ``order_fields``: the SALESORDER-ORDER fields as JSON, taken now (the order may be deleted);
+    ``sales_id``: the coupled Sales order, read before a posting deletes the coupling (None: the
+    job discards the row, as BC does)."""
+    await conn.execute(
+        insert(t.crm_post_buffer).values(
+            company=company,
+            table_id=t.TABLE_SALES_HEADER,
+            order_no=header.no,
+            sales_id=sales_id,
+            change_type=change_type,
+            document_no=document_no,
+            order_fields=order_fields,
+            fully_invoiced=fully_invoiced,
+            change_date_time=dt.datetime.now(dt.UTC),
+        )
+    )
+    await changes.record(conn, changes.ORDER_STATUS, company, header.no)

@@ -1053,6 +1053,32 @@ crm_synch_status = Table(
 )
 
 
+# BC's "CRM Post Buffer" (bc-sync.md §10.3): an order's release, shipment or invoice, queued in the
+# transaction of the event, for the Sales Order Status job. Unlike BC the row is kept once sent
+# (``sent_at``, ``post_id``): the record of what was posted, and what makes a repeat post nothing.
+# ``sales_id`` and ``order_fields`` (the SALESORDER-ORDER fields, JSON) are taken at the event, so
+# an order deleted by its last invoice is still told to Sales.
+crm_post_buffer = Table(
+    "crm_post_buffer",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("table_id", Integer, nullable=False, server_default=str(TABLE_SALES_HEADER)),
+    Column("order_no", String(20), nullable=False),
+    Column("sales_id", Guid(), nullable=True),
+    Column("change_type", String(20), nullable=False),
+    Column("document_no", String(20), nullable=False, server_default=""),
+    Column("order_fields", Text, nullable=False, server_default="{}"),
+    Column("fully_invoiced", Boolean, nullable=False, server_default="0"),
+    Column("change_date_time", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("post_id", Guid(), nullable=True),
+    Column("error_message", Text, nullable=False, server_default=""),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+    Index(None, "company", "sent_at"),
+)
+
+
 # Failed sign-ins and webhook secrets, per subject (a client address, a user at an address), shared
 # by every gateway process: the lockout counts them in a sliding window (gateway/auth.py). Times are
 # seconds since the epoch; rows older than the window are deleted as new ones come.

@@ -64,6 +64,7 @@ _POLYMORPHIC = {
     ("salesorders", "customerid"),
     ("quotes", "customerid"),
     ("annotations", "objectid"),
+    ("posts", "regardingobjectid"),
 }
 
 

@@ -24,6 +24,7 @@ ALIASES = {"UNITOFMEASURE": UNIT_OF_MEASURE, "ITEM - PRODUCT": ITEM_PRODUCT}
 # Codeunits that the job queue entries run.
 INTEGRATION_SYNCH_JOB_RUNNER = 5339
 ITEM_AVAILABILITY_JOB = 5356
+ORDER_STATUS_JOB = 5352  # "CRM Order Status Update Job" (bc-sync.md §10.3)
 
 TO, FROM, BOTH = Direction.TO, Direction.FROM, Direction.BIDIRECTIONAL
 
@@ -239,6 +240,8 @@ JOBS: tuple[JobDefault, ...] = (
         status="On Hold with Inactivity Timeout",
         attempts=2,
     ),
+    # BC runs it every 7 minutes; the change feed wakes it within seconds of each event.
+    JobDefault("", ORDER_STATUS_JOB, "Sales Order Status - Dynamics 365 Sales synchronization job", 7, 7, attempts=10),
 )
 
 ITEM_AVAILABILITY_NAME = str(ITEM_AVAILABILITY_JOB)

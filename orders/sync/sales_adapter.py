@@ -32,6 +32,7 @@ from orders.sync.transfer import Bind
 # polymorphic lookup (a contact's company: account or contact) names its target table.
 NAVIGATION: dict[tuple[str, str], str] = {
     ("contacts", "parentcustomerid"): "parentcustomerid_account",
+    ("posts", "regardingobjectid"): "regardingobjectid_salesorder",  # a post on an order's wall
 }
 
 ID_CHUNK = 50  # ids per "or" filter: a URL stays well below Dataverse's length limit

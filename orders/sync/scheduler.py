@@ -23,11 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.sync import decide, store
 from orders.sync.bc_records import TableRecords
-from orders.sync.defaults import INTEGRATION_SYNCH_JOB_RUNNER, ITEM_AVAILABILITY_JOB, SALES_TABLES
+from orders.sync.defaults import (
+    INTEGRATION_SYNCH_JOB_RUNNER,
+    ITEM_AVAILABILITY_JOB,
+    ORDER_STATUS_JOB,
+    SALES_TABLES,
+)
 from orders.sync.engine import run_mapping
 from orders.sync.item_availability import run_item_availability
 from orders.sync.jobs import JobEntry, JobQueue
 from orders.sync.model import TableMapping
+from orders.sync.order_status_job import run_order_status
 from orders.sync.ports import BcRecords, SalesPort, SalesUnavailable
 from schemas import change_log as changes
 from schemas import tables as t
@@ -125,7 +131,8 @@ class SyncScheduler:
         async with self.engine.connect() as conn:
             if self._last_seq is None:
                 self._last_seq = (await conn.execute(select(func.coalesce(func.max(log_table.c.seq), 0)))).scalar_one()
-                topics = {changes.MASTER}  # at start: whatever changed while nobody watched
+                # at start: whatever changed while nobody watched
+                topics = {changes.MASTER, changes.ORDER_STATUS}
             else:
                 rows = (
                     await conn.execute(
@@ -148,6 +155,8 @@ class SyncScheduler:
         moved = await self.queue.wake(self.company, INTEGRATION_SYNCH_JOB_RUNNER, names, self.wake_delay)
         if changes.ITEM in topics:
             moved += await self.queue.wake(self.company, ITEM_AVAILABILITY_JOB, [""], self.wake_delay)
+        if changes.ORDER_STATUS in topics:  # a release, shipment or invoice: Sales hears within seconds
+            moved += await self.queue.wake(self.company, ORDER_STATUS_JOB, [""], self.wake_delay)
         return moved
 
     async def poll_sales(self, sales: SalesPort | None) -> int:
@@ -199,8 +208,12 @@ class SyncScheduler:
             if sales is None:
                 await self.queue.finish(entry, self.owner, activity=False, error=NOT_ENABLED)
                 return
-            bc = await self.bc_factory()
             activity = 0
+            if entry.codeunit == ORDER_STATUS_JOB:
+                status_run = await run_order_status(self.engine, self.company, sales, entry.id)
+                await self.queue.finish(entry, self.owner, activity=status_run.activity > 0)
+                return
+            bc = await self.bc_factory()
             if entry.codeunit == ITEM_AVAILABILITY_JOB:
                 result = await run_item_availability(self.engine, self.company, sales, bc, entry.id)
                 activity = result.counters.activity() if result else 0

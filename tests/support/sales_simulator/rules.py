@@ -50,6 +50,12 @@ if TYPE_CHECKING:
 _MAX_VALUE = Decimal("1000000000000")
 
 
+# Option sets Sales checks on create (a post's Source: 1 Auto Post, 2 Manual Post; its Type).
+OPTION_VALUES: dict[str, dict[str, tuple[int, ...]]] = {
+    "post": {"source": (1, 2), "type": (1, 2, 3, 4, 5, 6, 7)},
+}
+
+
 def invalid(message: str) -> Refused:
     return Refused(400, "0x80040203", message)
 
@@ -70,6 +76,15 @@ def check_create(sim: SalesSimulator, table: Table, values: Mapping[str, Any]) -
     for name in sorted(table.required):
         if merged.get(name) in (None, ""):
             raise invalid(f"Required field '{name}' is missing: a {table.logical_name} needs it.")
+    for name, accepted in OPTION_VALUES.get(table.logical_name, {}).items():
+        if name in data and data[name] not in accepted:
+            raise invalid(
+                f"A validation error occurred. The value {data[name]} of '{name}' on record of type "
+                f"'{table.logical_name}' is outside the valid range. Accepted Values: {','.join(map(str, accepted))}"
+            )
+    if table.logical_name == "post":
+        ref = data.get("regardingobjectid")
+        data["regardingobjecttypecode"] = getattr(ref, "logical_name", None)
     _check_common(sim, table, data, merged, None)
     _derive(sim, table, data, merged)
     if table.logical_name == "uom":
@@ -82,6 +97,8 @@ def check_change(
 ) -> dict[str, Any]:
     """The changes with what Sales derives from them, or Refused (state pairs are checked by
     tables.check_update)."""
+    if table.logical_name == "post":  # a post on the wall is never changed, only deleted
+        raise Refused(400, "0x80040800", "The 'Update' method does not support entities of type 'post'.")
     for name, value in changes.items():
         if name in table.computed:
             raise invalid(f"The '{name}' column of {table.logical_name} is set by Dataverse and cannot be written.")

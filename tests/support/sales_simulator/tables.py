@@ -355,7 +355,7 @@ TABLES: dict[str, Table] = {
         Table(
             "salesorder",
             "salesorders",
-            ("ordernumber", "submitdate", "lastbackofficesubmit", *_HEADER_COMMON),
+            ("ordernumber", "submitdate", "lastbackofficesubmit", "datefulfilled", *_HEADER_COMMON),
             {
                 "customerid": ("account", "contact"),
                 "transactioncurrencyid": ("transactioncurrency",),
@@ -366,7 +366,7 @@ TABLES: dict[str, Table] = {
             money=_HEADER_MONEY,
             decimals=frozenset({"discountpercentage"}),
             options=_HEADER_OPTIONS,
-            dates=frozenset({"requestdeliveryby", "lastbackofficesubmit"}),
+            dates=frozenset({"requestdeliveryby", "lastbackofficesubmit", "datefulfilled"}),
             datetimes=frozenset({"submitdate", "createdon", "modifiedon"}),
             booleans=frozenset({"willcall"}),
             read_only=frozenset({"ordernumber", *_SYSTEM}),
@@ -425,6 +425,17 @@ TABLES: dict[str, Table] = {
             {"objectid": ("salesorder", "quote", "account", "contact", "product")},
             booleans=frozenset({"isdocument"}),
             integers=frozenset({"filesize", "versionnumber"}),
+        ),
+        # The activity wall's posts (bc-sync.md §10.3): BC writes one per order status change.
+        Table(
+            "post",
+            "posts",
+            ("text", "source", "type", "regardingobjecttypecode", *_SYSTEM),
+            {"regardingobjectid": ("salesorder", "account", "contact", "opportunity")},
+            options=frozenset({"source", "type"}),
+            computed=frozenset({"regardingobjecttypecode"}),
+            create_only=frozenset({"regardingobjectid"}),
+            required=frozenset({"text", "source", "type", "regardingobjectid"}),
         ),
     )
 }
