@@ -4,6 +4,7 @@ retried with backoff (Sales or the database away). orders/worker.py claims the r
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import dataclasses
@@ -56,7 +57,7 @@ class Result:
 Handler = Callable[[Any, InboxRow, DataverseClient, BcWriter], Awaitable[Outcome]]
 
 
-class InboxRowProcessing:
+class InboxRowProcessing(abc.ABC):
     """The one-row half of OrderWorker (which sets these attributes and defines the methods below)."""
 
     engine: AsyncEngine
@@ -65,17 +66,21 @@ class InboxRowProcessing:
     sales_numbers: dict[int, str]
     handlers: dict[tuple[str, str], Handler]
 
+    @abc.abstractmethod
     def wake(self) -> None:
-        raise NotImplementedError
+        """Look for due rows now (a retry is due sooner than the next poll)."""
 
+    @abc.abstractmethod
     async def _setup(self) -> ConnectionSetup:
-        raise NotImplementedError
+        """The connection setup in force."""
 
+    @abc.abstractmethod
     def client(self, setup: ConnectionSetup) -> DataverseClient:
-        raise NotImplementedError
+        """The Dataverse client for this setup."""
 
+    @abc.abstractmethod
     async def writer(self, setup: ConnectionSetup) -> BcWriter:
-        raise NotImplementedError
+        """Where BC documents go for this setup."""
 
     # -- one row ------------------------------------------------------------------------------
     async def process(self, row: InboxRow, setup: ConnectionSetup | None = None, force: bool = False) -> Result:
