@@ -43,6 +43,20 @@ async def _drop_lines(conn: AsyncConnection, company: str, document_type: str, n
     )
 
 
+# What ties our copy to Sales: BC's API does not hold it, so a copy read from BC keeps ours.
+HEADER_LINKS = ("sales_id", "sales_revision", "your_reference", "quote_no")
+
+
+def _links_kept(old: Mapping[str, Any], new: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    return {name: old[name] for name in names if not new.get(name) and old.get(name)}
+
+
+def _line_links_kept(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Mapping[str, Any]:
+    if old is None or new.get("sales_line_id") or (old["type"], old["no"]) != (new["type"], new["no"]):
+        return new
+    return {**new, "sales_line_id": old["sales_line_id"]}
+
+
 async def store_document(
     conn: AsyncConnection, company: str, header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -53,8 +67,13 @@ async def store_document(
     h = t.sales_header
     document_type, no = header["document_type"], header["no"]
     where = (h.c.company == company, h.c.document_type == document_type, h.c.no == no)
-    exists = (await conn.execute(select(h.c.no).where(*where))).first() is not None
-    if exists:
+    # Locked (PostgreSQL): the writer and the mirror's reads may store one document at once, and
+    # what either read before the other committed must not undo it.
+    existing = (await conn.execute(select(h).where(*where).with_for_update())).first()
+    if existing is not None:
+        header = {**header, **_links_kept(dict(existing._mapping), header, HEADER_LINKS)}
+        kept = {row.line_no: dict(row._mapping) for row in await _lines(conn, company, document_type, no)}
+        lines = [_line_links_kept(kept.get(line["line_no"]), line) for line in lines]
         await _drop_lines(conn, company, document_type, no)
         await conn.execute(update(h).where(*where).values(**header))
     else:

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from orders.bc_link.writer_json import document_key
+from schemas.db import write_transaction
+from schemas.sales_document_mirror import store_document
 from tests.support.api_mode import bc_documents, bc_lines, posts
 from tests.support.bc_simulator import BcSimulator
 from tests.support.helpers import Api, q
@@ -85,6 +87,34 @@ async def test_submitted_order_becomes_one_bc_order_with_the_right_lines(
     await h.wait_written_back(order_id)
     # Processing the order again (a late duplicate, a person's retry) creates nothing more.
     assert len(bc_documents(sim, order_id)) == 1
+
+
+async def test_a_copy_read_from_bc_before_the_writer_committed_keeps_the_sales_links(
+    api_harness: Any, bc_simulator: BcSimulator
+) -> None:
+    """The mirror may read a new order from BC before the writer's transaction commits and store it
+    after: its copy (BC knows no Sales ids) must not wipe the Sales order's and lines' links."""
+    h = api_harness
+    order_id = await _big_order(h)
+    await h.sim.submit_order(order_id)
+    await h.wait_state(order_id, "created", within=30)
+    (header,) = await h.documents("Order")
+    written = await h.lines("Order", header.no)
+    before = {ln.line_no: ln.sales_line_id for ln in written}
+    assert header.sales_id is not None and any(before.values())
+    stale_header = {k: v for k, v in header._mapping.items() if k not in ("company", "created_at")}
+    stale_header["sales_id"] = None
+    stale_lines = [
+        {**{k: v for k, v in ln._mapping.items() if k not in ("company", "document_type", "document_no")},
+         "sales_line_id": None}
+        for ln in written
+    ]  # fmt: skip
+    async with write_transaction(h.engine) as conn:
+        await store_document(conn, h.settings.company, stale_header, stale_lines)
+    (after,) = await h.documents("Order")
+    assert after.sales_id == header.sales_id
+    linked = {ln.line_no: ln.sales_line_id for ln in await h.lines("Order", header.no)}
+    assert linked == before
 
 
 def _faults() -> list[Any]:
