@@ -20,7 +20,7 @@ class Condition:
 
 
 class BadFilter(ValueError):
-    pass
+    """A mapping's table filter we cannot read."""
 
 
 def parse(text: str) -> tuple[Condition, ...]:

@@ -46,7 +46,7 @@ RECORD_ERRORS = (HookError, SalesRefused, MasterDataError)
 
 
 class MappingNotFound(LookupError):
-    pass
+    """No integration table mapping of that name in this company."""
 
 
 BATCH_MIN = 5

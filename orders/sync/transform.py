@@ -29,7 +29,7 @@ PREFIX = "PREFIX:"
 
 
 class UnknownRule(ValueError):
-    pass
+    """A field mapping names a transformation rule we do not have."""
 
 
 def check_rule(name: str) -> None:

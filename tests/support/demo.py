@@ -53,7 +53,7 @@ STEP_LIMIT = 20.0  # seconds any one step may take
 
 
 class StepFailed(Exception):
-    pass
+    """A step of the demo did not give what it should; the demo stops with exit 1."""
 
 
 class Steps:
