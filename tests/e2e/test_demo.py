@@ -1,5 +1,6 @@
-"""`make demo` works: the whole loop (Sales -> gateway in api mode -> BC, stock back to Sales) in
-a few seconds, run as a newcomer runs it, on SQLite and on PostgreSQL."""
+"""`make demo` works: the whole loop (Sales -> gateway in api mode -> BC, stock back to Sales), then
+the order's life in an embedded BC (released, shipped, invoiced, each seen in Sales), in a few
+seconds, run as a newcomer runs it; part one on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -33,4 +34,9 @@ async def test_make_demo_shows_the_whole_loop(db_url: str, tmp_path: Path) -> No
     assert "S-ORD101001, External Document No. GW-" in text
     assert "Qty_on_Sales_Order 3" in text and "lastbackofficesubmit = " in text
     assert "Inventory 51 -> 61" in text and "The whole loop worked in" in text
+    # Part two, the order's life back in Sales: each step of BC's is seen in Sales.
+    assert 'posts: 1 on the wall, the newest "The order status has changed to Released."' in text
+    assert 'posts: 2 on the wall, the newest "A shipment has been created for the order."' in text
+    assert "quantityonhand 51.0 -> 49.0" in text
+    assert 'state Invoiced, total 3000.00; posts: 4 on the wall, the newest "An invoice has been created' in text
     assert "FAILED" not in text
