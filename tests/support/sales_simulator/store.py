@@ -71,6 +71,8 @@ class RowStore:
                 "_seq": self._seq,
             }
         )
+        if "ownerid" in table.lookups:  # Dataverse: the row's owner is who made it
+            row["ownerid"] = user
         if "statecode" in table.columns and table.states:
             row["statecode"] = 0
             row["statuscode"] = table.states[0][0]
