@@ -94,16 +94,16 @@ def cmd_customers(args: argparse.Namespace, settings: Settings) -> int:
         fail(str(exc))
     if sub == "pay":
         assert isinstance(result, payments.PostedPayment)
-        print(f"Posted payment {result.document_no} of {-result.amount} from customer {result.customer_no}.")
+        print(f"Posted payment {result.document_no} of {-result.amount:.2f} from customer {result.customer_no}.")
         if result.applied_to:
             left = result.invoice_remaining or 0
-            state = "paid in full" if left == 0 else f"{left} still open"
-            print(f"Applied {result.applied_amount} to invoice {result.applied_to}: {state}.")
+            state = "paid in full" if left == 0 else f"{left:.2f} still open"
+            print(f"Applied {result.applied_amount:.2f} to invoice {result.applied_to}: {state}.")
         else:
             print("Not applied to an invoice: it stays open on the customer's account.")
         return 0
     if sub == "credit-limit":
-        print(f"Credit Limit (LCY) of customer {args.customer_no.upper()} is now {args.amount}.")
+        print(f"Credit Limit (LCY) of customer {args.customer_no.upper()} is now {args.amount:.2f}.")
         return 0
     assert isinstance(result, tuple)
     name, figures = result
@@ -113,5 +113,6 @@ def cmd_customers(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"Customer {args.customer_no.upper()} {name}")
     for key, label in LABELS.items():
-        print(f"  {label:<34} {values[key]}")
+        value = values[key]
+        print(f"  {label:<34} {value:.2f}" if isinstance(value, Decimal) else f"  {label:<34} {value}")
     return 0

@@ -213,7 +213,7 @@ async def test_a_partly_then_fully_invoiced_order_reaches_sales_once_and_payment
     # Pay part of the first invoice, then the rest: Partial, then Complete; the balance follows.
     code, out, err = await cli(settings, "customers", "pay", CUSTOMER, "500", "--applies-to", "PSI000001")
     assert code == 0, err
-    assert "Applied 500 to invoice PSI000001: 1500" in out
+    assert "Applied 500.00 to invoice PSI000001: 1500.00 still open." in out
 
     async def status(number: str, wanted: tuple[int, int]) -> bool:
         found = next(i for i in _invoices(sim) if i["invoicenumber"] == number)
