@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders.bc_link.from_setup import local_write_refusal
 from orders.change_setup import load_connection_setup
+from orders.sync.customer_figures import customer_figures
 from orders.sync.statistics import CustomerFigures
-from orders.sync.statistics_job import customer_figures
 from schemas import change_log as changes
 from schemas import tables as t
 from schemas.customer_ledger import LedgerError, PostedPayment, post_payment

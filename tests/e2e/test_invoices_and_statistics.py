@@ -236,6 +236,12 @@ async def test_a_partly_then_fully_invoiced_order_reaches_sales_once_and_payment
         result = await api.run_mapping(harness.engine, COMPANY, POSTED_SALES_INVOICE, sales, force=True)
         assert result.counters.inserted == 0 and result.counters.failed == 0
         await run_statistics(harness.engine, COMPANY, sales)
+    # A crash between an invoice's create and its coupling: the next run couples the one Sales has.
+    cir = t.crm_integration_record
+    async with write_transaction(harness.engine) as conn:
+        await conn.execute(cir.delete().where(cir.c.crm_id == invoices[0]["invoiceid"]))
+    result = await api.run_mapping(harness.engine, COMPANY, POSTED_SALES_INVOICE, sales, force=True)
+    assert (result.counters.inserted, result.counters.coupled, result.counters.failed) == (0, 1, 0)
     assert len(_invoices(sim)) == 2 and len(sim.rows("invoicedetails")) == 3
     assert len(sim.rows("nav_accountstatisticses")) >= 1
     assert len([r for r in sim.rows("nav_accountstatisticses") if r["nav_customerno"] == CUSTOMER]) == 1
