@@ -82,6 +82,9 @@ async def run_statistics(
     started = store.now()
     work_date = work_date or dt.date.today()
     async with engine.connect() as conn:
+        mode = (await conn.execute(select(t.connection_setup.c.bc_mode))).scalar()
+        if mode == "api":  # a real BC keeps its ledger and runs its own statistics job
+            return StatisticsRun(0, Counters(), 0)
         synch_time, last_entry_no = await synch_status(conn, company)
         coupled = await coupled_customers(conn, company)
         if customer_nos is not None:
