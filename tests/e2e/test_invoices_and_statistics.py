@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -25,10 +26,12 @@ from orders.sync.ports import SalesPort
 from orders.sync.statistics_job import run_statistics
 from schemas import tables as t
 from schemas.db import write_transaction
+from schemas.sales_document_store import next_number
 from tests.conftest import COMPANY
 from tests.support.helpers import cli
 
 CUSTOMER = "10000"
+D = Decimal
 
 
 @pytest.fixture
@@ -278,3 +281,82 @@ async def test_an_invoice_for_a_customer_whose_account_is_gone_fails_with_bc_mes
         errors = (await conn.execute(select(t.integration_synch_job_errors.c.message))).scalars().all()
     assert coupling.skipped and coupling.last_synch_crm_result == "Failure"
     assert f"Dataverse Account {{{account_id}}} was not found." in errors
+
+
+async def _bc_order(harness: Any, lines: list[tuple[str, int, int]]) -> str:
+    """A BC order made in BC (no Sales order: Your Reference empty) for customer 10000."""
+    h, ln = t.sales_header, t.sales_line
+    async with write_transaction(harness.engine) as conn:
+        no = await next_number(conn, COMPANY, ("S-ORD", "SO000001"))
+        total = sum(q * p for _i, q, p in lines)
+        await conn.execute(
+            h.insert().values(
+                company=COMPANY,
+                document_type="Order",
+                no=no,
+                system_id=str(uuid.uuid4()),
+                sell_to_customer_no=CUSTOMER,
+                order_date=dt.date.today(),
+                amount=D(total),
+                amount_including_vat=D(total),
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        for i, (item, qty, price) in enumerate(lines, start=1):
+            await conn.execute(
+                ln.insert().values(
+                    company=COMPANY,
+                    document_type="Order",
+                    document_no=no,
+                    line_no=10000 * i,
+                    type="Item",
+                    no=item,
+                    description=item,
+                    quantity=D(qty),
+                    quantity_base=D(qty),
+                    outstanding_quantity=D(qty),
+                    outstanding_qty_base=D(qty),
+                    qty_to_ship=D(qty),
+                    qty_to_invoice=D(qty),
+                    unit_price=D(price),
+                    amount=D(qty * price),
+                )
+            )
+    return no
+
+
+async def test_an_invoice_with_no_sales_order_gets_the_customers_account_and_write_in_lines(
+    harness: Any, settings: Any, sales: SalesPort
+) -> None:
+    sim = harness.sim
+    cir, item = t.crm_integration_record, t.item
+    async with write_transaction(harness.engine) as conn:  # 1900-S is not coupled to a product
+        system_id = (await conn.execute(select(item.c.system_id).where(item.c.no == "1900-S"))).scalar_one()
+        await conn.execute(cir.delete().where(cir.c.integration_id == system_id))
+    no = await _bc_order(harness, [("1896-S", 1, 1000), ("1900-S", 2, 100)])
+    code, _out, err = await cli(settings, "orders", "post", no, "--ship", "--invoice")
+    assert code == 0, err
+
+    # A blocked item on a new invoice: BC's refusal, nothing in Sales.
+    async with write_transaction(harness.engine) as conn:
+        await conn.execute(update(item).where(item.c.no == "1896-S").values(blocked=True))
+    result = await api.run_mapping(harness.engine, COMPANY, POSTED_SALES_INVOICE, sales)
+    assert result.counters.failed == 1 and _invoices(sim) == []
+    async with harness.engine.connect() as conn:
+        errors = (await conn.execute(select(t.integration_synch_job_errors.c.message))).scalars().all()
+    assert "Blocked must be equal to 'No'  in Item: No.=1896-S. Current value is 'Yes'." in errors
+
+    async with write_transaction(harness.engine) as conn:
+        await conn.execute(update(item).where(item.c.no == "1896-S").values(blocked=False))
+    result = await api.run_mapping(harness.engine, COMPANY, POSTED_SALES_INVOICE, sales, force=True)
+    assert (result.counters.inserted, result.counters.failed) == (1, 0), "\n".join(await _log(harness))
+    (invoice,) = _invoices(sim)
+    assert invoice["name"] == "PSI000001" and invoice["salesorderid"] is None
+    assert invoice["customerid"].id == harness.accounts[CUSTOMER]
+    price_list = next(p for p in sim.rows("pricelevels") if p["pricelevelid"] == invoice["pricelevelid"].id)
+    assert price_list["name"] == "Business Central Default Price List"
+    coupled, write_in = _details(sim, invoice["invoiceid"])
+    assert coupled["productid"].id == harness.products["1896-S"] and coupled["isproductoverridden"] is False
+    assert write_in["productid"] is None and write_in["isproductoverridden"] is True
+    assert write_in["productdescription"] == "1900-S 1900-S."  # "<No.> <Description>."
+    assert Decimal(str(write_in["extendedamount"])) == Decimal(200)
