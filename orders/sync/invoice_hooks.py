@@ -193,10 +193,10 @@ class PostedInvoiceHooks(Hooks):
                     await _price_list_line(ctx, str(price_list).lower(), product, Decimal(str(line["unit_price"])))
                 try:
                     await ctx.sales.create_row(DETAILS, body)
-                except SalesChangedMeanwhile:
-                    pass  # 412: a line with this id is there already (made by a run that crashed)
-                except SalesRefused as exc:
-                    raise HookError(str(exc)) from None
+                except (SalesChangedMeanwhile, SalesRefused) as exc:
+                    # A line with this id made meanwhile (412, by a run beside this one) is the line.
+                    if detail_id not in await ctx.sales.rows_by_id(DETAILS, [detail_id]):
+                        raise HookError(str(exc)) from None
         async with write_transaction(ctx.engine) as conn:
             for detail_id, line in wanted.items():
                 await conn.execute(
@@ -286,8 +286,11 @@ async def _price_list_line(ctx: PassContext, price_list: str, product: rules.Pro
                 "pricingmethodcode": 1,
             },
         )
-    except SalesChangedMeanwhile:
-        pass  # 412: the list has the product in that unit already
-    except SalesRefused as exc:
-        raise HookError(str(exc)) from None
+    except (SalesChangedMeanwhile, SalesRefused) as exc:
+        # 412: the list got the product in that unit meanwhile; any other refusal fails the invoice.
+        rows = await ctx.sales.find_rows(
+            "productpricelevels", f"_pricelevelid_value eq {price_list} and _productid_value eq {product.product_id}"
+        )
+        if not rows:
+            raise HookError(str(exc)) from None
     cache[price_list].add(product.product_id)
