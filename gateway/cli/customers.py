@@ -14,6 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.cli.common import Subcommands, fail, print_json, run_with_engine
 from gateway.config import Settings
 from orders import customer_payments as payments
+from orders.sync.api import dataverse_sales
+from orders.sync.jobs import JobBusy
+from orders.sync.ports import SalesRefused, SalesUnavailable
+from orders.sync.sales_connection import SalesNotConnected, sales_client
 
 
 def _amount(text: str) -> Decimal:
@@ -52,6 +56,11 @@ def add_parsers(sub: Subcommands) -> None:
     p = c.add_parser("statistics", help="a customer's figures, as the Customer Statistics job sends them to Sales")
     p.add_argument("customer_no", help="the customer's No.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="send them to the customer's Sales account now (BC's manual update of the account statistics)",
+    )
     p.set_defaults(func=cmd_customers)
 
 
@@ -86,11 +95,22 @@ def cmd_customers(args: argparse.Namespace, settings: Settings) -> int:
         if sub == "credit-limit":
             await payments.set_credit_limit(engine, company, args.customer_no, args.amount)
             return None
-        return await payments.statistics(engine, company, args.customer_no, today)
+        if args.send:
+            async with sales_client(engine, timeout=settings.sales_timeout) as client:
+                sent = await payments.send_statistics(engine, company, args.customer_no, dataverse_sales(client))
+            return sent, await payments.statistics(engine, company, args.customer_no, today)
+        return "", await payments.statistics(engine, company, args.customer_no, today)
 
     try:
         result = run_with_engine(settings, run)
-    except (payments.LedgerError, payments.NotAllowedHere) as exc:
+    except (
+        payments.LedgerError,
+        payments.NotAllowedHere,
+        SalesNotConnected,
+        JobBusy,
+        SalesUnavailable,
+        SalesRefused,
+    ) as exc:
         fail(str(exc))
     if sub == "pay":
         assert isinstance(result, payments.PostedPayment)
@@ -106,11 +126,13 @@ def cmd_customers(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Credit Limit (LCY) of customer {args.customer_no.upper()} is now {args.amount:.2f}.")
         return 0
     assert isinstance(result, tuple)
-    name, figures = result
+    sent, (name, figures) = result
     values = dataclasses.asdict(figures)
     if args.json:
-        print_json({"customer_no": args.customer_no.upper(), "name": name, **values})
+        print_json({"customer_no": args.customer_no.upper(), "name": name, **values, "sent": bool(sent)})
         return 0
+    if sent:
+        print(sent)
     print(f"Customer {args.customer_no.upper()} {name}")
     for key, label in LABELS.items():
         value = values[key]

@@ -385,3 +385,18 @@ async def test_an_invoice_with_no_sales_order_gets_the_customers_account_and_wri
     assert write_in["productid"] is None and write_in["isproductoverridden"] is True
     assert write_in["productdescription"] == "1900-S 1900-S."  # "<No.> <Description>."
     assert Decimal(str(write_in["extendedamount"])) == Decimal(200)
+
+
+async def test_one_customers_statistics_sent_by_hand(harness: Any, settings: Any) -> None:
+    """BC's manual action on a customer: its statistics now, BC's message; not coupled: said so."""
+    code, out, err = await cli(settings, "customers", "statistics", CUSTOMER, "--send")
+    assert code == 0, err
+    assert "The customer statistics have been successfully updated in Dataverse." in out
+    row = _statistics(harness.sim, harness.accounts[CUSTOMER])
+    assert row is not None and row["nav_customerno"] == CUSTOMER and Decimal(str(row["nav_balancelcy"])) == 0
+    cir, cust = t.crm_integration_record, t.customer
+    async with write_transaction(harness.engine) as conn:
+        system_id = (await conn.execute(select(cust.c.system_id).where(cust.c.no == "20000"))).scalar_one()
+        await conn.execute(cir.delete().where(cir.c.integration_id == system_id))
+    code, _out, err = await cli(settings, "customers", "statistics", "20000", "--send")
+    assert code == 1 and "Customer 20000 is not coupled to a Dynamics 365 Sales account." in err
