@@ -306,6 +306,11 @@ async def test_an_invoice_for_a_customer_whose_account_is_gone_fails_with_bc_mes
         errors = (await conn.execute(select(t.integration_synch_job_errors.c.message))).scalars().all()
     assert coupling.skipped and coupling.last_synch_crm_result == "Failure"
     assert f"Dataverse Account {{{account_id}}} was not found." in errors
+    # Restored, it is sent again (its statistics are uploaded anew), and fails again: the account is gone.
+    assert await api.restore_skipped(harness.engine, COMPANY, ids=[account_id]) == 1
+    async with harness.engine.connect() as conn:
+        assert not (await conn.execute(select(cir.c.statistics_uploaded).where(cir.c.crm_id == account_id))).scalar()
+    assert (await run_statistics(harness.engine, COMPANY, sales)).counters.failed == 1
 
 
 async def _bc_order(harness: Any, lines: list[tuple[str, int, int]]) -> str:
