@@ -20,6 +20,9 @@ SETUP = "setup"  # the connection setup changed
 COMPANY = "company"  # a company was added
 INBOX = "inbox"  # a delivery waits for the worker; key = inbox id
 ORDER_STATUS = "order_status"  # a BC order was released, shipped or invoiced; key = order no.
+# A customer's statistics may have changed: a ledger entry (invoice, payment) or a posting that
+# ships; key = customer no.
+CUST_STATISTICS = "cust_statistics"
 MIRROR = "mirror"  # the mirror of a real BC started or finished loading (api mode)
 
 

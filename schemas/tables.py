@@ -204,6 +204,8 @@ customer = Table(
     Column("phone_no", String(30), nullable=False, server_default=""),
     Column("e_mail", String(80), nullable=False, server_default=""),
     Column("home_page", String(80), nullable=False, server_default=""),
+    # BC's "Credit Limit (LCY)" (the Customer Statistics job sends it; 0 = no limit).
+    Column("credit_limit_lcy", Decimal5, nullable=False, server_default="0"),
     _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
@@ -289,6 +291,8 @@ crm_integration_record = Table(
     Column("last_synch_crm_job_id", Guid(), nullable=True),
     Column("last_synch_crm_error", Text, nullable=False, server_default=""),
     Column("skipped", Boolean, nullable=False, server_default="0"),
+    # A customer's: its account statistics row is in Sales (the Customer Statistics job, 5350).
+    Column("statistics_uploaded", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("company", "table_id", "crm_id"),
     UniqueConstraint("company", "table_id", "integration_id"),
     ForeignKeyConstraint(["company"], ["company.name"]),
@@ -767,6 +771,8 @@ sales_invoice_header = Table(
     # The Sales order the BC order came from (kept after the order and its coupling are gone).
     Column("sales_id", Guid(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # BC's SystemModifiedAt: POSTEDSALESINV-INV's BC-side mark follows it.
+    _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
     Index(None, "company", "order_no"),
     Index(None, "company", "sales_id"),
@@ -802,6 +808,68 @@ sales_invoice_line = Table(
         ondelete="CASCADE",
     ),
     Index(None, "company", "order_no", "order_line_no"),
+)
+
+
+# --- Customer ledger ("Cust. Ledger Entry" 21, "Detailed Cust. Ledg. Entry" 379) ---------------
+
+CUST_LEDGER_DOCUMENT_TYPES = ("", "Payment", "Invoice", "Credit Memo", "Finance Charge Memo", "Reminder", "Refund")
+DETAILED_ENTRY_TYPES = ("Initial Entry", "Application")
+
+# One entry per posted invoice, payment, ...; what is still open of it (Remaining Amount) and the
+# Balance are FlowFields over the detailed entries, as in BC: never stored, always summed.
+cust_ledger_entry = Table(
+    "cust_ledger_entry",
+    metadata,
+    Column("entry_no", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("customer_no", String(20), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("document_type", String(20), nullable=False, server_default=""),
+    Column("document_no", String(20), nullable=False, server_default=""),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("currency_code", String(10), nullable=False, server_default=""),
+    # Amount / Amount (LCY) are FlowFields in BC too (the Initial Entry); kept here as posted.
+    Column("amount", Decimal5, nullable=False, server_default="0"),
+    Column("amount_lcy", Decimal5, nullable=False, server_default="0"),
+    Column("sales_lcy", Decimal5, nullable=False, server_default="0"),  # BC's Sales (LCY): excl. VAT
+    Column("due_date", Date, nullable=True),
+    Column("open", Boolean, nullable=False, server_default="1"),
+    Column("closed_by_entry_no", Integer, nullable=False, server_default="0"),
+    Column("closed_at_date", Date, nullable=True),
+    _system_modified_at(),
+    CheckConstraint(
+        "document_type IN ('', 'Payment', 'Invoice', 'Credit Memo', 'Finance Charge Memo', 'Reminder', 'Refund')",
+        name="document_type",
+    ),
+    ForeignKeyConstraint(["company", "customer_no"], ["customer.company", "customer.no"]),
+    Index(None, "company", "customer_no", "open"),
+    Index(None, "company", "document_type", "document_no"),
+    Index(None, "system_modified_at"),
+)
+
+detailed_cust_ledg_entry = Table(
+    "detailed_cust_ledg_entry",
+    metadata,
+    Column("entry_no", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("cust_ledger_entry_no", Integer, nullable=False),
+    Column("entry_type", String(20), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("document_type", String(20), nullable=False, server_default=""),
+    Column("document_no", String(20), nullable=False, server_default=""),
+    Column("customer_no", String(20), nullable=False),
+    Column("amount", Decimal5, nullable=False),
+    Column("amount_lcy", Decimal5, nullable=False),
+    # The ledger entry's due date, copied as BC's "Initial Entry Due Date" (overdue amounts use it).
+    Column("initial_entry_due_date", Date, nullable=True),
+    # The other entry of an application (the payment applied to an invoice, and back).
+    Column("applied_cust_ledger_entry_no", Integer, nullable=False, server_default="0"),
+    CheckConstraint("entry_type IN ('Initial Entry', 'Application')", name="entry_type"),
+    ForeignKeyConstraint(["cust_ledger_entry_no"], ["cust_ledger_entry.entry_no"]),
+    Index(None, "company", "customer_no"),
+    Index(None, "cust_ledger_entry_no"),
 )
 
 
@@ -1043,12 +1111,16 @@ job_queue_entry = Table(
     Index(None, "earliest_start_date_time"),
 )
 
-# BC's "CRM Synch Status" (per company): the item availability job's time.
+# BC's "CRM Synch Status" (per company): the item availability job's time; the Customer
+# Statistics job's time and the last detailed customer ledger entry whose invoice payment status
+# it has sent ("Cust. Statistics Synch. Time", "Last Update Invoice Entry No.").
 crm_synch_status = Table(
     "crm_synch_status",
     metadata,
     Column("company", String(30), primary_key=True),
     Column("item_availability_synch_time", UtcDateTime(), nullable=True),
+    Column("cust_statistics_synch_time", UtcDateTime(), nullable=True),
+    Column("last_update_invoice_entry_no", Integer, nullable=False, server_default="0"),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 

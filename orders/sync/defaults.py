@@ -17,6 +17,7 @@ RESOURCE_PRODUCT = "RESOURCE-PRODUCT"
 CUSTOMER = "CUSTOMER"
 CONTACT = "CONTACT"
 CURRENCY = "CURRENCY"
+POSTED_SALES_INVOICE = "POSTEDSALESINV-INV"
 
 # Names people use for the same mapping (Microsoft's article calls the unit job UNITOFMEASURE).
 ALIASES = {"UNITOFMEASURE": UNIT_OF_MEASURE, "ITEM - PRODUCT": ITEM_PRODUCT}
@@ -25,6 +26,7 @@ ALIASES = {"UNITOFMEASURE": UNIT_OF_MEASURE, "ITEM - PRODUCT": ITEM_PRODUCT}
 INTEGRATION_SYNCH_JOB_RUNNER = 5339
 ITEM_AVAILABILITY_JOB = 5356
 ORDER_STATUS_JOB = 5352  # "CRM Order Status Update Job" (bc-sync.md §10.3)
+STATISTICS_JOB = 5350  # "CRM Statistics Job": account statistics and invoice payment status (§9)
 
 TO, FROM, BOTH = Direction.TO, Direction.FROM, Direction.BIDIRECTIONAL
 
@@ -47,6 +49,11 @@ SALES_TABLES: dict[str, SalesTable] = {
     ),
     "pricelevel": SalesTable("pricelevels", "pricelevelid", "Dataverse Pricelevel"),
     "productpricelevel": SalesTable("productpricelevels", "productpricelevelid", "Dataverse Productpricelevel"),
+    "invoice": SalesTable("invoices", "invoiceid", "Dataverse Invoice"),
+    "invoicedetail": SalesTable("invoicedetails", "invoicedetailid", "Dataverse Invoicedetail"),
+    "nav_accountstatistics": SalesTable(
+        "nav_accountstatisticses", "nav_accountstatisticsid", "Dataverse Nav_accountstatistics"
+    ),
 }
 
 
@@ -63,6 +70,7 @@ BC_TABLES: dict[int, BcTable] = {
     t.TABLE_CUSTOMER: BcTable("Customer", "no"),
     t.TABLE_CONTACT: BcTable("Contact", "no"),
     t.TABLE_CURRENCY: BcTable("Currency", "code"),
+    t.TABLE_SALES_INVOICE_HEADER: BcTable("Sales Invoice Header", "no"),
 }
 
 
@@ -215,9 +223,64 @@ MAPPINGS: tuple[TableMapping, ...] = (
     ),
 )
 
+_ADDRESS_COLUMNS = (
+    ("name", "name"),
+    ("address", "line1"),
+    ("address_2", "line2"),
+    ("city", "city"),
+    ("country_region_code", "country"),
+    ("post_code", "postalcode"),
+    ("county", "stateorprovince"),
+)
+
+
+def _address_rows(start: int) -> tuple[FieldMapping, ...]:
+    """Ship-to and Bill-to Name, Address, Address 2, City, Country, Post Code, County (§8.1)."""
+    rows: list[FieldMapping] = []
+    for side, prefix in (("ship_to", "shipto"), ("bill_to", "billto")):
+        for field, column in _ADDRESS_COLUMNS:
+            rows.append(_f(start + len(rows), f"{side}_{field}", f"{prefix}_{column}"))
+    return tuple(rows)
+
+
+# POSTEDSALESINV-INV (bc-sync.md §8.1): posted sales invoices to Sales invoices, To only. The lines
+# (POSTEDSALESLINE-INV, §8.2) have no mapping row or job of their own: they go with their invoice
+# (orders/sync/posted_invoice.py, invoice_hooks.py). BC's Salesperson Code → ownerid row is left
+# out: this BC model keeps no salespeople, and an invoice made from a Sales order takes that
+# order's owner (the salesperson in Sales), as BC does. Shipping Agent and Payment Terms (choices)
+# are not sent either.
+POSTED_SALES_INVOICE_MAPPING = TableMapping(
+    synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
+    name=POSTED_SALES_INVOICE,
+    table_id=t.TABLE_SALES_INVOICE_HEADER,
+    integration_table="invoice",
+    direction=TO,
+    dependency_filter=f"{ITEM_PRODUCT}|{RESOURCE_PRODUCT}|OPPORTUNITY",
+    fields=(
+        _f(1, "no", "invoicenumber", caption="No."),
+        _f(2, "currency_code", "transactioncurrencyid", lookup_mapping=CURRENCY, caption="Currency Code"),
+        _f(3, "due_date", "duedate", caption="Due Date"),
+        _f(4, "shipment_date", "datedelivered", caption="Shipment Date"),
+        *_address_rows(5),
+        _f(19, "amount", "totalamountlessfreight"),
+        _f(20, "amount_including_vat", "totalamount", caption="Amount Including VAT"),
+        _f(21, "invoice_discount_amount", "discountamount", caption="Invoice Discount Amount"),
+        _f(22, "work_description", "description", caption="Work Description"),
+    ),
+)
+MAPPINGS = (*MAPPINGS, POSTED_SALES_INVOICE_MAPPING)
+
 # A full synchronisation's order: a mapping starts once those in its dependency filter are done;
 # between independent ones the seed's job order (units, resources, items) after the prerequisites.
-FULL_SYNC_PRIORITY = (CURRENCY, UNIT_OF_MEASURE, RESOURCE_PRODUCT, ITEM_PRODUCT, CUSTOMER, CONTACT)
+FULL_SYNC_PRIORITY = (
+    CURRENCY,
+    UNIT_OF_MEASURE,
+    RESOURCE_PRODUCT,
+    ITEM_PRODUCT,
+    CUSTOMER,
+    CONTACT,
+    POSTED_SALES_INVOICE,
+)
 
 
 def _description(mapping: str) -> str:
@@ -231,6 +294,17 @@ JOBS: tuple[JobDefault, ...] = (
     JobDefault(ITEM_PRODUCT, INTEGRATION_SYNCH_JOB_RUNNER, _description(ITEM_PRODUCT), 30, 1440),
     JobDefault(CUSTOMER, INTEGRATION_SYNCH_JOB_RUNNER, _description(CUSTOMER), 30, 720, category="BCI CUST"),
     JobDefault(CONTACT, INTEGRATION_SYNCH_JOB_RUNNER, _description(CONTACT), 30, 720, category="BCI CUST"),
+    # Every 30 minutes as BC, and within seconds of each posted invoice (the change feed).
+    JobDefault(POSTED_SALES_INVOICE, INTEGRATION_SYNCH_JOB_RUNNER, _description(POSTED_SALES_INVOICE), 30, 1440),
+    JobDefault(
+        "",
+        STATISTICS_JOB,
+        "Customer Statistics - Dynamics 365 Sales synchronization job",
+        30,
+        30,
+        status="On Hold with Inactivity Timeout",
+        attempts=2,
+    ),
     JobDefault(
         "",
         ITEM_AVAILABILITY_JOB,

@@ -10,7 +10,7 @@ from typing import Any
 from orders.dataverse.writes import odata_string
 from orders.sync import sales_rules
 from orders.sync.context import HookError, PassContext
-from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, RESOURCE_PRODUCT, UNIT_OF_MEASURE
+from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, POSTED_SALES_INVOICE, RESOURCE_PRODUCT, UNIT_OF_MEASURE
 from orders.sync.ports import SalesRefused
 from orders.sync.transfer import Bind, lookup_column
 
@@ -263,4 +263,9 @@ HOOKS: dict[str, Hooks] = {
 
 
 def hooks_for(name: str) -> Hooks:
+    if name == POSTED_SALES_INVOICE:
+        # Imported here: the invoice's hooks build on this module's.
+        from orders.sync.invoice_hooks import PostedInvoiceHooks
+
+        return PostedInvoiceHooks()
     return HOOKS.get(name, Hooks())

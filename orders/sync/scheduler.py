@@ -28,6 +28,7 @@ from orders.sync.defaults import (
     ITEM_AVAILABILITY_JOB,
     ORDER_STATUS_JOB,
     SALES_TABLES,
+    STATISTICS_JOB,
 )
 from orders.sync.engine import run_mapping
 from orders.sync.item_availability import run_item_availability
@@ -35,6 +36,7 @@ from orders.sync.jobs import JobEntry, JobQueue
 from orders.sync.model import TableMapping
 from orders.sync.order_status_job import run_order_status
 from orders.sync.ports import BcRecords, SalesPort, SalesUnavailable
+from orders.sync.statistics_job import run_statistics
 from schemas import change_log as changes
 from schemas import tables as t
 
@@ -132,7 +134,7 @@ class SyncScheduler:
             if self._last_seq is None:
                 self._last_seq = (await conn.execute(select(func.coalesce(func.max(log_table.c.seq), 0)))).scalar_one()
                 # at start: whatever changed while nobody watched
-                topics = {changes.MASTER, changes.ORDER_STATUS}
+                topics = {changes.MASTER, changes.ORDER_STATUS, changes.CUST_STATISTICS}
             else:
                 rows = (
                     await conn.execute(
@@ -146,7 +148,9 @@ class SyncScheduler:
                     return 0
                 self._last_seq = max(r.seq for r in rows)
                 topics = {r.topic for r in rows}
-            mappings = await store.load_mappings(conn, self.company) if changes.MASTER in topics else []
+            # A posted invoice or payment (cust_statistics) has its mapping (POSTEDSALESINV-INV) looked at too.
+            wake_mappings = topics & {changes.MASTER, changes.CUST_STATISTICS}
+            mappings = await store.load_mappings(conn, self.company) if wake_mappings else []
             names = [
                 m.name
                 for m in mappings
@@ -157,6 +161,8 @@ class SyncScheduler:
             moved += await self.queue.wake(self.company, ITEM_AVAILABILITY_JOB, [""], self.wake_delay)
         if changes.ORDER_STATUS in topics:  # a release, shipment or invoice: Sales hears within seconds
             moved += await self.queue.wake(self.company, ORDER_STATUS_JOB, [""], self.wake_delay)
+        if topics & {changes.CUST_STATISTICS, changes.ITEM}:  # a posting, a payment, an order's lines
+            moved += await self.queue.wake(self.company, STATISTICS_JOB, [""], self.wake_delay)
         return moved
 
     async def poll_sales(self, sales: SalesPort | None) -> int:
@@ -212,6 +218,10 @@ class SyncScheduler:
             if entry.codeunit == ORDER_STATUS_JOB:
                 status_run = await run_order_status(self.engine, self.company, sales, entry.id)
                 await self.queue.finish(entry, self.owner, activity=status_run.activity > 0)
+                return
+            if entry.codeunit == STATISTICS_JOB:
+                stats_run = await run_statistics(self.engine, self.company, sales, entry.id)
+                await self.queue.finish(entry, self.owner, activity=stats_run.activity > 0)
                 return
             bc = await self.bc_factory()
             if entry.codeunit == ITEM_AVAILABILITY_JOB:

@@ -36,6 +36,7 @@ BC_TABLE_OBJECTS: dict[int, Any] = {
     t.TABLE_CUSTOMER: t.customer,
     t.TABLE_CONTACT: t.contact,
     t.TABLE_CURRENCY: t.currency,
+    t.TABLE_SALES_INVOICE_HEADER: t.sales_invoice_header,
 }
 
 MESSAGE_LENGTH = 250

@@ -237,6 +237,17 @@ def _derive(sim: SalesSimulator, table: Table, data: dict[str, Any], merged: Map
                 f"A validation error occurred. The value {rate} of 'exchangerate' on record of type "
                 "'transactioncurrency' is outside the valid range. Accepted range: 0.0000000001 to 100000000000.",
             )
+    elif name == "invoicedetail" and ("invoiceid" in data or "productid" in data or "uomid" in data):
+        invoice = target(sim, merged["invoiceid"]) if merged.get("invoiceid") is not None else None
+        if invoice is not None and invoice.get("statecode") != 0:
+            raise invalid("Lines can be added to or changed on an Active invoice only.")
+        if merged.get("productid") is not None:
+            if merged.get("uomid") is None:
+                raise invalid("Required field 'uomid' is missing: an invoicedetail of an existing product needs it.")
+            if invoice is not None and invoice.get("pricelevelid") is None:
+                raise invalid("The invoice has no price list: an existing product cannot be added to it.")
+        elif not merged.get("productdescription"):
+            raise invalid("A write-in invoicedetail needs productdescription.")
     elif name == "productpricelevel" and ("uomid" in data or "productid" in data or "pricelevelid" in data):
         product = target(sim, merged["productid"]) if merged.get("productid") is not None else None
         unit, group = _unit_group(sim, merged.get("uomid"))

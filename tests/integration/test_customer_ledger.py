@@ -1,0 +1,119 @@
+"""The customer ledger of the embedded BC (schemas/customer_ledger.py) through its commands: an
+invoice's entry, payments applied or left open, the statistics' figures, and BC's refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from schemas import tables as t
+from schemas.db import write_transaction
+from schemas.sales_document_store import next_number
+from tests.support.helpers import cli
+
+D = Decimal
+
+
+async def _order(settings: Any, engine: Any) -> str:
+    """SO for customer 10000: 2 ATHENS Desks at 1000, posted (shipped and invoiced): PSI000001."""
+    h, ln = t.sales_header, t.sales_line
+    async with write_transaction(engine) as conn:
+        no = await next_number(conn, settings.company, ("S-ORD", "SO000001"))
+        await conn.execute(
+            h.insert().values(
+                company=settings.company,
+                document_type="Order",
+                no=no,
+                system_id=str(uuid.uuid4()),
+                sell_to_customer_no="10000",
+                order_date=dt.date.today(),
+                your_reference="ORD-1",
+                amount=D(2000),
+                amount_including_vat=D(2000),
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        await conn.execute(
+            ln.insert().values(
+                company=settings.company,
+                document_type="Order",
+                document_no=no,
+                line_no=10000,
+                type="Item",
+                no="1896-S",
+                quantity=D(2),
+                quantity_base=D(2),
+                outstanding_quantity=D(2),
+                outstanding_qty_base=D(2),
+                qty_to_ship=D(2),
+                qty_to_invoice=D(2),
+                unit_price=D(1000),
+                amount=D(2000),
+            )
+        )
+    return no
+
+
+async def test_an_invoice_owes_its_amount_and_payments_settle_it(settings: Any, engine: Any, demo: Any) -> None:
+    no = await _order(settings, engine)
+    code, out, err = await cli(settings, "customers", "statistics", "10000", "--json")
+    assert code == 0, err
+    before = json.loads(out)
+    assert D(before["outstanding_orders_lcy"]) == D(2000) and D(before["balance_lcy"]) == 0
+
+    code, out, err = await cli(settings, "orders", "post", no, "--ship", "--invoice")
+    assert code == 0, err
+    cle = t.cust_ledger_entry
+    async with engine.connect() as conn:
+        (entry,) = (await conn.execute(select(cle).where(cle.c.document_no == "PSI000001"))).all()
+    assert (entry.customer_no, entry.document_type, entry.amount, entry.sales_lcy, entry.open) == (
+        "10000",
+        "Invoice",
+        D(2000),
+        D(2000),
+        True,
+    )
+    code, out, err = await cli(settings, "customers", "statistics", "10000", "--json")
+    figures = json.loads(out)
+    assert (D(figures["balance_lcy"]), D(figures["outstanding_orders_lcy"]), D(figures["total_sales_lcy"])) == (
+        D(2000),
+        0,
+        D(2000),
+    )
+
+    code, out, err = await cli(settings, "customers", "pay", "10000", "300")
+    assert code == 0, err
+    assert "Posted payment G02001 of 300.00 from customer 10000." in out and "stays open" in out
+    code, out, err = await cli(settings, "customers", "pay", "10000", "2500", "--applies-to", "psi000001")
+    assert code == 0, err
+    assert "Applied 2000.00 to invoice PSI000001: paid in full." in out
+    async with engine.connect() as conn:
+        entries = (await conn.execute(select(cle).order_by(cle.c.entry_no))).all()
+    assert [(e.document_type, e.document_no, e.open) for e in entries] == [
+        ("Invoice", "PSI000001", False),
+        ("Payment", "G02001", True),
+        ("Payment", "G02002", True),  # 500 of it is not applied
+    ]
+    assert entries[0].closed_by_entry_no == entries[2].entry_no
+    code, out, err = await cli(settings, "customers", "statistics", "10000")
+    assert code == 0, err
+    assert "Balance (LCY)" in out and "-800.00" in out  # 2000 owed, 2800 paid
+
+    # BC's refusals: nothing is posted.
+    code, _out, err = await cli(settings, "customers", "pay", "10000", "10", "--applies-to", "PSI000001")
+    assert code == 1 and "There is no open Cust. Ledger Entry of Customer 10000" in err
+    code, _out, err = await cli(settings, "customers", "pay", "99999", "10")
+    assert code == 1 and "The Customer does not exist. Identification fields and values: No.='99999'" in err
+    code, _out, err = await cli(settings, "customers", "pay", "10000", "-5")
+    assert code == 1 and "Amount must be positive" in err
+    code, _out, err = await cli(settings, "customers", "pay", "10000", "lots")
+    assert code == 2 and "'lots' is not a number" in err
+    code, _out, err = await cli(settings, "customers", "credit-limit", "10000", "-1")
+    assert code == 1 and "must not be negative" in err
+    async with engine.connect() as conn:
+        assert len((await conn.execute(select(cle))).all()) == 3
