@@ -39,6 +39,30 @@ class Hooks:
         """Whether an update with these values needs ``after_write`` (else it may go in a batch)."""
         return False
 
+    async def after_pass(self, ctx: PassContext, records: list[dict[str, Any]]) -> None:
+        """After a BC -> Sales pass over ``records`` (whatever became of each)."""
+
+
+async def unit_of_measure(ctx: PassContext, code: str) -> tuple[str, str]:
+    """(group id, unit id) of the "NAV <code>" unit group in Sales, checked as BC checks it (§3)."""
+    cached = ctx.cache.setdefault("units", {})
+    if code in cached:
+        return cached[code]
+    name = sales_rules.unit_group_name(code)
+    groups = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
+    units = (
+        await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {groups[0]['uomscheduleid']}")
+        if len(groups) == 1
+        else []
+    )
+    try:
+        unit = sales_rules.unit_of_group(name, code, len(groups), units)
+    except sales_rules.UnitGroupError as exc:
+        raise HookError(str(exc)) from None
+    found = (str(groups[0]["uomscheduleid"]).lower(), str(unit["uomid"]).lower())
+    cached[code] = found
+    return found
+
 
 async def lcy_currency_id(ctx: PassContext) -> str | None:
     """The Sales currency of BC's LCY (isocurrencycode = the LCY code), created when missing."""
@@ -119,24 +143,7 @@ class ProductHooks(Hooks):
         return rows[0] if len(rows) == 1 else None
 
     async def _unit(self, ctx: PassContext, code: str) -> tuple[str, str]:
-        """(group id, unit id) of the "NAV <code>" group, checked as BC checks it."""
-        cached = ctx.cache.setdefault("units", {})
-        if code in cached:
-            return cached[code]
-        name = sales_rules.unit_group_name(code)
-        groups = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
-        units = (
-            await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {groups[0]['uomscheduleid']}")
-            if len(groups) == 1
-            else []
-        )
-        try:
-            unit = sales_rules.unit_of_group(name, code, len(groups), units)
-        except sales_rules.UnitGroupError as exc:
-            raise HookError(str(exc)) from None
-        found = (str(groups[0]["uomscheduleid"]).lower(), str(unit["uomid"]).lower())
-        cached[code] = found
-        return found
+        return await unit_of_measure(ctx, code)
 
     async def complete(
         self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
@@ -260,7 +267,3 @@ HOOKS: dict[str, Hooks] = {
     RESOURCE_PRODUCT: ProductHooks(3),
     CURRENCY: CurrencyHooks(),
 }
-
-
-def hooks_for(name: str) -> Hooks:
-    return HOOKS.get(name, Hooks())

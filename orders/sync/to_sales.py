@@ -67,6 +67,7 @@ class ToSalesPass(MappingRunBase):
                 if self.progress:
                     self.progress(self.mapping.name, index + 1, len(records))
             await self._flush(ctx, counters)
+            await self.hooks.after_pass(ctx, records)  # a price group's prices follow it (§6)
             if not self.one_off:
                 mark = decide.advance_mark(self.mapping.synch_int_tbl_mod_on_fltr, seen, started - COMMIT_GRACE)
                 if mark != self.mapping.synch_int_tbl_mod_on_fltr:
