@@ -220,6 +220,8 @@ async def test_what_bc_or_sales_refuses_is_logged_in_their_words(
     # In BC's classic unit mode a product's unit group holds its base unit only: Sales refuses BOX.
     await _price(engine, "1900-S", "1100", sales_code="BOXES", unit_of_measure_code="BOX")
     await _price(engine, "1900-S", "190", sales_code="BOXES")
+    # Differing only in Minimum Quantity (not mapped): the same product and unit as the one above.
+    await _price(engine, "1900-S", "180", sales_code="BOXES", minimum_quantity=Decimal(10))
 
     result = await api.run_mapping(engine, COMPANY, CUSTPRCGRP_PRICE, sales)
     assert "MIXED" not in _lists(sim) and "BOXES" in _lists(sim)
@@ -230,17 +232,21 @@ async def test_what_bc_or_sales_refuses_is_logged_in_their_words(
         "Sales Code=MIXED, Starting Date=, Currency Code=CAD, Variant Code=, Unit of Measure Code=, "
         "Minimum Quantity=0. Current value is 'CAD'."
     ]
-    box = [m for source, m in errors if source.startswith("Sales Price: 1900-S,Customer Price Group,BOXES")]
+    box = [m for source, m in errors if source == "Sales Price: 1900-S,Customer Price Group,BOXES,,,,BOX,0"]
     assert box == ["The unit 'BOX' is not in the unit group of product 1900-S."]
-    assert set(_items_of(sim, _lists(sim)["BOXES"])) == {("1900-S", "PCS")}
+    twice = [m for source, m in errors if source == "Sales Price: 1900-S,Customer Price Group,BOXES,,,,,10"]
+    assert len(twice) == 1 and twice[0].startswith("A record with matching key values already exists")
+    boxes = _items_of(sim, _lists(sim)["BOXES"])
+    assert set(boxes) == {("1900-S", "PCS")} and boxes[("1900-S", "PCS")]["amount"] == Decimal("190")
     assert result.counters.failed == 1  # the group's pass; the price's failure is in its own job row
 
     # A price of a group not (yet) coupled fails through the lookup, as BC's does.
     await _group(engine, "LATER", "Not synchronised yet")
     await _price(engine, "1896-S", "999", sales_code="LATER")
     prices = await api.run_mapping(engine, COMPANY, SALESPRC_PRODPRICE, sales)
-    # LATER's price and MIXED's two (their groups are not coupled), and the BOX price Sales refuses again.
-    assert prices.counters.failed == 4
+    # LATER's price and MIXED's two (their groups are not coupled), and the BOX price and the
+    # duplicate that Sales refuses again.
+    assert prices.counters.failed == 5
     messages = [m for _s, m in await _errors(engine)]
     assert "Sales Code LATER must be coupled to a record in Dataverse." in messages
     assert messages.count("Sales Code MIXED must be coupled to a record in Dataverse.") == 2
@@ -254,6 +260,24 @@ async def test_a_csv_import_keeps_its_good_rows_and_only_those_reach_sales(
     code, out, err = await cli(settings, "import", "customer-price-groups", str(groups))
     assert code == 1 and "Imported 1 of 2 rows" in out
     assert f"{groups}:3: The length of the string is 14, but it must be less than or equal to 10 characters." in err
+
+    # Customers carry their Customer Price Group (BC's TableRelation: the group must exist).
+    customers = tmp_path / "customers.csv"
+    customers.write_text("No,Name,Customer_Price_Group\n10000,Adatum Corporation,retail\n20000,Trey Research,NOGROUP\n")
+    code, out, err = await cli(settings, "import", "customers", str(customers))
+    assert code == 1 and "Imported 1 of 2 rows" in out
+    assert (
+        f"{customers}:3: The Customer Price Group does not exist. Identification fields and values: Code='NOGROUP'"
+        in err
+    )
+    assert (await cli(settings, "prices", "assign", "30000", "RETAIL"))[0] == 0
+    code, _out, err = await cli(settings, "prices", "assign", "99999", "RETAIL")
+    assert code == 1 and "The Customer does not exist. Identification fields and values: No.='99999'" in err
+    async with engine.connect() as conn:
+        groups = dict((await conn.execute(select(t.customer.c.no, t.customer.c.customer_price_group))).all())
+    assert (groups["10000"], groups["20000"], groups["30000"], groups["40000"]) == ("RETAIL", "", "RETAIL", "")
+    code, out, _err = await cli(settings, "prices", "groups")
+    assert code == 0 and out.splitlines()[1].split() == ["RETAIL", "no", "Retail"]
 
     prices = tmp_path / "prices.csv"
     prices.write_text(
