@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from orders.sync import filters
+from schemas.sales_prices import BLANK_DATE, PriceKey
 
 CUSTOMER_PRICE_GROUP = "Customer Price Group"
 # The stored table filter of SALESPRC-PRODPRICE (orders/sync/defaults.py), in orders/sync/filters.py's form.
@@ -36,20 +36,19 @@ def prices_of_group(prices: Iterable[Mapping[str, Any]], code: str) -> list[Mapp
     return [p for p in prices if synchronised(p) and str(p.get("sales_code") or "").upper() == code.upper()]
 
 
-def _blank_date(value: Any) -> str:
-    return "" if value is None or value == dt.date.min else str(value)
-
-
 def describe_price(price: Mapping[str, Any]) -> str:
     """BC's record text of a Sales Price, its key fields and values."""
-    quantity = price.get("minimum_quantity") or Decimal(0)
-    return (
-        f"Item No.={price.get('item_no', '')}, Sales Type={price.get('sales_type', '')}, "
-        f"Sales Code={price.get('sales_code', '')}, Starting Date={_blank_date(price.get('starting_date'))}, "
-        f"Currency Code={price.get('currency_code', '')}, Variant Code={price.get('variant_code', '')}, "
-        f"Unit of Measure Code={price.get('unit_of_measure_code', '')}, "
-        f"Minimum Quantity={Decimal(str(quantity)).normalize():f}"
-    )
+    starting = price.get("starting_date")
+    return PriceKey(
+        item_no=str(price.get("item_no") or ""),
+        sales_type=str(price.get("sales_type") or ""),
+        sales_code=str(price.get("sales_code") or ""),
+        starting_date=None if starting == BLANK_DATE else starting,
+        currency_code=str(price.get("currency_code") or ""),
+        variant_code=str(price.get("variant_code") or ""),
+        unit_of_measure_code=str(price.get("unit_of_measure_code") or ""),
+        minimum_quantity=Decimal(str(price.get("minimum_quantity") or 0)),
+    ).describe()
 
 
 def group_currency(prices: Sequence[Mapping[str, Any]]) -> str:

@@ -26,6 +26,7 @@ from orders.setup import SetupChange
 from orders.sync import api
 from orders.sync.defaults import CUSTPRCGRP_PRICE, ITEM_PRODUCT, SALESPRC_PRODPRICE
 from orders.sync.ports import SalesPort
+from schemas import master_data
 from schemas import sales_prices as sp
 from schemas import tables as t
 from schemas.db import write_transaction
@@ -329,3 +330,28 @@ async def test_a_csv_import_keeps_its_good_rows_and_only_those_reach_sales(
         ("1906-S", "PCS"): Decimal("260"),
     }
     assert await _errors(engine) == []
+
+
+async def test_an_uncoupled_item_of_a_groups_prices_is_synchronised_there_and_then(
+    engine: AsyncEngine, sim: SalesSimulator, sales: SalesPort
+) -> None:
+    async with write_transaction(engine) as conn:
+        await master_data.upsert_item(
+            conn, COMPANY, "1970-S", description="VIENNA Desk Lamp", base_unit_of_measure="PCS", unit_price=Decimal(45)
+        )
+        await master_data.upsert_item(conn, COMPANY, "1971-S", description="Old lamp", base_unit_of_measure="PCS")
+        await master_data.upsert_item(conn, COMPANY, "1971-S", blocked=True)
+    await _group(engine, "LAMPS", "Lamps")
+    await _price(engine, "1970-S", "40", sales_code="LAMPS")
+    await _group(engine, "OLD", "Old stock")
+    await _price(engine, "1971-S", "10", sales_code="OLD")
+
+    await api.run_mapping(engine, COMPANY, CUSTPRCGRP_PRICE, sales)
+    products = {p["productnumber"]: p for p in sim.rows("products")}
+    assert "1970-S" in products and "1971-S" not in products  # ITEM-PRODUCT ran for the lamp, coupled
+    lamps = _items_of(sim, _lists(sim)["LAMPS"])
+    assert set(lamps) == {("1970-S", "PCS")} and lamps[("1970-S", "PCS")]["amount"] == Decimal(40)
+    assert _ref(lamps[("1970-S", "PCS")], "productid") == products["1970-S"]["productid"]
+    # A blocked item is outside ITEM-PRODUCT's filter: its group cannot be synchronised.
+    assert "OLD" not in _lists(sim)
+    assert ("Customer Price Group: OLD", "Cannot find a synchronized product for 1971-S.") in await _errors(engine)
