@@ -70,13 +70,13 @@ def add_parsers(sub: Subcommands) -> None:
     g = cmd.add_parser("group", help="create or change a customer price group")
     g.add_argument("code", help="the group's Code (10 characters)")
     g.add_argument("--description", help="its Description (the price list's description in Sales)")
-    g.add_argument("--price-includes-vat", type=_yes_no, metavar="yes|no")
-    g.add_argument("--allow-invoice-disc", type=_yes_no, metavar="yes|no")
-    g.add_argument("--allow-line-disc", type=_yes_no, metavar="yes|no")
+    g.add_argument("--price-includes-vat", type=_yes_no, metavar="yes|no", help="its prices include VAT")
+    g.add_argument("--allow-invoice-disc", type=_yes_no, metavar="yes|no", help="its prices allow invoice discounts")
+    g.add_argument("--allow-line-disc", type=_yes_no, metavar="yes|no", help="its prices allow line discounts")
 
     g = cmd.add_parser("assign", help="give a customer a customer price group ('' clears it)")
-    g.add_argument("customer_no")
-    g.add_argument("group_code")
+    g.add_argument("customer_no", help="the customer's No.")
+    g.add_argument("group_code", help="the Customer Price Group's Code ('' for none)")
 
     g = cmd.add_parser("list", help="list sales prices")
     g.add_argument("--group", metavar="CODE", help="only this customer price group's prices")
@@ -84,13 +84,13 @@ def add_parsers(sub: Subcommands) -> None:
     g.add_argument("--json", action="store_true", help="machine-readable output")
 
     g = cmd.add_parser("set", help="create or change a sales price")
-    g.add_argument("item_no")
-    g.add_argument("unit_price", type=_decimal)
+    g.add_argument("item_no", help="the item's No.")
+    g.add_argument("unit_price", type=_decimal, help="the Unit Price")
     _key_arguments(g)
     g.add_argument("--ending-date", type=_date, metavar="YYYY-MM-DD", help="Ending Date")
 
     g = cmd.add_parser("delete", help="delete a sales price (its Sales price list item stays, as in BC)")
-    g.add_argument("item_no")
+    g.add_argument("item_no", help="the item's No.")
     _key_arguments(g)
     s.set_defaults(func=cmd_prices)
 
