@@ -24,6 +24,7 @@ from orders.sync.context import HookError, PassContext
 from orders.sync.defaults import CUSTPRCGRP_PRICE, ITEM_PRODUCT, SALESPRC_PRODPRICE
 from orders.sync.hooks import Hooks, lcy_currency_id, unit_of_measure
 from orders.sync.jobs import mapping_lock
+from orders.sync.model import Direction, SynchResult
 from orders.sync.transfer import Bind, lookup_column, not_coupled_message
 from schemas import tables as t
 
@@ -44,9 +45,13 @@ async def _group_prices(ctx: PassContext, codes: list[str]) -> list[dict[str, An
         return [dict(r._mapping) for r in rows]
 
 
-async def _coupled(ctx: PassContext, table_id: int) -> dict[str, str]:
-    async with ctx.engine.connect() as conn:
-        return await store.coupled_codes(conn, ctx.company, table_id)
+async def _coupled(ctx: PassContext, table_id: int, *, fresh: bool = False) -> dict[str, str]:
+    """BC key -> coupled Sales id of a table, read once per pass (``fresh``: read again)."""
+    cached: dict[int, dict[str, str]] = ctx.cache.setdefault("coupled", {})
+    if fresh or table_id not in cached:
+        async with ctx.engine.connect() as conn:
+            cached[table_id] = await store.coupled_codes(conn, ctx.company, table_id)
+    return cached[table_id]
 
 
 async def _items(ctx: PassContext, numbers: list[str]) -> dict[str, dict[str, Any]]:
@@ -119,7 +124,7 @@ class CustomerPriceGroupHooks(Hooks):
             if len(present) < len(uncoupled):
                 raise HookError(price_rules.not_synchronised_item(next(n for n in uncoupled if n not in present)))
             await _run(ctx, ITEM_PRODUCT, [str(items[no]["system_id"]) for no in present], only_coupled=False)
-            coupled = await _coupled(ctx, t.TABLE_ITEM)
+            coupled = await _coupled(ctx, t.TABLE_ITEM, fresh=True)
             for no in present:
                 if no not in coupled:
                     raise HookError(price_rules.item_sync_failed(no))
@@ -130,8 +135,16 @@ class CustomerPriceGroupHooks(Hooks):
                 await unit_of_measure(ctx, unit)
 
     async def after_pass(self, ctx: PassContext, records: list[dict[str, Any]]) -> None:
-        coupled = await _coupled(ctx, t.TABLE_CUSTOMER_PRICE_GROUP)
-        codes = sorted({str(r["code"]) for r in records if str(r["code"]) in coupled})
+        """The prices of each group this pass inserted, updated or found unchanged (not of one that
+        failed, or is skipped or uncoupled) go through SALESPRC-PRODPRICE now."""
+        by_id = {str(r["system_id"]).lower(): str(r["code"]) for r in records}
+        async with ctx.engine.connect() as conn:
+            found = await store.couplings(conn, ctx.company, t.TABLE_CUSTOMER_PRICE_GROUP, integration_ids=list(by_id))
+        codes = sorted(
+            by_id[c.integration_id]
+            for c in found
+            if not c.skipped and c.result(Direction.TO) == SynchResult.SUCCESS and c.integration_id in by_id
+        )
         prices = await _group_prices(ctx, codes)
         ids = [str(p["system_id"]) for p in prices if price_rules.synchronised(p)]
         async with ctx.engine.connect() as conn:
