@@ -1,5 +1,5 @@
-"""CSV import of units of measure, currencies, items, item units, customers, resources, ledger
-entries and couplings.
+"""CSV import of units of measure, currencies, items, item units, customers, customer price
+groups, sales prices, resources, ledger entries and couplings.
 
 The header row names the columns with the entity-set property names (No, Description,
 Base_Unit_of_Measure, Unit_Price, ...). Each row is applied on its own (a savepoint): a bad row is
@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas import master_data as masterdata
-from schemas import tables
+from schemas import sales_prices, tables
 from schemas.db import is_unavailable, write_transaction
 from schemas.inventory import LedgerLine, PostingError, post_ledger_entries, post_ledger_entries_in_bulk
 from schemas.master_data import MasterDataError
@@ -134,6 +134,7 @@ async def _apply_customer(conn: AsyncConnection, company: str, v: dict[str, Any]
         "Post_Code": "post_code",
         "Country_Region_Code": "country_region_code",
         "Currency_Code": "currency_code",
+        "Customer_Price_Group": "customer_price_group",
         "Blocked": "blocked",
     }
     created = await masterdata.upsert_customer(conn, company, v["No"], **{names[k]: v[k] for k in names if k in v})
@@ -151,6 +152,39 @@ async def _apply_resource(conn: AsyncConnection, company: str, v: dict[str, Any]
     created = await masterdata.upsert_resource(conn, company, v["No"], **{names[k]: v[k] for k in names if k in v})
     await _couple_if_given(conn, company, "resource", v["No"], v)
     return created
+
+
+async def _apply_price_group(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    names = {
+        "Description": "description",
+        "Price_Includes_VAT": "price_includes_vat",
+        "Allow_Invoice_Disc": "allow_invoice_disc",
+        "Allow_Line_Disc": "allow_line_disc",
+    }
+    return await sales_prices.upsert_customer_price_group(
+        conn, company, v["Code"], **{names[k]: v[k] for k in names if k in v}
+    )
+
+
+async def _apply_sales_price(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    key = sales_prices.PriceKey(
+        item_no=v["Item_No"],
+        sales_type=v.get("Sales_Type") or sales_prices.CUSTOMER_PRICE_GROUP,
+        sales_code=v.get("Sales_Code", ""),
+        starting_date=v.get("Starting_Date"),
+        currency_code=v.get("Currency_Code", ""),
+        variant_code=v.get("Variant_Code", ""),
+        unit_of_measure_code=v.get("Unit_of_Measure_Code", ""),
+        minimum_quantity=v.get("Minimum_Quantity", Decimal(0)),
+    )
+    names = {
+        "Unit_Price": "unit_price",
+        "Ending_Date": "ending_date",
+        "Price_Includes_VAT": "price_includes_vat",
+        "Allow_Invoice_Disc": "allow_invoice_disc",
+        "Allow_Line_Disc": "allow_line_disc",
+    }
+    return await sales_prices.upsert_sales_price(conn, company, key, **{names[k]: v[k] for k in names if k in v})
 
 
 _ITEM_COLUMNS = {
@@ -263,11 +297,43 @@ KINDS: dict[str, Kind] = {
             "Post_Code": _text,
             "Country_Region_Code": _text,
             "Currency_Code": _text,
+            "Customer_Price_Group": _text,
             "Blocked": _bool,
             "CRM_ID": _text,
         },
         ("No",),
         _apply_customer,
+    ),
+    # Before customers that name them; sales prices after items, units and currencies.
+    "customer-price-groups": Kind(
+        {
+            "Code": _text,
+            "Description": _text,
+            "Price_Includes_VAT": _bool,
+            "Allow_Invoice_Disc": _bool,
+            "Allow_Line_Disc": _bool,
+        },
+        ("Code",),
+        _apply_price_group,
+    ),
+    "sales-prices": Kind(
+        {
+            "Item_No": _text,
+            "Sales_Type": _text,
+            "Sales_Code": _text,
+            "Starting_Date": _date,
+            "Ending_Date": _date,
+            "Currency_Code": _text,
+            "Variant_Code": _text,
+            "Unit_of_Measure_Code": _text,
+            "Minimum_Quantity": _decimal,
+            "Unit_Price": _decimal,
+            "Price_Includes_VAT": _bool,
+            "Allow_Invoice_Disc": _bool,
+            "Allow_Line_Disc": _bool,
+        },
+        ("Item_No", "Unit_Price"),
+        _apply_sales_price,
     ),
     "resources": Kind(
         {

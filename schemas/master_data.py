@@ -124,6 +124,18 @@ async def require_currency(conn: AsyncConnection, company: str, code: str) -> No
         raise MasterDataError(f"The Currency does not exist. Identification fields and values: Code='{code}'")
 
 
+async def require_customer_price_group(conn: AsyncConnection, company: str, code: str) -> None:
+    """BC's TableRelation to Customer Price Group: an unknown code is refused with BC's message."""
+    table = t.customer_price_group
+    found = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code == code))
+    if found.first() is None:
+        raise MasterDataError(customer_price_group_refusal(code))
+
+
+def customer_price_group_refusal(code: str) -> str:
+    return f"The Customer Price Group does not exist. Identification fields and values: Code='{code}'"
+
+
 def _check_code(code: str) -> str:
     value = code.strip()
     if not value:
@@ -207,6 +219,9 @@ async def upsert_customer(conn: AsyncConnection, company: str, no: str, **values
     no = _check_no(no)
     if values.get("currency_code"):
         await require_currency(conn, company, values["currency_code"])
+    if values.get("customer_price_group"):
+        values["customer_price_group"] = values["customer_price_group"].strip().upper()
+        await require_customer_price_group(conn, company, values["customer_price_group"])
     return await _upsert_simple(conn, t.customer, company, no, values)
 
 

@@ -48,6 +48,8 @@ TABLE_UNIT_OF_MEASURE = 204
 TABLE_SALES_HEADER = 36
 TABLE_CONTACT = 5050
 TABLE_CURRENCY = 4
+TABLE_CUSTOMER_PRICE_GROUP = 6
+TABLE_SALES_PRICE = 7002
 
 ITEM_TYPES = ("Inventory", "Service", "Non-Inventory")
 ENTRY_TYPES = (
@@ -206,6 +208,8 @@ customer = Table(
     Column("home_page", String(80), nullable=False, server_default=""),
     # BC's "Credit Limit (LCY)" (the Customer Statistics job sends it; 0 = no limit).
     Column("credit_limit_lcy", Decimal5, nullable=False, server_default="0"),
+    # BC's Customer Price Group (a TableRelation to customer_price_group): the prices it gets.
+    Column("customer_price_group", String(10), nullable=False, server_default=""),
     _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
@@ -235,6 +239,65 @@ currency = Table(
     # BC's SystemId: the coupling's Integration ID (rows older than the column get one on migration).
     Column("system_id", Guid(), nullable=True, unique=True, default=lambda: str(uuid.uuid4())),
     _system_modified_at(),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+# BC's Customer Price Group (table 6): the CUSTPRCGRP-PRICE mapping makes a Sales price list of each.
+customer_price_group = Table(
+    "customer_price_group",
+    metadata,
+    _company(),
+    Column("code", String(10), primary_key=True),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("price_includes_vat", Boolean, nullable=False, server_default="0"),
+    Column("allow_invoice_disc", Boolean, nullable=False, server_default="1"),
+    Column("allow_line_disc", Boolean, nullable=False, server_default="1"),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    _system_modified_at(),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+SALES_TYPES = ("Customer", "Customer Price Group", "All Customers", "Campaign")
+
+# BC's Sales Price (table 7002, prices without extended pricing): the SALESPRC-PRODPRICE mapping
+# makes a Sales price list item of each Customer Price Group price. BC's key is Item No., Sales
+# Type, Sales Code, Starting Date, Currency Code, Variant Code, Unit of Measure Code and Minimum
+# Quantity; a blank Starting Date is BC's 0D, kept as date.min so that the key has no NULL.
+sales_price = Table(
+    "sales_price",
+    metadata,
+    _company(),
+    Column("system_id", Guid(), primary_key=True),
+    Column("item_no", String(20), nullable=False),
+    Column("sales_type", String(20), nullable=False, server_default="Customer"),
+    Column("sales_code", String(20), nullable=False, server_default=""),
+    Column("starting_date", Date, nullable=False),
+    Column("currency_code", String(10), nullable=False, server_default=""),
+    Column("variant_code", String(10), nullable=False, server_default=""),
+    Column("unit_of_measure_code", String(10), nullable=False, server_default=""),
+    Column("minimum_quantity", Decimal5, nullable=False, server_default="0"),
+    Column("unit_price", Decimal5, nullable=False, server_default="0"),
+    Column("ending_date", Date, nullable=True),
+    Column("price_includes_vat", Boolean, nullable=False, server_default="0"),
+    Column("allow_invoice_disc", Boolean, nullable=False, server_default="1"),
+    Column("allow_line_disc", Boolean, nullable=False, server_default="1"),
+    _system_modified_at(),
+    UniqueConstraint(
+        "company",
+        "item_no",
+        "sales_type",
+        "sales_code",
+        "starting_date",
+        "currency_code",
+        "variant_code",
+        "unit_of_measure_code",
+        "minimum_quantity",
+        name="uq_sales_price_bc_key",
+    ),
+    Index("ix_sales_price_company_sales_type_sales_code", "company", "sales_type", "sales_code"),
+    CheckConstraint(
+        "sales_type IN ('Customer', 'Customer Price Group', 'All Customers', 'Campaign')", name="sales_type"
+    ),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 

@@ -21,11 +21,27 @@ from schemas.inventory import JournalLine, LedgerLine, PostingError, post_journa
 from schemas.tables import ENTRY_TYPES
 
 COUPLING_KINDS = ["item", "customer", "resource", "unit"]
-IMPORT_KINDS = ["units-of-measure", "currencies", "items", "units", "customers", "resources", "ledger", "couplings"]
+IMPORT_KINDS = [
+    "units-of-measure",
+    "currencies",
+    "items",
+    "units",
+    "customer-price-groups",
+    "customers",
+    "sales-prices",
+    "resources",
+    "ledger",
+    "couplings",
+]
 # What to import first when a row refers to what is not there (BC's "does not exist" messages).
 _PREREQUISITES = {
     "The Unit of Measure does not exist": "bc-gateway import units-of-measure FILE.csv (columns Code, Description)",
     "The Currency does not exist": "bc-gateway import currencies FILE.csv (columns Code, Description)",
+    "The Customer Price Group does not exist": "bc-gateway import customer-price-groups FILE.csv (columns Code, "
+    "Description)",
+    "The Item does not exist": "bc-gateway import items FILE.csv",
+    "The Item Unit of Measure does not exist": "bc-gateway import units FILE.csv (columns Item_No, Code, "
+    "Qty_per_Unit_of_Measure)",
 }
 # What each import writes, as the refusal in api mode names it (couplings stay ours: allowed).
 BC_RECORDS = {
@@ -34,6 +50,8 @@ BC_RECORDS = {
     "items": "Create and change items",
     "units": "Set up item units of measure",
     "customers": "Create and change customers",
+    "customer-price-groups": "Create and change customer price groups",
+    "sales-prices": "Create and change sales prices",
     "resources": "Create and change resources",
     "ledger": "Post item ledger entries",
 }

@@ -17,10 +17,16 @@ RESOURCE_PRODUCT = "RESOURCE-PRODUCT"
 CUSTOMER = "CUSTOMER"
 CONTACT = "CONTACT"
 CURRENCY = "CURRENCY"
+CUSTPRCGRP_PRICE = "CUSTPRCGRP-PRICE"
+SALESPRC_PRODPRICE = "SALESPRC-PRODPRICE"
 POSTED_SALES_INVOICE = "POSTEDSALESINV-INV"
 
 # Names people use for the same mapping (Microsoft's article calls the unit job UNITOFMEASURE).
-ALIASES = {"UNITOFMEASURE": UNIT_OF_MEASURE, "ITEM - PRODUCT": ITEM_PRODUCT}
+ALIASES = {
+    "UNITOFMEASURE": UNIT_OF_MEASURE,
+    "ITEM - PRODUCT": ITEM_PRODUCT,
+    "SALESPRC-PRODUCTPRICE": SALESPRC_PRODPRICE,  # the job's name in Microsoft's article
+}
 
 # Codeunits that the job queue entries run.
 INTEGRATION_SYNCH_JOB_RUNNER = 5339
@@ -60,7 +66,9 @@ SALES_TABLES: dict[str, SalesTable] = {
 @dataclass(frozen=True, slots=True)
 class BcTable:
     caption: str
-    key: str  # our key column: no or code
+    key: str  # our key column: no or code (a Sales Price: its SystemId)
+    # The fields BC's record id shows ("Sales Price: 1000,Customer Price Group,RETAIL,..."); the key alone if none.
+    record_fields: tuple[str, ...] = ()
 
 
 BC_TABLES: dict[int, BcTable] = {
@@ -70,6 +78,21 @@ BC_TABLES: dict[int, BcTable] = {
     t.TABLE_CUSTOMER: BcTable("Customer", "no"),
     t.TABLE_CONTACT: BcTable("Contact", "no"),
     t.TABLE_CURRENCY: BcTable("Currency", "code"),
+    t.TABLE_CUSTOMER_PRICE_GROUP: BcTable("Customer Price Group", "code"),
+    t.TABLE_SALES_PRICE: BcTable(
+        "Sales Price",
+        "system_id",
+        (
+            "item_no",
+            "sales_type",
+            "sales_code",
+            "starting_date",
+            "currency_code",
+            "variant_code",
+            "unit_of_measure_code",
+            "minimum_quantity",
+        ),
+    ),
     t.TABLE_SALES_INVOICE_HEADER: BcTable("Sales Invoice Header", "no"),
 }
 
@@ -221,6 +244,36 @@ MAPPINGS: tuple[TableMapping, ...] = (
             _f(12, "type", "", FROM, constant_value="Person"),
         ),
     ),
+    # Prices without extended pricing (bc-sync.md §6, §7): a price list per Customer Price Group,
+    # one price list item per Sales Price of such a group.
+    TableMapping(
+        synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
+        name=CUSTPRCGRP_PRICE,
+        table_id=t.TABLE_CUSTOMER_PRICE_GROUP,
+        integration_table="pricelevel",
+        direction=TO,
+        dependency_filter=f"{CURRENCY}|{ITEM_PRODUCT}",
+        fields=(_f(1, "code", "name", use_for_match_based_coupling=True),),
+    ),
+    TableMapping(
+        synch_only_coupled_records=False,  # BC's default too: the job creates the price list items
+        name=SALESPRC_PRODPRICE,
+        table_id=t.TABLE_SALES_PRICE,
+        integration_table="productpricelevel",
+        direction=TO,
+        table_filter="sales_type=Customer Price Group,sales_code<>",
+        dependency_filter=f"{CUSTPRCGRP_PRICE}|{ITEM_PRODUCT}",
+        fields=(
+            _f(1, "sales_code", "pricelevelid", lookup_mapping=CUSTPRCGRP_PRICE, caption="Sales Code"),
+            _f(2, "item_no", "productid", lookup_mapping=ITEM_PRODUCT, caption="Item No."),
+            # BC maps Item No. to productnumber too; Sales fills it in from the product (a column
+            # it computes), so the row is there but disabled.
+            _f(3, "item_no", "productnumber", enabled=False, caption="Item No."),
+            _f(4, "currency_code", "transactioncurrencyid", lookup_mapping=CURRENCY, caption="Currency Code"),
+            _f(5, "", "pricingmethodcode", constant_value="1"),  # Currency Amount
+            _f(6, "unit_price", "amount", caption="Unit Price"),
+        ),
+    ),
 )
 
 _ADDRESS_COLUMNS = (
@@ -279,6 +332,8 @@ FULL_SYNC_PRIORITY = (
     ITEM_PRODUCT,
     CUSTOMER,
     CONTACT,
+    CUSTPRCGRP_PRICE,
+    SALESPRC_PRODPRICE,
     POSTED_SALES_INVOICE,
 )
 
@@ -294,6 +349,8 @@ JOBS: tuple[JobDefault, ...] = (
     JobDefault(ITEM_PRODUCT, INTEGRATION_SYNCH_JOB_RUNNER, _description(ITEM_PRODUCT), 30, 1440),
     JobDefault(CUSTOMER, INTEGRATION_SYNCH_JOB_RUNNER, _description(CUSTOMER), 30, 720, category="BCI CUST"),
     JobDefault(CONTACT, INTEGRATION_SYNCH_JOB_RUNNER, _description(CONTACT), 30, 720, category="BCI CUST"),
+    JobDefault(CUSTPRCGRP_PRICE, INTEGRATION_SYNCH_JOB_RUNNER, _description(CUSTPRCGRP_PRICE), 30, 1440),
+    JobDefault(SALESPRC_PRODPRICE, INTEGRATION_SYNCH_JOB_RUNNER, _description(SALESPRC_PRODPRICE), 30, 1440),
     # Every 30 minutes as BC, and within seconds of each posted invoice (the change feed).
     JobDefault(POSTED_SALES_INVOICE, INTEGRATION_SYNCH_JOB_RUNNER, _description(POSTED_SALES_INVOICE), 30, 1440),
     JobDefault(

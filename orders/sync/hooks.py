@@ -10,7 +10,7 @@ from typing import Any
 from orders.dataverse.writes import odata_string
 from orders.sync import sales_rules
 from orders.sync.context import HookError, PassContext
-from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, POSTED_SALES_INVOICE, RESOURCE_PRODUCT, UNIT_OF_MEASURE
+from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, RESOURCE_PRODUCT, UNIT_OF_MEASURE
 from orders.sync.ports import SalesRefused
 from orders.sync.transfer import Bind, lookup_column
 
@@ -38,6 +38,30 @@ class Hooks:
     def needs_after_write(self, values: dict[str, Any]) -> bool:
         """Whether an update with these values needs ``after_write`` (else it may go in a batch)."""
         return False
+
+    async def after_pass(self, ctx: PassContext, records: list[dict[str, Any]]) -> None:
+        """After a BC -> Sales pass over ``records`` (whatever became of each)."""
+
+
+async def unit_of_measure(ctx: PassContext, code: str) -> tuple[str, str]:
+    """(group id, unit id) of the "NAV <code>" unit group in Sales, checked as BC checks it (§3)."""
+    cached = ctx.cache.setdefault("units", {})
+    if code in cached:
+        return cached[code]
+    name = sales_rules.unit_group_name(code)
+    groups = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
+    units = (
+        await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {groups[0]['uomscheduleid']}")
+        if len(groups) == 1
+        else []
+    )
+    try:
+        unit = sales_rules.unit_of_group(name, code, len(groups), units)
+    except sales_rules.UnitGroupError as exc:
+        raise HookError(str(exc)) from None
+    found = (str(groups[0]["uomscheduleid"]).lower(), str(unit["uomid"]).lower())
+    cached[code] = found
+    return found
 
 
 async def lcy_currency_id(ctx: PassContext) -> str | None:
@@ -119,24 +143,7 @@ class ProductHooks(Hooks):
         return rows[0] if len(rows) == 1 else None
 
     async def _unit(self, ctx: PassContext, code: str) -> tuple[str, str]:
-        """(group id, unit id) of the "NAV <code>" group, checked as BC checks it."""
-        cached = ctx.cache.setdefault("units", {})
-        if code in cached:
-            return cached[code]
-        name = sales_rules.unit_group_name(code)
-        groups = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
-        units = (
-            await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {groups[0]['uomscheduleid']}")
-            if len(groups) == 1
-            else []
-        )
-        try:
-            unit = sales_rules.unit_of_group(name, code, len(groups), units)
-        except sales_rules.UnitGroupError as exc:
-            raise HookError(str(exc)) from None
-        found = (str(groups[0]["uomscheduleid"]).lower(), str(unit["uomid"]).lower())
-        cached[code] = found
-        return found
+        return await unit_of_measure(ctx, code)
 
     async def complete(
         self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
@@ -260,12 +267,3 @@ HOOKS: dict[str, Hooks] = {
     RESOURCE_PRODUCT: ProductHooks(3),
     CURRENCY: CurrencyHooks(),
 }
-
-
-def hooks_for(name: str) -> Hooks:
-    if name == POSTED_SALES_INVOICE:
-        # Imported here: the invoice's hooks build on this module's.
-        from orders.sync.invoice_hooks import PostedInvoiceHooks
-
-        return PostedInvoiceHooks()
-    return HOOKS.get(name, Hooks())

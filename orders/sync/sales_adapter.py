@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orders.dataverse.writes import (
+    DUPLICATE_RECORD,
     DataverseError,
     DataverseNotFound,
     DataversePreconditionFailed,
@@ -55,6 +56,8 @@ def body(entity_set: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _translate(exc: DataverseError) -> Exception:
+    if isinstance(exc, DataversePreconditionFailed) and exc.code == DUPLICATE_RECORD:
+        return SalesRefused(exc.message)  # a row with the same unique key exists: this record fails
     if isinstance(exc, DataversePreconditionFailed):
         return SalesChangedMeanwhile(exc.message)
     if isinstance(exc, DataverseUnavailable) or exc.status is None or (exc.status or 0) >= 500:

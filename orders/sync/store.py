@@ -37,6 +37,8 @@ BC_TABLE_OBJECTS: dict[int, Any] = {
     t.TABLE_CONTACT: t.contact,
     t.TABLE_CURRENCY: t.currency,
     t.TABLE_SALES_INVOICE_HEADER: t.sales_invoice_header,
+    t.TABLE_CUSTOMER_PRICE_GROUP: t.customer_price_group,
+    t.TABLE_SALES_PRICE: t.sales_price,
 }
 
 MESSAGE_LENGTH = 250

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from orders.sync import decide, filters, store
@@ -67,6 +68,7 @@ class ToSalesPass(MappingRunBase):
                 if self.progress:
                     self.progress(self.mapping.name, index + 1, len(records))
             await self._flush(ctx, counters)
+            await self.hooks.after_pass(ctx, records)  # a price group's prices follow it (§6)
             if not self.one_off:
                 mark = decide.advance_mark(self.mapping.synch_int_tbl_mod_on_fltr, seen, started - COMMIT_GRACE)
                 if mark != self.mapping.synch_int_tbl_mod_on_fltr:
@@ -80,11 +82,13 @@ class ToSalesPass(MappingRunBase):
         table_id = self.mapping.table_id
         if self.system_ids is not None:
             found = await self.bc.by_system_ids(table_id, self.system_ids)
-            return list(found.values())
+            return _oldest_change_first(found.values())
         if self.crm_ids is not None:
             async with self.engine.connect() as conn:
                 cs = await store.couplings(conn, self.company, table_id, crm_ids=self.crm_ids)
-            return list((await self.bc.by_system_ids(table_id, [c.integration_id for c in cs])).values())
+            return _oldest_change_first(
+                (await self.bc.by_system_ids(table_id, [c.integration_id for c in cs])).values()
+            )
         async with self.engine.connect() as conn:
             failed = await store.failed_couplings(conn, self.company, table_id, Direction.TO)
         records = dict(await self.bc.by_system_ids(table_id, [c.integration_id for c in failed]))
@@ -316,3 +320,14 @@ class ToSalesPass(MappingRunBase):
                 )
 
     # -- Sales -> BC --------------------------------------------------------------------------
+
+
+def _oldest_change_first(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records named by id in the order a scheduled pass reads them (BC's changed() order): the
+    same outcome whichever database answered, e.g. which of two prices gets a list's item."""
+    return sorted(
+        records, key=lambda r: (r.get("system_modified_at") is not None, r.get("system_modified_at") or _EPOCH)
+    )
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

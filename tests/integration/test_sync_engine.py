@@ -66,6 +66,8 @@ async def test_a_full_sync_of_the_demo_company_creates_and_couples_groups_produc
         "ITEM-PRODUCT",
         "CUSTOMER",
         "CONTACT",
+        "CUSTPRCGRP-PRICE",
+        "SALESPRC-PRODPRICE",
         "POSTEDSALESINV-INV",
     ]
     assert await _errors(engine) == []
@@ -272,8 +274,8 @@ async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, dem
                 )
             )
         ).all()
-    # seven mappings, item availability, sales order status and customer statistics, each in one of the two
-    assert sum(ran) == 10
+    # nine mappings, item availability, sales order status and customer statistics, each in one of the two
+    assert sum(ran) == 12
     # One pass per direction per entry: no entry ran in both workers.
     assert rows and all(count == 1 for _entry, _direction, count in rows)
     entries = await JobQueue(engine).entries(COMPANY)

@@ -301,6 +301,8 @@ def test_a_full_sync_runs_in_dependency_order_with_the_seeds_job_order() -> None
         "ITEM-PRODUCT",
         "CUSTOMER",
         "CONTACT",
+        "CUSTPRCGRP-PRICE",
+        "SALESPRC-PRODPRICE",
         "POSTEDSALESINV-INV",
     ]
     for index, name in enumerate(names):

@@ -20,6 +20,8 @@ What is refused, and how (status, code: message):
   0x80040203;
 - a negative price, cost, stock or amount (``Table.not_negative``) — 400 0x80044331: "A
   validation error occurred. The value … is outside the valid range. …";
+- an option value a column does not have (a post's source and type, a price list item's pricing
+  method and quantity selling option) — 400 0x80040203, on create and update;
 - a lookup to a row that does not exist — 404 0x80040217: "Entity '<table>' With Id = <id> Does
   Not Exist";
 - a duplicate of a unique key (``Table.unique``: product number, ISO currency code, unit group
@@ -51,8 +53,11 @@ _MAX_VALUE = Decimal("1000000000000")
 
 
 # Option sets Sales checks on create (a post's Source: 1 Auto Post, 2 Manual Post; its Type).
+# A price list item's Pricing Method (1 Currency Amount, 2 Percent of List, 3-6 markup / margin on
+# current or standard cost) and Quantity Selling Option (1 No Control, 2 Whole, 3 Whole and Fractional).
 OPTION_VALUES: dict[str, dict[str, tuple[int, ...]]] = {
     "post": {"source": (1, 2), "type": (1, 2, 3, 4, 5, 6, 7)},
+    "productpricelevel": {"pricingmethodcode": (1, 2, 3, 4, 5, 6), "quantitysellingcode": (1, 2, 3)},
 }
 
 
@@ -76,12 +81,7 @@ def check_create(sim: SalesSimulator, table: Table, values: Mapping[str, Any]) -
     for name in sorted(table.required):
         if merged.get(name) in (None, ""):
             raise invalid(f"Required field '{name}' is missing: a {table.logical_name} needs it.")
-    for name, accepted in OPTION_VALUES.get(table.logical_name, {}).items():
-        if name in data and data[name] not in accepted:
-            raise invalid(
-                f"A validation error occurred. The value {data[name]} of '{name}' on record of type "
-                f"'{table.logical_name}' is outside the valid range. Accepted Values: {','.join(map(str, accepted))}"
-            )
+    _check_options(table, data)
     if table.logical_name == "post":
         ref = data.get("regardingobjectid")
         data["regardingobjecttypecode"] = getattr(ref, "logical_name", None)
@@ -99,6 +99,7 @@ def check_change(
     tables.check_update)."""
     if table.logical_name == "post":  # a post on the wall is never changed, only deleted
         raise Refused(400, "0x80040800", "The 'Update' method does not support entities of type 'post'.")
+    _check_options(table, changes)
     for name, value in changes.items():
         if name in table.computed:
             raise invalid(f"The '{name}' column of {table.logical_name} is set by Dataverse and cannot be written.")
@@ -132,6 +133,15 @@ def after_create(sim: SalesSimulator, table: Table, row_id: str) -> None:
         user_id=schedule["modifiedby"].id if schedule.get("modifiedby") else None,
     )
     schedule["baseuom"] = EntityReference("uom", unit_id)
+
+
+def _check_options(table: Table, data: Mapping[str, Any]) -> None:
+    for name, accepted in OPTION_VALUES.get(table.logical_name, {}).items():
+        if name in data and data[name] is not None and data[name] not in accepted:
+            raise invalid(
+                f"A validation error occurred. The value {data[name]} of '{name}' on record of type "
+                f"'{table.logical_name}' is outside the valid range. Accepted Values: {','.join(map(str, accepted))}"
+            )
 
 
 def _check_state(table: Table, data: dict[str, Any], state: int) -> None:
