@@ -17,6 +17,8 @@ RESOURCE_PRODUCT = "RESOURCE-PRODUCT"
 CUSTOMER = "CUSTOMER"
 CONTACT = "CONTACT"
 CURRENCY = "CURRENCY"
+SALESPEOPLE = "SALESPEOPLE"
+OPPORTUNITY = "OPPORTUNITY"
 
 # Names people use for the same mapping (Microsoft's article calls the unit job UNITOFMEASURE).
 ALIASES = {"UNITOFMEASURE": UNIT_OF_MEASURE, "ITEM - PRODUCT": ITEM_PRODUCT}
@@ -47,6 +49,8 @@ SALES_TABLES: dict[str, SalesTable] = {
     ),
     "pricelevel": SalesTable("pricelevels", "pricelevelid", "Dataverse Pricelevel"),
     "productpricelevel": SalesTable("productpricelevels", "productpricelevelid", "Dataverse Productpricelevel"),
+    "systemuser": SalesTable("systemusers", "systemuserid", "Dataverse Systemuser"),
+    "opportunity": SalesTable("opportunities", "opportunityid", "Dataverse Opportunity"),
 }
 
 
@@ -63,6 +67,8 @@ BC_TABLES: dict[int, BcTable] = {
     t.TABLE_CUSTOMER: BcTable("Customer", "no"),
     t.TABLE_CONTACT: BcTable("Contact", "no"),
     t.TABLE_CURRENCY: BcTable("Currency", "code"),
+    t.TABLE_SALESPERSON_PURCHASER: BcTable("Salesperson/Purchaser", "code"),
+    t.TABLE_OPPORTUNITY: BcTable("Opportunity", "no"),
 }
 
 
@@ -213,11 +219,56 @@ MAPPINGS: tuple[TableMapping, ...] = (
             _f(12, "type", "", FROM, constant_value="Person"),
         ),
     ),
+    # Sales users -> salespeople (bc-sync.md §2), in the person ownership model. Salespeople are
+    # not created from Sales users here: a salesperson is coupled to its user (`bc-gateway couple
+    # salesperson`, or by e-mail with `couple --match salesperson`), then keeps its name, e-mail and
+    # phone from Sales.
+    TableMapping(
+        name=SALESPEOPLE,
+        table_id=t.TABLE_SALESPERSON_PURCHASER,
+        integration_table="systemuser",
+        direction=FROM,
+        integration_table_filter="isdisabled eq false and islicensed eq true and isintegrationuser eq false",
+        fields=(
+            _f(1, "e_mail", "internalemailaddress", FROM, use_for_match_based_coupling=True, caption="E-Mail"),
+            _f(2, "name", "fullname", FROM),
+            _f(3, "phone_no", "mobilephone", FROM, caption="Phone No."),
+        ),
+    ),
+    # Opportunities both ways (bc-sync.md §12): BC's filter is Status Not Started | In Progress
+    # (closed=false); only the description comes back from Sales. Parent account and contact are
+    # worked out from the contact (orders/sync/bc_records.py); the salesperson is the owner.
+    TableMapping(
+        synch_only_coupled_records=False,  # BC's default for this mapping
+        name=OPPORTUNITY,
+        table_id=t.TABLE_OPPORTUNITY,
+        integration_table="opportunity",
+        direction=BOTH,
+        table_filter="closed=false",
+        dependency_filter=CONTACT,
+        fields=(
+            _f(1, "description", "name", BOTH),
+            _f(2, "person_contact_no", "parentcontactid", lookup_mapping=CONTACT, caption="Contact No."),
+            _f(3, "company_customer_no", "parentaccountid", lookup_mapping=CUSTOMER, caption="Contact Company No."),
+            _f(4, "salesperson_code", "ownerid", lookup_mapping=SALESPEOPLE, not_null=True, caption="Salesperson Code"),
+            _f(5, "estimated_value_lcy", "estimatedvalue", caption="Estimated Value (LCY)"),
+            _f(6, "estimated_closing_date", "estimatedclosedate", caption="Estimated Closing Date"),
+        ),
+    ),
 )
 
 # A full synchronisation's order: a mapping starts once those in its dependency filter are done;
 # between independent ones the seed's job order (units, resources, items) after the prerequisites.
-FULL_SYNC_PRIORITY = (CURRENCY, UNIT_OF_MEASURE, RESOURCE_PRODUCT, ITEM_PRODUCT, CUSTOMER, CONTACT)
+FULL_SYNC_PRIORITY = (
+    SALESPEOPLE,
+    CURRENCY,
+    UNIT_OF_MEASURE,
+    RESOURCE_PRODUCT,
+    ITEM_PRODUCT,
+    CUSTOMER,
+    CONTACT,
+    OPPORTUNITY,
+)
 
 
 def _description(mapping: str) -> str:
@@ -231,6 +282,10 @@ JOBS: tuple[JobDefault, ...] = (
     JobDefault(ITEM_PRODUCT, INTEGRATION_SYNCH_JOB_RUNNER, _description(ITEM_PRODUCT), 30, 1440),
     JobDefault(CUSTOMER, INTEGRATION_SYNCH_JOB_RUNNER, _description(CUSTOMER), 30, 720, category="BCI CUST"),
     JobDefault(CONTACT, INTEGRATION_SYNCH_JOB_RUNNER, _description(CONTACT), 30, 720, category="BCI CUST"),
+    JobDefault(SALESPEOPLE, INTEGRATION_SYNCH_JOB_RUNNER, _description(SALESPEOPLE), 30, 1440),
+    # Not BC's: BC creates no job for OPPORTUNITY (it runs in a full sync or by hand); ours runs
+    # like the others, woken by a change of an opportunity or in Sales.
+    JobDefault(OPPORTUNITY, INTEGRATION_SYNCH_JOB_RUNNER, _description(OPPORTUNITY), 30, 720),
     JobDefault(
         "",
         ITEM_AVAILABILITY_JOB,

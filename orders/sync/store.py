@@ -36,6 +36,8 @@ BC_TABLE_OBJECTS: dict[int, Any] = {
     t.TABLE_CUSTOMER: t.customer,
     t.TABLE_CONTACT: t.contact,
     t.TABLE_CURRENCY: t.currency,
+    t.TABLE_SALESPERSON_PURCHASER: t.salesperson_purchaser,
+    t.TABLE_OPPORTUNITY: t.opportunity,
 }
 
 MESSAGE_LENGTH = 250
@@ -224,6 +226,7 @@ def coupling_from_row(row: Any) -> Coupling:
         table_id=row.table_id,
         last_synch_modified_on=row.last_synch_modified_on,
         last_synch_crm_modified_on=row.last_synch_crm_modified_on,
+        last_synch_crm_etag=row.last_synch_crm_etag,
         last_synch_result=SynchResult(row.last_synch_result),
         last_synch_error=row.last_synch_error,
         last_synch_crm_result=SynchResult(row.last_synch_crm_result),

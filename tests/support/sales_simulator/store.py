@@ -71,6 +71,8 @@ class RowStore:
                 "_seq": self._seq,
             }
         )
+        if "ownerid" in table.lookups:
+            row["ownerid"] = user  # a new row is its creator's until an owner is given
         if "statecode" in table.columns and table.states:
             row["statecode"] = 0
             row["statuscode"] = table.states[0][0]
