@@ -211,3 +211,14 @@ async def opportunity(conn: AsyncConnection, company: str, no: str) -> Opportuni
     o = t.opportunity
     row = (await conn.execute(select(o).where(o.c.company == company, o.c.no == no))).first()
     return _opportunity(row) if row else None
+
+
+async def sales_ids(conn: AsyncConnection, company: str, table_id: int, table: Any, key: str) -> dict[str, str]:
+    """BC key -> the coupled Sales row's id, for one BC table (what `list` commands show)."""
+    cir = t.crm_integration_record
+    rows = await conn.execute(
+        select(table.c[key], cir.c.crm_id)
+        .select_from(cir.join(table, (table.c.company == cir.c.company) & (table.c.system_id == cir.c.integration_id)))
+        .where(cir.c.company == company, cir.c.table_id == table_id)
+    )
+    return {str(k): str(crm_id) for k, crm_id in rows.all()}

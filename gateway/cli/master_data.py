@@ -20,7 +20,7 @@ from schemas.db import write_transaction
 from schemas.inventory import JournalLine, LedgerLine, PostingError, post_journal_line
 from schemas.tables import ENTRY_TYPES
 
-COUPLING_KINDS = ["item", "customer", "resource", "unit"]
+COUPLING_KINDS = ["item", "customer", "resource", "unit", "salesperson"]
 IMPORT_KINDS = ["units-of-measure", "currencies", "items", "units", "customers", "resources", "ledger", "couplings"]
 # What to import first when a row refers to what is not there (BC's "does not exist" messages).
 _PREREQUISITES = {
