@@ -67,14 +67,14 @@ def add_parsers(sub: Subcommands) -> None:
     a.add_argument("--name", help="Name (a person's is First Name and Surname when not given)")
     a.add_argument("--company", dest="company_no", help="a person's Company No. (a company contact)")
     a.add_argument("--customer", dest="customer_no", help="a company's customer (its business relation)")
-    for flag, dest in (
-        ("--first-name", "first_name"),
-        ("--surname", "surname"),
-        ("--email", "e_mail"),
-        ("--phone", "phone_no"),
-        ("--job-title", "job_title"),
+    for flag, dest, caption in (
+        ("--first-name", "first_name", "First Name"),
+        ("--surname", "surname", "Surname"),
+        ("--email", "e_mail", "E-Mail"),
+        ("--phone", "phone_no", "Phone No."),
+        ("--job-title", "job_title", "Job Title"),
     ):
-        a.add_argument(flag, dest=dest)
+        a.add_argument(flag, dest=dest, help=caption)
     s.set_defaults(func=cmd_contacts)
 
     s = sub.add_parser("opportunities", help="BC's opportunities: synchronised with Sales by OPPORTUNITY")
