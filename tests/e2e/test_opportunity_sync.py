@@ -304,3 +304,13 @@ async def test_the_worker_sends_a_new_opportunity_within_seconds(
     assert crm_id is not None
     row = sim.row("opportunities", crm_id)
     assert (row["name"], _ref(row, "ownerid")) == ("Chairs for the canteen", linked.user_id)
+
+    # A change in BC wakes the job again: Sales has it within seconds.
+    await _past_bc_time(engine, no)
+    await _edit(engine, no, description="Chairs and tables for the canteen", estimated_value_lcy=Decimal(900))
+
+    async def changed() -> bool:
+        now = sim.row("opportunities", crm_id)
+        return (now["name"], now["estimatedvalue"]) == ("Chairs and tables for the canteen", Decimal(900))
+
+    assert await harness.wait_for(changed, within=WAIT)
