@@ -27,6 +27,7 @@ COUPLING_KINDS: dict[str, tuple[int, Any, str]] = {
     "customer": (t.TABLE_CUSTOMER, t.customer, "Customer"),
     "resource": (t.TABLE_RESOURCE, t.resource, "Resource"),
     "unit": (t.TABLE_UNIT_OF_MEASURE, t.unit_of_measure, "Unit of Measure"),
+    "salesperson": (t.TABLE_SALESPERSON_PURCHASER, t.salesperson_purchaser, "Salesperson/Purchaser"),
 }
 
 

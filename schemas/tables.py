@@ -50,6 +50,8 @@ TABLE_CONTACT = 5050
 TABLE_CURRENCY = 4
 TABLE_CUSTOMER_PRICE_GROUP = 6
 TABLE_SALES_PRICE = 7002
+TABLE_SALESPERSON_PURCHASER = 13
+TABLE_OPPORTUNITY = 5092
 
 ITEM_TYPES = ("Inventory", "Service", "Non-Inventory")
 ENTRY_TYPES = (
@@ -332,6 +334,54 @@ contact = Table(
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 
+# BC's Salesperson/Purchaser (table 13): coupled to a Sales user (systemuser) through the
+# SALESPEOPLE mapping; the Salesperson Code of a record decides its owner in Sales.
+salesperson_purchaser = Table(
+    "salesperson_purchaser",
+    metadata,
+    _company(),
+    Column("code", String(20), primary_key=True),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("name", String(50), nullable=False, server_default=""),
+    Column("e_mail", String(80), nullable=False, server_default=""),
+    Column("phone_no", String(30), nullable=False, server_default=""),
+    Column("job_title", String(30), nullable=False, server_default=""),
+    _system_modified_at(),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+OPPORTUNITY_STATUSES = ("Not Started", "In Progress", "Won", "Lost")
+
+# BC's Opportunity (table 5092). BC calculates Estimated Value, Current Value, Probability % and
+# Chances of Success % from the opportunity's entries (sales cycle stages); we keep them as
+# fields, set when the opportunity is created or edited.
+opportunity = Table(
+    "opportunity",
+    metadata,
+    _company(),
+    Column("no", String(20), primary_key=True),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("contact_no", String(20), nullable=False, server_default=""),
+    # The contact's company (the contact itself for a company): its customer is the Sales account.
+    Column("contact_company_no", String(20), nullable=False, server_default=""),
+    Column("salesperson_code", String(20), nullable=False, server_default=""),
+    Column("status", String(20), nullable=False, server_default="Not Started"),
+    Column("closed", Boolean, nullable=False, server_default="0"),
+    Column("priority", String(10), nullable=False, server_default="Normal"),
+    Column("creation_date", Date, nullable=True),
+    Column("date_closed", Date, nullable=True),
+    Column("estimated_closing_date", Date, nullable=True),
+    Column("estimated_value_lcy", Decimal5, nullable=False, server_default="0"),
+    Column("calcd_current_value_lcy", Decimal5, nullable=False, server_default="0"),
+    Column("probability_pct", Decimal5, nullable=False, server_default="0"),
+    Column("chances_of_success_pct", Decimal5, nullable=False, server_default="0"),
+    _system_modified_at(),
+    CheckConstraint("status IN ('Not Started', 'In Progress', 'Won', 'Lost')", name="status"),
+    CheckConstraint("priority IN ('Low', 'Normal', 'High')", name="priority"),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
 # BC's "CRM Integration Record": which Sales row (CRM ID) is coupled to which BC record.
 crm_integration_record = Table(
     "crm_integration_record",
@@ -347,6 +397,9 @@ crm_integration_record = Table(
     # direction's last result ('', Success, Failure), job and error message, and Skipped.
     Column("last_synch_modified_on", UtcDateTime(), nullable=True),
     Column("last_synch_crm_modified_on", UtcDateTime(), nullable=True),
+    # The ETag of the Sales row's version seen then ("" unknown): Sales' times have whole seconds,
+    # so a row changed in the second of the last sync is told apart by its version.
+    Column("last_synch_crm_etag", String(64), nullable=False, server_default=""),
     Column("last_synch_result", String(10), nullable=False, server_default=""),  # Dataverse -> BC
     Column("last_synch_job_id", Guid(), nullable=True),
     Column("last_synch_error", Text, nullable=False, server_default=""),

@@ -16,7 +16,18 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.cli import customers, database, master_data, mirror, prices, serve, setup, sync, users
+from gateway.cli import (
+    customers,
+    database,
+    master_data,
+    mirror,
+    prices,
+    relationship_management,
+    serve,
+    setup,
+    sync,
+    users,
+)
 from gateway.cli import orders as order_commands
 from gateway.cli.common import CliError, fail
 from gateway.config import ConfigError, load_settings
@@ -32,7 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--company", help="company to work in (default: $BCGW_COMPANY or CRONUS)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (database, serve, master_data, prices, users, setup, order_commands, customers, mirror, sync):
+    for group in (
+        database,
+        serve,
+        master_data,
+        prices,
+        users,
+        setup,
+        order_commands,
+        customers,
+        mirror,
+        sync,
+        relationship_management,
+    ):
         group.add_parsers(sub)
     return p
 

@@ -20,6 +20,8 @@ CURRENCY = "CURRENCY"
 CUSTPRCGRP_PRICE = "CUSTPRCGRP-PRICE"
 SALESPRC_PRODPRICE = "SALESPRC-PRODPRICE"
 POSTED_SALES_INVOICE = "POSTEDSALESINV-INV"
+SALESPEOPLE = "SALESPEOPLE"
+OPPORTUNITY = "OPPORTUNITY"
 
 # Names people use for the same mapping (Microsoft's article calls the unit job UNITOFMEASURE).
 ALIASES = {
@@ -60,6 +62,8 @@ SALES_TABLES: dict[str, SalesTable] = {
     "nav_accountstatistics": SalesTable(
         "nav_accountstatisticses", "nav_accountstatisticsid", "Dataverse Nav_accountstatistics"
     ),
+    "systemuser": SalesTable("systemusers", "systemuserid", "Dataverse Systemuser"),
+    "opportunity": SalesTable("opportunities", "opportunityid", "Dataverse Opportunity"),
 }
 
 
@@ -94,6 +98,8 @@ BC_TABLES: dict[int, BcTable] = {
         ),
     ),
     t.TABLE_SALES_INVOICE_HEADER: BcTable("Sales Invoice Header", "no"),
+    t.TABLE_SALESPERSON_PURCHASER: BcTable("Salesperson/Purchaser", "code"),
+    t.TABLE_OPPORTUNITY: BcTable("Opportunity", "no"),
 }
 
 
@@ -274,6 +280,42 @@ MAPPINGS: tuple[TableMapping, ...] = (
             _f(6, "unit_price", "amount", caption="Unit Price"),
         ),
     ),
+    # Sales users -> salespeople (bc-sync.md §2), in the person ownership model. Salespeople are
+    # not created from Sales users here: a salesperson is coupled to its user (`bc-gateway couple
+    # salesperson`, or by e-mail with `couple --match salesperson`), then keeps its name, e-mail and
+    # phone from Sales.
+    TableMapping(
+        name=SALESPEOPLE,
+        table_id=t.TABLE_SALESPERSON_PURCHASER,
+        integration_table="systemuser",
+        direction=FROM,
+        integration_table_filter="isdisabled eq false and islicensed eq true and isintegrationuser eq false",
+        fields=(
+            _f(1, "e_mail", "internalemailaddress", FROM, use_for_match_based_coupling=True, caption="E-Mail"),
+            _f(2, "name", "fullname", FROM),
+            _f(3, "phone_no", "mobilephone", FROM, caption="Phone No."),
+        ),
+    ),
+    # Opportunities both ways (bc-sync.md §12): BC's filter is Status Not Started | In Progress
+    # (closed=false); only the description comes back from Sales. Parent account and contact are
+    # worked out from the contact (orders/sync/bc_records.py); the salesperson is the owner.
+    TableMapping(
+        synch_only_coupled_records=False,  # BC's default for this mapping
+        name=OPPORTUNITY,
+        table_id=t.TABLE_OPPORTUNITY,
+        integration_table="opportunity",
+        direction=BOTH,
+        table_filter="closed=false",
+        dependency_filter=CONTACT,
+        fields=(
+            _f(1, "description", "name", BOTH),
+            _f(2, "person_contact_no", "parentcontactid", lookup_mapping=CONTACT, caption="Contact No."),
+            _f(3, "company_customer_no", "parentaccountid", lookup_mapping=CUSTOMER, caption="Contact Company No."),
+            _f(4, "salesperson_code", "ownerid", lookup_mapping=SALESPEOPLE, not_null=True, caption="Salesperson Code"),
+            _f(5, "estimated_value_lcy", "estimatedvalue", caption="Estimated Value (LCY)"),
+            _f(6, "estimated_closing_date", "estimatedclosedate", caption="Estimated Closing Date"),
+        ),
+    ),
 )
 
 _ADDRESS_COLUMNS = (
@@ -326,6 +368,7 @@ MAPPINGS = (*MAPPINGS, POSTED_SALES_INVOICE_MAPPING)
 # A full synchronisation's order: a mapping starts once those in its dependency filter are done;
 # between independent ones the seed's job order (units, resources, items) after the prerequisites.
 FULL_SYNC_PRIORITY = (
+    SALESPEOPLE,
     CURRENCY,
     UNIT_OF_MEASURE,
     RESOURCE_PRODUCT,
@@ -334,7 +377,8 @@ FULL_SYNC_PRIORITY = (
     CONTACT,
     CUSTPRCGRP_PRICE,
     SALESPRC_PRODPRICE,
-    POSTED_SALES_INVOICE,
+    OPPORTUNITY,
+    POSTED_SALES_INVOICE,  # after OPPORTUNITY: its dependency filter names it
 )
 
 
@@ -362,6 +406,10 @@ JOBS: tuple[JobDefault, ...] = (
         status="On Hold with Inactivity Timeout",
         attempts=2,
     ),
+    JobDefault(SALESPEOPLE, INTEGRATION_SYNCH_JOB_RUNNER, _description(SALESPEOPLE), 30, 1440),
+    # Not BC's: BC creates no job for OPPORTUNITY (it runs in a full sync or by hand); ours runs
+    # like the others, woken by a change of an opportunity or in Sales.
+    JobDefault(OPPORTUNITY, INTEGRATION_SYNCH_JOB_RUNNER, _description(OPPORTUNITY), 30, 720),
     JobDefault(
         "",
         ITEM_AVAILABILITY_JOB,

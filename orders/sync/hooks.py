@@ -10,7 +10,7 @@ from typing import Any
 from orders.dataverse.writes import odata_string
 from orders.sync import sales_rules
 from orders.sync.context import HookError, PassContext
-from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, RESOURCE_PRODUCT, UNIT_OF_MEASURE
+from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, OPPORTUNITY, RESOURCE_PRODUCT, UNIT_OF_MEASURE
 from orders.sync.ports import SalesRefused
 from orders.sync.transfer import Bind, lookup_column
 
@@ -19,6 +19,10 @@ DEFAULT_PRICE_LIST = "Business Central Default Price List"
 
 class Hooks:
     """No table-specific behaviour."""
+
+    # Whether a coupled record outside the mapping's table filter is left alone too (else it is
+    # still sent: a blocked item retires its product).
+    keeps_table_filter = False
 
     async def match(self, ctx: PassContext, record: dict[str, Any]) -> dict[str, Any] | None:
         """An uncoupled Sales row this BC record is to be coupled with instead of inserting one."""
@@ -261,9 +265,24 @@ class CurrencyHooks(Hooks):
             values["currencyname"] = values.get("currencyname") or record["code"]
 
 
+class OpportunityHooks(Hooks):
+    """OPPORTUNITY (bc-sync.md §12): a won or lost BC opportunity is outside BC's filter (Status
+    Not Started | In Progress) and is not sent again, coupled or not; its amounts are in the LCY."""
+
+    keeps_table_filter = True
+
+    async def complete(
+        self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
+    ) -> None:
+        lcy = await lcy_currency_id(ctx)
+        if lcy and (current is None or str(current.get(lookup_column("transactioncurrencyid")) or "").lower() != lcy):
+            values["transactioncurrencyid"] = Bind("transactioncurrencies", lcy)
+
+
 HOOKS: dict[str, Hooks] = {
     UNIT_OF_MEASURE: UnitOfMeasureHooks(),
     ITEM_PRODUCT: ProductHooks(1),
     RESOURCE_PRODUCT: ProductHooks(3),
     CURRENCY: CurrencyHooks(),
+    OPPORTUNITY: OpportunityHooks(),
 }

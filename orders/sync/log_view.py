@@ -184,6 +184,8 @@ COUPLED_TABLES: dict[int, tuple[str, Any, str]] = {
     t.TABLE_CONTACT: ("Contact", t.contact, "no"),
     t.TABLE_CUSTOMER_PRICE_GROUP: ("Customer Price Group", t.customer_price_group, "code"),
     t.TABLE_SALES_PRICE: ("Sales Price", t.sales_price, "system_id"),  # BC's key has eight fields
+    t.TABLE_SALESPERSON_PURCHASER: ("Salesperson/Purchaser", t.salesperson_purchaser, "code"),
+    t.TABLE_OPPORTUNITY: ("Opportunity", t.opportunity, "no"),
 }
 
 

@@ -61,7 +61,9 @@ class ToSalesPass(MappingRunBase):
             for index, record in enumerate(records):
                 seen = _later(seen, record.get("system_modified_at"))
                 coupling = coupled.get(str(record["system_id"]).lower())
-                if coupling is None and not filters.accepts(self.mapping.table_filter, record):
+                if (coupling is None or self.hooks.keeps_table_filter) and not filters.accepts(
+                    self.mapping.table_filter, record
+                ):
                     continue  # outside the table filter; a coupled one still goes (a blocked item retires)
                 counterpart = counterparts.get(coupling.crm_id) if coupling else None
                 await self._to_record(ctx, counters, record, coupling, counterpart)
@@ -133,6 +135,8 @@ class ToSalesPass(MappingRunBase):
                     counterpart.get("_modifiedby_value") if counterpart else None,
                     coupling.last_synch_crm_modified_on if coupling else None,
                     ctx.integration_user,
+                    counterpart.get("@odata.etag") if counterpart else None,
+                    coupling.last_synch_crm_etag if coupling else "",
                 ),
             )
             if decision.action == Action.IGNORE:
@@ -207,6 +211,7 @@ class ToSalesPass(MappingRunBase):
                 str(record["system_id"]),
                 last_synch_modified_on=record.get("system_modified_at"),
                 last_synch_crm_modified_on=parse_sales_time(row.get("modifiedon")),
+                last_synch_crm_etag=str(row.get("@odata.etag") or ""),
                 last_synch_crm_result=(SynchResult.FAILURE if error else SynchResult.SUCCESS).value,
                 last_synch_crm_error=error,
                 last_synch_crm_job_id=ctx.job_id,
@@ -250,6 +255,7 @@ class ToSalesPass(MappingRunBase):
         values = transfer.values
         await self.hooks.complete(ctx, record, values, counterpart)
         crm_time = parse_sales_time(counterpart.get("modifiedon"))
+        crm_etag = str(counterpart.get("@odata.etag") or "")
         if values and self.batching and not self.hooks.needs_after_write(values):
             self._pending.append(
                 _Pending(record, coupling, values, counterpart.get("@odata.etag"), conflict.wind_back_other)
@@ -268,20 +274,23 @@ class ToSalesPass(MappingRunBase):
             row = await self.hooks.after_write(ctx, record, row, inserted=False)
             counters.modified += 1
             crm_time = parse_sales_time(row.get("modifiedon"))
+            crm_etag = str(row.get("@odata.etag") or "")
             if conflict.wind_back_other:
-                crm_time = decide.wound_back(crm_time, Direction.TO)
+                crm_time, crm_etag = decide.wound_back(crm_time, Direction.TO), ""
         else:
             if self.repair:  # a full sync also puts right what the hooks keep (the price list line)
                 await self.hooks.after_write(ctx, record, counterpart, inserted=False)
             counters.unchanged += 1
             if both_modified:
                 crm_time = coupling.last_synch_crm_modified_on  # Sales' change is still to be read
+                crm_etag = coupling.last_synch_crm_etag
         async with write_transaction(self.engine) as conn:
             await store.update_coupling(
                 conn,
                 coupling.id,
                 last_synch_modified_on=_later(coupling.last_synch_modified_on, record.get("system_modified_at")),
                 last_synch_crm_modified_on=crm_time,
+                last_synch_crm_etag=crm_etag,
                 last_synch_crm_result=SynchResult.SUCCESS.value,
                 last_synch_crm_job_id=ctx.job_id,
                 last_synch_crm_error="",
@@ -304,8 +313,9 @@ class ToSalesPass(MappingRunBase):
                 continue
             counters.modified += 1
             crm_time = parse_sales_time(result.get("modifiedon"))
+            crm_etag = str(result.get("@odata.etag") or "")
             if p.wind_back_other:
-                crm_time = decide.wound_back(crm_time, Direction.TO)
+                crm_time, crm_etag = decide.wound_back(crm_time, Direction.TO), ""
             async with write_transaction(self.engine) as conn:
                 await store.update_coupling(
                     conn,
@@ -314,6 +324,7 @@ class ToSalesPass(MappingRunBase):
                         p.coupling.last_synch_modified_on, p.record.get("system_modified_at")
                     ),
                     last_synch_crm_modified_on=crm_time,
+                    last_synch_crm_etag=crm_etag,
                     last_synch_crm_result=SynchResult.SUCCESS.value,
                     last_synch_crm_job_id=ctx.job_id,
                     last_synch_crm_error="",

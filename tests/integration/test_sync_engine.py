@@ -60,6 +60,7 @@ async def test_a_full_sync_of_the_demo_company_creates_and_couples_groups_produc
     sales = FakeSales()
     results = {r.mapping_name: r for r in await _full(engine, sales)}
     assert list(results) == [
+        "SALESPEOPLE",
         "CURRENCY",
         "UNIT OF MEASURE",
         "RESOURCE-PRODUCT",
@@ -68,6 +69,7 @@ async def test_a_full_sync_of_the_demo_company_creates_and_couples_groups_produc
         "CONTACT",
         "CUSTPRCGRP-PRICE",
         "SALESPRC-PRODPRICE",
+        "OPPORTUNITY",
         "POSTEDSALESINV-INV",
     ]
     assert await _errors(engine) == []
@@ -274,8 +276,8 @@ async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, dem
                 )
             )
         ).all()
-    # nine mappings, item availability, sales order status and customer statistics, each in one of the two
-    assert sum(ran) == 12
+    # eleven mappings, item availability, sales order status and customer statistics, each in one of the two
+    assert sum(ran) == 14
     # One pass per direction per entry: no entry ran in both workers.
     assert rows and all(count == 1 for _entry, _direction, count in rows)
     entries = await JobQueue(engine).entries(COMPANY)

@@ -295,6 +295,7 @@ def test_the_unit_group_checks_give_bcs_messages() -> None:
 def test_a_full_sync_runs_in_dependency_order_with_the_seeds_job_order() -> None:
     names = [m.name for m in full_sync_order(MAPPINGS)]
     assert names == [
+        "SALESPEOPLE",
         "CURRENCY",
         "UNIT OF MEASURE",
         "RESOURCE-PRODUCT",
@@ -303,6 +304,7 @@ def test_a_full_sync_runs_in_dependency_order_with_the_seeds_job_order() -> None
         "CONTACT",
         "CUSTPRCGRP-PRICE",
         "SALESPRC-PRODPRICE",
+        "OPPORTUNITY",
         "POSTEDSALESINV-INV",
     ]
     for index, name in enumerate(names):

@@ -29,7 +29,10 @@ What is refused, and how (status, code: message):
   0x80040237: "A record with matching key values already exists: …";
 - a product whose default unit is not in its unit group; a price list item whose unit is not in
   the product's group; a unit whose base unit is in another group — 400 0x80040203;
-- a state/status pair the table does not have — 400 0x80040203.
+- a state/status pair the table does not have — 400 0x80040203;
+- an opportunity closed (statecode 1 Won, 2 Lost) by an update instead of WinOpportunity /
+  LoseOpportunity, or emptied of its owner — 400 0x80040203; an edit of a closed one is refused
+  as for any row outside its table's editable state (tables.check_update).
 
 The codes 0x80040217 (not found) and 0x80040237 (duplicate record) are Dataverse's; the texts,
 and 0x80040203 / 0x80044331 for the other refusals, are the simulator's choice.
@@ -79,6 +82,8 @@ def check_create(sim: SalesSimulator, table: Table, values: Mapping[str, Any]) -
         _check_state(table, data, data.get("statecode", 0))
     merged = {**dict.fromkeys((*table.columns, *table.lookups)), **data}
     for name in sorted(table.required):
+        if name == "ownerid" and name not in data:
+            continue  # the creator owns the row (store.new_row)
         if merged.get(name) in (None, ""):
             raise invalid(f"Required field '{name}' is missing: a {table.logical_name} needs it.")
     _check_options(table, data)
@@ -112,6 +117,17 @@ def check_change(
     derived = dict(changes)
     _derive(sim, table, derived, merged)
     return derived
+
+
+def check_state_request(table: Table, state: Mapping[str, Any]) -> None:
+    """A state change asked for by a Web API update: an opportunity is closed by the
+    WinOpportunity / LoseOpportunity actions, never by setting its statecode (Dataverse refuses;
+    the wording is the simulator's)."""
+    if table.logical_name == "opportunity" and state.get("statecode") not in (None, 0):
+        raise invalid(
+            "An opportunity cannot be set to Won or Lost by an update: use the WinOpportunity or "
+            "LoseOpportunity action."
+        )
 
 
 def after_create(sim: SalesSimulator, table: Table, row_id: str) -> None:
@@ -219,7 +235,7 @@ def _unit_group(sim: SalesSimulator, uom_ref: EntityReference | None) -> tuple[d
 def _derive(sim: SalesSimulator, table: Table, data: dict[str, Any], merged: Mapping[str, Any]) -> None:
     """Cross-row checks and the columns Sales fills in."""
     name = table.logical_name
-    if name == "contact" and ("firstname" in data or "lastname" in data):
+    if name in ("contact", "systemuser") and ("firstname" in data or "lastname" in data):
         parts = [merged.get("firstname"), merged.get("lastname")]
         data["fullname"] = " ".join(p for p in parts if p) or None
     elif name == "product" and ("defaultuomid" in data or "defaultuomscheduleid" in data):

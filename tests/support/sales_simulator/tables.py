@@ -172,10 +172,12 @@ _STATISTICS_MONEY = frozenset(
 )
 ORDER_STATES = {0: (1, 2, 690970000), 1: (3,), 2: (4,), 3: (100001, 100002), 4: (100003,)}
 QUOTE_STATES = {0: (1,), 1: (2, 3), 2: (4,), 3: (5, 6, 7)}
+OPPORTUNITY_STATES = {0: (1, 2), 1: (3,), 2: (4, 5)}
 STATE_LABELS = {
     "salesorder": {0: "Active", 1: "Submitted", 2: "Canceled", 3: "Fulfilled", 4: "Invoiced"},
     "quote": {0: "Draft", 1: "Active", 2: "Won", 3: "Closed"},
     "invoice": {0: "Active", 1: "Closed", 2: "Paid", 3: "Canceled"},
+    "opportunity": {0: "Open", 1: "Won", 2: "Lost"},
 }
 STATUS_LABELS = {
     "salesorder": {
@@ -524,11 +526,66 @@ TABLES: dict[str, Table] = {
             dates=frozenset({"nav_overdueamountsasof"}),
             required=frozenset({"nav_customerno"}),
         ),
+        # Sales' users (read by the SALESPEOPLE mapping; owners of rows). The organisation has the
+        # salesperson who clicks and the integration's application user (app.py).
+        Table(
+            "systemuser",
+            "systemusers",
+            (
+                "fullname",
+                "firstname",
+                "lastname",
+                "internalemailaddress",
+                "mobilephone",
+                "isdisabled",
+                "islicensed",
+                "isintegrationuser",
+                *_SYSTEM,
+            ),
+            booleans=frozenset({"isdisabled", "islicensed", "isintegrationuser"}),
+            computed=frozenset({"fullname"}),
+        ),
+        # An opportunity (bc-sync.md §12): Open (In Progress, On Hold), Won, Lost (Canceled,
+        # Out-Sold). Only an Open one can be edited; it is closed by WinOpportunity or
+        # LoseOpportunity, not by a PATCH of its state (rules.py). Its owner is a user or a team,
+        # bound as ownerid@odata.bind ("/systemusers(<id>)"); a new row is its creator's.
+        Table(
+            "opportunity",
+            "opportunities",
+            (
+                "name",
+                "description",
+                "estimatedvalue",
+                "estimatedclosedate",
+                "actualvalue",
+                "actualclosedate",
+                "closeprobability",
+                "statecode",
+                "statuscode",
+                *_SYSTEM,
+            ),
+            {
+                "parentaccountid": ("account",),
+                "parentcontactid": ("contact",),
+                "ownerid": ("systemuser", "team"),
+                "transactioncurrencyid": ("transactioncurrency",),
+                "pricelevelid": ("pricelevel",),
+            },
+            money=frozenset({"estimatedvalue", "actualvalue"}),
+            options=frozenset({"statecode", "statuscode"}),
+            dates=frozenset({"estimatedclosedate", "actualclosedate"}),
+            integers=frozenset({"closeprobability", "versionnumber"}),
+            navigation={"ownerid": "ownerid"},
+            states=OPPORTUNITY_STATES,
+            editable_state=0,
+            required=frozenset({"name", "ownerid"}),
+            not_negative=frozenset({"estimatedvalue", "actualvalue"}),
+        ),
     )
 }
 BY_LOGICAL = {t.logical_name: t for t in TABLES.values()}
-# Sets the simulator does not keep rows for, but a lookup may point into (opportunity, systemuser).
-OTHER_SETS = {"opportunities": "opportunity", "systemusers": "systemuser"}
+# Sets the simulator does not keep rows for, but a lookup may point into.
+OTHER_SETS = {"teams": "team"}
 LINE_SETS = {"salesorders": ("salesorderdetails", "salesorderid"), "quotes": ("quotedetails", "quoteid")}
 SET_OF = {**{t.logical_name: t.entity_set for t in TABLES.values()}, **{v: k for k, v in OTHER_SETS.items()}}
 
