@@ -12,7 +12,7 @@ import pytest
 
 from orders.sync import decide, filters
 from orders.sync.defaults import OPPORTUNITY, SALESPEOPLE, default_mapping
-from orders.sync.hooks import hooks_for
+from orders.sync.table_hooks import hooks_for
 from orders.sync.model import Direction
 from orders.sync.transfer import Bind, LookupTable, to_bc, to_sales
 from schemas.master_data import MasterDataError
