@@ -144,7 +144,8 @@ def add_parsers(sub: Subcommands) -> None:
     s.add_argument(
         "kind",
         choices=IMPORT_KINDS,
-        help="what the file holds (units of measure and currencies first: the others refer to them)",
+        help="what the file holds (units of measure and currencies first: the others refer to them; customer "
+        "price groups before the customers and sales prices that name them)",
     )
     s.add_argument("file", help="the CSV file (UTF-8; comma, semicolon or tab separated)")
     g = s.add_mutually_exclusive_group()
