@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.users import UserService
 from tests.support.helpers import Api, basic, cli, q
+from tests.support.sales_simulator.tables import TABLES
 
 SET = "/ODataV4/Company('CRONUS')/SalesOrderDifferences"
 COLUMNS = ("Line", "Field", "Sales", "BC", "Why", "Kind")
@@ -141,6 +142,15 @@ async def test_bc_refusing_the_order_now_is_the_first_row(harness: Any, settings
         status, _h, body = await api.get(SET + "?" + _flt(f"Sales_Order_ID eq {order_id} and Kind eq 'refused'"))
         assert [r["Why"] for r in body["value"]] == [first["Why"]]
 
+        # The Sales order deleted in Sales, its BC order still coupled: Sales' 404, in Sales' words.
+        harness.sim.store.delete(TABLES["salesorders"], order_id)
+        status, _h, body = await api.get(f"{SET}?{_flt(f'Sales_Order_ID eq {order_id}')}")
+        assert status == 404 and body["error"]["code"] == "BadRequest_NotFound", body
+        assert (
+            body["error"]["message"].startswith("Dynamics 365 Sales: GET ")
+            and "Does Not Exist" in body["error"]["message"]
+        )
+
 
 async def test_integration_roles_only_and_sales_away_is_a_503(
     harness: Any, settings: Any, demo: Any, engine: Any
@@ -175,3 +185,13 @@ async def test_metadata_and_the_service_document_list_the_set(harness: Any, demo
             assert '<PropertyRef Name="Sales_Order_ID"' in xml and '<Property Name="Why" Type="Edm.String"' in xml
         status, _h, body = await api.get("/ODataV4/")
         assert "SalesOrderDifferences" in [s["name"] for s in body["value"]]
+
+
+async def test_without_a_sales_connection_a_503_that_says_so(api: Any) -> None:
+    """The gateway alone (no Dataverse connection set up): nothing to read the Sales order with."""
+    status, headers, body = await api.get(f"{SET}?{_flt('Sales_Order_ID eq 3f2504e0-4f89-11d3-9a0c-0305e82c3301')}")
+    assert status == 503 and headers["Retry-After"]
+    assert body["error"]["code"] == "Internal_ServiceUnavailable"
+    assert body["error"]["message"].startswith(
+        "The Dataverse connection is not set up: bc-gateway setup --dataverse-url"
+    )
