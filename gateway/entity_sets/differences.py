@@ -14,6 +14,7 @@ CLI's message; Sales not set up or not answering → 503 (with Retry-After); Sal
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from gateway.odata.errors import ODataError, not_found, service_unavailable
 from orders.dataverse.client import DataverseError, DataverseNotFound, DataverseUnavailable
 from orders.diff_sales_order import NoBcOrder, OrderDiff
 from orders.process_inbox_row import NotConfigured
+
+log = logging.getLogger("bcgw.odata")
 
 # (company, Sales order id) -> the report; what `bc-gateway orders diff` prints.
 DiffReader = Callable[[str, str], Awaitable[OrderDiff]]
@@ -71,6 +74,7 @@ def sales_order_differences(diff: DiffReader) -> EntitySet:
         except NotConfigured as exc:
             raise service_unavailable(str(exc)) from None
         except DataverseError as exc:
+            log.warning("SalesOrderDifferences: reading Sales failed: %s", exc.describe())
             raise _sales_error(exc) from None
 
     return EntitySet(
