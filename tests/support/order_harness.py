@@ -178,5 +178,7 @@ async def start_harness(
     # The worker talks to the simulator with short backoffs, so retries show in milliseconds.
     if harness.gateway.worker is not None:
         harness.gateway.worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 1.0}
+    # The OData requests' Sales reads (SalesOrderDifferences) likewise: short backoffs, their own timeout.
+    harness.gateway.sales_reads.client_options.update(base_delay=0.01, max_delay=0.05)
     sim.register_webhook(harness.webhook_url, auth=("header", WEBHOOK_HEADER, secret))
     return harness
