@@ -12,8 +12,8 @@ import pytest
 
 from orders.sync import decide, filters
 from orders.sync.defaults import OPPORTUNITY, SALESPEOPLE, default_mapping
-from orders.sync.table_hooks import hooks_for
 from orders.sync.model import Direction
+from orders.sync.table_hooks import hooks_for
 from orders.sync.transfer import Bind, LookupTable, to_bc, to_sales
 from schemas.master_data import MasterDataError
 from schemas.opportunities import OpportunityChange, checked_change, closing
