@@ -31,12 +31,21 @@ async def test_make_demo_shows_the_whole_loop(db_url: str, tmp_path: Path) -> No
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     text = out.decode()
     assert proc.returncode == 0, text
-    assert "S-ORD101001, External Document No. GW-" in text
-    assert "Qty_on_Sales_Order 3" in text and "lastbackofficesubmit = " in text
-    assert "Inventory 51 -> 61" in text and "The whole loop worked in" in text
-    # Part two, the order's life back in Sales: each step of BC's is seen in Sales.
-    assert 'posts: 1 on the wall, the newest "The order status has changed to Released."' in text
-    assert 'posts: 2 on the wall, the newest "A shipment has been created for the order."' in text
-    assert "quantityonhand 51.0 -> 49.0" in text
-    assert 'state Invoiced, total 3000.00; posts: 4 on the wall, the newest "An invoice has been created' in text
-    assert "FAILED" not in text
+    expected = [
+        "S-ORD101001, External Document No. GW-",
+        "Qty_on_Sales_Order 3",
+        "lastbackofficesubmit = ",
+        "Inventory 51 -> 61",
+        "The whole loop worked in",
+        # Part two, the order's life back in Sales: each step of BC's is seen in Sales.
+        'posts: 1 on the wall, the newest "The order status has changed to Released."',
+        'posts: 2 on the wall, the newest "A shipment has been created for the order."',
+        "quantityonhand 51.0 -> 49.0",
+        'state Invoiced, total 3000.00; posts: 4 on the wall, the newest "An invoice has been created',
+        "Sales invoice PSI000001: 1 invoice product(s), total 3000.0, payment status Active / Billed",
+        "account statistics of customer 20000: Balance (LCY) 3000.0",
+        "payment status Paid / Complete",
+        "Balance (LCY) 0.0",
+    ]
+    assert [e for e in expected if e not in text] == [], text
+    assert "FAILED" not in text, text

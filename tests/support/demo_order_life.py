@@ -5,8 +5,9 @@ this part runs a second gateway in **embedded** mode (its own temporary database
 Sales simulator. As a BC administrator does after connecting, it first runs the full
 synchronisation (``bc-gateway sync full``): Sales gets BC's units, products and accounts, coupled.
 Then the jobs that tell Sales what BC did run event-driven: codeunit 5352 (order status: the posts
-and the order's state) and 5356 (item availability: ``quantityonhand``); the mapping jobs are put
-On Hold so that what the demo prints comes from those two.
+and the order's state), 5356 (item availability: ``quantityonhand``), POSTEDSALESINV-INV (the
+posted invoice) and 5350 (customer statistics, and the invoice's payment status); the other
+mapping jobs are put On Hold so that what the demo prints comes from those.
 
 Each step prints what Sales shows afterwards, so every step is visible on the Sales side.
 """
@@ -27,16 +28,24 @@ from gateway.config import Settings
 from gateway.initialise import initialise
 from orders import inbox
 from orders.change_setup import SetupService
+from orders.customer_payments import pay
 from orders.dataverse.client import DataverseClient
 from orders.post_sales_order import post_sales_order, release_sales_order
 from orders.setup import SetupChange
 from orders.sync import api
-from orders.sync.defaults import ITEM_AVAILABILITY_JOB, ORDER_STATUS_JOB
+from orders.sync.defaults import (
+    INTEGRATION_SYNCH_JOB_RUNNER,
+    ITEM_AVAILABILITY_JOB,
+    ORDER_STATUS_JOB,
+    POSTED_SALES_INVOICE,
+    STATISTICS_JOB,
+)
 from schemas import tables as t
 from schemas.db import create_engine, write_transaction
 from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER
 
-ACTIVE_JOBS = (ORDER_STATUS_JOB, ITEM_AVAILABILITY_JOB)
+ACTIVE_JOBS = (ORDER_STATUS_JOB, ITEM_AVAILABILITY_JOB, STATISTICS_JOB)
+ACTIVE_MAPPINGS = (POSTED_SALES_INVOICE,)
 
 
 async def order_life(steps: Any, until: Callable[..., Awaitable[Any]], workdir: Path) -> None:
@@ -91,7 +100,8 @@ async def order_life(steps: Any, until: Callable[..., Awaitable[Any]], workdir: 
             base = f"http://127.0.0.1:{runner.addresses[0][1]}"
             assert result.webhook_secret
             sales.register_webhook(f"{base}/webhooks/dataverse", auth=("header", WEBHOOK_HEADER, result.webhook_secret))
-            notes.append(f"{base}/  jobs running: 5352 (Sales Order Status), 5356 (Item Availability)")
+            notes.append(f"{base}/  jobs running: 5352 (Sales Order Status), 5356 (Item Availability),")
+            notes.append("  POSTEDSALESINV-INV (posted invoices), 5350 (Customer Statistics)")
 
         async with steps.step("Full synchronisation to the empty Sales (bc-gateway sync full)") as notes:
             async with aiohttp.ClientSession() as session:
@@ -141,6 +151,23 @@ async def order_life(steps: Any, until: Callable[..., Awaitable[Any]], workdir: 
             await until(lambda: _invoiced(sales, order_id), "the order Invoiced in Sales")
             notes.append(f"posted sales invoice {posted.invoice_no}; BC deleted order {no}, as BC does")
             notes.append(_sales_view(sales, order_id))
+
+        async with steps.step(
+            f"Sales: invoice {posted.invoice_no} with its products, and the account's figures"
+        ) as notes:
+            invoice = await until(lambda: _invoice(sales, posted.invoice_no, 0), "the invoice in Sales")
+            notes.append(_invoice_view(sales, invoice))
+            figures = await until(lambda: _statistics(sales, "20000", Decimal(3000)), "the account statistics")
+            notes.append(_statistics_view(figures))
+
+        async with steps.step(
+            f"BC: Trey Research pays 3000 (customers pay 20000 3000 --applies-to {posted.invoice_no})"
+        ) as notes:
+            await pay(engine, "CRONUS", "20000", Decimal(3000), applies_to=posted.invoice_no)
+            invoice = await until(lambda: _invoice(sales, posted.invoice_no, 2), "the invoice paid in Sales")
+            notes.append(_invoice_view(sales, invoice))
+            figures = await until(lambda: _statistics(sales, "20000", Decimal(0)), "the new balance in Sales")
+            notes.append(_statistics_view(figures))
     finally:
         if runner is not None:
             await runner.cleanup()
@@ -162,7 +189,17 @@ async def _coupled(engine: Any, table_id: int, table: Any, no: str) -> str:
 async def _hold_mapping_jobs(engine: Any) -> None:
     jqe = t.job_queue_entry
     async with write_transaction(engine) as conn:
-        await conn.execute(update(jqe).where(jqe.c.object_id_to_run.not_in(ACTIVE_JOBS)).values(status="On Hold"))
+        await conn.execute(
+            update(jqe)
+            .where(
+                jqe.c.object_id_to_run.not_in(ACTIVE_JOBS),
+                ~(
+                    (jqe.c.object_id_to_run == INTEGRATION_SYNCH_JOB_RUNNER)
+                    & jqe.c.record_id_to_process.in_(ACTIVE_MAPPINGS)
+                ),
+            )
+            .values(status="On Hold")
+        )
 
 
 async def _created(engine: Any, order_id: str) -> Any:
@@ -185,6 +222,35 @@ async def _stock_changed(sales: Any, product_id: str, before: Any) -> Any:
 
 async def _invoiced(sales: Any, order_id: str) -> bool:
     return sales.row("salesorders", order_id)["statecode"] == 4 and len(_posts(sales, order_id)) >= 4
+
+
+async def _invoice(sales: Any, number: str, statecode: int) -> Any:
+    found = [r for r in sales.rows("invoices") if r.get("invoicenumber") == number]
+    return found[0] if found and found[0]["statecode"] == statecode else None
+
+
+def _invoice_view(sales: Any, invoice: dict[str, Any]) -> str:
+    lines = [d for d in sales.rows("invoicedetails") if d["invoiceid"].id == invoice["invoiceid"]]
+    state = {0: "Active", 2: "Paid"}.get(invoice["statecode"], str(invoice["statecode"]))
+    status = {4: "Billed", 100001: "Complete", 100002: "Partial"}.get(invoice["statuscode"], str(invoice["statuscode"]))
+    return (
+        f"Sales invoice {invoice['invoicenumber']}: {len(lines)} invoice product(s), "
+        f"total {invoice.get('totalamount')}, payment status {state} / {status}"
+    )
+
+
+async def _statistics(sales: Any, customer_no: str, balance: Decimal) -> Any:
+    found = [r for r in sales.rows("nav_accountstatisticses") if r.get("nav_customerno") == customer_no]
+    if found and Decimal(str(found[0].get("nav_balancelcy"))) == balance:
+        return found[0]
+    return None
+
+
+def _statistics_view(row: dict[str, Any]) -> str:
+    return (
+        f"account statistics of customer {row['nav_customerno']}: Balance (LCY) {row.get('nav_balancelcy')}, "
+        f"Outstanding Orders {row.get('nav_outstandingorderslcy')}, Sales this year {row.get('nav_totalsaleslcy')}"
+    )
 
 
 _STATES = {0: "Active", 1: "Submitted", 2: "Canceled", 3: "Fulfilled", 4: "Invoiced"}
