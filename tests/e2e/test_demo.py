@@ -1,5 +1,5 @@
 """`make demo` works: the whole loop (Sales -> gateway in api mode -> BC, stock back to Sales), then
-the order's life in an embedded BC (released, shipped, invoiced, each seen in Sales), in a few
+the order's life in an embedded BC (released, shipped, invoiced, paid, each seen in Sales), in a few
 seconds, run as a newcomer runs it; part one on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
@@ -39,4 +39,9 @@ async def test_make_demo_shows_the_whole_loop(db_url: str, tmp_path: Path) -> No
     assert 'posts: 2 on the wall, the newest "A shipment has been created for the order."' in text
     assert "quantityonhand 51.0 -> 49.0" in text
     assert 'state Invoiced, total 3000.00; posts: 4 on the wall, the newest "An invoice has been created' in text
+    # The posted invoice and the payment: the invoice and the account statistics in Sales.
+    assert "Sales sees: invoice PSI000001 (Active / Billed), total 3000.0, 1 invoice product(s)" in text
+    assert "Sales sees: invoice PSI000001 (Paid / Complete)" in text
+    assert "account statistics balance 3000.0, outstanding orders 0.0, sales this year 3000.0" in text
+    assert "account statistics balance 0.0, outstanding orders 0.0, sales this year 3000.0" in text
     assert "FAILED" not in text

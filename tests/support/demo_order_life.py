@@ -5,8 +5,9 @@ this part runs a second gateway in **embedded** mode (its own temporary database
 Sales simulator. As a BC administrator does after connecting, it first runs the full
 synchronisation (``bc-gateway sync full``): Sales gets BC's units, products and accounts, coupled.
 Then the jobs that tell Sales what BC did run event-driven: codeunit 5352 (order status: the posts
-and the order's state) and 5356 (item availability: ``quantityonhand``); the mapping jobs are put
-On Hold so that what the demo prints comes from those two.
+and the order's state), 5356 (item availability: ``quantityonhand``), POSTEDSALESINV-INV (the
+posted invoice) and 5350 (customer statistics and the invoice's payment status); the other
+mapping jobs are put On Hold so that what the demo prints comes from those.
 
 Each step prints what Sales shows afterwards, so every step is visible on the Sales side.
 """
@@ -27,16 +28,24 @@ from gateway.config import Settings
 from gateway.initialise import initialise
 from orders import inbox
 from orders.change_setup import SetupService
+from orders.customer_payments import pay
 from orders.dataverse.client import DataverseClient
 from orders.post_sales_order import post_sales_order, release_sales_order
 from orders.setup import SetupChange
 from orders.sync import api
-from orders.sync.defaults import ITEM_AVAILABILITY_JOB, ORDER_STATUS_JOB
+from orders.sync.defaults import (
+    INTEGRATION_SYNCH_JOB_RUNNER,
+    ITEM_AVAILABILITY_JOB,
+    ORDER_STATUS_JOB,
+    POSTED_SALES_INVOICE,
+    STATISTICS_JOB,
+)
 from schemas import tables as t
 from schemas.db import create_engine, write_transaction
 from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER
 
-ACTIVE_JOBS = (ORDER_STATUS_JOB, ITEM_AVAILABILITY_JOB)
+ACTIVE_JOBS = (ORDER_STATUS_JOB, ITEM_AVAILABILITY_JOB, STATISTICS_JOB)
+ACTIVE_MAPPINGS = (POSTED_SALES_INVOICE,)
 
 
 async def order_life(steps: Any, until: Callable[..., Awaitable[Any]], workdir: Path) -> None:
@@ -91,7 +100,10 @@ async def order_life(steps: Any, until: Callable[..., Awaitable[Any]], workdir: 
             base = f"http://127.0.0.1:{runner.addresses[0][1]}"
             assert result.webhook_secret
             sales.register_webhook(f"{base}/webhooks/dataverse", auth=("header", WEBHOOK_HEADER, result.webhook_secret))
-            notes.append(f"{base}/  jobs running: 5352 (Sales Order Status), 5356 (Item Availability)")
+            notes.append(
+                f"{base}/  jobs running: 5352 (Sales Order Status), 5356 (Item Availability), "
+                "POSTEDSALESINV-INV, 5350 (Customer Statistics)"
+            )
 
         async with steps.step("Full synchronisation to the empty Sales (bc-gateway sync full)") as notes:
             async with aiohttp.ClientSession() as session:
@@ -141,6 +153,17 @@ async def order_life(steps: Any, until: Callable[..., Awaitable[Any]], workdir: 
             await until(lambda: _invoiced(sales, order_id), "the order Invoiced in Sales")
             notes.append(f"posted sales invoice {posted.invoice_no}; BC deleted order {no}, as BC does")
             notes.append(_sales_view(sales, order_id))
+            invoice = await until(lambda: _invoice(sales, posted.invoice_no, 4), "the invoice in Sales")
+            notes.append(_invoice_view(sales, invoice))
+            notes.append(await until(lambda: _statistics(sales, account, "3000"), "the account statistics"))
+
+        async with steps.step(
+            f"BC: Trey Research pays {posted.invoice_no} (customers pay 20000 3000 --applies-to)"
+        ) as notes:
+            await pay(engine, "CRONUS", "20000", Decimal(3000), applies_to=posted.invoice_no)
+            invoice = await until(lambda: _invoice(sales, posted.invoice_no, 100001), "the invoice Paid in Sales")
+            notes.append(_invoice_view(sales, invoice))
+            notes.append(await until(lambda: _statistics(sales, account, "0"), "the account statistics"))
     finally:
         if runner is not None:
             await runner.cleanup()
@@ -162,7 +185,12 @@ async def _coupled(engine: Any, table_id: int, table: Any, no: str) -> str:
 async def _hold_mapping_jobs(engine: Any) -> None:
     jqe = t.job_queue_entry
     async with write_transaction(engine) as conn:
-        await conn.execute(update(jqe).where(jqe.c.object_id_to_run.not_in(ACTIVE_JOBS)).values(status="On Hold"))
+        mapping_job = (jqe.c.object_id_to_run == INTEGRATION_SYNCH_JOB_RUNNER) & jqe.c.record_id_to_process.in_(
+            ACTIVE_MAPPINGS
+        )
+        await conn.execute(
+            update(jqe).where(jqe.c.object_id_to_run.not_in(ACTIVE_JOBS), ~mapping_job).values(status="On Hold")
+        )
 
 
 async def _created(engine: Any, order_id: str) -> Any:
@@ -196,3 +224,32 @@ def _sales_view(sales: Any, order_id: str) -> str:
     state = _STATES.get(order["statecode"], str(order["statecode"]))
     wall = f'{len(posts)} on the wall, the newest "{posts[-1]}"' if posts else "none on the wall"
     return f"Sales sees: state {state}, total {order.get('totalamount')}; posts: {wall}"
+
+
+_INVOICE_STATES = {(0, 4): "Active / Billed", (2, 100002): "Paid / Partial", (2, 100001): "Paid / Complete"}
+
+
+async def _invoice(sales: Any, number: str, statuscode: int) -> dict[str, Any] | None:
+    found = [i for i in sales.rows("invoices") if i["invoicenumber"] == number]
+    return found[0] if found and found[0]["statuscode"] == statuscode else None
+
+
+def _invoice_view(sales: Any, invoice: dict[str, Any]) -> str:
+    lines = [d for d in sales.rows("invoicedetails") if d["invoiceid"].id == invoice["invoiceid"]]
+    state = _INVOICE_STATES.get((invoice["statecode"], invoice["statuscode"]), str(invoice["statecode"]))
+    return (
+        f"Sales sees: invoice {invoice['invoicenumber']} ({state}), total {invoice.get('totalamount')}, "
+        f"{len(lines)} invoice product(s)"
+    )
+
+
+async def _statistics(sales: Any, account_id: str, balance: str) -> str | None:
+    """The account's statistics as Sales shows them, once the balance is ``balance``."""
+    link = sales.row("accounts", account_id).get("nav_accountstatisticsid")
+    row = sales.row("nav_accountstatisticses", link.id) if link is not None else None
+    if row is None or Decimal(str(row["nav_balancelcy"])) != Decimal(balance):
+        return None
+    return (
+        f"Sales sees: account statistics balance {row['nav_balancelcy']}, outstanding orders "
+        f"{row['nav_outstandingorderslcy']}, sales this year {row['nav_totalsaleslcy']}"
+    )
