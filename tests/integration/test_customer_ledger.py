@@ -15,6 +15,7 @@ from sqlalchemy import select
 from schemas import tables as t
 from schemas.db import write_transaction
 from schemas.sales_document_store import next_number
+from tests.conftest import COMPANY
 from tests.support.helpers import cli
 
 D = Decimal
@@ -170,3 +171,20 @@ async def test_random_invoices_and_payments_keep_the_ledger_consistent(settings:
                 is_open = (await conn.execute(select(cle.c.open).where(cle.c.entry_no == entry_no))).scalar_one()
                 assert is_open == (left != 0)
                 assert await ledger_status(conn, company, no) == payment_status(amount, left)
+
+
+async def test_a_credit_limit_goes_to_the_account_with_customer(engine: Any, demo: Any) -> None:
+    """BC's CUSTOMER field row Credit Limit (LCY) -> creditlimit (To): a changed limit is written once."""
+    from orders.customer_payments import set_credit_limit
+    from orders.sync import api
+    from tests.support.sync_fakes import FakeSales
+
+    sales = FakeSales()
+    await api.full_sync(engine, COMPANY, sales, mappings=["CURRENCY", "CUSTOMER"])
+    for _ in range(2):  # the marks settle
+        await api.run_mapping(engine, COMPANY, "CUSTOMER", sales)
+    await set_credit_limit(engine, COMPANY, "10000", D("50000"))
+    first = await api.run_mapping(engine, COMPANY, "CUSTOMER", sales)
+    again = await api.run_mapping(engine, COMPANY, "CUSTOMER", sales)
+    assert first.jobs[0].counters.modified == 1 and again.counters.activity() == 0
+    assert [w for w in sales.writes_to("accounts") if "creditlimit" in w][-1] == {"creditlimit": D("50000")}
