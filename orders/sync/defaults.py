@@ -224,6 +224,7 @@ MAPPINGS: tuple[TableMapping, ...] = (
             _f(8, "home_page", "websiteurl", BOTH),
             _f(9, "currency_code", "transactioncurrencyid", BOTH, lookup_mapping=CURRENCY, caption="Currency Code"),
             _f(10, "", "customertypecode", constant_value="3"),
+            _f(11, "credit_limit_lcy", "creditlimit", caption="Credit Limit (LCY)"),
         ),
     ),
     TableMapping(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from schemas import tables as t
 from schemas.db import write_transaction
 from schemas.sales_document_store import next_number
+from tests.conftest import COMPANY
 from tests.support.helpers import cli
 
 D = Decimal
@@ -117,3 +119,72 @@ async def test_an_invoice_owes_its_amount_and_payments_settle_it(settings: Any, 
     assert code == 1 and "must not be negative" in err
     async with engine.connect() as conn:
         assert len((await conn.execute(select(cle))).all()) == 3
+
+
+async def test_random_invoices_and_payments_keep_the_ledger_consistent(settings: Any, engine: Any, demo: Any) -> None:
+    """A fixed random sequence of invoices and payments (applied or not): the balance is what was
+    invoiced less what was paid; an invoice's remaining amount stays between 0 and its amount, it
+    is open exactly while something remains, and its payment status follows."""
+    from orders.sync.customer_figures import customer_figures
+    from orders.sync.invoice_hooks import ledger_status
+    from orders.sync.posted_invoice import payment_status
+    from schemas.customer_ledger import LedgerError, post_invoice_entry, post_payment, remaining_amount
+
+    rng = random.Random(1350)
+    company, customer = settings.company, "10000"
+    invoiced = paid = D(0)
+    invoices: dict[str, tuple[int, Decimal]] = {}
+    cle = t.cust_ledger_entry
+    for step in range(40):
+        async with write_transaction(engine) as conn:
+            if rng.random() < 0.4 or not invoices:
+                amount = D(rng.randint(1, 500_00)) / 100
+                no = f"PSI9{step:05d}"
+                entry = await post_invoice_entry(
+                    conn,
+                    company,
+                    customer_no=customer,
+                    invoice_no=no,
+                    posting_date=dt.date(2026, 11, 1),
+                    due_date=dt.date(2026, 11, 1) + dt.timedelta(days=rng.randint(0, 60)),
+                    amount_including_vat=amount,
+                    amount=amount,
+                )
+                invoices[no] = (entry, amount)
+                invoiced += amount
+            else:
+                amount = D(rng.randint(1, 300_00)) / 100
+                target = rng.choice([*invoices, ""])
+                try:
+                    await post_payment(
+                        conn, company, customer, amount, posting_date=dt.date(2026, 11, 20), applies_to_invoice=target
+                    )
+                    paid += amount
+                except LedgerError as exc:
+                    assert "There is no open Cust. Ledger Entry" in str(exc)  # the invoice was paid already
+        async with engine.connect() as conn:
+            _name, figures = await customer_figures(conn, company, customer, dt.date(2026, 12, 1))
+            assert figures.balance_lcy == invoiced - paid
+            for no, (entry_no, amount) in invoices.items():
+                left = await remaining_amount(conn, entry_no)
+                assert 0 <= left <= amount
+                is_open = (await conn.execute(select(cle.c.open).where(cle.c.entry_no == entry_no))).scalar_one()
+                assert is_open == (left != 0)
+                assert await ledger_status(conn, company, no) == payment_status(amount, left)
+
+
+async def test_a_credit_limit_goes_to_the_account_with_customer(engine: Any, demo: Any) -> None:
+    """BC's CUSTOMER field row Credit Limit (LCY) -> creditlimit (To): a changed limit is written once."""
+    from orders.customer_payments import set_credit_limit
+    from orders.sync import api
+    from tests.support.sync_fakes import FakeSales
+
+    sales = FakeSales()
+    await api.full_sync(engine, COMPANY, sales, mappings=["CURRENCY", "CUSTOMER"])
+    for _ in range(2):  # the marks settle
+        await api.run_mapping(engine, COMPANY, "CUSTOMER", sales)
+    await set_credit_limit(engine, COMPANY, "10000", D("50000"))
+    first = await api.run_mapping(engine, COMPANY, "CUSTOMER", sales)
+    again = await api.run_mapping(engine, COMPANY, "CUSTOMER", sales)
+    assert first.jobs[0].counters.modified == 1 and again.counters.activity() == 0
+    assert [w for w in sales.writes_to("accounts") if "creditlimit" in w][-1] == {"creditlimit": D("50000")}
