@@ -259,6 +259,8 @@ def notes(data: ConversionData) -> tuple[BcNote, ...]:
             description=cut_text(note.subject, "note_description"),
             text=html_to_text(note.notetext),
             sales_note_id=note.annotationid,
+            sales_created_on=note.createdon,
+            sales_modified_on=note.modifiedon,
         )
         for note in data.notes
         if not note.is_attachment

@@ -20,6 +20,7 @@ SETUP = "setup"  # the connection setup changed
 COMPANY = "company"  # a company was added
 INBOX = "inbox"  # a delivery waits for the worker; key = inbox id
 ORDER_STATUS = "order_status"  # a BC order was released, shipped or invoiced; key = order no.
+NOTES = "notes"  # a note was added to a BC sales order; key = order no.
 MIRROR = "mirror"  # the mirror of a real BC started or finished loading (api mode)
 
 

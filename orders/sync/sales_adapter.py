@@ -33,6 +33,7 @@ from orders.sync.transfer import Bind
 NAVIGATION: dict[tuple[str, str], str] = {
     ("contacts", "parentcustomerid"): "parentcustomerid_account",
     ("posts", "regardingobjectid"): "regardingobjectid_salesorder",  # a post on an order's wall
+    ("annotations", "objectid"): "objectid_salesorder",  # a BC note on a Sales order (the notes job)
 }
 
 ID_CHUNK = 50  # ids per "or" filter: a URL stays well below Dataverse's length limit

@@ -264,7 +264,7 @@ async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, dem
                 )
             )
         ).all()
-    assert sum(ran) == 8  # six mappings, item availability and sales order status, each in one of the two
+    assert sum(ran) == 9  # six mappings, item availability, sales order status and notes, each in one of the two
     # One pass per direction per entry: no entry ran in both workers.
     assert rows and all(count == 1 for _entry, _direction, count in rows)
     entries = await JobQueue(engine).entries(COMPANY)
