@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orders.inbox.notes import is_error_note
 from orders.sync.decide import OVERLAP
 
 JOB_MESSAGE = "The notes on coupled sales orders have been synchronized."
@@ -198,11 +199,12 @@ def new_for_bc(
 ) -> list[NewNote]:
     """The annotations that become BC notes: on a Sales order coupled to a BC order (``orders``:
     Sales order id -> BC order no.), not coupled yet, not an attachment, not created by the
-    integration user (ours: sent from BC, or an error note). Oldest first."""
+    integration user (ours: sent from BC, or an error note) and not an error note by its subject
+    (should another user have written it). Oldest first."""
     done = {c.lower() for c in coupled}
     out = []
     for a in sorted(annotations, key=lambda a: (a.created_on or dt.datetime.min.replace(tzinfo=dt.UTC), a.id)):
-        if a.id in done or a.is_document or _same_user(a.created_by, integration_user):
+        if a.id in done or a.is_document or _same_user(a.created_by, integration_user) or is_error_note(a.subject):
             continue
         if a.object_type not in (None, SALES_ORDER) or a.object_id is None or a.object_id not in orders:
             continue
@@ -228,9 +230,10 @@ class ChangedNote:
 def changed_for_bc(
     annotations: Iterable[Annotation], couplings: Mapping[str, CoupledNote], integration_user: str | None
 ) -> list[ChangedNote]:
-    """The coupled annotations whose change reaches the BC note: changed after the coupling's
-    time (within 10 ms counts as the same, as BC compares times), not by the integration user,
-    and whose cleaned text differs from the note."""
+    """The coupled annotations whose change reaches the BC note: not changed by the integration
+    user, not older than the coupling's time, and whose cleaned text differs from the note (BC's
+    ModifyNote decides by the text alone). Sales keeps ``modifiedon`` to the second, so a change
+    in the second the coupling was made has the coupling's time: the text decides then."""
     out = []
     for a in annotations:
         coupling = couplings.get(a.id)
@@ -239,13 +242,20 @@ def changed_for_bc(
         if (
             coupling.crm_modified_on is not None
             and a.modified_on is not None
-            and a.modified_on <= coupling.crm_modified_on + dt.timedelta(milliseconds=10)
+            and a.modified_on < coupling.crm_modified_on
         ):
             continue
         text = extract_note_text(a.text)
         if text != coupling.note:
             out.append(ChangedNote(a, coupling.link_id, text))
     return out
+
+
+def mark_cap(started: dt.datetime) -> dt.datetime:
+    """The latest a pass's mark may be: before the second the pass started in. Sales keeps
+    ``modifiedon`` to the second, so a change made later in that second has that second's time;
+    the probe (``modifiedon gt <mark>``, no overlap) must still see it."""
+    return started.replace(microsecond=0) - dt.timedelta(milliseconds=1)
 
 
 def since(mark: dt.datetime | None) -> dt.datetime | None:

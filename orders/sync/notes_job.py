@@ -148,8 +148,9 @@ async def run_notes(
         created_mark, modified_mark = await links.notes_marks(conn, company)
     from_sales, created_seen = await _copy_new_annotations(engine, company, sales, user, created_mark)
     modified, modified_seen = await _rewrite_changed_notes(engine, company, sales, user, modified_mark)
-    new_created = advance_mark(created_mark, created_seen, started)
-    new_modified = advance_mark(modified_mark, modified_seen, started)
+    cap = notes.mark_cap(started)
+    new_created = advance_mark(created_mark, created_seen, cap)
+    new_modified = advance_mark(modified_mark, modified_seen, cap)
     counters = Counters(inserted=to_sales + from_sales, modified=modified, failed=len(errors))
     async with write_transaction(engine) as conn:
         if (new_created, new_modified) != (created_mark, modified_mark):

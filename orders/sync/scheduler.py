@@ -268,8 +268,10 @@ class SyncScheduler:
                 await self.queue.finish(entry, self.owner, activity=True, error=f"{type(exc).__name__}: {exc}")
         finally:
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # Not suppress(CancelledError) around the await: that would also swallow the
+            # cancellation of this task (a worker stopping while a job ends), and the loop would
+            # go on. gather() hands back the keeper's own cancellation as a result.
+            await asyncio.gather(keeper, return_exceptions=True)
 
 
 async def _sales_changed(sales: SalesPort, mapping: TableMapping) -> bool:
