@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.dataverse.requests import checked_guid, odata_datetime
@@ -65,8 +66,14 @@ async def _send_bc_notes(engine: AsyncEngine, company: str, sales: SalesPort, er
     """CreateAnnotationsForCreatedNotes: each unsent note becomes an annotation, then is coupled."""
     async with engine.connect() as conn:
         unsent = await links.unsent_notes(conn, company)
+    if not unsent:
+        return 0
+    # A Sales order that is gone gets no note, and no error (BC: FindCoupledCRMSalesOrder).
+    there = await sales.rows_by_id(SALES_ORDERS, sorted({n.sales_order_id for n in unsent}))
     made = 0
     for note in unsent:
+        if note.sales_order_id.lower() not in there:
+            continue
         values = notes.annotation_values(company, note.link_id, note.description, note.note)
         values["objectid"] = Bind(SALES_ORDERS, note.sales_order_id)
         try:
@@ -79,8 +86,11 @@ async def _send_bc_notes(engine: AsyncEngine, company: str, sales: SalesPort, er
             errors.append((f"Record Link: {note.link_id}", str(exc)))
             continue
         made_row = notes.Annotation.from_row({"annotationid": values["annotationid"], **row})
-        async with write_transaction(engine) as conn:
-            await links.couple(conn, company, note.link_id, made_row.id, made_row.created_on, made_row.modified_on)
+        try:
+            async with write_transaction(engine) as conn:
+                await links.couple(conn, company, note.link_id, made_row.id, made_row.created_on, made_row.modified_on)
+        except IntegrityError:
+            continue  # another run coupled it a moment ago (the annotation is the same: its id is fixed)
         made += 1
     return made
 
@@ -103,12 +113,15 @@ async def _copy_new_annotations(
     made = 0
     for new in notes.new_for_bc(rows, orders, coupled, user):
         a = new.annotation
-        async with write_transaction(engine) as conn:
-            if await links.couplings(conn, company, [a.id]):
-                continue  # coupled meanwhile (the order's creation copied it)
-            await links.insert_copied_note(
-                conn, company, new.order_no, a.id, a.subject, new.text, a.created_on, a.modified_on
-            )
+        try:
+            async with write_transaction(engine) as conn:
+                if await links.couplings(conn, company, [a.id]):
+                    continue  # coupled meanwhile (the order's creation copied it)
+                await links.insert_copied_note(
+                    conn, company, new.order_no, a.id, a.subject, new.text, a.created_on, a.modified_on
+                )
+        except IntegrityError:
+            continue  # coupled by the order's creation at this very moment: the key refused a second
         made += 1
     return made, notes.latest([a.created_on for a in rows])
 

@@ -205,3 +205,15 @@ async def test_notes_of_an_order_that_is_not_there_or_has_none(settings: Any, ha
     assert out.strip() == f'Sales order {order_no} has no notes. Add one: bc-gateway orders note {order_no} "text"'
     code, _out, err = await cli(settings, "orders", "note", order_no, "   ")
     assert code == 1 and "The note is empty" in err
+
+
+async def test_a_note_on_an_order_whose_sales_order_is_gone_is_not_sent(
+    harness: Any, settings: Any, sales: SalesPort
+) -> None:
+    order_id, order_no = await _created_order(harness)
+    del harness.sim.store.rows["salesorders"][order_id]  # deleted in Sales; BC still has it coupled
+    code, _out, err = await cli(settings, "orders", "note", order_no, "Too late")
+    assert code == 0, err
+    result = await run_notes(harness.engine, COMPANY, sales)
+    assert (result.to_sales, result.failed) == (0, 0)
+    assert _annotations(harness.sim, order_id) == []
