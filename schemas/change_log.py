@@ -23,6 +23,7 @@ ORDER_STATUS = "order_status"  # a BC order was released, shipped or invoiced; k
 # A customer's statistics may have changed: a ledger entry (invoice, payment) or a posting that
 # ships; key = customer no.
 CUST_STATISTICS = "cust_statistics"
+NOTES = "notes"  # a note was added to a BC sales order; key = order no.
 MIRROR = "mirror"  # the mirror of a real BC started or finished loading (api mode)
 
 

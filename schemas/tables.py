@@ -651,7 +651,12 @@ sales_line = Table(
     Index(None, "company", "type", "no"),
 )
 
-# Notes on a document (BC keeps them as record links of type Note).
+# Notes on a document: BC's "Record Link" (table 2000000068) of type Note, on a Sales Header.
+# BC's fields: Link ID = ``id``; Record ID = the header (``document_type``, ``document_no``; shown
+# as "Sales Header: Order,SO000001" by schemas/record_link_store.py); URL1; Description; Type;
+# Created = ``created_at``; User ID; Company; Notify; To User ID; Note = ``note`` (plain text).
+# ``sales_note_id``: the Sales annotation the note was copied from (the order's conversion, or the
+# notes job); a note written in BC has none. (URL1 .. To User ID: migration 0015.)
 sales_note = Table(
     "sales_note",
     metadata,
@@ -663,6 +668,11 @@ sales_note = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("sales_note_id", Guid(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("url1", String(2048), nullable=False, server_default=""),
+    Column("type", String(10), nullable=False, server_default="Note"),
+    Column("user_id", String(50), nullable=False, server_default=""),
+    Column("notify", Boolean, nullable=False, server_default="0"),
+    Column("to_user_id", String(50), nullable=False, server_default=""),
     ForeignKeyConstraint(
         ["company", "document_type", "document_no"],
         ["sales_header.company", "sales_header.document_type", "sales_header.no"],
@@ -1229,7 +1239,9 @@ job_queue_entry = Table(
 
 # BC's "CRM Synch Status" (per company): the item availability job's time; the Customer
 # Statistics job's time and the last detailed customer ledger entry whose invoice payment status
-# it has sent ("Cust. Statistics Synch. Time", "Last Update Invoice Entry No.").
+# it has sent ("Cust. Statistics Synch. Time", "Last Update Invoice Entry No."); and the Sales Order
+# Notes job's marks (ours, migration 0015; BC derives them from its couplings): the largest
+# ``createdon`` / ``modifiedon`` of the annotations its Sales -> BC passes have read.
 crm_synch_status = Table(
     "crm_synch_status",
     metadata,
@@ -1237,7 +1249,26 @@ crm_synch_status = Table(
     Column("item_availability_synch_time", UtcDateTime(), nullable=True),
     Column("cust_statistics_synch_time", UtcDateTime(), nullable=True),
     Column("last_update_invoice_entry_no", Integer, nullable=False, server_default="0"),
+    Column("notes_created_after", UtcDateTime(), nullable=True),
+    Column("notes_modified_after", UtcDateTime(), nullable=True),
     ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+# BC's "CRM Annotation Coupling" (bc-sync.md §11): a BC note (Record Link) coupled to a Sales
+# annotation; each is coupled once. ``crm_created_on`` / ``crm_modified_on``: the annotation's
+# times when it was last synchronised. Dropped with its note.
+crm_annotation_coupling = Table(
+    "crm_annotation_coupling",
+    metadata,
+    Column("record_link_id", Integer, primary_key=True, autoincrement=False),
+    Column("company", String(30), nullable=False),
+    Column("crm_annotation_id", Guid(), nullable=False),
+    Column("last_synch_date_time", UtcDateTime(), nullable=False),
+    Column("crm_created_on", UtcDateTime(), nullable=True),
+    Column("crm_modified_on", UtcDateTime(), nullable=True),
+    ForeignKeyConstraint(["record_link_id"], ["sales_note.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+    UniqueConstraint("company", "crm_annotation_id"),
 )
 
 

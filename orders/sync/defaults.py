@@ -35,6 +35,7 @@ INTEGRATION_SYNCH_JOB_RUNNER = 5339
 ITEM_AVAILABILITY_JOB = 5356
 ORDER_STATUS_JOB = 5352  # "CRM Order Status Update Job" (bc-sync.md §10.3)
 STATISTICS_JOB = 5350  # "CRM Statistics Job": account statistics and invoice payment status (§9)
+NOTES_JOB = 5355  # "CRM Notes Synch Job" (bc-sync.md §11)
 
 TO, FROM, BOTH = Direction.TO, Direction.FROM, Direction.BIDIRECTIONAL
 
@@ -422,6 +423,9 @@ JOBS: tuple[JobDefault, ...] = (
     ),
     # BC runs it every 7 minutes; the change feed wakes it within seconds of each event.
     JobDefault("", ORDER_STATUS_JOB, "Sales Order Status - Dynamics 365 Sales synchronization job", 7, 7, attempts=10),
+    # BC runs it every 5 minutes; a note added in BC (the change feed) or in Sales (the probe) wakes
+    # it within seconds.
+    JobDefault("", NOTES_JOB, "Sales Order Notes - Dynamics 365 Sales synchronization job", 5, 5, attempts=10),
 )
 
 ITEM_AVAILABILITY_NAME = str(ITEM_AVAILABILITY_JOB)

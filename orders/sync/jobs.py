@@ -304,8 +304,7 @@ async def mapping_lock(engine: AsyncEngine, company: str, name: str, wait: float
         yield
     finally:
         keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        await asyncio.gather(keeper, return_exceptions=True)  # a cancellation of ours still goes on
         await queue.release(entry.id, owner)
 
 

@@ -35,6 +35,7 @@ NAVIGATION: dict[tuple[str, str], str] = {
     ("contacts", "parentcustomerid"): "parentcustomerid_account",
     ("posts", "regardingobjectid"): "regardingobjectid_salesorder",  # a post on an order's wall
     ("invoices", "customerid"): "customerid_account",  # an invoice's customer: an account
+    ("annotations", "objectid"): "objectid_salesorder",  # a BC note on a Sales order (the notes job)
 }
 
 ID_CHUNK = 50  # ids per "or" filter: a URL stays well below Dataverse's length limit

@@ -276,8 +276,8 @@ async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, dem
                 )
             )
         ).all()
-    # eleven mappings, item availability, sales order status and customer statistics, each in one of the two
-    assert sum(ran) == 14
+    # eleven mappings, item availability, sales order status, customer statistics and notes, each in one of the two
+    assert sum(ran) == 15
     # One pass per direction per entry: no entry ran in both workers.
     assert rows and all(count == 1 for _entry, _direction, count in rows)
     entries = await JobQueue(engine).entries(COMPANY)

@@ -4,7 +4,7 @@ POSTEDSALESINV-INV mapping), the Customer Statistics job's marks and the couplin
 Uploaded
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-01 17:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import schemas.types
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -33,6 +33,11 @@ What is refused, and how (status, code: message):
 - an opportunity closed (statecode 1 Won, 2 Lost) by an update instead of WinOpportunity /
   LoseOpportunity, or emptied of its owner — 400 0x80040203; an edit of a closed one is refused
   as for any row outside its table's editable state (tables.check_update).
+- a note (``annotation``) whose ``objecttypecode`` is not its ``objectid``'s table — 400
+  0x80040203 (Sales sets ``objecttypecode`` from ``objectid``, and ``filesize`` 0 for a note that
+  is not an attachment); a ``subject`` over 500 or a ``notetext`` over 100,000 characters — 400
+  0x80044331 "A validation error occurred. The length of the '<column>' attribute of the
+  'annotation' entity exceeded the maximum allowed length of '<n>'.".
 
 The codes 0x80040217 (not found) and 0x80040237 (duplicate record) are Dataverse's; the texts,
 and 0x80040203 / 0x80044331 for the other refusals, are the simulator's choice.
@@ -64,6 +69,10 @@ OPTION_VALUES: dict[str, dict[str, tuple[int, ...]]] = {
 }
 
 
+# The lengths Dataverse keeps for a note's text columns (docs/reference/dataverse.md §2).
+ANNOTATION_LENGTHS = {"subject": 500, "notetext": 100_000}
+
+
 def invalid(message: str) -> Refused:
     return Refused(400, "0x80040203", message)
 
@@ -90,6 +99,8 @@ def check_create(sim: SalesSimulator, table: Table, values: Mapping[str, Any]) -
     if table.logical_name == "post":
         ref = data.get("regardingobjectid")
         data["regardingobjecttypecode"] = getattr(ref, "logical_name", None)
+    if table.logical_name == "annotation":
+        _annotation(data, merged, creating=True)
     _check_common(sim, table, data, merged, None)
     _derive(sim, table, data, merged)
     if table.logical_name == "uom":
@@ -113,6 +124,9 @@ def check_change(
         if name in table.required and value in (None, ""):
             raise invalid(f"Required field '{name}' is missing: a {table.logical_name} needs it.")
     merged = {**row, **changes}
+    if table.logical_name == "annotation":
+        changes = dict(changes)
+        _annotation(changes, merged, creating=False)
     _check_common(sim, table, dict(changes), merged, row[table.key])
     derived = dict(changes)
     _derive(sim, table, derived, merged)
@@ -157,6 +171,33 @@ def _check_options(table: Table, data: Mapping[str, Any]) -> None:
             raise invalid(
                 f"A validation error occurred. The value {data[name]} of '{name}' on record of type "
                 f"'{table.logical_name}' is outside the valid range. Accepted Values: {','.join(map(str, accepted))}"
+            )
+
+
+def _annotation(data: dict[str, Any], merged: Mapping[str, Any], *, creating: bool) -> None:
+    """A note: ``objecttypecode`` follows ``objectid`` (a different one is refused), a note that
+    is not an attachment has ``filesize`` 0, and ``subject`` / ``notetext`` keep Dataverse's
+    lengths (500; 100,000)."""
+    ref = merged.get("objectid")
+    if isinstance(ref, EntityReference):
+        given = data.get("objecttypecode")
+        if given not in (None, ref.logical_name):
+            raise invalid(
+                f"The objecttypecode '{given}' of the annotation does not match its objectid, a {ref.logical_name}."
+            )
+        if "objectid" in data or given is not None:
+            data["objecttypecode"] = ref.logical_name
+    if creating and not data.get("isdocument"):
+        data["isdocument"] = False
+        data["filesize"] = 0
+    for name, limit in ANNOTATION_LENGTHS.items():
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise Refused(
+                400,
+                "0x80044331",
+                f"A validation error occurred. The length of the '{name}' attribute of the 'annotation' entity "
+                f"exceeded the maximum allowed length of '{limit}'.",
             )
 
 
