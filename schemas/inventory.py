@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
+from schemas.bulk import execute_many, insert_many
 from schemas.db import in_chunks, upsert_add, upsert_add_many
 from schemas.tables import (
     ENTRY_TYPES,
@@ -234,12 +235,16 @@ async def post_ledger_entries_in_bulk(
         by_location[line.item_no, line.location_code] += line.quantity
     if not entries:
         return outcomes
-    await conn.execute(insert(item_ledger_entry), entries)
-    await conn.execute(
+    await insert_many(conn, item_ledger_entry, entries)
+    await execute_many(
+        conn,
+        item_inventory,
         upsert_add_many(conn, item_inventory, ("company", "item_no"), ("inventory",)),
         [{"company": company, "item_no": no, "inventory": qty} for no, qty in sorted(by_item.items())],
     )
-    await conn.execute(
+    await execute_many(
+        conn,
+        item_location_inventory,
         upsert_add_many(conn, item_location_inventory, ("company", "item_no", "location_code"), ("inventory",)),
         [
             {"company": company, "item_no": no, "location_code": code, "inventory": qty}

@@ -1,0 +1,145 @@
+"""Many rows at the driver: the bulk writes of the imports (issue 13, P7).
+
+`conn.execute(table.insert(), rows)` costs SQLAlchemy's parameter processing per row (about as
+much as the database's own work on SQLite). Here the statement is compiled once, each column's
+bind processing is applied as SQLAlchemy would apply it (its type's processor, Python-side
+defaults such as system_modified_at), and the rows go to the driver as plain tuples: on
+PostgreSQL a plain INSERT is a `COPY` (asyncpg's copy_records_to_table), other statements
+asyncpg's executemany; on SQLite sqlite3's executemany (one hop to aiosqlite's thread).
+
+The writes happen in the connection's transaction. A driver error comes back as SQLAlchemy's
+(IntegrityError for a constraint, DBAPIError otherwise), so callers handle it as before.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Table, exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+Row = Mapping[str, Any]
+FEW = 20  # fewer rows than this: SQLAlchemy's own executemany (no COPY set-up for a handful)
+
+
+def _groups(rows: Sequence[Row]) -> dict[tuple[str, ...], list[Row]]:
+    """Rows by the columns they give (a row leaves out what takes the column's default)."""
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return groups
+
+
+def _defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
+    """Python-side defaults of the columns not given (one value per call: one per batch)."""
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if column.key in given or default is None:
+            continue
+        if default.is_scalar:
+            found[column.key] = default.arg  # type: ignore[attr-defined]
+        elif default.is_callable:
+            found[column.key] = default.arg(None)  # type: ignore[attr-defined]
+        else:  # a sequence or SQL expression: SQLAlchemy's own path renders it
+            raise NotImplementedError(f"{table.name}.{column.key}: default {default!r}")
+    return found
+
+
+def _processor(conn: AsyncConnection, table: Table, name: str) -> Any:
+    dialect = conn.dialect
+    return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _tuples(
+    conn: AsyncConnection, table: Table, names: Sequence[str], rows: Sequence[Row], constants: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Each row's values in `names` order, bind-processed; `constants` (the defaults, the same in
+    every row) are processed once."""
+    fixed: dict[str, Any] = {}
+    for name, value in constants.items():
+        p = _processor(conn, table, name)
+        fixed[name] = p(value) if p else value
+    given = [name for name in names if name not in fixed]
+    processors = [_processor(conn, table, name) for name in given]
+    if any(processors):
+        pairs = list(zip(given, processors, strict=True))
+        records = [tuple([p(row[n]) if p else row[n] for n, p in pairs]) for row in rows]
+    else:
+        records = [tuple([row[n] for n in given]) for row in rows]
+    if not fixed:
+        return records
+    if list(names) != given + list(fixed):  # constants placed among the row's own columns
+        at = {name: i for i, name in enumerate(given)}
+        return [tuple(fixed[n] if n in fixed else r[at[n]] for n in names) for r in records]
+    tail = tuple(fixed.values())
+    return [r + tail for r in records]
+
+
+def _wrap(error: Exception, statement: str) -> exc.DBAPIError:
+    integrity = isinstance(error, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError)
+    cls = exc.IntegrityError if integrity else exc.DBAPIError
+    return cls(statement, None, error, hide_parameters=True)
+
+
+async def _driver(conn: AsyncConnection) -> Any:
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if conn.dialect.name == "postgresql" and not driver.is_in_transaction():
+        # asyncpg's adapter begins lazily, at the first statement: begin it now.
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
+
+
+async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[Row]) -> None:
+    """What `conn.execute(table.insert(), rows)` writes (no RETURNING), at the driver."""
+    if len(rows) < FEW:
+        if rows:
+            await conn.execute(table.insert(), list(rows))
+        return
+    for given, group in _groups(rows).items():
+        defaults = _defaults(table, given)
+        names = [*given, *defaults]
+        if conn.dialect.name == "postgresql":
+            records = _tuples(conn, table, names, group, defaults)
+            driver = await _driver(conn)
+            try:
+                await driver.copy_records_to_table(table.name, records=records, columns=names)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                raise _wrap(error, f"COPY {table.name}") from error
+        else:
+            await _executemany(conn, table, table.insert(), names, group, defaults)
+
+
+async def execute_many(conn: AsyncConnection, table: Table, statement: Insert, rows: Sequence[Row]) -> None:
+    """An INSERT ... ON CONFLICT (an upsert) for many rows of `table`, at the driver. Every row
+    gives the same columns; the statement's parameters are those columns."""
+    if len(rows) < FEW:
+        if rows:
+            await conn.execute(statement, list(rows))
+        return
+    names = list(rows[0])
+    defaults = _defaults(table, names)
+    await _executemany(conn, table, statement, [*names, *defaults], rows, defaults)
+
+
+async def _executemany(
+    conn: AsyncConnection,
+    table: Table,
+    statement: Insert,
+    names: Sequence[str],
+    rows: Sequence[Row],
+    defaults: Mapping[str, Any],
+) -> None:
+    compiled = statement.compile(dialect=conn.dialect, column_keys=list(names))
+    records = _tuples(conn, table, list(compiled.positiontup or ()), rows, defaults)
+    sql = str(compiled)
+    driver = await _driver(conn)
+    try:
+        await driver.executemany(sql, records)
+    except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise _wrap(error, sql) from error
