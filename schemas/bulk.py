@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -50,9 +51,16 @@ def _defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
     return found
 
 
+_PROCESSORS: dict[tuple[str, str, str], Any] = {}
+
+
 def _processor(conn: AsyncConnection, table: Table, name: str) -> Any:
+    """The column's bind processing on this database (None: none), worked out once."""
     dialect = conn.dialect
-    return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    key = (dialect.name, table.name, name)
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    return _PROCESSORS[key]
 
 
 def _tuples(
@@ -73,11 +81,16 @@ def _tuples(
         records = [tuple([row[n] for n in given]) for row in rows]
     if not fixed:
         return records
-    if list(names) != given + list(fixed):  # constants placed among the row's own columns
-        at = {name: i for i, name in enumerate(given)}
-        return [tuple(fixed[n] if n in fixed else r[at[n]] for n in names) for r in records]
     tail = tuple(fixed.values())
-    return [r + tail for r in records]
+    order = [*given, *fixed]
+    if list(names) == order:
+        return [r + tail for r in records]
+    # The statement wants the constants among the rows' own columns: reorder at C speed.
+    at = [order.index(name) for name in names]
+    if len(at) == 1:
+        return [((r + tail)[at[0]],) for r in records]
+    pick = itemgetter(*at)
+    return [pick(r + tail) for r in records]
 
 
 def _wrap(error: Exception, statement: str) -> exc.DBAPIError:
@@ -95,14 +108,18 @@ async def _driver(conn: AsyncConnection) -> Any:
     return driver
 
 
-async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[Row]) -> None:
-    """What `conn.execute(table.insert(), rows)` writes (no RETURNING), at the driver."""
+async def insert_many(
+    conn: AsyncConnection, table: Table, rows: Sequence[Row], same: Mapping[str, Any] | None = None
+) -> None:
+    """What `conn.execute(table.insert(), rows)` writes (no RETURNING), at the driver. `same`:
+    columns with one value for every row (the company, a time stamp), processed once."""
+    same = same or {}
     if len(rows) < FEW:
         if rows:
-            await conn.execute(table.insert(), list(rows))
+            await conn.execute(table.insert(), [{**row, **same} for row in rows])
         return
     for given, group in _groups(rows).items():
-        defaults = _defaults(table, given)
+        defaults = {**same, **_defaults(table, [*given, *same])}
         names = [*given, *defaults]
         if conn.dialect.name == "postgresql":
             records = _tuples(conn, table, names, group, defaults)
@@ -115,15 +132,18 @@ async def insert_many(conn: AsyncConnection, table: Table, rows: Sequence[Row]) 
             await _executemany(conn, table, table.insert(), names, group, defaults)
 
 
-async def execute_many(conn: AsyncConnection, table: Table, statement: Insert, rows: Sequence[Row]) -> None:
+async def execute_many(
+    conn: AsyncConnection, table: Table, statement: Insert, rows: Sequence[Row], same: Mapping[str, Any] | None = None
+) -> None:
     """An INSERT ... ON CONFLICT (an upsert) for many rows of `table`, at the driver. Every row
-    gives the same columns; the statement's parameters are those columns."""
+    gives the same columns (and `same`, as insert_many); the statement's parameters are those columns."""
+    same = same or {}
     if len(rows) < FEW:
         if rows:
-            await conn.execute(statement, list(rows))
+            await conn.execute(statement, [{**row, **same} for row in rows])
         return
     names = list(rows[0])
-    defaults = _defaults(table, names)
+    defaults = {**same, **_defaults(table, [*names, *same])}
     await _executemany(conn, table, statement, [*names, *defaults], rows, defaults)
 
 

@@ -37,5 +37,6 @@ async def record_items(conn: AsyncConnection, company: str, item_nos: set[str]) 
     await insert_many(
         conn,
         change_log,
-        [{"company": company, "topic": ITEM, "key": no, "changed_at": now} for no in sorted(item_nos)],
+        [{"key": no} for no in sorted(item_nos)],
+        {"company": company, "topic": ITEM, "changed_at": now},
     )

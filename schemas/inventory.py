@@ -221,7 +221,6 @@ async def post_ledger_entries_in_bulk(
             continue
         entries.append(
             {
-                "company": company,
                 "item_no": line.item_no,
                 "location_code": line.location_code,
                 "posting_date": line.posting_date or default_date,
@@ -235,21 +234,20 @@ async def post_ledger_entries_in_bulk(
         by_location[line.item_no, line.location_code] += line.quantity
     if not entries:
         return outcomes
-    await insert_many(conn, item_ledger_entry, entries)
+    await insert_many(conn, item_ledger_entry, entries, {"company": company})
     await execute_many(
         conn,
         item_inventory,
         upsert_add_many(conn, item_inventory, ("company", "item_no"), ("inventory",)),
-        [{"company": company, "item_no": no, "inventory": qty} for no, qty in sorted(by_item.items())],
+        [{"item_no": no, "inventory": qty} for no, qty in sorted(by_item.items())],
+        {"company": company},
     )
     await execute_many(
         conn,
         item_location_inventory,
         upsert_add_many(conn, item_location_inventory, ("company", "item_no", "location_code"), ("inventory",)),
-        [
-            {"company": company, "item_no": no, "location_code": code, "inventory": qty}
-            for (no, code), qty in sorted(by_location.items())
-        ],
+        [{"item_no": no, "location_code": code, "inventory": qty} for (no, code), qty in sorted(by_location.items())],
+        {"company": company},
     )
     await changes.record_items(conn, company, set(by_item))
     return outcomes

@@ -436,20 +436,18 @@ class _Couplings:
         await insert_many(
             conn,
             t.crm_integration_record,
-            [
-                {"company": company, "crm_id": crm, "table_id": self.table_id, "integration_id": sid, "coupled_at": now}
-                for sid, crm in self.new
-            ],
+            [{"crm_id": crm, "integration_id": sid} for sid, crm in self.new],
+            {"company": company, "table_id": self.table_id, "coupled_at": now},
         )
 
 
-async def _insert_rows(conn: AsyncConnection, table: Any, rows: Iterable[dict[str, Any]]) -> None:
-    """One executemany per set of columns (a row leaves out what its file left empty)."""
+async def _insert_rows(conn: AsyncConnection, table: Any, company: str, rows: Iterable[dict[str, Any]]) -> None:
+    """One bulk insert per set of columns (a row leaves out what its file left empty)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
     for group in groups.values():
-        await insert_many(conn, table, group)
+        await insert_many(conn, table, group, {"company": company})
 
 
 async def _update_rows(conn: AsyncConnection, table: Any, company: str, rows: dict[str, dict[str, Any]]) -> None:
@@ -502,7 +500,7 @@ async def upsert_items_in_bulk(conn: AsyncConnection, company: str, rows: Sequen
             continue
         created = no not in existing and pending is None
         if created:
-            inserts[no] = {"company": company, "no": no, "system_id": system_id, **values}
+            inserts[no] = {"no": no, "system_id": system_id, **values}
         elif pending is not None:
             pending.update(values)
         else:
@@ -512,7 +510,7 @@ async def upsert_items_in_bulk(conn: AsyncConnection, company: str, rows: Sequen
         if crm_id is not None and couplings.by_record.get(system_id) != crm_id:
             couplings.add(system_id, crm_id)
         outcomes.append(created)
-    await _insert_rows(conn, t.item, inserts.values())
+    await _insert_rows(conn, t.item, company, inserts.values())
     await _update_rows(conn, t.item, company, updates)
     if item_units:
         iuom = t.item_unit_of_measure
@@ -520,10 +518,8 @@ async def upsert_items_in_bulk(conn: AsyncConnection, company: str, rows: Sequen
             conn,
             iuom,
             upsert_replace_many(conn, iuom, ("company", "item_no", "code"), ("qty_per_unit_of_measure",)),
-            [
-                {"company": company, "item_no": no, "code": code, "qty_per_unit_of_measure": Decimal(1)}
-                for no, code in sorted(item_units)
-            ],
+            [{"item_no": no, "code": code} for no, code in sorted(item_units)],
+            {"company": company, "qty_per_unit_of_measure": Decimal(1)},
         )
     await couplings.write(conn, company)
     if any(not isinstance(outcome, str) for outcome in outcomes):
