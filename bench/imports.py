@@ -122,7 +122,10 @@ async def run_import(url: str, kind: str, path: Path, profile: Path | None) -> t
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         after = await _backends(engine)
         # The server's CPU: its processes for this database (the engine's pool keeps them open).
-        cpu += sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / os.sysconf("SC_CLK_TCK")
+        server = sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / os.sysconf("SC_CLK_TCK")
+        if server:
+            print(f"  (CPU: this process {cpu:.2f} s, the database server {server:.2f} s)", file=sys.stderr)
+        cpu += server
     finally:
         await engine.dispose()
     if profiler and profile:

@@ -19,7 +19,8 @@ from operator import itemgetter
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Table, exc
+from sqlalchemy import Column, MetaData, Table, exc, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
@@ -163,3 +164,44 @@ async def _executemany(
         await driver.executemany(sql, records)
     except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise _wrap(error, sql) from error
+
+
+async def upsert_many(
+    conn: AsyncConnection,
+    table: Table,
+    keys: Sequence[str],
+    rows: Sequence[Row],
+    same: Mapping[str, Any] | None = None,
+    *,
+    add: Sequence[str] = (),
+    replace: Sequence[str] = (),
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE for many rows (each key at most once): the `add`
+    columns are added to what the row holds (a running total), the `replace` columns replaced.
+    On PostgreSQL the rows are copied into a temporary table (COPY) and upserted from it in one
+    statement; on SQLite it is sqlite3's executemany."""
+    if conn.dialect.name != "postgresql" or len(rows) < FEW:
+        stmt = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+        set_ = {c: table.c[c] + stmt.excluded[c] for c in add} | {c: stmt.excluded[c] for c in replace}
+        await execute_many(conn, table, stmt.on_conflict_do_update(index_elements=list(keys), set_=set_), rows, same)
+        return
+    same = same or {}
+    names = list(rows[0])
+    defaults = {**same, **_defaults(table, [*names, *same])}
+    columns = [*names, *defaults]
+    records = _tuples(conn, table, columns, rows, defaults)
+    temp = f"bulk_{table.name}"
+    driver = await _driver(conn)
+    # Kept for the session (the pool reuses it), emptied at each commit.
+    create = f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    source = Table(temp, MetaData(), *(Column(c, table.c[c].type) for c in columns))
+    stmt = postgresql.insert(table).from_select(columns, select(*source.c))
+    set_ = {c: table.c[c] + stmt.excluded[c] for c in add} | {c: stmt.excluded[c] for c in replace}
+    upsert = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_)
+    try:
+        await driver.execute(create)
+        await driver.execute(f"DELETE FROM {temp}")  # (empty but after an earlier upsert of this transaction)
+        await driver.copy_records_to_table(temp, records=records, columns=columns, schema_name="pg_temp")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise _wrap(error, f"COPY {temp}") from error
+    await conn.execute(upsert)

@@ -16,8 +16,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
-from schemas.bulk import execute_many, insert_many
-from schemas.db import in_chunks, upsert_add, upsert_add_many
+from schemas.bulk import insert_many, upsert_many
+from schemas.db import in_chunks, upsert_add
 from schemas.tables import (
     ENTRY_TYPES,
     item,
@@ -235,19 +235,21 @@ async def post_ledger_entries_in_bulk(
     if not entries:
         return outcomes
     await insert_many(conn, item_ledger_entry, entries, {"company": company})
-    await execute_many(
+    await upsert_many(
         conn,
         item_inventory,
-        upsert_add_many(conn, item_inventory, ("company", "item_no"), ("inventory",)),
+        ("company", "item_no"),
         [{"item_no": no, "inventory": qty} for no, qty in sorted(by_item.items())],
         {"company": company},
+        add=("inventory",),
     )
-    await execute_many(
+    await upsert_many(
         conn,
         item_location_inventory,
-        upsert_add_many(conn, item_location_inventory, ("company", "item_no", "location_code"), ("inventory",)),
+        ("company", "item_no", "location_code"),
         [{"item_no": no, "location_code": code, "inventory": qty} for (no, code), qty in sorted(by_location.items())],
         {"company": company},
+        add=("inventory",),
     )
     await changes.record_items(conn, company, set(by_item))
     return outcomes

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
 from schemas import tables as t
-from schemas.bulk import execute_many, insert_many
-from schemas.db import in_chunks, insert_ignore, upsert_replace_many
+from schemas.bulk import insert_many, upsert_many
+from schemas.db import in_chunks, insert_ignore
 from schemas.types import normalise_guid
 
 
@@ -514,12 +514,13 @@ async def upsert_items_in_bulk(conn: AsyncConnection, company: str, rows: Sequen
     await _update_rows(conn, t.item, company, updates)
     if item_units:
         iuom = t.item_unit_of_measure
-        await execute_many(
+        await upsert_many(
             conn,
             iuom,
-            upsert_replace_many(conn, iuom, ("company", "item_no", "code"), ("qty_per_unit_of_measure",)),
+            ("company", "item_no", "code"),
             [{"item_no": no, "code": code} for no, code in sorted(item_units)],
             {"company": company, "qty_per_unit_of_measure": Decimal(1)},
+            replace=("qty_per_unit_of_measure",),
         )
     await couplings.write(conn, company)
     if any(not isinstance(outcome, str) for outcome in outcomes):
