@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
-from schemas.bulk import insert_many, upsert_many
+from schemas.bulk import among, insert_many, upsert_many
 from schemas.db import in_chunks, upsert_add
 from schemas.tables import (
     ENTRY_TYPES,
@@ -189,13 +189,13 @@ async def post_ledger_entries_in_bulk(
     types: dict[str, str] = {}
     for chunk in in_chunks(sorted(item_nos)):
         found = await conn.execute(
-            select(item.c.no, item.c.type).where(item.c.company == company, item.c.no.in_(chunk))
+            select(item.c.no, item.c.type).where(item.c.company == company, among(conn, item.c.no, chunk))
         )
         types.update({row.no: row.type for row in found})
     locations: set[str] = set()
     for chunk in in_chunks(sorted(codes)):
         found = await conn.execute(
-            select(location.c.code).where(location.c.company == company, location.c.code.in_(chunk))
+            select(location.c.code).where(location.c.company == company, among(conn, location.c.code, chunk))
         )
         locations.update(row.code for row in found)
     default_date = today or dt.date.today()

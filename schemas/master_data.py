@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
 from schemas import tables as t
-from schemas.bulk import insert_many, upsert_many
+from schemas.bulk import among, insert_many, upsert_many
 from schemas.db import in_chunks, insert_ignore
 from schemas.types import normalise_guid
 
@@ -375,7 +375,9 @@ async def _system_ids(conn: AsyncConnection, table: Any, company: str, keys: Ite
     key = _key_column(table)
     found: dict[str, str] = {}
     for chunk in in_chunks(keys):
-        rows = await conn.execute(select(key, table.c.system_id).where(table.c.company == company, key.in_(chunk)))
+        rows = await conn.execute(
+            select(key, table.c.system_id).where(table.c.company == company, among(conn, key, chunk))
+        )
         found.update({row[0]: row[1] for row in rows})
     return found
 
@@ -383,7 +385,9 @@ async def _system_ids(conn: AsyncConnection, table: Any, company: str, keys: Ite
 async def _existing_codes(conn: AsyncConnection, table: Any, company: str, codes: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in in_chunks(codes):
-        rows = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code.in_(chunk)))
+        rows = await conn.execute(
+            select(table.c.code).where(table.c.company == company, among(conn, table.c.code, chunk))
+        )
         found.update(row.code for row in rows)
     return found
 
@@ -405,7 +409,7 @@ class _Couplings:
             for chunk in in_chunks(values):
                 rows = await conn.execute(
                     select(cir.c.integration_id, cir.c.crm_id).where(
-                        cir.c.company == company, cir.c.table_id == self.table_id, column.in_(chunk)
+                        cir.c.company == company, cir.c.table_id == self.table_id, among(conn, column, chunk)
                     )
                 )
                 for row in rows:
