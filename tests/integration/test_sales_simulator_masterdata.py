@@ -143,19 +143,3 @@ async def test_a_rolled_back_change_set_sends_no_webhook(
     await sim.flush()
     assert [a["name"] for a in sim.rows("accounts")] == ["B"] and len(sim.deliveries) == 1
     assert uuid.UUID(sim.deliveries[0].row_id)
-
-
-async def test_unique_names_are_checked_the_same_in_a_big_table(api: Api, sim: SalesSimulator) -> None:
-    """From INDEXED_FROM rows on the unique check uses an index: still case-insensitive, and it
-    follows renames (the old name is free again, the new one taken)."""
-    from tests.support.sales_simulator.store import INDEXED_FROM
-
-    groups = [sim.add_unit_group(f"Group {i}", "Unit")[0] for i in range(INDEXED_FROM + 5)]
-    status, _h, body = await api("POST", "uomschedules", {"name": "GROUP 7", "baseuomname": "X"})
-    assert status == 412 and body["error"]["code"] == "0x80040237"
-    status, _h, _b = await api("PATCH", f"uomschedules({groups[7]})", {"name": "Renamed seven"})
-    assert status == 204
-    status, _h, body = await api("POST", "uomschedules", {"name": "renamed SEVEN", "baseuomname": "X"})
-    assert status == 412 and body["error"]["code"] == "0x80040237"
-    status, _h, _b = await api("POST", "uomschedules", {"name": "Group 7", "baseuomname": "X"})
-    assert status == 204
