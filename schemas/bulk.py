@@ -4,11 +4,13 @@
 much as the database's own work on SQLite). Here the statement is compiled once, each column's
 bind processing is applied as SQLAlchemy would apply it (its type's processor, Python-side
 defaults such as system_modified_at), and the rows go to the driver as plain tuples: on
-PostgreSQL a plain INSERT is a `COPY` (asyncpg's copy_records_to_table), other statements
-asyncpg's executemany; on SQLite sqlite3's executemany (one hop to aiosqlite's thread).
+PostgreSQL a plain INSERT is a `COPY` (asyncpg's copy_records_to_table) and an upsert a `COPY`
+into a temporary table and one INSERT ... SELECT ... ON CONFLICT; on SQLite sqlite3's
+executemany (one hop to aiosqlite's thread). `among` is an IN list as one parameter.
 
 The writes happen in the connection's transaction. A driver error comes back as SQLAlchemy's
-(IntegrityError for a constraint, DBAPIError otherwise), so callers handle it as before.
+(IntegrityError for a constraint, OperationalError for SQLite's locked or unreadable file,
+DBAPIError otherwise), so callers handle it as before (schemas.db.is_unavailable included).
 """
 
 from __future__ import annotations
@@ -96,8 +98,11 @@ def _tuples(
 
 
 def _wrap(error: Exception, statement: str) -> exc.DBAPIError:
-    integrity = isinstance(error, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError)
-    cls = exc.IntegrityError if integrity else exc.DBAPIError
+    cls: type[exc.DBAPIError] = exc.DBAPIError
+    if isinstance(error, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError):
+        cls = exc.IntegrityError
+    elif isinstance(error, sqlite3.OperationalError):
+        cls = exc.OperationalError
     return cls(statement, None, error, hide_parameters=True)
 
 
