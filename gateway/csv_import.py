@@ -404,21 +404,33 @@ def _read(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]], int]:
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         for row in reader:
-            if any(cell.strip() for cell in row):
+            # (any(row) first: C speed for the common row, whose cells are not all blank)
+            if any(row) and (row[0].strip() or any(cell.strip() for cell in row)):
                 yield reader.line_num, row
 
     return header, rows(), total
 
 
-def _parse_row(kind: Kind, header: list[str], cells: list[str]) -> dict[str, Any]:
+Plan = list[tuple[str, Callable[[str], Any], bool]]  # per column: name, conversion, required
+
+
+def _plan(kind: Kind, header: list[str]) -> Plan:
+    return [(name, kind.columns[name], name in kind.required) for name in header]
+
+
+def _parse_row(kind: Kind, header: list[str], cells: list[str], plan: Plan | None = None) -> dict[str, Any]:
     if len(cells) != len(header):
         raise RowError(f"{len(cells)} values for {len(header)} columns")
     values: dict[str, Any] = {}
-    for name, cell in zip(header, cells, strict=True):
-        if cell.strip() == "" and name not in kind.required:
+    for (name, convert, required), cell in zip(plan or _plan(kind, header), cells, strict=True):
+        text = cell.strip()
+        if not text and not required:
+            continue
+        if convert is _text:  # most columns: no call for them
+            values[name] = text
             continue
         try:
-            values[name] = kind.columns[name](cell)
+            values[name] = convert(cell)
         except RowError as exc:
             raise RowError(f"{name}: {exc}") from None
     for name in kind.required:
@@ -486,12 +498,14 @@ async def import_csv(
             return None
         return {line: outcome for (line, _values), outcome in zip(parsed, applied, strict=True)}
 
+    plan = _plan(kind, header)
+
     async def flush() -> None:
         outcomes: dict[int, bool | str] = {}
         parsed: list[tuple[int, dict[str, Any]]] = []
         for line, cells in batch:
             try:
-                parsed.append((line, _parse_row(kind, header, cells)))
+                parsed.append((line, _parse_row(kind, header, cells, plan)))
             except RowError as exc:
                 outcomes[line] = str(exc)
         if parsed:

@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from schemas.bulk import insert_many
 from schemas.tables import change_log
 
 ITEM = "item"  # an item's inventory or quantity on sales orders changed; key = item no.
@@ -37,7 +38,9 @@ async def record_items(conn: AsyncConnection, company: str, item_nos: set[str]) 
     if not item_nos:
         return
     now = dt.datetime.now(dt.UTC)
-    await conn.execute(
-        insert(change_log),
-        [{"company": company, "topic": ITEM, "key": no, "changed_at": now} for no in sorted(item_nos)],
+    await insert_many(
+        conn,
+        change_log,
+        [{"key": no} for no in sorted(item_nos)],
+        {"company": company, "topic": ITEM, "changed_at": now},
     )

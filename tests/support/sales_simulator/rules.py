@@ -235,7 +235,7 @@ def _check_common(
         wanted = [_comparable(merged.get(name)) for name in key]
         if any(value is None for value in wanted):
             continue
-        for other in sim.store.rows[table.entity_set].values():
+        for other in sim.store.holders(table.entity_set, key, tuple(wanted), _comparable):
             if other[table.key] == row_id:
                 continue
             if [_comparable(other.get(name)) for name in key] == wanted:
