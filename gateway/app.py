@@ -45,6 +45,7 @@ from schemas.tables import company as company_table
 from schemas.users import UserService
 
 log = logging.getLogger("bcgw.app")
+STOP_GRACE = 5.0  # seconds a background task gets to end after its cancellation, before another
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -183,11 +184,20 @@ class Gateway:
         self.background.append(asyncio.create_task(self._flush_last_used(), name="last-used"))
 
     async def stop(self) -> None:
-        for task in self.background:
+        pending = set(self.background)
+        for task in pending:
             task.cancel()
-        for task in self.background:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Not "suppress(CancelledError): await task": that would swallow the cancellation of
+        # stop() itself. A task that swallowed its own once (a library catching CancelledError at
+        # the wrong moment) is cancelled again, so shutting down cannot hang on it.
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=STOP_GRACE)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("background task %s ended with %r", task.get_name(), task.exception())
+            for task in pending:
+                log.warning("background task %s is still running; cancelling it again", task.get_name())
+                task.cancel()
         self.background.clear()
         with contextlib.suppress(Exception):
             await self.auth.flush_last_used()

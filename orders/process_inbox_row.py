@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -92,8 +91,7 @@ class InboxRowProcessing(abc.ABC):
         finally:
             self.sales_numbers.pop(row.id, None)
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await asyncio.gather(keeper, return_exceptions=True)  # the keeper's cancellation, not ours
 
     async def _keep_lease(self, row: InboxRow) -> None:
         """Renew the row's lease while it is worked on: Sales may be slow (throttling asks for

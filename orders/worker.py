@@ -11,7 +11,6 @@ BC document again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -163,8 +162,9 @@ class OrderWorker(InboxRowProcessing):
         finally:
             if sync_task is not None:
                 sync_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sync_task
+                # gather hands back the task's own cancellation (or error) as a result, and lets
+                # a cancellation of this task through; suppress() would swallow both alike.
+                await asyncio.gather(sync_task, return_exceptions=True)
             await self._stop_tasks()
             await self.close()
 
@@ -210,8 +210,9 @@ class OrderWorker(InboxRowProcessing):
             await asyncio.wait({waiter}, timeout=self.settings.worker_poll_interval)
         finally:
             waiter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiter
+            # A cancellation of the worker arriving just here must not be swallowed (the worker
+            # would run on and its stop wait for ever): gather returns the waiter's, raises ours.
+            await asyncio.gather(waiter, return_exceptions=True)
 
     async def _stop_tasks(self) -> None:
         """On shutdown: the rows in hand stop; their leases run out and another pass takes them."""

@@ -7,7 +7,6 @@ BC's figures."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -64,8 +63,7 @@ async def jobs(harness: Any, sales: SalesPort) -> AsyncIterator[api.SyncSchedule
         yield scheduler
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _invoices(sim: Any) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ our error notes never become BC notes; the Sales Order Notes job is woken within
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -59,8 +58,7 @@ async def notes_job(harness: Any, sales: SalesPort) -> AsyncIterator[api.SyncSch
         yield scheduler
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _annotations(sim: Any, order_id: str) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ Invoiced."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -56,8 +55,7 @@ async def status_job(harness: Any, sales: SalesPort) -> AsyncIterator[api.SyncSc
         yield scheduler
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _posts(sim: Any, order_id: str) -> list[str]:

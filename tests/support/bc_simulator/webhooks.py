@@ -99,8 +99,7 @@ class Notifier:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
 
