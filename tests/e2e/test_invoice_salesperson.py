@@ -131,6 +131,16 @@ async def test_the_invoice_of_a_customer_with_a_coupled_salesperson_is_owned_by_
         assert status == 200, body
         assert [(r["No"], r["Salesperson_Code"]) for r in body["value"]] == [("PSI000001", "AO")]
 
+        # A quote for the customer: its BC quote takes the salesperson too, and SalesQuotes shows it.
+        quote_id = await harness.quote()
+        await sim.activate_quote(quote_id)
+        row = await harness.wait_state(quote_id, "created")
+        status, _h, body = await odata.get(
+            "/ODataV4/SalesQuotes?$select=No,Salesperson_Code&$filter=" + quote(f"No eq '{row.document_no}'")
+        )
+        assert status == 200, body
+        assert [r["Salesperson_Code"] for r in body["value"]] == ["AO"]
+
 
 async def test_a_salesperson_coupled_to_no_user_fails_the_invoice_until_it_is_coupled(
     harness: Any, settings: Any, sales: SalesPort, invoice_job: api.SyncScheduler
