@@ -135,6 +135,7 @@ async def _apply_customer(conn: AsyncConnection, company: str, v: dict[str, Any]
         "Country_Region_Code": "country_region_code",
         "Currency_Code": "currency_code",
         "Customer_Price_Group": "customer_price_group",
+        "Salesperson_Code": "salesperson_code",
         "Blocked": "blocked",
     }
     created = await masterdata.upsert_customer(conn, company, v["No"], **{names[k]: v[k] for k in names if k in v})
@@ -298,6 +299,7 @@ KINDS: dict[str, Kind] = {
             "Country_Region_Code": _text,
             "Currency_Code": _text,
             "Customer_Price_Group": _text,
+            "Salesperson_Code": _text,
             "Blocked": _bool,
             "CRM_ID": _text,
         },

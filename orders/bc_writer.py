@@ -125,9 +125,10 @@ class BcWriter(Protocol):
 
 
 async def with_customer_addresses(conn: AsyncConnection, company: str, doc: BcSalesDocument) -> BcSalesDocument:
-    """Where Sales gave no address, BC keeps the customer's (validating Sell-to Customer No.)."""
+    """Where Sales gave no address, BC keeps the customer's (validating Sell-to Customer No.), and
+    the customer's Salesperson Code becomes the document's when it has none."""
     h = doc.header
-    if h.has_bill_to_address and h.has_ship_to_address:
+    if h.has_bill_to_address and h.has_ship_to_address and h.salesperson_code:
         return doc
     c = (
         await conn.execute(
@@ -137,6 +138,8 @@ async def with_customer_addresses(conn: AsyncConnection, company: str, doc: BcSa
     if c is None:
         return doc
     values: dict[str, Any] = {}
+    if not h.salesperson_code and c.salesperson_code:
+        values["salesperson_code"] = c.salesperson_code
     for side, has in (("bill_to", h.has_bill_to_address), ("ship_to", h.has_ship_to_address)):
         if not has:
             values.update(

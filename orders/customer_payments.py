@@ -1,5 +1,5 @@
 """Payments received from customers in the embedded BC (`bc-gateway customers pay`), a customer's
-Credit Limit (LCY) and the figures of its statistics (`bc-gateway customers statistics`).
+Credit Limit (LCY) and Salesperson Code, and the figures of its statistics (`bc-gateway customers statistics`).
 
 A payment is BC's Cash Receipt Journal line (Document Type Payment, Account Type Customer), posted:
 a customer ledger entry of the negative amount, applied to an open invoice when one is named
@@ -30,8 +30,17 @@ from schemas import change_log as changes
 from schemas import tables as t
 from schemas.customer_ledger import LedgerError, PostedPayment, post_payment
 from schemas.db import write_transaction
+from schemas.master_data import MasterDataError, set_customer_salesperson
 
-__all__ = ["LedgerError", "PostedPayment", "pay", "send_statistics", "set_credit_limit", "statistics"]
+__all__ = [
+    "LedgerError",
+    "PostedPayment",
+    "pay",
+    "send_statistics",
+    "set_credit_limit",
+    "set_salesperson",
+    "statistics",
+]
 
 UPDATED = "The customer statistics have been successfully updated in Dataverse."
 
@@ -87,6 +96,17 @@ async def set_credit_limit(engine: AsyncEngine, company: str, customer_no: str, 
             raise LedgerError(_missing(customer_no.upper()))
         await changes.record(conn, changes.MASTER, company=company)
         await changes.record(conn, changes.CUST_STATISTICS, company, customer_no.upper())
+
+
+async def set_salesperson(engine: AsyncEngine, company: str, customer_no: str, code: str) -> None:
+    """The customer's Salesperson Code ("" clears it), checked against Salesperson/Purchaser as
+    BC's TableRelation; its new orders and quotes take it."""
+    async with write_transaction(engine) as conn:
+        await _refuse_in_api_mode(conn, "Create and change customers")
+        try:
+            await set_customer_salesperson(conn, company, customer_no.upper(), code)
+        except MasterDataError as exc:
+            raise LedgerError(str(exc)) from None
 
 
 async def statistics(

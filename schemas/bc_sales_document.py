@@ -32,6 +32,7 @@ FIELD_LENGTHS: Mapping[str, int] = MappingProxyType(
         "payment_terms_code": 10,
         "shipment_method_code": 10,
         "shipping_agent_code": 10,
+        "salesperson_code": 20,
         "name": 100,
         "address": 100,
         "address_2": 50,
@@ -75,6 +76,8 @@ class BcSalesHeader:
     payment_terms_code: str = ""
     shipment_method_code: str = ""
     shipping_agent_code: str = ""
+    # BC's Salesperson Code; blank: the customer's (BC's default when Sell-to Customer No. is set).
+    salesperson_code: str = ""
     bill_to_name: str = ""
     bill_to_address: str = ""
     bill_to_address_2: str = ""

@@ -148,6 +148,18 @@ async def require_customer_price_group(conn: AsyncConnection, company: str, code
         raise MasterDataError(customer_price_group_refusal(code))
 
 
+async def require_salesperson(conn: AsyncConnection, company: str, code: str) -> None:
+    """BC's TableRelation to Salesperson/Purchaser: an unknown code is refused with BC's message."""
+    table = t.salesperson_purchaser
+    found = await conn.execute(select(table.c.code).where(table.c.company == company, table.c.code == code))
+    if found.first() is None:
+        raise MasterDataError(salesperson_refusal(code))
+
+
+def salesperson_refusal(code: str) -> str:
+    return f"The Salesperson/Purchaser does not exist. Identification fields and values: Code='{code}'"
+
+
 def customer_price_group_refusal(code: str) -> str:
     return f"The Customer Price Group does not exist. Identification fields and values: Code='{code}'"
 
@@ -238,7 +250,24 @@ async def upsert_customer(conn: AsyncConnection, company: str, no: str, **values
     if values.get("customer_price_group"):
         values["customer_price_group"] = values["customer_price_group"].strip().upper()
         await require_customer_price_group(conn, company, values["customer_price_group"])
+    if values.get("salesperson_code"):
+        values["salesperson_code"] = values["salesperson_code"].strip().upper()
+        await require_salesperson(conn, company, values["salesperson_code"])
     return await _upsert_simple(conn, t.customer, company, no, values)
+
+
+async def set_customer_salesperson(conn: AsyncConnection, company: str, customer_no: str, code: str) -> None:
+    """The customer's Salesperson Code ("" clears it): the default of its new orders and quotes."""
+    code = code.strip().upper()
+    if code:
+        await require_salesperson(conn, company, code)
+    table = t.customer
+    result = await conn.execute(
+        update(table).where(table.c.company == company, table.c.no == customer_no).values(salesperson_code=code)
+    )
+    if result.rowcount == 0:
+        raise MasterDataError(f"The Customer does not exist. Identification fields and values: No.='{customer_no}'")
+    await changes.record(conn, changes.MASTER, company=company)
 
 
 async def upsert_resource(conn: AsyncConnection, company: str, no: str, **values: Any) -> bool:

@@ -39,6 +39,7 @@ _COPIED = (
     "payment_terms_code",
     "shipment_method_code",
     "shipping_agent_code",
+    "salesperson_code",
     "payment_discount_pct",
     "order_date",
     "quote_no",

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
 from schemas import tables as t
-from schemas.master_data import MasterDataError
+from schemas.master_data import MasterDataError, salesperson_refusal
 
 CAPTION = "Salesperson/Purchaser"
 CODE_LENGTH = 20
@@ -30,7 +30,7 @@ class Salesperson:
 
 
 def not_found(code: str) -> str:
-    return f"The {CAPTION} does not exist. Identification fields and values: Code='{code}'"
+    return salesperson_refusal(code)
 
 
 def checked_code(code: str) -> str:

@@ -212,6 +212,9 @@ customer = Table(
     Column("credit_limit_lcy", Decimal5, nullable=False, server_default="0"),
     # BC's Customer Price Group (a TableRelation to customer_price_group): the prices it gets.
     Column("customer_price_group", String(10), nullable=False, server_default=""),
+    # BC's Salesperson Code (a TableRelation to salesperson_purchaser): the default salesperson of
+    # the customer's new orders and quotes (migration 0019).
+    Column("salesperson_code", String(20), nullable=False, server_default=""),
     _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
@@ -578,6 +581,8 @@ def _header_fields() -> list[Column[Any]]:
         Column("payment_terms_code", String(10), nullable=False, server_default=""),
         Column("shipment_method_code", String(10), nullable=False, server_default=""),
         Column("shipping_agent_code", String(10), nullable=False, server_default=""),
+        # BC's Salesperson Code, from the customer's when the document is made (migration 0019).
+        Column("salesperson_code", String(20), nullable=False, server_default=""),
         *_address("bill_to"),
         *_address("ship_to"),
         Column("quote_no", String(20), nullable=False, server_default=""),
@@ -887,6 +892,8 @@ sales_invoice_header = Table(
     Column("payment_terms_code", String(10), nullable=False, server_default=""),
     Column("shipment_method_code", String(10), nullable=False, server_default=""),
     Column("shipping_agent_code", String(10), nullable=False, server_default=""),
+    # Copied from the order at posting; POSTEDSALESINV-INV makes its Sales user the owner.
+    Column("salesperson_code", String(20), nullable=False, server_default=""),
     Column("payment_discount_pct", Decimal5, nullable=False, server_default="0"),
     Column("invoice_discount_amount", Decimal5, nullable=False, server_default="0"),
     Column("amount", Decimal5, nullable=False, server_default="0"),

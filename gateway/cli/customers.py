@@ -1,5 +1,5 @@
-"""`bc-gateway customers pay | credit-limit | statistics`: payments received, a customer's credit
-limit, and its statistics as the Customer Statistics job sends them to Sales."""
+"""`bc-gateway customers pay | credit-limit | salesperson | statistics`: payments received, a
+customer's credit limit and salesperson, and its statistics as the Customer Statistics job sends them to Sales."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ def add_parsers(sub: Subcommands) -> None:
     p.add_argument("customer_no", help="the customer's No.")
     p.add_argument("amount", type=_amount, help="the limit (0: none)")
     p.set_defaults(func=cmd_customers)
+    p = c.add_parser(
+        "salesperson",
+        help="set a customer's Salesperson Code (its new orders and quotes take it; their posted invoices go to "
+        "Sales owned by the salesperson's Sales user)",
+    )
+    p.add_argument("customer_no", help="the customer's No.")
+    p.add_argument("code", nargs="?", default="", help="a Salesperson/Purchaser code (leave out to clear)")
+    p.set_defaults(func=cmd_customers)
     p = c.add_parser("statistics", help="a customer's figures, as the Customer Statistics job sends them to Sales")
     p.add_argument("customer_no", help="the customer's No.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -95,6 +103,9 @@ def cmd_customers(args: argparse.Namespace, settings: Settings) -> int:
         if sub == "credit-limit":
             await payments.set_credit_limit(engine, company, args.customer_no, args.amount)
             return None
+        if sub == "salesperson":
+            await payments.set_salesperson(engine, company, args.customer_no, args.code)
+            return None
         if args.send:
             async with sales_client(engine, timeout=settings.sales_timeout) as client:
                 sent = await payments.send_statistics(engine, company, args.customer_no, dataverse_sales(client))
@@ -124,6 +135,11 @@ def cmd_customers(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if sub == "credit-limit":
         print(f"Credit Limit (LCY) of customer {args.customer_no.upper()} is now {args.amount:.2f}.")
+        return 0
+    if sub == "salesperson":
+        code = args.code.strip().upper()
+        who = f"is now {code}" if code else "is now blank"
+        print(f"Salesperson Code of customer {args.customer_no.upper()} {who}.")
         return 0
     assert isinstance(result, tuple)
     sent, (name, figures) = result

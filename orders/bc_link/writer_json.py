@@ -216,6 +216,7 @@ def mirror_header(
         "your_reference": your_reference[:35],
         "external_document_no": _text(entity, "externalDocumentNumber"),
         "currency_code": currency,
+        "salesperson_code": _text(entity, "salesperson"),  # the API's name for Salesperson Code
         "requested_delivery_date": _date(entity.get("requestedDeliveryDate")),
         "quote_valid_until_date": _date(entity.get("validUntilDate")),
         "invoice_discount_amount": _dec(entity.get("discountAmount")),

@@ -122,6 +122,15 @@ def _f(no: int, field: str, column: str, direction: Direction = TO, **kw: object
 
 
 _NON_NEG = "NON-NEGATIVE"
+
+
+def _salesperson_owner(no: int) -> FieldMapping:
+    """BC's Salesperson Code → ``ownerid`` (person ownership model): the Sales user coupled to the
+    salesperson through SALESPEOPLE, bound as ``/systemusers(id)``; Not Null: no salesperson
+    writes no owner. An uncoupled one fails the record with BC's message (bc-sync.md §1.4)."""
+    return _f(no, "salesperson_code", "ownerid", lookup_mapping=SALESPEOPLE, not_null=True, caption="Salesperson Code")
+
+
 # Not BC's default (BC synchronises only coupled records on a schedule and creates rows only in a
 # full sync): a new item, resource, customer, contact, unit or currency goes to Sales with the next
 # run, within seconds, so that the next order from Sales finds it coupled. A person may set
@@ -313,7 +322,7 @@ MAPPINGS: tuple[TableMapping, ...] = (
             _f(1, "description", "name", BOTH),
             _f(2, "person_contact_no", "parentcontactid", lookup_mapping=CONTACT, caption="Contact No."),
             _f(3, "company_customer_no", "parentaccountid", lookup_mapping=CUSTOMER, caption="Contact Company No."),
-            _f(4, "salesperson_code", "ownerid", lookup_mapping=SALESPEOPLE, not_null=True, caption="Salesperson Code"),
+            _salesperson_owner(4),
             _f(5, "estimated_value_lcy", "estimatedvalue", caption="Estimated Value (LCY)"),
             _f(6, "estimated_closing_date", "estimatedclosedate", caption="Estimated Closing Date"),
         ),
@@ -342,10 +351,10 @@ def _address_rows(start: int) -> tuple[FieldMapping, ...]:
 
 # POSTEDSALESINV-INV (bc-sync.md §8.1): posted sales invoices to Sales invoices, To only. The lines
 # (POSTEDSALESLINE-INV, §8.2) have no mapping row or job of their own: they go with their invoice
-# (orders/sync/posted_invoice.py, invoice_hooks.py). BC's Salesperson Code → ownerid row is left
-# out: this BC model keeps no salespeople, and an invoice made from a Sales order takes that
-# order's owner (the salesperson in Sales), as BC does. Shipping Agent and Payment Terms (choices)
-# are not sent either.
+# (orders/sync/posted_invoice.py, invoice_hooks.py). Salesperson Code → ownerid is the row
+# OPPORTUNITY has (through SALESPEOPLE's couplings, Not Null): an invoice without a salesperson
+# keeps the owner the hook gives it (its Sales order's, as BC). Shipping Agent and Payment Terms
+# (choices) are not sent.
 POSTED_SALES_INVOICE_MAPPING = TableMapping(
     synch_only_coupled_records=NEW_RECORDS_GO_TO_SALES,
     name=POSTED_SALES_INVOICE,
@@ -363,6 +372,7 @@ POSTED_SALES_INVOICE_MAPPING = TableMapping(
         _f(20, "amount_including_vat", "totalamount", caption="Amount Including VAT"),
         _f(21, "invoice_discount_amount", "discountamount", caption="Invoice Discount Amount"),
         _f(22, "work_description", "description", caption="Work Description"),
+        _salesperson_owner(23),
     ),
 )
 MAPPINGS = (*MAPPINGS, POSTED_SALES_INVOICE_MAPPING)

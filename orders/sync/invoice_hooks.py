@@ -113,7 +113,9 @@ class PostedInvoiceHooks(Hooks):
                 if found:
                     values[column] = Bind(entity_set, str(found).lower())
             owner = order.get(lookup_column("ownerid"))
-            if owner:
+            if owner and "ownerid" not in values:
+                # The invoice's salesperson, coupled to a Sales user, gave the owner already
+                # (the Salesperson Code row); without one the order's owner is the invoice's.
                 values["ownerid"] = Bind("systemusers", str(owner).lower())
             values["name"] = order.get("name") or record["no"]
         else:

@@ -186,6 +186,7 @@ COUPLED_TABLES: dict[int, tuple[str, Any, str]] = {
     t.TABLE_SALES_PRICE: ("Sales Price", t.sales_price, "system_id"),  # BC's key has eight fields
     t.TABLE_SALESPERSON_PURCHASER: ("Salesperson/Purchaser", t.salesperson_purchaser, "code"),
     t.TABLE_OPPORTUNITY: ("Opportunity", t.opportunity, "no"),
+    t.TABLE_SALES_INVOICE_HEADER: ("Sales Invoice Header", t.sales_invoice_header, "no"),
 }
 
 
@@ -349,6 +350,8 @@ async def record_system_ids(engine: AsyncEngine, company: str, mapping_name: str
         mapping = await load_mapping(conn, company, canonical_name(mapping_name))
         if mapping is None:
             raise MappingNotFound(f"The Integration Table Mapping {mapping_name} does not exist.")
+        if mapping.table_id not in COUPLED_TABLES:
+            raise LookupError(f"The records of {mapping.name} cannot be named one by one; run it without --record.")
         caption, table, key = COUPLED_TABLES[mapping.table_id]
         out = []
         for no in keys:

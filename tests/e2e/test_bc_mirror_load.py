@@ -151,6 +151,7 @@ async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
             bc.company("salesOrders"),
             {
                 "customerNumber": "10000",
+                "salesperson": "PS",  # BC's Salesperson Code (the API's name)
                 "salesOrderLines": [
                     {"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 4, "locationId": yellow["id"]}
                 ],
@@ -165,6 +166,7 @@ async def test_sales_orders_made_or_changed_in_bc_show_in_the_mirror(
             str(made.body["totalAmountExcludingTax"])
         )
         assert header.sales_id is None  # not from Sales
+        assert header.salesperson_code == "PS"
         assert await _qty_on_sales_order(engine, "1896-S") == before + 4
         async with engine.connect() as conn:
             loc = t.item_location_inventory

@@ -142,6 +142,21 @@ async def test_customers_and_resources_bring_their_currency_and_unit(conn: Async
     assert await _error(md.upsert_customer(conn, COMPANY, "")) == "No. must have a value."
 
 
+async def test_a_customer_s_salesperson_must_be_a_salesperson_purchaser(conn: AsyncConnection) -> None:
+    """BC's TableRelation of Customer."Salesperson Code", on create, change and the set command."""
+    missing = "The Salesperson/Purchaser does not exist. Identification fields and values: Code='AO'"
+    assert await _error(md.upsert_customer(conn, COMPANY, "10000", salesperson_code="ao")) == missing
+    await conn.execute(t.salesperson_purchaser.insert().values(company=COMPANY, code="AO", system_id=md.new_id()))
+    assert await md.upsert_customer(conn, COMPANY, "10000", name="Adatum", salesperson_code="ao") is True
+    assert (await _one(conn, t.customer, company=COMPANY, no="10000")).salesperson_code == "AO"
+    assert await _error(md.set_customer_salesperson(conn, COMPANY, "10000", "ZZ")) == missing.replace("AO", "ZZ")
+    await md.set_customer_salesperson(conn, COMPANY, "10000", "")
+    assert (await _one(conn, t.customer, company=COMPANY, no="10000")).salesperson_code == ""
+    assert await _error(md.set_customer_salesperson(conn, COMPANY, "99999", "AO")) == (
+        "The Customer does not exist. Identification fields and values: No.='99999'"
+    )
+
+
 # --- couplings -----------------------------------------------------------------------------------
 
 

@@ -243,6 +243,9 @@ def test_mirror_header_from_bcs_answer() -> None:
         {**_bc_order(), "currencyId": "e0", "currencyCode": "EUR"}, "Order", your_reference="", sales_id=None
     )
     assert euro["currency_code"] == "EUR"
+    assert h["salesperson_code"] == ""  # BC's document had no salesperson
+    coded = mirror_header({**_bc_order(), "salesperson": "AO"}, "Order", your_reference="", sales_id=None)
+    assert coded["salesperson_code"] == "AO"  # the API's "salesperson" is BC's Salesperson Code
 
 
 def _bc_lines(api_lines: list[dict[str, Any]], extra_at: int | None = None) -> list[dict[str, Any]]:

@@ -92,3 +92,49 @@ def test_a_lines_sales_id_is_fixed_by_the_line_and_text_lines_stay_in_bc() -> No
         {"type": "Item"},
         {"type": "Resource"},
     ]
+
+
+def test_the_invoice_s_salesperson_is_its_owner_through_salespeople_s_couplings() -> None:
+    """BC's Salesperson Code → ownerid row: the same row as OPPORTUNITY's (Not Null, through
+    SALESPEOPLE), bound as /systemusers(id); no salesperson writes no owner (the Sales order's
+    stays, invoice_hooks); an uncoupled one fails the invoice in BC's words."""
+    from orders.sync.defaults import OPPORTUNITY, POSTED_SALES_INVOICE, default_mapping
+    from orders.sync.model import Direction
+    from orders.sync.transfer import Bind, LookupTable, to_sales
+
+    invoices, opportunities = default_mapping(POSTED_SALES_INVOICE), default_mapping(OPPORTUNITY)
+    assert invoices is not None and opportunities is not None
+    (row,) = [f for f in invoices.fields if f.integration_field == "ownerid"]
+    (same,) = [f for f in opportunities.fields if f.integration_field == "ownerid"]
+    assert (row.field_name, row.lookup_mapping, row.not_null, row.clear_value_on_failed_sync) == (
+        "salesperson_code",
+        "SALESPEOPLE",
+        True,
+        False,
+    )
+    assert (row.bc_caption, row.direction) == (same.bc_caption, Direction.TO) == ("Salesperson Code", Direction.TO)
+    user = "aaaaaaaa-0000-4000-8000-000000000001"
+    lookups = {"SALESPEOPLE": LookupTable("systemusers", {"AO": user}), "CURRENCY": LookupTable("x", {})}
+    record = {
+        "no": "PSI000001",
+        "currency_code": "",
+        "due_date": dt.date(2026, 12, 31),
+        "shipment_date": dt.date(2026, 12, 1),
+        "amount": D(1000),
+        "amount_including_vat": D(1000),
+        "invoice_discount_amount": D(0),
+        "work_description": "",
+        **{
+            f"{side}_{part}": ""
+            for side in ("ship_to", "bill_to")
+            for part in ("name", "address", "address_2", "city", "country_region_code", "post_code", "county")
+        },
+    }
+    rows = invoices.field_rows(Direction.TO)
+    assert to_sales(rows, {**record, "salesperson_code": "AO"}, None, lookups).values["ownerid"] == Bind(
+        "systemusers", user
+    )
+    assert "ownerid" not in to_sales(rows, {**record, "salesperson_code": ""}, None, lookups).values
+    assert to_sales(rows, {**record, "salesperson_code": "PS"}, None, lookups).error == (
+        "Salesperson Code PS must be coupled to a record in Dataverse."
+    )
