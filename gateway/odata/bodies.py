@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.odata import edm
 from gateway.odata.formats import JsonFormat
 from gateway.odata.host import ODataHost, Page
+from gateway.odata.plans import Processor, converter, processed
 from gateway.odata.query import QueryOptions, selected
 from gateway.odata.uri import COMPANY_SET
 
@@ -112,16 +113,19 @@ class JsonBodies:
         v3: bool,
         page: Page,
         names: list[str],
+        processors: Sequence[Processor] | None = None,
     ) -> bytes:
+        """`processors`: the rows are raw from the driver; each column's result processor (plans.py)."""
         props = selected(options, entity_set)
         in_path = request.match_info.get("tail", "").startswith(COMPANY_SET + "(")
+        values: Any
         if fmt.metadata in ("full", "verbose"):
             values = [
                 self._entity(
                     request,
                     entity_set,
                     company,
-                    dict(zip(names, r, strict=True)),
+                    dict(zip(names, r if processors is None else processed(r, processors), strict=True)),
                     props,
                     fmt,
                     v3,
@@ -130,10 +134,7 @@ class JsonBodies:
                 for r in page.rows
             ]
         else:
-            index = [names.index(p.name) for p in props]
-            convs = [edm.json_converter(p, fmt.ieee754, v3) for p in props]
-            pnames = [p.name for p in props]
-            values = [{n: c(r[i]) for n, c, i in zip(pnames, convs, index, strict=True)} for r in page.rows]
+            values = _values(page.rows, props, names, processors, fmt, v3)
         next_link = self._next_link(request, options, page) if page.next_token else None
         body: dict[str, Any]
         if v3 and fmt.metadata == "verbose":
@@ -175,6 +176,32 @@ class JsonBodies:
         params.append(("$skiptoken", page.next_token or ""))
         query = "&".join(f"{quote(k, safe='$@')}={quote(v, safe=',()=@$')}" for k, v in params)
         return self._base(request) + quote(request.path, safe="/()',=$@") + "?" + query
+
+
+_CHUNK = 2000  # rows serialised at a time: a large page never holds all its rows as dicts at once
+
+
+def _values(
+    rows: Sequence[Sequence[Any]],
+    props: Sequence[edm.Property],
+    names: list[str],
+    processors: Sequence[Processor] | None,
+    fmt: JsonFormat,
+    v3: bool,
+) -> orjson.Fragment:
+    """The JSON array of the page's entities (minimal or no metadata), written a chunk at a time."""
+    specs = []
+    for p in props:
+        i = names.index(p.name)
+        conv = edm.json_converter(p, fmt.ieee754, v3)
+        processor = processors[i] if processors is not None else None
+        keep = processor is None and conv is edm.keep  # the value goes into JSON as it is
+        specs.append((p.name, i, None if keep else converter(processor, conv)))
+    chunks = []
+    for start in range(0, len(rows), _CHUNK):
+        chunk = [{n: r[i] if c is None else c(r[i]) for n, i, c in specs} for r in rows[start : start + _CHUNK]]
+        chunks.append(orjson.dumps(chunk)[1:-1])
+    return orjson.Fragment(b"[" + b",".join(chunks) + b"]")
 
 
 def _url_literal(value: Any, prop: edm.Property, v3: bool) -> str:

@@ -209,12 +209,14 @@ def _decimal_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def keep(v: Any) -> Any:
+    """The converter of values that go into JSON as they are (json_converter)."""
+    return v
+
+
 def json_converter(prop: Property, strings_for_big_numbers: bool, v3: bool) -> Callable[[Any], Any]:
     """How one property's Python value is written into JSON (IEEE754Compatible, V3 rules)."""
     t = prop.type
-
-    def keep(v: Any) -> Any:
-        return v
 
     if t == DECIMAL:
         text = strings_for_big_numbers or v3
