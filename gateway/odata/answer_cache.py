@@ -77,6 +77,13 @@ class ResponseCache:
             self.hits += 1
         return answer
 
+    def peek(self, key: Hashable) -> CachedAnswer | None:
+        """get() that counts a hit but not a miss (the caller looks again by the full way)."""
+        answer = self._entries.get(key)
+        if answer is not None:
+            self.hits += 1
+        return answer
+
     def put(
         self,
         key: Hashable,

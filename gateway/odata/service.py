@@ -83,6 +83,8 @@ class ODataService(JsonBodies):
         self._sources: LRUCache[tuple[str, str], dict[str, Any]] = LRUCache(maxsize=1024)
         # Request shape -> its prepared statement (plans.py): sets x companies x page sizes, bounded.
         self._plans: LRUCache[tuple[Any, ...], Plan] = LRUCache(maxsize=4096)
+        # A request as it came -> (its answer's cache key, set, company): see _remembered.
+        self._front: LRUCache[tuple[Any, ...], tuple[Any, str, str]] = LRUCache(maxsize=20000)
 
     def add_routes(self, app: web.Application) -> None:
         for root in (V4_ROOT, V3_ROOT):
@@ -98,6 +100,9 @@ class ODataService(JsonBodies):
                     # A batch is always POSTed: say it is not supported, not that the method is wrong.
                     raise not_implemented("$batch is not supported by this service.")
                 raise method_not_allowed(request.method)
+            hit = await self._remembered(request)
+            if hit is not None:
+                return hit
             _max_version_ok(request, v3)
             path = parse_path(request.match_info.get("tail", ""))
             return await self._dispatch(request, path, v3)
@@ -105,6 +110,25 @@ class ODataService(JsonBodies):
             return error_response(err, v3)
         except SQLAlchemyError as exc:
             return error_response(self._database_error(exc), v3)
+
+    async def _remembered(self, request: web.Request) -> web.StreamResponse | None:
+        """A cached answer found by the request as it came (path, query, the headers that choose
+        the answer), without parsing it again: the same request text was parsed, checked and
+        answered before, and that answer is still in the cache. What can change since — the
+        set's publication, the user's roles, the company — is checked again, as the full way
+        checks it; anything else (not remembered, answer dropped) takes the full way."""
+        cache = self.host.cache()
+        if cache is None:
+            return None
+        found = self._front.get(_front_key(request))
+        if found is None:
+            return None
+        cache_key, set_name, company = found
+        self._entity_set(request, set_name)
+        if company and not await self.host.company_exists(company):
+            return None
+        hit = cache.peek(cache_key)
+        return hit.response() if hit is not None else None
 
     def _database_error(self, exc: SQLAlchemyError) -> ODataError:
         if self.host.database_unavailable(exc) and not _is_query_error(exc):
@@ -212,6 +236,7 @@ class ODataService(JsonBodies):
                 page_pref,
                 request.path,
             )
+            self._front[_front_key(request)] = (cache_key, entity_set.name, company)
             hit = cache.get(cache_key)
             if hit is not None:
                 return hit.response()
@@ -465,6 +490,22 @@ class ODataService(JsonBodies):
                 ctx = self._context_v4(request, entity_set, company, path.company is not None, options, props)
                 body = {"@odata.context": ctx + "/$entity", **entity}
         return CachedAnswer(200, fmt.content_type(), orjson.dumps(body), ())
+
+
+def _front_key(request: web.Request) -> tuple[Any, ...]:
+    """Everything of a request that its answer depends on, as it came: the path and query, the
+    headers the service reads (Accept, Prefer, the maximum versions) and the origin (absolute
+    URLs in the answer). The user is not in it: who may read what is checked on every request."""
+    headers = request.headers
+    return (
+        request.raw_path,
+        headers.get("Accept"),
+        tuple(headers.getall("Prefer", ())),
+        headers.get("OData-MaxVersion"),
+        headers.get("MaxDataServiceVersion"),
+        request.scheme,
+        request.host,
+    )
 
 
 def _accepts_text(request: web.Request, options: QueryOptions) -> bool:
