@@ -192,6 +192,9 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.background.clear()
+        feed: ChangeFeed | None = getattr(self, "feed", None)  # not there when start() failed early
+        if feed is not None:
+            feed.close()
         with contextlib.suppress(Exception):
             await self.auth.flush_last_used()
         await self.bc_link.aclose()
