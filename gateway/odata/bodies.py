@@ -16,6 +16,7 @@ from gateway.odata.plans import Processor, converter, processed
 from gateway.odata.query import QueryOptions, selected
 from gateway.odata.uri import COMPANY_SET
 
+_ORIGINS: dict[tuple[str, str], str] = {}
 V4_ROOT = "/ODataV4"
 V3_ROOT = "/OData"
 
@@ -28,7 +29,18 @@ class JsonBodies:
 
     def _base(self, request: web.Request) -> str:
         """Absolute URLs start here: the host's public base, else the request's own origin."""
-        return self.host.public_base() or str(request.url.origin())
+        public = self.host.public_base()
+        if public:
+            return public
+        # The origin depends on the scheme and Host alone; building the request's URL to find it
+        # is a good part of a small answer's time, and the same few come again and again.
+        key = (request.scheme, request.host)
+        found = _ORIGINS.get(key)
+        if found is None:
+            found = str(request.url.origin())
+            if len(_ORIGINS) < 1000:
+                _ORIGINS[key] = found
+        return found
 
     def _metadata_url(self, request: web.Request, v3: bool) -> str:
         return self._base(request) + (V3_ROOT if v3 else V4_ROOT) + "/$metadata"

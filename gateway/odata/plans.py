@@ -14,6 +14,7 @@ request binds its values and runs it:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,7 @@ def processed(row: Sequence[Any], processors: Sequence[Processor]) -> list[Any]:
 _MEMO_SIZE = 65536
 
 
+@functools.lru_cache(maxsize=4096)  # per (plan's column, JSON rule): the memo outlives the request
 def converter(processor: Processor, convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`convert(processor(raw))`, remembered per raw value: a column's raw values repeat (SQLite
     gives quantities as floats; making each a Decimal and then a JSON number is most of a large

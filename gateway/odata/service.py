@@ -325,15 +325,13 @@ class ODataService(JsonBodies):
         order_props = [entity_set.by_name[n] for n in order_names] + [
             entity_set.by_name[k] for k in entity_set.key if k not in order_names
         ]
-        query_fp = fingerprint(
-            entity_set.name,
-            company,
-            options.filter,
-            sorted(options.aliases.items()),
-            options.orderby,
-        )
+
+        def query_fp() -> str:  # only when a token is read or written: a hash per answer otherwise
+            aliases = sorted(options.aliases.items())
+            return fingerprint(entity_set.name, company, options.filter, aliases, options.orderby)
+
         if options.skiptoken:
-            where.append(after(order, decode_token(options.skiptoken, query_fp, order_props)))
+            where.append(after(order, decode_token(options.skiptoken, query_fp(), order_props)))
 
         limit = page_size if options.top is None else min(page_size, options.top)
         page = Page([], None, None, None)
@@ -363,7 +361,7 @@ class ODataService(JsonBodies):
         if more and rows and (options.top is None or options.top > limit):
             last = rows[-1] if processors is None else processed(rows[-1], processors)
             index = {n: i for i, n in enumerate(names)}
-            next_token = encode_token(query_fp, [last[index[p.name]] for p in order_props], order_props)
+            next_token = encode_token(query_fp(), [last[index[p.name]] for p in order_props], order_props)
             next_top = options.top - limit if options.top is not None else None
         page = Page(rows, count, next_token, next_top)
 
