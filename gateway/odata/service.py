@@ -8,15 +8,13 @@ exist, the answer cache) comes in through `ODataHost`.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiohttp import web
 from cachetools import LRUCache
-from odata_query import ast
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gateway.odata import csdl, edm
@@ -32,45 +30,18 @@ from gateway.odata.errors import (
     not_implemented,
     service_unavailable,
 )
-from gateway.odata.filter import FilterCompiler, compile_filter
+from gateway.odata.filter import compile_filter
 from gateway.odata.filter_tags import identity_tags
 from gateway.odata.formats import JsonFormat, accepts, negotiate_json
 from gateway.odata.host import ODataHost, Page, error_response
-from gateway.odata.hot_filter import hot_comparison
 from gateway.odata.paging import after, decode_token, encode_token, fingerprint, order_clauses
-from gateway.odata.plans import SLOT, Plan, Processor, make_plan, processed, run_plan
+from gateway.odata.plans import processed
+from gateway.odata.prepared import PreparedReads
 from gateway.odata.query import QueryOptions, check_against, parse_options, selected
+from gateway.odata.request_headers import accepts_text, max_page_preference, max_version_ok, request_facts
 from gateway.odata.uri import ResourcePath, key_values, parse_path
 
 log = logging.getLogger("bcgw.odata")
-
-
-def _max_version_ok(request: web.Request, v3: bool) -> None:
-    header = "MaxDataServiceVersion" if v3 else "OData-MaxVersion"
-    floor = 3.0 if v3 else 4.0
-    value = request.headers.get(header)
-    if value is None:
-        return
-    m = re.match(r"\s*(\d+)(?:\.(\d+))?", value)
-    if not m:
-        raise bad_request(f"The {header} header '{value}' is not a version number.")
-    version = float(f"{m.group(1)}.{m.group(2) or 0}")
-    if version < floor:
-        raise bad_request(
-            f"This service speaks OData {floor:.1f}; the request allows at most {value.strip()}.",
-            "BadRequest_UnsupportedVersion",
-        )
-
-
-def _max_page_preference(request: web.Request) -> int | None:
-    for header in request.headers.getall("Prefer", []):
-        for pref in header.split(","):
-            name, _, value = pref.strip().partition("=")
-            if name.strip().lower() in ("odata.maxpagesize", "maxpagesize"):
-                value = value.strip().strip('"')
-                if value.isdigit() and int(value) > 0:
-                    return int(value)
-    return None
 
 
 class ODataService(JsonBodies):
@@ -81,8 +52,7 @@ class ODataService(JsonBodies):
         self._metadata_v3 = csdl.metadata_v3(registry)
         # (set, company) -> the columns of its source subquery; companies are few, but bounded all the same.
         self._sources: LRUCache[tuple[str, str], dict[str, Any]] = LRUCache(maxsize=1024)
-        # Request shape -> its prepared statement (plans.py): sets x companies x page sizes, bounded.
-        self._plans: LRUCache[tuple[Any, ...], Plan] = LRUCache(maxsize=4096)
+        self._prepared = PreparedReads(host)
         # A request as it came -> (its answer's cache key, set, company): see _remembered.
         self._front: LRUCache[tuple[Any, ...], tuple[Any, str, str]] = LRUCache(maxsize=20000)
 
@@ -103,7 +73,7 @@ class ODataService(JsonBodies):
             hit = await self._remembered(request)
             if hit is not None:
                 return hit
-            _max_version_ok(request, v3)
+            max_version_ok(request, v3)
             path = parse_path(request.match_info.get("tail", ""))
             return await self._dispatch(request, path, v3)
         except ODataError as err:
@@ -120,7 +90,7 @@ class ODataService(JsonBodies):
         cache = self.host.cache()
         if cache is None:
             return None
-        found = self._front.get(_front_key(request))
+        found = self._front.get(request_facts(request))
         if found is None:
             return None
         cache_key, set_name, company = found
@@ -153,11 +123,11 @@ class ODataService(JsonBodies):
         check_against(options, entity_set)
         company = await self._company(path, options, entity_set)
         if path.kind == "count":
-            if not _accepts_text(request, options):
+            if not accepts_text(request, options):
                 raise not_acceptable("$count answers text/plain.")
             fmt = None
         elif path.kind == "property" and path.raw_value:
-            if not _accepts_text(request, options):
+            if not accepts_text(request, options):
                 raise not_acceptable("$value answers text/plain.")
             fmt = None
         else:
@@ -221,7 +191,7 @@ class ODataService(JsonBodies):
         v3: bool,
     ) -> web.StreamResponse:
         cache = self.host.cache()
-        page_pref = _max_page_preference(request) if path.kind == "collection" and not v3 else None
+        page_pref = max_page_preference(request) if path.kind == "collection" and not v3 else None
         cacheable = cache is not None and entity_set.cache_identity is not None
         cache_key: tuple[Any, ...] | None = None
         if cacheable and cache is not None:
@@ -236,7 +206,7 @@ class ODataService(JsonBodies):
                 page_pref,
                 request.path,
             )
-            self._front[_front_key(request)] = (cache_key, entity_set.name, company)
+            self._front[request_facts(request)] = (cache_key, entity_set.name, company)
             hit = cache.get(cache_key)
             if hit is not None:
                 return hit.response()
@@ -311,7 +281,7 @@ class ODataService(JsonBodies):
         max_size = self.host.max_page_size()
         page_size = min(page_pref, max_size) if page_pref else max_size
         cols = self._columns(entity_set, company)
-        prepared = self._preparable(entity_set, options, cols)
+        prepared = self._prepared.preparable(entity_set, options, cols)
         where: list[Any]
         if prepared is not None:
             where, tree = [], prepared[0]
@@ -340,7 +310,7 @@ class ODataService(JsonBodies):
         count = None
         processors = None
         if prepared is not None and limit > 0:
-            run = self._run_prepared(prepared, entity_set, company, options, limit, cols, names, order)
+            run = self._prepared.rows(prepared, entity_set, company, options, limit, cols, names, order)
             rows, processors = await run
         elif limit > 0 or options.count:
             async with self.host.engine().connect() as conn:
@@ -370,50 +340,6 @@ class ODataService(JsonBodies):
             headers = (("Preference-Applied", f"odata.maxpagesize={page_size}"),)
         body = self._collection_body(request, entity_set, options, company, fmt, v3, page, names, processors)
         return CachedAnswer(200, fmt.content_type(), body, headers), tree
-
-    def _preparable(
-        self, entity_set: edm.EntitySet, options: QueryOptions, cols: dict[str, Any]
-    ) -> tuple[ast.Compare | None, Any] | None:
-        """(the filter's tree, its literal as bound) when the request can take a prepared plan (no
-        filter, or `Prop eq literal`; one statement: no $count, no $skiptoken); else None."""
-        if options.count or options.skiptoken or options.aliases:
-            return None
-        if options.filter is None:
-            return None, None
-        tree = hot_comparison(options.filter, entity_set)
-        if tree is None:
-            return None
-        return tree, FilterCompiler(entity_set, cols, options.filter).bound_value(tree)
-
-    async def _run_prepared(
-        self,
-        prepared: tuple[ast.Compare | None, Any],
-        entity_set: edm.EntitySet,
-        company: str,
-        options: QueryOptions,
-        limit: int,
-        cols: dict[str, Any],
-        names: list[str],
-        order: list[tuple[Any, bool, bool]],
-    ) -> tuple[list[Sequence[Any]], tuple[Processor, ...] | None]:
-        """The page's rows through a plan kept per shape (gateway/odata/plans.py)."""
-        tree, bound = prepared
-        engine = self.host.engine()
-        reader = self.host.reader()
-        shape = None if tree is None else (tree.left.name, type(tree.right))  # type: ignore[attr-defined]
-        key: tuple[Any, ...] = (engine.dialect.name, reader is not None, entity_set.name, company, shape)
-        key += (options.orderby, limit, options.skip)
-        plan = self._plans.get(key)
-        if plan is None:
-            stmt = select(*[cols[n] for n in names])
-            if tree is not None:
-                stmt = stmt.where(cols[tree.left.name] == bindparam(SLOT + "0", type_=bound.type))  # type: ignore[attr-defined]
-            stmt = stmt.order_by(*order_clauses(order)).limit(limit + 1)
-            if options.skip:
-                stmt = stmt.offset(options.skip)
-            plan = self._plans[key] = make_plan(stmt, engine.dialect, reader is not None)
-        slots = {} if tree is None else {SLOT + "0": bound.value}
-        return await run_plan(plan, slots, engine, reader)
 
     async def _single(
         self,
@@ -488,34 +414,6 @@ class ODataService(JsonBodies):
                 ctx = self._context_v4(request, entity_set, company, path.company is not None, options, props)
                 body = {"@odata.context": ctx + "/$entity", **entity}
         return CachedAnswer(200, fmt.content_type(), orjson.dumps(body), ())
-
-
-def _front_key(request: web.Request) -> tuple[Any, ...]:
-    """Everything of a request that its answer depends on, as it came: the path and query, the
-    headers the service reads (Accept, Prefer, the maximum versions) and the origin (absolute
-    URLs in the answer). The user is not in it: who may read what is checked on every request."""
-    headers = request.headers
-    return (
-        request.raw_path,
-        headers.get("Accept"),
-        tuple(headers.getall("Prefer", ())),
-        headers.get("OData-MaxVersion"),
-        headers.get("MaxDataServiceVersion"),
-        request.scheme,
-        request.host,
-    )
-
-
-def _accepts_text(request: web.Request, options: QueryOptions) -> bool:
-    """May a $count or $value answer (text/plain) go to this client?
-
-    A client that asks for JSON gets the plain text too, as BC (ASP.NET OData) answers; python-odata
-    and others send `Accept: application/json` on every request, $count included.
-    """
-    accept = request.headers.get("Accept")
-    if accepts(accept, options.format, "text/plain"):
-        return True
-    return options.format is None and accepts(accept, None, "application/json")
 
 
 def _is_query_error(exc: SQLAlchemyError) -> bool:
