@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -65,8 +66,20 @@ def compile_for(stmt: Select[Any], dialect: Dialect) -> Compiled | None:
         else:
             value = param.effective_value
             params.append((None, processor(value) if processor is not None else value))
-    results = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None) for col in stmt.selected_columns)
+    results = tuple(_result_processor(col.type, dialect) for col in stmt.selected_columns)
     return Compiled(str(compiled), tuple(params), bind, results)
+
+
+# (column type, dialect) -> its result processor, one object for every plan: the converters (and
+# their memos) below are kept per processor, so plans of the same columns share them.
+_PROCESSORS: LRUCache[tuple[Any, type[Dialect]], Processor] = LRUCache(maxsize=1024)
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Processor:
+    key = (type_, type(dialect))
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return _PROCESSORS[key]
 
 
 def make_plan(stmt: Select[Any], dialect: Dialect, raw: bool) -> Plan:
@@ -100,10 +113,10 @@ def processed(row: Sequence[Any], processors: Sequence[Processor]) -> list[Any]:
     return [v if p is None else p(v) for v, p in zip(row, processors, strict=True)]
 
 
-_MEMO_SIZE = 65536
+_MEMO_SIZE = 4096  # raw values per column remembered (quantities repeat; a memo is small)
 
 
-@functools.lru_cache(maxsize=4096)  # per (plan's column, JSON rule): the memo outlives the request
+@functools.lru_cache(maxsize=512)  # per (column type, JSON rule): the memo outlives the request
 def converter(processor: Processor, convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`convert(processor(raw))`, remembered per raw value: a column's raw values repeat (SQLite
     gives quantities as floats; making each a Decimal and then a JSON number is most of a large
