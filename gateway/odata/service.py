@@ -221,15 +221,18 @@ class ODataService(JsonBodies):
             keys = key_values(path.key, entity_set, v3)
             answer = await self._single(request, path, entity_set, options, company, keys, fmt, v3)
             tags = self._key_tags(entity_set, keys)
+            tree = None
         elif path.kind == "count":
             answer, tree = await self._count_answer(entity_set, options, company)
-            tags = identity_tags(tree, entity_set, edm.tag_value)
+            tags = None
         else:
             assert fmt is not None
             answer, tree = await self._collection(request, entity_set, options, company, fmt, v3, page_pref)
-            tags = identity_tags(tree, entity_set, edm.tag_value)
+            tags = None
 
         if cacheable and cache is not None and cache_key is not None and answer.status == 200:
+            if path.kind not in ("entity", "property"):  # what the answer depends on: only to cache it
+                tags = identity_tags(tree, entity_set, edm.tag_value)
             cache.put(cache_key, answer, company, tags, generation)
         return answer.response()
 
