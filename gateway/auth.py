@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import BasicAuth, web
-from cachetools import LRUCache, TTLCache
+from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.odata.answer_cache import Memo
 from gateway.odata.errors import ODataError, service_unavailable, too_many_requests, unauthorized
 from schemas.auth_failures import recent_failures, record_failures
 from schemas.db import is_unavailable
@@ -198,8 +199,8 @@ class Authenticator:
             TTLCache(maxsize=10_000, ttl=cache_ttl) if cache_ttl > 0 else None
         )
         self._last_used: dict[int, float] = {}
-        self._headers: LRUCache[bytes, tuple[str, tuple[str, str]]] = LRUCache(maxsize=10_000)
-        self._subjects: LRUCache[tuple[str, str], str] = LRUCache(maxsize=10_000)
+        self._headers: Memo[bytes, tuple[str, tuple[str, str]]] = Memo(maxsize=10_000)
+        self._subjects: Memo[tuple[str, str], str] = Memo(maxsize=10_000)
         self._pending_touch: set[int] = set()
 
     def forget_verifications(self) -> None:

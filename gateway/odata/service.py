@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gateway.odata import csdl, edm
-from gateway.odata.answer_cache import CachedAnswer
+from gateway.odata.answer_cache import CachedAnswer, Memo
 from gateway.odata.bodies import V3_ROOT, V4_ROOT, JsonBodies
 from gateway.odata.errors import (
     ODataError,
@@ -54,7 +54,7 @@ class ODataService(JsonBodies):
         self._sources: LRUCache[tuple[str, str], dict[str, Any]] = LRUCache(maxsize=1024)
         self._prepared = PreparedReads(host)
         # A request as it came -> (its answer's cache key, set, company): see _remembered.
-        self._front: LRUCache[tuple[Any, ...], tuple[Any, str, str]] = LRUCache(maxsize=20000)
+        self._front: Memo[tuple[Any, ...], tuple[Any, str, str]] = Memo(maxsize=20000)
 
     def add_routes(self, app: web.Application) -> None:
         for root in (V4_ROOT, V3_ROOT):
