@@ -29,7 +29,7 @@ test: $(STAMP) xsd
 
 # The property/fuzz tests in their long mode (docs/RELIABILITY.md): 100,000 examples each.
 fuzz: $(STAMP)
-	BCGW_FUZZ_EXAMPLES=$${BCGW_FUZZ_EXAMPLES:-100000} $(BIN)/python -m pytest -m fuzz $(PYTEST_ARGS)
+	BCGW_FUZZ_EXAMPLES=$${BCGW_FUZZ_EXAMPLES:-100000} $(BIN)/python -m pytest -m fuzz --timeout=0 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

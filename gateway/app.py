@@ -20,6 +20,7 @@ from gateway.change_feed import ChangeFeed
 from gateway.config import Settings
 from gateway.dataverse_webhook import add_webhook_routes
 from gateway.entity_sets import ALL_SETS, AVAILABILITY
+from gateway.entity_sets.differences import sales_order_differences
 from gateway.health import add_health_routes
 from gateway.hosts import host_middleware
 from gateway.metrics import Metrics
@@ -28,10 +29,12 @@ from gateway.odata.edm import EntitySet, Registry
 from gateway.odata.errors import ODataError, service_unavailable
 from gateway.odata.service import V3_ROOT, ODataService, error_response
 from gateway.proxy import setup_forwarding
+from gateway.sales_reads import SalesReads
 from orders import inbox
 from orders.bc_link.from_setup import BcLink
 from orders.bc_link.mirror import Mirror, MirrorOptions, mirror_ready, refusal
 from orders.change_setup import load_connection_setup
+from orders.diff_sales_order import OrderDiff, diff_sales_order
 from orders.setup import ConnectionSetup
 from orders.worker import OrderWorker
 from schemas import change_log as changes
@@ -68,7 +71,9 @@ class Gateway:
         self.mirror_ready = False
         self._engine = engine
         self._owns_engine = engine is None
-        self.registry = Registry(list(ALL_SETS))
+        # Sales reads that OData requests make (SalesOrderDifferences), apart from the worker's.
+        self.sales_reads = SalesReads(settings.sales_timeout)
+        self.registry = Registry([*ALL_SETS, sales_order_differences(self.order_differences)])
         self.response_cache = ResponseCache(settings.cache_ttl) if settings.cache_ttl > 0 else None
         self.setup = ConnectionSetup()
         self.companies: set[str] = set()
@@ -143,6 +148,10 @@ class Gateway:
     def database_unavailable(self, error: BaseException) -> bool:
         return is_unavailable(error)
 
+    async def order_differences(self, company: str, sales_id: str) -> OrderDiff:
+        """The reconciliation report of one Sales order (`orders diff`), for SalesOrderDifferences."""
+        return await diff_sales_order(self.engine(), company, self.sales_reads.client(self.setup), sales_id)
+
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         if self._engine is None:
@@ -201,6 +210,7 @@ class Gateway:
         if self._reader is not None:
             self._reader.close()
             self._reader = self._reader_engine = None
+        await self.sales_reads.close()
         if self._owns_engine and self._engine is not None:
             await self._engine.dispose()
 

@@ -84,6 +84,8 @@ class Settings:
     sync_jobs: bool = True
     sync_poll_interval: float = 1.0
     sync_wake_seconds: float = 1.0
+    # How often the Sales Order Notes job asks Sales (one $top=1 request) for new or changed notes.
+    sync_notes_probe_seconds: float = 10.0
 
     def public_base(self) -> str | None:
         return self.public_url.rstrip("/") if self.public_url else None
@@ -282,6 +284,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "sync_jobs": _parse_bool,
     "sync_poll_interval": _positive_float,
     "sync_wake_seconds": _non_negative_float,
+    "sync_notes_probe_seconds": _positive_float,
 }
 
 

@@ -1,5 +1,5 @@
-"""CSV import of units of measure, currencies, items, item units, customers, resources, ledger
-entries and couplings.
+"""CSV import of units of measure, currencies, items, item units, customers, customer price
+groups, sales prices, resources, ledger entries and couplings.
 
 The header row names the columns with the entity-set property names (No, Description,
 Base_Unit_of_Measure, Unit_Price, ...). Each row is applied on its own (a savepoint): a bad row is
@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas import master_data as masterdata
-from schemas import tables
+from schemas import sales_prices, tables
 from schemas.db import is_unavailable, write_transaction
 from schemas.inventory import LedgerLine, PostingError, post_ledger_entries, post_ledger_entries_in_bulk
 from schemas.master_data import MasterDataError
@@ -134,6 +134,7 @@ async def _apply_customer(conn: AsyncConnection, company: str, v: dict[str, Any]
         "Post_Code": "post_code",
         "Country_Region_Code": "country_region_code",
         "Currency_Code": "currency_code",
+        "Customer_Price_Group": "customer_price_group",
         "Blocked": "blocked",
     }
     created = await masterdata.upsert_customer(conn, company, v["No"], **{names[k]: v[k] for k in names if k in v})
@@ -151,6 +152,39 @@ async def _apply_resource(conn: AsyncConnection, company: str, v: dict[str, Any]
     created = await masterdata.upsert_resource(conn, company, v["No"], **{names[k]: v[k] for k in names if k in v})
     await _couple_if_given(conn, company, "resource", v["No"], v)
     return created
+
+
+async def _apply_price_group(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    names = {
+        "Description": "description",
+        "Price_Includes_VAT": "price_includes_vat",
+        "Allow_Invoice_Disc": "allow_invoice_disc",
+        "Allow_Line_Disc": "allow_line_disc",
+    }
+    return await sales_prices.upsert_customer_price_group(
+        conn, company, v["Code"], **{names[k]: v[k] for k in names if k in v}
+    )
+
+
+async def _apply_sales_price(conn: AsyncConnection, company: str, v: dict[str, Any]) -> bool:
+    key = sales_prices.PriceKey(
+        item_no=v["Item_No"],
+        sales_type=v.get("Sales_Type") or sales_prices.CUSTOMER_PRICE_GROUP,
+        sales_code=v.get("Sales_Code", ""),
+        starting_date=v.get("Starting_Date"),
+        currency_code=v.get("Currency_Code", ""),
+        variant_code=v.get("Variant_Code", ""),
+        unit_of_measure_code=v.get("Unit_of_Measure_Code", ""),
+        minimum_quantity=v.get("Minimum_Quantity", Decimal(0)),
+    )
+    names = {
+        "Unit_Price": "unit_price",
+        "Ending_Date": "ending_date",
+        "Price_Includes_VAT": "price_includes_vat",
+        "Allow_Invoice_Disc": "allow_invoice_disc",
+        "Allow_Line_Disc": "allow_line_disc",
+    }
+    return await sales_prices.upsert_sales_price(conn, company, key, **{names[k]: v[k] for k in names if k in v})
 
 
 _ITEM_COLUMNS = {
@@ -263,11 +297,43 @@ KINDS: dict[str, Kind] = {
             "Post_Code": _text,
             "Country_Region_Code": _text,
             "Currency_Code": _text,
+            "Customer_Price_Group": _text,
             "Blocked": _bool,
             "CRM_ID": _text,
         },
         ("No",),
         _apply_customer,
+    ),
+    # Before customers that name them; sales prices after items, units and currencies.
+    "customer-price-groups": Kind(
+        {
+            "Code": _text,
+            "Description": _text,
+            "Price_Includes_VAT": _bool,
+            "Allow_Invoice_Disc": _bool,
+            "Allow_Line_Disc": _bool,
+        },
+        ("Code",),
+        _apply_price_group,
+    ),
+    "sales-prices": Kind(
+        {
+            "Item_No": _text,
+            "Sales_Type": _text,
+            "Sales_Code": _text,
+            "Starting_Date": _date,
+            "Ending_Date": _date,
+            "Currency_Code": _text,
+            "Variant_Code": _text,
+            "Unit_of_Measure_Code": _text,
+            "Minimum_Quantity": _decimal,
+            "Unit_Price": _decimal,
+            "Price_Includes_VAT": _bool,
+            "Allow_Invoice_Disc": _bool,
+            "Allow_Line_Disc": _bool,
+        },
+        ("Item_No", "Unit_Price"),
+        _apply_sales_price,
     ),
     "resources": Kind(
         {
@@ -338,21 +404,33 @@ def _read(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]], int]:
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         for row in reader:
-            if any(cell.strip() for cell in row):
+            # (any(row) first: C speed for the common row, whose cells are not all blank)
+            if any(row) and (row[0].strip() or any(cell.strip() for cell in row)):
                 yield reader.line_num, row
 
     return header, rows(), total
 
 
-def _parse_row(kind: Kind, header: list[str], cells: list[str]) -> dict[str, Any]:
+Plan = list[tuple[str, Callable[[str], Any], bool]]  # per column: name, conversion, required
+
+
+def _plan(kind: Kind, header: list[str]) -> Plan:
+    return [(name, kind.columns[name], name in kind.required) for name in header]
+
+
+def _parse_row(kind: Kind, header: list[str], cells: list[str], plan: Plan | None = None) -> dict[str, Any]:
     if len(cells) != len(header):
         raise RowError(f"{len(cells)} values for {len(header)} columns")
     values: dict[str, Any] = {}
-    for name, cell in zip(header, cells, strict=True):
-        if cell.strip() == "" and name not in kind.required:
+    for (name, convert, required), cell in zip(plan or _plan(kind, header), cells, strict=True):
+        text = cell.strip()
+        if not text and not required:
+            continue
+        if convert is _text:  # most columns: no call for them
+            values[name] = text
             continue
         try:
-            values[name] = kind.columns[name](cell)
+            values[name] = convert(cell)
         except RowError as exc:
             raise RowError(f"{name}: {exc}") from None
     for name in kind.required:
@@ -420,12 +498,14 @@ async def import_csv(
             return None
         return {line: outcome for (line, _values), outcome in zip(parsed, applied, strict=True)}
 
+    plan = _plan(kind, header)
+
     async def flush() -> None:
         outcomes: dict[int, bool | str] = {}
         parsed: list[tuple[int, dict[str, Any]]] = []
         for line, cells in batch:
             try:
-                parsed.append((line, _parse_row(kind, header, cells)))
+                parsed.append((line, _parse_row(kind, header, cells, plan)))
             except RowError as exc:
                 outcomes[line] = str(exc)
         if parsed:

@@ -100,6 +100,7 @@ from orders.dataverse.records import (
     Account,
     SalesDocumentRecord,
 )
+from orders.inbox.notes import is_error_note
 from orders.notes_text import html_to_text
 from orders.setup import SalesSetup
 from schemas.bc_sales_document import (
@@ -259,9 +260,12 @@ def notes(data: ConversionData) -> tuple[BcNote, ...]:
             description=cut_text(note.subject, "note_description"),
             text=html_to_text(note.notetext),
             sales_note_id=note.annotationid,
+            sales_created_on=note.createdon,
+            sales_modified_on=note.modifiedon,
         )
         for note in data.notes
-        if not note.is_attachment
+        # Our own error notes on the Sales order (orders/error_notes.py) are not BC notes.
+        if not note.is_attachment and not is_error_note(note.subject)
     )
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.dataverse.client import DataverseClient
 from orders.dataverse.webapi import DataverseError
-from orders.inbox.notes import BOTH, FAILURE, SUCCESS
+from orders.inbox.notes import BOTH, FAILURE, FAILURE_SUBJECT, SUCCESS, SUCCESS_SUBJECT, is_error_note
 from orders.retry import ROW_RETRY_CAP, Backoff
 from schemas.db import write_transaction
 from schemas.tables import order_inbox as inbox
@@ -59,7 +59,7 @@ def failure_note(company: str, inbox_id: int, table_name: str, message: str) -> 
     command = "orders" if table_name == "salesorder" else "quotes"
     return Note(
         note_id(company, inbox_id, FAILURE, message),
-        f"Business Central could not create the {what}",
+        f"{FAILURE_SUBJECT}{what}",
         f"{message}\n\nWhat to do: correct what the message names (in Dynamics 365 Sales, or the coupling in "
         f"Business Central), then have it tried again: your Business Central administrator runs "
         f"'bc-gateway {command} retry {inbox_id}'. Another note will say when it has been created.",
@@ -71,7 +71,7 @@ def success_note(company: str, inbox_id: int, table_name: str, document_type: st
     document = f"sales {document_type.lower()} {document_no}".strip()
     return Note(
         note_id(company, inbox_id, SUCCESS),
-        f"Created in Business Central: {document}",
+        f"{SUCCESS_SUBJECT}{document}",
         f"This {what} is now Business Central {document}.",
     )
 
@@ -160,6 +160,7 @@ __all__ = [
     "SUCCESS",
     "Note",
     "failure_note",
+    "is_error_note",
     "note_id",
     "notes_of",
     "send_due_notes",

@@ -22,6 +22,8 @@ from orders.bc_link.from_setup import local_write_refusal
 from orders.change_setup import load_connection_setup
 from orders.sales_post import RELEASED, PostingRefused, post, release, reopen
 from orders.sync.order_status import INVOICE, RELEASE, SHIPMENT, order_fields
+from schemas import change_log as changes
+from schemas.customer_ledger import post_invoice_entry
 from schemas.db import write_transaction
 from schemas.sales_posting import PostedDocuments
 from schemas.sales_posting_store import (
@@ -125,6 +127,22 @@ async def post_sales_order(
         today = today or dt.date.today()
         sales_id = await coupled_sales_id(conn, company, header)  # before the posting may delete it
         documents = await write_posting(conn, company, header, posting, today)
+        if documents.invoice_no:
+            # Sales-Post's customer posting: the invoice's Cust. Ledger Entry (what the customer owes).
+            await post_invoice_entry(
+                conn,
+                company,
+                customer_no=header.sell_to_customer_no,
+                invoice_no=documents.invoice_no,
+                posting_date=today,
+                due_date=today,  # as the posted invoice's Due Date (no payment terms calculation here)
+                amount_including_vat=documents.invoice_amount,
+                amount=documents.invoice_amount,
+                currency_code=header.currency_code,
+                description=f"Order {header.no}",
+            )
+        else:  # a shipment moves Outstanding Orders and Shipped Not Invoiced: the statistics follow
+            await changes.record(conn, changes.CUST_STATISTICS, company, header.sell_to_customer_no)
         # BC's three events (a release by the posting included), in the posting's transaction.
         if order.status != RELEASED and posting.status == RELEASED:
             await _queue(conn, company, header, sales_id, RELEASE)

@@ -100,6 +100,7 @@ class OrderWorker(InboxRowProcessing):
                 owner=f"{self.owner}:sync",
                 tick=settings.sync_poll_interval,
                 wake_delay=settings.sync_wake_seconds,
+                notes_probe=getattr(settings, "sync_notes_probe_seconds", 10.0),
             )
         self.handlers: dict[tuple[str, str], Handler] = {
             (SALESORDER, InboxEvent.SUBMIT): _order_submit,

@@ -141,6 +141,10 @@ class BcNote:
     description: str
     text: str
     sales_note_id: str
+    # The annotation's times: an order's notes are coupled to their annotations (BC's CRM
+    # Annotation Coupling), so that the notes job sees a later change and no new note.
+    sales_created_on: dt.datetime | None = None
+    sales_modified_on: dt.datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

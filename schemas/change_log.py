@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from schemas.bulk import insert_many
 from schemas.tables import change_log
 
 ITEM = "item"  # an item's inventory or quantity on sales orders changed; key = item no.
@@ -20,6 +21,10 @@ SETUP = "setup"  # the connection setup changed
 COMPANY = "company"  # a company was added
 INBOX = "inbox"  # a delivery waits for the worker; key = inbox id
 ORDER_STATUS = "order_status"  # a BC order was released, shipped or invoiced; key = order no.
+# A customer's statistics may have changed: a ledger entry (invoice, payment) or a posting that
+# ships; key = customer no.
+CUST_STATISTICS = "cust_statistics"
+NOTES = "notes"  # a note was added to a BC sales order; key = order no.
 MIRROR = "mirror"  # the mirror of a real BC started or finished loading (api mode)
 
 
@@ -33,7 +38,9 @@ async def record_items(conn: AsyncConnection, company: str, item_nos: set[str]) 
     if not item_nos:
         return
     now = dt.datetime.now(dt.UTC)
-    await conn.execute(
-        insert(change_log),
-        [{"company": company, "topic": ITEM, "key": no, "changed_at": now} for no in sorted(item_nos)],
+    await insert_many(
+        conn,
+        change_log,
+        [{"key": no} for no in sorted(item_nos)],
+        {"company": company, "topic": ITEM, "changed_at": now},
     )

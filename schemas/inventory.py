@@ -16,7 +16,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemas import change_log as changes
-from schemas.db import in_chunks, upsert_add, upsert_add_many
+from schemas.bulk import among, insert_many, upsert_many
+from schemas.db import in_chunks, upsert_add
 from schemas.tables import (
     ENTRY_TYPES,
     item,
@@ -188,13 +189,13 @@ async def post_ledger_entries_in_bulk(
     types: dict[str, str] = {}
     for chunk in in_chunks(sorted(item_nos)):
         found = await conn.execute(
-            select(item.c.no, item.c.type).where(item.c.company == company, item.c.no.in_(chunk))
+            select(item.c.no, item.c.type).where(item.c.company == company, among(conn, item.c.no, chunk))
         )
         types.update({row.no: row.type for row in found})
     locations: set[str] = set()
     for chunk in in_chunks(sorted(codes)):
         found = await conn.execute(
-            select(location.c.code).where(location.c.company == company, location.c.code.in_(chunk))
+            select(location.c.code).where(location.c.company == company, among(conn, location.c.code, chunk))
         )
         locations.update(row.code for row in found)
     default_date = today or dt.date.today()
@@ -220,7 +221,6 @@ async def post_ledger_entries_in_bulk(
             continue
         entries.append(
             {
-                "company": company,
                 "item_no": line.item_no,
                 "location_code": line.location_code,
                 "posting_date": line.posting_date or default_date,
@@ -234,17 +234,22 @@ async def post_ledger_entries_in_bulk(
         by_location[line.item_no, line.location_code] += line.quantity
     if not entries:
         return outcomes
-    await conn.execute(insert(item_ledger_entry), entries)
-    await conn.execute(
-        upsert_add_many(conn, item_inventory, ("company", "item_no"), ("inventory",)),
-        [{"company": company, "item_no": no, "inventory": qty} for no, qty in sorted(by_item.items())],
+    await insert_many(conn, item_ledger_entry, entries, {"company": company})
+    await upsert_many(
+        conn,
+        item_inventory,
+        ("company", "item_no"),
+        [{"item_no": no, "inventory": qty} for no, qty in sorted(by_item.items())],
+        {"company": company},
+        add=("inventory",),
     )
-    await conn.execute(
-        upsert_add_many(conn, item_location_inventory, ("company", "item_no", "location_code"), ("inventory",)),
-        [
-            {"company": company, "item_no": no, "location_code": code, "inventory": qty}
-            for (no, code), qty in sorted(by_location.items())
-        ],
+    await upsert_many(
+        conn,
+        item_location_inventory,
+        ("company", "item_no", "location_code"),
+        [{"item_no": no, "location_code": code, "inventory": qty} for (no, code), qty in sorted(by_location.items())],
+        {"company": company},
+        add=("inventory",),
     )
     await changes.record_items(conn, company, set(by_item))
     return outcomes

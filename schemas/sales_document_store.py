@@ -21,6 +21,7 @@ from schemas import tables as t
 from schemas.bc_sales_document import BcSalesDocument, BcSalesLine
 from schemas.db import insert_ignore, is_sqlite
 from schemas.inventory import add_to_totals
+from schemas.record_link_store import couple_copied_notes
 
 ORDER_SERIES = ("S-ORD", "SO000001")
 QUOTE_SERIES = ("S-QUO", "SQ000001")
@@ -197,6 +198,9 @@ async def _insert_lines_and_notes(
                 for note in doc.notes
             ],
         )
+        if doc_type == "Order":
+            times = {n.sales_note_id.lower(): (n.sales_created_on, n.sales_modified_on) for n in doc.notes}
+            await couple_copied_notes(conn, company, no, times)
     if doc_type == "Order":
         await add_outstanding(conn, company, doc.lines, Decimal(1))
 

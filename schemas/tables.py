@@ -48,6 +48,10 @@ TABLE_UNIT_OF_MEASURE = 204
 TABLE_SALES_HEADER = 36
 TABLE_CONTACT = 5050
 TABLE_CURRENCY = 4
+TABLE_CUSTOMER_PRICE_GROUP = 6
+TABLE_SALES_PRICE = 7002
+TABLE_SALESPERSON_PURCHASER = 13
+TABLE_OPPORTUNITY = 5092
 
 ITEM_TYPES = ("Inventory", "Service", "Non-Inventory")
 ENTRY_TYPES = (
@@ -204,6 +208,10 @@ customer = Table(
     Column("phone_no", String(30), nullable=False, server_default=""),
     Column("e_mail", String(80), nullable=False, server_default=""),
     Column("home_page", String(80), nullable=False, server_default=""),
+    # BC's "Credit Limit (LCY)" (the Customer Statistics job sends it; 0 = no limit).
+    Column("credit_limit_lcy", Decimal5, nullable=False, server_default="0"),
+    # BC's Customer Price Group (a TableRelation to customer_price_group): the prices it gets.
+    Column("customer_price_group", String(10), nullable=False, server_default=""),
     _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
@@ -233,6 +241,65 @@ currency = Table(
     # BC's SystemId: the coupling's Integration ID (rows older than the column get one on migration).
     Column("system_id", Guid(), nullable=True, unique=True, default=lambda: str(uuid.uuid4())),
     _system_modified_at(),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+# BC's Customer Price Group (table 6): the CUSTPRCGRP-PRICE mapping makes a Sales price list of each.
+customer_price_group = Table(
+    "customer_price_group",
+    metadata,
+    _company(),
+    Column("code", String(10), primary_key=True),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("price_includes_vat", Boolean, nullable=False, server_default="0"),
+    Column("allow_invoice_disc", Boolean, nullable=False, server_default="1"),
+    Column("allow_line_disc", Boolean, nullable=False, server_default="1"),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    _system_modified_at(),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+SALES_TYPES = ("Customer", "Customer Price Group", "All Customers", "Campaign")
+
+# BC's Sales Price (table 7002, prices without extended pricing): the SALESPRC-PRODPRICE mapping
+# makes a Sales price list item of each Customer Price Group price. BC's key is Item No., Sales
+# Type, Sales Code, Starting Date, Currency Code, Variant Code, Unit of Measure Code and Minimum
+# Quantity; a blank Starting Date is BC's 0D, kept as date.min so that the key has no NULL.
+sales_price = Table(
+    "sales_price",
+    metadata,
+    _company(),
+    Column("system_id", Guid(), primary_key=True),
+    Column("item_no", String(20), nullable=False),
+    Column("sales_type", String(20), nullable=False, server_default="Customer"),
+    Column("sales_code", String(20), nullable=False, server_default=""),
+    Column("starting_date", Date, nullable=False),
+    Column("currency_code", String(10), nullable=False, server_default=""),
+    Column("variant_code", String(10), nullable=False, server_default=""),
+    Column("unit_of_measure_code", String(10), nullable=False, server_default=""),
+    Column("minimum_quantity", Decimal5, nullable=False, server_default="0"),
+    Column("unit_price", Decimal5, nullable=False, server_default="0"),
+    Column("ending_date", Date, nullable=True),
+    Column("price_includes_vat", Boolean, nullable=False, server_default="0"),
+    Column("allow_invoice_disc", Boolean, nullable=False, server_default="1"),
+    Column("allow_line_disc", Boolean, nullable=False, server_default="1"),
+    _system_modified_at(),
+    UniqueConstraint(
+        "company",
+        "item_no",
+        "sales_type",
+        "sales_code",
+        "starting_date",
+        "currency_code",
+        "variant_code",
+        "unit_of_measure_code",
+        "minimum_quantity",
+        name="uq_sales_price_bc_key",
+    ),
+    Index("ix_sales_price_company_sales_type_sales_code", "company", "sales_type", "sales_code"),
+    CheckConstraint(
+        "sales_type IN ('Customer', 'Customer Price Group', 'All Customers', 'Campaign')", name="sales_type"
+    ),
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 
@@ -267,6 +334,54 @@ contact = Table(
     ForeignKeyConstraint(["company"], ["company.name"]),
 )
 
+# BC's Salesperson/Purchaser (table 13): coupled to a Sales user (systemuser) through the
+# SALESPEOPLE mapping; the Salesperson Code of a record decides its owner in Sales.
+salesperson_purchaser = Table(
+    "salesperson_purchaser",
+    metadata,
+    _company(),
+    Column("code", String(20), primary_key=True),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("name", String(50), nullable=False, server_default=""),
+    Column("e_mail", String(80), nullable=False, server_default=""),
+    Column("phone_no", String(30), nullable=False, server_default=""),
+    Column("job_title", String(30), nullable=False, server_default=""),
+    _system_modified_at(),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+OPPORTUNITY_STATUSES = ("Not Started", "In Progress", "Won", "Lost")
+
+# BC's Opportunity (table 5092). BC calculates Estimated Value, Current Value, Probability % and
+# Chances of Success % from the opportunity's entries (sales cycle stages); we keep them as
+# fields, set when the opportunity is created or edited.
+opportunity = Table(
+    "opportunity",
+    metadata,
+    _company(),
+    Column("no", String(20), primary_key=True),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("contact_no", String(20), nullable=False, server_default=""),
+    # The contact's company (the contact itself for a company): its customer is the Sales account.
+    Column("contact_company_no", String(20), nullable=False, server_default=""),
+    Column("salesperson_code", String(20), nullable=False, server_default=""),
+    Column("status", String(20), nullable=False, server_default="Not Started"),
+    Column("closed", Boolean, nullable=False, server_default="0"),
+    Column("priority", String(10), nullable=False, server_default="Normal"),
+    Column("creation_date", Date, nullable=True),
+    Column("date_closed", Date, nullable=True),
+    Column("estimated_closing_date", Date, nullable=True),
+    Column("estimated_value_lcy", Decimal5, nullable=False, server_default="0"),
+    Column("calcd_current_value_lcy", Decimal5, nullable=False, server_default="0"),
+    Column("probability_pct", Decimal5, nullable=False, server_default="0"),
+    Column("chances_of_success_pct", Decimal5, nullable=False, server_default="0"),
+    _system_modified_at(),
+    CheckConstraint("status IN ('Not Started', 'In Progress', 'Won', 'Lost')", name="status"),
+    CheckConstraint("priority IN ('Low', 'Normal', 'High')", name="priority"),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
 # BC's "CRM Integration Record": which Sales row (CRM ID) is coupled to which BC record.
 crm_integration_record = Table(
     "crm_integration_record",
@@ -282,6 +397,9 @@ crm_integration_record = Table(
     # direction's last result ('', Success, Failure), job and error message, and Skipped.
     Column("last_synch_modified_on", UtcDateTime(), nullable=True),
     Column("last_synch_crm_modified_on", UtcDateTime(), nullable=True),
+    # The ETag of the Sales row's version seen then ("" unknown): Sales' times have whole seconds,
+    # so a row changed in the second of the last sync is told apart by its version.
+    Column("last_synch_crm_etag", String(64), nullable=False, server_default=""),
     Column("last_synch_result", String(10), nullable=False, server_default=""),  # Dataverse -> BC
     Column("last_synch_job_id", Guid(), nullable=True),
     Column("last_synch_error", Text, nullable=False, server_default=""),
@@ -289,6 +407,8 @@ crm_integration_record = Table(
     Column("last_synch_crm_job_id", Guid(), nullable=True),
     Column("last_synch_crm_error", Text, nullable=False, server_default=""),
     Column("skipped", Boolean, nullable=False, server_default="0"),
+    # A customer's: its account statistics row is in Sales (the Customer Statistics job, 5350).
+    Column("statistics_uploaded", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("company", "table_id", "crm_id"),
     UniqueConstraint("company", "table_id", "integration_id"),
     ForeignKeyConstraint(["company"], ["company.name"]),
@@ -531,7 +651,12 @@ sales_line = Table(
     Index(None, "company", "type", "no"),
 )
 
-# Notes on a document (BC keeps them as record links of type Note).
+# Notes on a document: BC's "Record Link" (table 2000000068) of type Note, on a Sales Header.
+# BC's fields: Link ID = ``id``; Record ID = the header (``document_type``, ``document_no``; shown
+# as "Sales Header: Order,SO000001" by schemas/record_link_store.py); URL1; Description; Type;
+# Created = ``created_at``; User ID; Company; Notify; To User ID; Note = ``note`` (plain text).
+# ``sales_note_id``: the Sales annotation the note was copied from (the order's conversion, or the
+# notes job); a note written in BC has none. (URL1 .. To User ID: migration 0015.)
 sales_note = Table(
     "sales_note",
     metadata,
@@ -543,6 +668,11 @@ sales_note = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("sales_note_id", Guid(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("url1", String(2048), nullable=False, server_default=""),
+    Column("type", String(10), nullable=False, server_default="Note"),
+    Column("user_id", String(50), nullable=False, server_default=""),
+    Column("notify", Boolean, nullable=False, server_default="0"),
+    Column("to_user_id", String(50), nullable=False, server_default=""),
     ForeignKeyConstraint(
         ["company", "document_type", "document_no"],
         ["sales_header.company", "sales_header.document_type", "sales_header.no"],
@@ -767,6 +897,8 @@ sales_invoice_header = Table(
     # The Sales order the BC order came from (kept after the order and its coupling are gone).
     Column("sales_id", Guid(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # BC's SystemModifiedAt: POSTEDSALESINV-INV's BC-side mark follows it.
+    _system_modified_at(),
     ForeignKeyConstraint(["company"], ["company.name"]),
     Index(None, "company", "order_no"),
     Index(None, "company", "sales_id"),
@@ -802,6 +934,68 @@ sales_invoice_line = Table(
         ondelete="CASCADE",
     ),
     Index(None, "company", "order_no", "order_line_no"),
+)
+
+
+# --- Customer ledger ("Cust. Ledger Entry" 21, "Detailed Cust. Ledg. Entry" 379) ---------------
+
+CUST_LEDGER_DOCUMENT_TYPES = ("", "Payment", "Invoice", "Credit Memo", "Finance Charge Memo", "Reminder", "Refund")
+DETAILED_ENTRY_TYPES = ("Initial Entry", "Application")
+
+# One entry per posted invoice, payment, ...; what is still open of it (Remaining Amount) and the
+# Balance are FlowFields over the detailed entries, as in BC: never stored, always summed.
+cust_ledger_entry = Table(
+    "cust_ledger_entry",
+    metadata,
+    Column("entry_no", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("system_id", Guid(), nullable=False, unique=True),
+    Column("customer_no", String(20), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("document_type", String(20), nullable=False, server_default=""),
+    Column("document_no", String(20), nullable=False, server_default=""),
+    Column("description", String(100), nullable=False, server_default=""),
+    Column("currency_code", String(10), nullable=False, server_default=""),
+    # Amount / Amount (LCY) are FlowFields in BC too (the Initial Entry); kept here as posted.
+    Column("amount", Decimal5, nullable=False, server_default="0"),
+    Column("amount_lcy", Decimal5, nullable=False, server_default="0"),
+    Column("sales_lcy", Decimal5, nullable=False, server_default="0"),  # BC's Sales (LCY): excl. VAT
+    Column("due_date", Date, nullable=True),
+    Column("open", Boolean, nullable=False, server_default="1"),
+    Column("closed_by_entry_no", Integer, nullable=False, server_default="0"),
+    Column("closed_at_date", Date, nullable=True),
+    _system_modified_at(),
+    CheckConstraint(
+        "document_type IN ('', 'Payment', 'Invoice', 'Credit Memo', 'Finance Charge Memo', 'Reminder', 'Refund')",
+        name="document_type",
+    ),
+    ForeignKeyConstraint(["company", "customer_no"], ["customer.company", "customer.no"]),
+    Index(None, "company", "customer_no", "open"),
+    Index(None, "company", "document_type", "document_no"),
+    Index(None, "system_modified_at"),
+)
+
+detailed_cust_ledg_entry = Table(
+    "detailed_cust_ledg_entry",
+    metadata,
+    Column("entry_no", Integer, primary_key=True, autoincrement=True),
+    Column("company", String(30), nullable=False),
+    Column("cust_ledger_entry_no", Integer, nullable=False),
+    Column("entry_type", String(20), nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("document_type", String(20), nullable=False, server_default=""),
+    Column("document_no", String(20), nullable=False, server_default=""),
+    Column("customer_no", String(20), nullable=False),
+    Column("amount", Decimal5, nullable=False),
+    Column("amount_lcy", Decimal5, nullable=False),
+    # The ledger entry's due date, copied as BC's "Initial Entry Due Date" (overdue amounts use it).
+    Column("initial_entry_due_date", Date, nullable=True),
+    # The other entry of an application (the payment applied to an invoice, and back).
+    Column("applied_cust_ledger_entry_no", Integer, nullable=False, server_default="0"),
+    CheckConstraint("entry_type IN ('Initial Entry', 'Application')", name="entry_type"),
+    ForeignKeyConstraint(["cust_ledger_entry_no"], ["cust_ledger_entry.entry_no"]),
+    Index(None, "company", "customer_no"),
+    Index(None, "cust_ledger_entry_no"),
 )
 
 
@@ -1043,13 +1237,38 @@ job_queue_entry = Table(
     Index(None, "earliest_start_date_time"),
 )
 
-# BC's "CRM Synch Status" (per company): the item availability job's time.
+# BC's "CRM Synch Status" (per company): the item availability job's time; the Customer
+# Statistics job's time and the last detailed customer ledger entry whose invoice payment status
+# it has sent ("Cust. Statistics Synch. Time", "Last Update Invoice Entry No."); and the Sales Order
+# Notes job's marks (ours, migration 0015; BC derives them from its couplings): the largest
+# ``createdon`` / ``modifiedon`` of the annotations its Sales -> BC passes have read.
 crm_synch_status = Table(
     "crm_synch_status",
     metadata,
     Column("company", String(30), primary_key=True),
     Column("item_availability_synch_time", UtcDateTime(), nullable=True),
+    Column("cust_statistics_synch_time", UtcDateTime(), nullable=True),
+    Column("last_update_invoice_entry_no", Integer, nullable=False, server_default="0"),
+    Column("notes_created_after", UtcDateTime(), nullable=True),
+    Column("notes_modified_after", UtcDateTime(), nullable=True),
     ForeignKeyConstraint(["company"], ["company.name"]),
+)
+
+# BC's "CRM Annotation Coupling" (bc-sync.md §11): a BC note (Record Link) coupled to a Sales
+# annotation; each is coupled once. ``crm_created_on`` / ``crm_modified_on``: the annotation's
+# times when it was last synchronised. Dropped with its note.
+crm_annotation_coupling = Table(
+    "crm_annotation_coupling",
+    metadata,
+    Column("record_link_id", Integer, primary_key=True, autoincrement=False),
+    Column("company", String(30), nullable=False),
+    Column("crm_annotation_id", Guid(), nullable=False),
+    Column("last_synch_date_time", UtcDateTime(), nullable=False),
+    Column("crm_created_on", UtcDateTime(), nullable=True),
+    Column("crm_modified_on", UtcDateTime(), nullable=True),
+    ForeignKeyConstraint(["record_link_id"], ["sales_note.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["company"], ["company.name"]),
+    UniqueConstraint("company", "crm_annotation_id"),
 )
 
 

@@ -16,7 +16,19 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.cli import database, master_data, mirror, serve, setup, sync, users
+from gateway.cli import (
+    customers,
+    database,
+    master_data,
+    mirror,
+    order_notes,
+    prices,
+    relationship_management,
+    serve,
+    setup,
+    sync,
+    users,
+)
 from gateway.cli import orders as order_commands
 from gateway.cli.common import CliError, fail
 from gateway.config import ConfigError, load_settings
@@ -32,7 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--company", help="company to work in (default: $BCGW_COMPANY or CRONUS)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (database, serve, master_data, users, setup, order_commands, mirror, sync):
+    for group in (
+        database,
+        serve,
+        master_data,
+        prices,
+        users,
+        setup,
+        order_commands,
+        order_notes,
+        customers,
+        mirror,
+        sync,
+        relationship_management,
+    ):
         group.add_parsers(sub)
     return p
 

@@ -28,6 +28,14 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Command: TypeAlias = Callable[[argparse.Namespace, Settings], int]
 
 
+def subcommands_of(parser: argparse.ArgumentParser) -> Subcommands:
+    """The sub-commands of a command another module made (``orders``), to add to them."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise ValueError(f"{parser.prog} has no sub-commands")
+
+
 class CliError(Exception):
     """A command that cannot be carried out; printed without a traceback, exit status 1."""
 

@@ -20,12 +20,28 @@ from schemas.db import write_transaction
 from schemas.inventory import JournalLine, LedgerLine, PostingError, post_journal_line
 from schemas.tables import ENTRY_TYPES
 
-COUPLING_KINDS = ["item", "customer", "resource", "unit"]
-IMPORT_KINDS = ["units-of-measure", "currencies", "items", "units", "customers", "resources", "ledger", "couplings"]
+COUPLING_KINDS = ["item", "customer", "resource", "unit", "salesperson"]
+IMPORT_KINDS = [
+    "units-of-measure",
+    "currencies",
+    "items",
+    "units",
+    "customer-price-groups",
+    "customers",
+    "sales-prices",
+    "resources",
+    "ledger",
+    "couplings",
+]
 # What to import first when a row refers to what is not there (BC's "does not exist" messages).
 _PREREQUISITES = {
     "The Unit of Measure does not exist": "bc-gateway import units-of-measure FILE.csv (columns Code, Description)",
     "The Currency does not exist": "bc-gateway import currencies FILE.csv (columns Code, Description)",
+    "The Customer Price Group does not exist": "bc-gateway import customer-price-groups FILE.csv (columns Code, "
+    "Description)",
+    "The Item does not exist": "bc-gateway import items FILE.csv",
+    "The Item Unit of Measure does not exist": "bc-gateway import units FILE.csv (columns Item_No, Code, "
+    "Qty_per_Unit_of_Measure)",
 }
 # What each import writes, as the refusal in api mode names it (couplings stay ours: allowed).
 BC_RECORDS = {
@@ -34,6 +50,8 @@ BC_RECORDS = {
     "items": "Create and change items",
     "units": "Set up item units of measure",
     "customers": "Create and change customers",
+    "customer-price-groups": "Create and change customer price groups",
+    "sales-prices": "Create and change sales prices",
     "resources": "Create and change resources",
     "ledger": "Post item ledger entries",
 }
@@ -94,15 +112,21 @@ def add_parsers(sub: Subcommands) -> None:
         help="couple a BC record to a Sales row, or (--match KIND) every uncoupled record to the Sales row it matches",
         usage="bc-gateway couple KIND BC_NO SALES_ID\n       bc-gateway couple --match KIND [--create-new] [--json]",
     )
-    s.add_argument("kind", nargs="?", choices=COUPLING_KINDS, help="what to couple: item, customer, resource or unit")
+    s.add_argument(
+        "kind",
+        nargs="?",
+        choices=COUPLING_KINDS,
+        help="what to couple: item, customer, resource, unit or salesperson (to a Sales user)",
+    )
     s.add_argument("bc_no", nargs="?", help="BC number (or unit code)")
     s.add_argument("sales_id", nargs="?", help="the Sales row's id (GUID)")
     s.add_argument(
         "--match",
         choices=COUPLING_KINDS,
         metavar="KIND",
-        help="match-based coupling of item, resource, customer or unit: each uncoupled BC record is coupled to "
-        "the one uncoupled Sales row with the same number (then name; unit groups 'NAV <code>'), case-insensitive",
+        help="match-based coupling of item, resource, customer, unit or salesperson: each uncoupled BC record is "
+        "coupled to the one uncoupled Sales row with the same number (then name; unit groups 'NAV <code>'; "
+        "users by e-mail), case-insensitive",
     )
     s.add_argument(
         "--create-new",
@@ -112,7 +136,7 @@ def add_parsers(sub: Subcommands) -> None:
     s.add_argument("--json", action="store_true", help="with --match: machine-readable output")
     s.set_defaults(func=cmd_couple)
     s = sub.add_parser("uncouple", help="remove a coupling")
-    s.add_argument("kind", choices=COUPLING_KINDS, help="item, customer, resource or unit")
+    s.add_argument("kind", choices=COUPLING_KINDS, help="item, customer, resource, unit or salesperson")
     s.add_argument("bc_no", help="BC number (or unit code)")
     s.set_defaults(func=cmd_couple)
 
@@ -120,7 +144,8 @@ def add_parsers(sub: Subcommands) -> None:
     s.add_argument(
         "kind",
         choices=IMPORT_KINDS,
-        help="what the file holds (units of measure and currencies first: the others refer to them)",
+        help="what the file holds (units of measure and currencies first: the others refer to them; customer "
+        "price groups before the customers and sales prices that name them)",
     )
     s.add_argument("file", help="the CSV file (UTF-8; comma, semicolon or tab separated)")
     g = s.add_mutually_exclusive_group()
@@ -187,8 +212,20 @@ def cmd_couple(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-PLURAL = {"item": "items", "resource": "resources", "customer": "customers", "unit": "units of measure"}
-SALES_ROWS = {"item": "products", "resource": "products", "customer": "accounts", "unit": "unit groups"}
+PLURAL = {
+    "item": "items",
+    "resource": "resources",
+    "customer": "customers",
+    "unit": "units of measure",
+    "salesperson": "salespeople",
+}
+SALES_ROWS = {
+    "item": "products",
+    "resource": "products",
+    "customer": "accounts",
+    "unit": "unit groups",
+    "salesperson": "users",
+}
 
 
 def cmd_couple_by_match(args: argparse.Namespace, settings: Settings) -> int:
@@ -198,6 +235,8 @@ def cmd_couple_by_match(args: argparse.Namespace, settings: Settings) -> int:
     from orders.sync.sales_connection import SalesNotConnected, sales_client
 
     kind = args.match
+    if kind == "salesperson" and args.create_new:
+        fail("Sales users are not created from salespeople: add the user in Sales, then couple it", 2)
 
     async def run(engine: AsyncEngine) -> Any:
         from orders.sync import api

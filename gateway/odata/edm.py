@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -46,18 +46,45 @@ class Property:
             raise ValueError(f"{self.name}: not an OData identifier")
 
 
+# (company, value of ComputedRows.by) -> the rows, each a mapping of property name -> value.
+RowsReader = Callable[[str, Any], Awaitable[Sequence[Mapping[str, Any]]]]
+
+# The property types a ComputedRows.by may have: values an equality in $filter names exactly.
+COMPUTED_BY_TYPES = (STRING, GUID, INT32, INT64)
+
+
+@dataclass(frozen=True, slots=True)
+class ComputedRows:
+    """Rows the host computes per request (an async read: another service, a calculation)
+    instead of a SQL source, for one value of the property `by` at a time.
+
+    The value comes from the request: an equality on `by` in $filter (alone or ANDed with other
+    conditions: `by eq v and ...`; `by in (v)` too), or the key predicate when `by` is a key
+    property. Without one the request is a 400 that names what to add. `read(company, value)`
+    returns the rows; the protocol layer puts them in the query as a VALUES list and then
+    filters, orders, counts, selects and pages them on the same path as a SQL source, so every
+    query option works alike. `read` may raise ODataError (a 404, a 503) to answer instead.
+    `example`: a value to show in the 400 (a URL literal), e.g. a GUID.
+    """
+
+    by: str
+    read: RowsReader
+    example: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class EntitySet:
     """One published entity set.
 
-    `source(company)` returns a SELECT whose columns are labelled with the property names;
-    the protocol layer wraps it as a subquery and filters, orders and pages on that.
+    Either `source(company)` returns a SELECT whose columns are labelled with the property names
+    (the protocol layer wraps it as a subquery and filters, orders and pages on that), or
+    `computed` says how the host computes the rows per request (see ComputedRows).
     """
 
     name: str
     properties: tuple[Property, ...]
     key: tuple[str, ...]
-    source: Callable[[str], Select[Any]]
+    source: Callable[[str], Select[Any]] | None = None
     type_name: str = ""
     # Roles (any of) that may read the set; empty: any authenticated user.
     read_roles: frozenset[str] = frozenset()
@@ -67,6 +94,7 @@ class EntitySet:
     cache_identity: Mapping[str, str] | None = None
     # Does the set belong in the company scope (Company('X')/Set)? False for Company itself.
     per_company: bool = True
+    computed: ComputedRows | None = None
     by_name: dict[str, Property] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +108,17 @@ class EntitySet:
             for k in self.cache_identity:
                 if k not in self.by_name:
                     raise ValueError(f"{self.name}: cache identity {k} is not a property")
+        if (self.source is None) == (self.computed is None):
+            raise ValueError(f"{self.name}: give either a SQL source or computed rows")
+        if self.computed is not None:
+            by = self.by_name.get(self.computed.by)
+            if by is None or by.type not in COMPUTED_BY_TYPES:
+                raise ValueError(
+                    f"{self.name}: computed rows need a property of type {', '.join(COMPUTED_BY_TYPES)} to be given"
+                )
+            if self.cache_identity is not None:
+                # The answer cache is invalidated by database changes; computed rows change elsewhere.
+                raise ValueError(f"{self.name}: computed rows are never cached")
 
     def prop(self, name: str) -> Property:
         try:

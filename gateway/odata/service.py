@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from gateway.odata import csdl, edm
 from gateway.odata.answer_cache import CachedAnswer, Memo
 from gateway.odata.bodies import V3_ROOT, V4_ROOT, JsonBodies
+from gateway.odata.computed import computed_columns
 from gateway.odata.errors import (
     ODataError,
     bad_request,
@@ -243,7 +244,19 @@ class ODataService(JsonBodies):
                 return frozenset({(ident[name], edm.tag_value(value, entity_set.by_name[name]))})
         return None
 
-    def _columns(self, entity_set: edm.EntitySet, company: str) -> dict[str, Any]:
+    async def _columns(
+        self,
+        entity_set: edm.EntitySet,
+        company: str,
+        options: QueryOptions | None = None,
+        keys: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The set's rows as columns to query: its SQL source, or the rows the host computes for
+        the value the request names (computed.py)."""
+        if entity_set.computed is not None:
+            flt, aliases = (options.filter, options.aliases) if options is not None else (None, {})
+            return await computed_columns(entity_set, company, flt, aliases, keys)
+        assert entity_set.source is not None
         # Building the set's select costs more than the rest of a one-row answer (~0.5 ms): it is
         # the same for every request of a set and company, so it is built once (Core objects are
         # immutable and may be shared by concurrent statements).
@@ -263,7 +276,7 @@ class ODataService(JsonBodies):
     async def _count_answer(
         self, entity_set: edm.EntitySet, options: QueryOptions, company: str
     ) -> tuple[CachedAnswer, Any]:
-        cols = self._columns(entity_set, company)
+        cols = await self._columns(entity_set, company, options)
         where, tree = self._where(entity_set, options, cols)
         first = next(iter(cols.values()))
         stmt = select(func.count()).select_from(first.table).where(*where)
@@ -283,8 +296,9 @@ class ODataService(JsonBodies):
     ) -> tuple[CachedAnswer, Any]:
         max_size = self.host.max_page_size()
         page_size = min(page_pref, max_size) if page_pref else max_size
-        cols = self._columns(entity_set, company)
-        prepared = self._prepared.preparable(entity_set, options, cols)
+        cols = await self._columns(entity_set, company, options)
+        # Computed rows are made per request from the filter's value: never a prepared plan.
+        prepared = self._prepared.preparable(entity_set, options, cols) if entity_set.computed is None else None
         where: list[Any]
         if prepared is not None:
             where, tree = [], prepared[0]
@@ -355,7 +369,7 @@ class ODataService(JsonBodies):
         fmt: JsonFormat | None,
         v3: bool,
     ) -> CachedAnswer:
-        cols = self._columns(entity_set, company)
+        cols = await self._columns(entity_set, company, keys=keys)
         names = [p.name for p in entity_set.properties]
         stmt = select(*[cols[n] for n in names]).where(*[cols[k] == v for k, v in keys.items()]).limit(1)
         async with self.host.engine().connect() as conn:

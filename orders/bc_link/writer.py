@@ -116,6 +116,11 @@ class ApiWriter:
                     "Central: the order is to be made from it.",
                     QUOTE_WAIT,
                 )
+            # The quote's own row may have put it in BC between the two reads above (it was not
+            # coupled at the first, is at the second): look again, or the order is POSTed beside it.
+            quote = await writer_quotes.quote_in_bc(job, document)
+            if quote is not None:
+                return await writer_quotes.make_order(self, job, document, quote, finish)
             return await self.create(job, document, finish)
 
     async def create_quote(

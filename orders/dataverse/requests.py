@@ -200,7 +200,11 @@ class Written:
 
 def entity_set_key(entity_set: str) -> str | None:
     """The key column of a set this module knows (``products`` → ``productid``), else None."""
-    special = {"transactioncurrencies": "transactioncurrencyid", "opportunities": "opportunityid"}
+    special = {
+        "transactioncurrencies": "transactioncurrencyid",
+        "opportunities": "opportunityid",
+        "nav_accountstatisticses": "nav_accountstatisticsid",
+    }
     if entity_set in special:
         return special[entity_set]
     return entity_set[:-1] + "id" if entity_set.endswith("s") else None

@@ -10,6 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 FAILURE, SUCCESS, BOTH = "failure", "success", "both"
+# How the notes begin (orders/error_notes.py), and how they are known again: such a note on a Sales
+# order is never copied into BC (not when the order is created, not by the notes job).
+FAILURE_SUBJECT = "Business Central could not create the "
+SUCCESS_SUBJECT = "Created in Business Central: "
+
+
+def is_error_note(subject: str | None) -> bool:
+    """Whether an annotation is one of our error notes (by its subject, which no one edits)."""
+    return bool(subject) and str(subject).startswith((FAILURE_SUBJECT, SUCCESS_SUBJECT))
 
 
 def owed_on_failure(enabled: bool, message: str, noted: str) -> dict[str, Any]:

@@ -210,6 +210,7 @@ async def restore_skipped(
                 last_synch_error="",
                 last_synch_crm_result="",
                 last_synch_crm_error="",
+                statistics_uploaded=False,  # BC: a customer restored has its statistics sent again
             )
         )
         return int(result.rowcount or 0)

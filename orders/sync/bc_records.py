@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import null, select, update
+from sqlalchemy import case, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.sync.defaults import BC_TABLES
@@ -23,6 +23,27 @@ from schemas import tables as t
 from schemas.db import write_transaction
 
 CHUNK = 500
+
+
+def opportunity_select(company: str) -> Any:
+    """Opportunities with what OPPORTUNITY sends for their contact (bc-sync.md §12):
+    ``person_contact_no``, the Contact No. when it is a person (a company is an account in Sales,
+    not a contact), and ``company_customer_no``, the customer of the contact's company (its
+    Contact Business Relation; for a person without one on the company, the person's own)."""
+    o = t.opportunity
+    person = t.contact.alias("person")
+    firm = t.contact.alias("firm")
+    customer_no = func.coalesce(func.nullif(firm.c.customer_no, ""), person.c.customer_no, "")
+    person_no = case((person.c.type == "Person", person.c.no), else_="")
+    return (
+        select(o, person_no.label("person_contact_no"), customer_no.label("company_customer_no"))
+        .select_from(
+            o.outerjoin(person, (person.c.company == o.c.company) & (person.c.no == o.c.contact_no)).outerjoin(
+                firm, (firm.c.company == o.c.company) & (firm.c.no == o.c.contact_company_no)
+            )
+        )
+        .where(o.c.company == company)
+    )
 
 
 class TableRecords:
@@ -43,6 +64,8 @@ class TableRecords:
                 .select_from(table.outerjoin(inv, (inv.c.company == table.c.company) & (inv.c.item_no == table.c.no)))
                 .where(table.c.company == self.company)
             )
+        if table_id == t.TABLE_OPPORTUNITY:
+            return opportunity_select(self.company)
         return select(table).where(table.c.company == self.company)
 
     @staticmethod

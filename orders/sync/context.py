@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,14 @@ def parse_sales_time(value: Any) -> dt.datetime | None:
     text = str(value).replace("Z", "+00:00")
     moment = dt.datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _record_value(value: Any) -> str:
+    if value is None or value == dt.date.min:  # BC's blank date (0D)
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
 
 
 @dataclass
@@ -56,8 +65,9 @@ class PassContext:
         return BC_TABLES[self.mapping.table_id].key
 
     def bc_record_id(self, record: dict[str, Any]) -> str:
-        """BC's RecordId text: ``Item: 1000``."""
-        return f"{self.bc_caption}: {record.get(self.bc_key, '')}"
+        """BC's RecordId text: ``Item: 1000``, ``Sales Price: 1000,Customer Price Group,RETAIL,,,,PCS,0``."""
+        fields = BC_TABLES[self.mapping.table_id].record_fields or (self.bc_key,)
+        return f"{self.bc_caption}: {','.join(_record_value(record.get(name)) for name in fields)}"
 
     def sales_record_id(self, row_id: str | None) -> str:
         return f"{self.mapping.integration_table}: {{{row_id}}}" if row_id else self.mapping.integration_table

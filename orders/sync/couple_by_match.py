@@ -84,6 +84,9 @@ def _bc_columns(kind: str) -> tuple[Any, list[tuple[str, Any]], list[Any]]:
     if kind == "customer":
         c = t.customer
         return c, [("No.", c.c.no), ("Name", c.c.name)], [c.c.blocked == false()]
+    if kind == "salesperson":
+        sp = t.salesperson_purchaser
+        return sp, [("Code", sp.c.code), ("E-Mail", sp.c.e_mail)], []
     u = t.unit_of_measure
     return u, [("Code", u.c.code)], []
 

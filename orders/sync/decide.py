@@ -67,11 +67,19 @@ class RecordDecision:
 
 
 def touched_by_others(
-    modified_on: dt.datetime | None, modified_by: str | None, stored: dt.datetime | None, integration_user: str | None
+    modified_on: dt.datetime | None,
+    modified_by: str | None,
+    stored: dt.datetime | None,
+    integration_user: str | None,
+    etag: str | None = None,
+    stored_etag: str = "",
 ) -> bool:
     """A Sales row changed by someone else than the integration user since the stored time (its
-    second included)."""
+    second included: Sales' times have whole seconds). The version synchronised last (its ETag,
+    when the coupling has it) is not a change, even when someone else made it in that second."""
     if integration_user is None or not modified_by or modified_on is None or stored is None:
+        return False
+    if etag and stored_etag and etag == stored_etag:
         return False
     return modified_by.lower() != integration_user.lower() and modified_on >= stored - EQUAL_WITHIN
 

@@ -116,6 +116,8 @@ class FromSalesPass(MappingRunBase):
                     row.get("_modifiedby_value"),
                     coupling.last_synch_crm_modified_on,
                     ctx.integration_user,
+                    row.get("@odata.etag"),
+                    coupling.last_synch_crm_etag,
                 ),
             )
             if decision.action == Action.IGNORE:
@@ -175,6 +177,7 @@ class FromSalesPass(MappingRunBase):
                     last_synch_crm_modified_on=_later(
                         coupling.last_synch_crm_modified_on, parse_sales_time(row.get("modifiedon"))
                     ),
+                    last_synch_crm_etag=str(row.get("@odata.etag") or ""),
                     last_synch_result=SynchResult.SUCCESS.value,
                     last_synch_job_id=ctx.job_id,
                     last_synch_error="",

@@ -10,7 +10,7 @@ from typing import Any
 from orders.dataverse.writes import odata_string
 from orders.sync import sales_rules
 from orders.sync.context import HookError, PassContext
-from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, RESOURCE_PRODUCT, UNIT_OF_MEASURE
+from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, OPPORTUNITY, RESOURCE_PRODUCT, UNIT_OF_MEASURE
 from orders.sync.ports import SalesRefused
 from orders.sync.transfer import Bind, lookup_column
 
@@ -19,6 +19,10 @@ DEFAULT_PRICE_LIST = "Business Central Default Price List"
 
 class Hooks:
     """No table-specific behaviour."""
+
+    # Whether a coupled record outside the mapping's table filter is left alone too (else it is
+    # still sent: a blocked item retires its product).
+    keeps_table_filter = False
 
     async def match(self, ctx: PassContext, record: dict[str, Any]) -> dict[str, Any] | None:
         """An uncoupled Sales row this BC record is to be coupled with instead of inserting one."""
@@ -38,6 +42,30 @@ class Hooks:
     def needs_after_write(self, values: dict[str, Any]) -> bool:
         """Whether an update with these values needs ``after_write`` (else it may go in a batch)."""
         return False
+
+    async def after_pass(self, ctx: PassContext, records: list[dict[str, Any]]) -> None:
+        """After a BC -> Sales pass over ``records`` (whatever became of each)."""
+
+
+async def unit_of_measure(ctx: PassContext, code: str) -> tuple[str, str]:
+    """(group id, unit id) of the "NAV <code>" unit group in Sales, checked as BC checks it (§3)."""
+    cached = ctx.cache.setdefault("units", {})
+    if code in cached:
+        return cached[code]
+    name = sales_rules.unit_group_name(code)
+    groups = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
+    units = (
+        await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {groups[0]['uomscheduleid']}")
+        if len(groups) == 1
+        else []
+    )
+    try:
+        unit = sales_rules.unit_of_group(name, code, len(groups), units)
+    except sales_rules.UnitGroupError as exc:
+        raise HookError(str(exc)) from None
+    found = (str(groups[0]["uomscheduleid"]).lower(), str(unit["uomid"]).lower())
+    cached[code] = found
+    return found
 
 
 async def lcy_currency_id(ctx: PassContext) -> str | None:
@@ -119,24 +147,7 @@ class ProductHooks(Hooks):
         return rows[0] if len(rows) == 1 else None
 
     async def _unit(self, ctx: PassContext, code: str) -> tuple[str, str]:
-        """(group id, unit id) of the "NAV <code>" group, checked as BC checks it."""
-        cached = ctx.cache.setdefault("units", {})
-        if code in cached:
-            return cached[code]
-        name = sales_rules.unit_group_name(code)
-        groups = await ctx.sales.find_rows("uomschedules", f"name eq {odata_string(name)}")
-        units = (
-            await ctx.sales.find_rows("uoms", f"_uomscheduleid_value eq {groups[0]['uomscheduleid']}")
-            if len(groups) == 1
-            else []
-        )
-        try:
-            unit = sales_rules.unit_of_group(name, code, len(groups), units)
-        except sales_rules.UnitGroupError as exc:
-            raise HookError(str(exc)) from None
-        found = (str(groups[0]["uomscheduleid"]).lower(), str(unit["uomid"]).lower())
-        cached[code] = found
-        return found
+        return await unit_of_measure(ctx, code)
 
     async def complete(
         self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
@@ -254,13 +265,24 @@ class CurrencyHooks(Hooks):
             values["currencyname"] = values.get("currencyname") or record["code"]
 
 
+class OpportunityHooks(Hooks):
+    """OPPORTUNITY (bc-sync.md §12): a won or lost BC opportunity is outside BC's filter (Status
+    Not Started | In Progress) and is not sent again, coupled or not; its amounts are in the LCY."""
+
+    keeps_table_filter = True
+
+    async def complete(
+        self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], current: dict[str, Any] | None
+    ) -> None:
+        lcy = await lcy_currency_id(ctx)
+        if lcy and (current is None or str(current.get(lookup_column("transactioncurrencyid")) or "").lower() != lcy):
+            values["transactioncurrencyid"] = Bind("transactioncurrencies", lcy)
+
+
 HOOKS: dict[str, Hooks] = {
     UNIT_OF_MEASURE: UnitOfMeasureHooks(),
     ITEM_PRODUCT: ProductHooks(1),
     RESOURCE_PRODUCT: ProductHooks(3),
     CURRENCY: CurrencyHooks(),
+    OPPORTUNITY: OpportunityHooks(),
 }
-
-
-def hooks_for(name: str) -> Hooks:
-    return HOOKS.get(name, Hooks())

@@ -18,11 +18,12 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders.sync.defaults import INTEGRATION_SYNCH_JOB_RUNNER, canonical_name
+from orders.sync.defaults import FULL_SYNC_PRIORITY, INTEGRATION_SYNCH_JOB_RUNNER, canonical_name
 from orders.sync.store import now
 from schemas import tables as t
 from schemas.db import write_transaction
@@ -145,7 +146,8 @@ class JobQueue:
                     jqe.c.earliest_start_date_time <= at,
                     or_(jqe.c.lease_until.is_(None), jqe.c.lease_until < at),
                 )
-                .order_by(jqe.c.earliest_start_date_time)
+                # Entries woken together run in dependency order (a price group before its prices).
+                .order_by(jqe.c.earliest_start_date_time, _dependency_rank(jqe.c.record_id_to_process))
             )
             return [_entry(r) for r in rows.all()]
 
@@ -271,6 +273,12 @@ class JobQueue:
             await conn.execute(update(jqe).where(jqe.c.id == entry_id).values(last_sales_poll_at=at))
 
 
+def _dependency_rank(mapping: Any) -> Any:
+    return case(
+        *((mapping == name, rank) for rank, name in enumerate(FULL_SYNC_PRIORITY)), else_=len(FULL_SYNC_PRIORITY)
+    )
+
+
 class JobBusy(RuntimeError):
     """The mapping's job is running in a worker and did not finish in time."""
 
@@ -296,8 +304,7 @@ async def mapping_lock(engine: AsyncEngine, company: str, name: str, wait: float
         yield
     finally:
         keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        await asyncio.gather(keeper, return_exceptions=True)  # a cancellation of ours still goes on
         await queue.release(entry.id, owner)
 
 

@@ -182,6 +182,10 @@ COUPLED_TABLES: dict[int, tuple[str, Any, str]] = {
     t.TABLE_UNIT_OF_MEASURE: ("Unit of Measure", t.unit_of_measure, "code"),
     t.TABLE_CURRENCY: ("Currency", t.currency, "code"),
     t.TABLE_CONTACT: ("Contact", t.contact, "no"),
+    t.TABLE_CUSTOMER_PRICE_GROUP: ("Customer Price Group", t.customer_price_group, "code"),
+    t.TABLE_SALES_PRICE: ("Sales Price", t.sales_price, "system_id"),  # BC's key has eight fields
+    t.TABLE_SALESPERSON_PURCHASER: ("Salesperson/Purchaser", t.salesperson_purchaser, "code"),
+    t.TABLE_OPPORTUNITY: ("Opportunity", t.opportunity, "no"),
 }
 
 

@@ -95,6 +95,16 @@ CRITERIA: dict[str, MatchCriteria] = {
         "",
         (MatchField("Code", "name", 1, template="NAV {}"),),
     ),
+    # A salesperson is the Sales user with the same e-mail (BC's SALESPEOPLE match field).
+    "salesperson": MatchCriteria(
+        "salesperson",
+        "SALESPEOPLE",
+        "Salesperson/Purchaser",
+        "systemusers",
+        "systemuserid",
+        "isdisabled eq false and islicensed eq true and isintegrationuser eq false",
+        (MatchField("E-Mail", "internalemailaddress", 1),),
+    ),
 }
 
 

@@ -115,6 +115,7 @@ class Coupling:
     table_id: int
     last_synch_modified_on: dt.datetime | None = None
     last_synch_crm_modified_on: dt.datetime | None = None
+    last_synch_crm_etag: str = ""  # the Sales row's version seen then ("" unknown)
     last_synch_result: SynchResult = SynchResult.BLANK  # Sales -> BC
     last_synch_error: str = ""
     last_synch_crm_result: SynchResult = SynchResult.BLANK  # BC -> Sales

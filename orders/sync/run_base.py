@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders.sync import decide, store
 from orders.sync.context import HookError, PassContext
 from orders.sync.defaults import BC_TABLES, CURRENCY, SALES_TABLES
-from orders.sync.hooks import Hooks, hooks_for, lcy_currency_id
+from orders.sync.hooks import Hooks, lcy_currency_id
 from orders.sync.model import (
     Counters,
     Coupling,
@@ -27,6 +27,7 @@ from orders.sync.model import (
     TableMapping,
 )
 from orders.sync.ports import BcRecords, SalesPort, SalesRefused, SalesUnavailable
+from orders.sync.table_hooks import hooks_for
 from orders.sync.transfer import BcField, LookupTable
 from schemas.db import write_transaction
 from schemas.master_data import MasterDataError

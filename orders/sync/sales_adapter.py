@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orders.dataverse.writes import (
+    DUPLICATE_RECORD,
     DataverseError,
     DataverseNotFound,
     DataversePreconditionFailed,
@@ -33,6 +34,8 @@ from orders.sync.transfer import Bind
 NAVIGATION: dict[tuple[str, str], str] = {
     ("contacts", "parentcustomerid"): "parentcustomerid_account",
     ("posts", "regardingobjectid"): "regardingobjectid_salesorder",  # a post on an order's wall
+    ("invoices", "customerid"): "customerid_account",  # an invoice's customer: an account
+    ("annotations", "objectid"): "objectid_salesorder",  # a BC note on a Sales order (the notes job)
 }
 
 ID_CHUNK = 50  # ids per "or" filter: a URL stays well below Dataverse's length limit
@@ -54,6 +57,8 @@ def body(entity_set: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _translate(exc: DataverseError) -> Exception:
+    if isinstance(exc, DataversePreconditionFailed) and exc.code == DUPLICATE_RECORD:
+        return SalesRefused(exc.message)  # a row with the same unique key exists: this record fails
     if isinstance(exc, DataversePreconditionFailed):
         return SalesChangedMeanwhile(exc.message)
     if isinstance(exc, DataverseUnavailable) or exc.status is None or (exc.status or 0) >= 500:

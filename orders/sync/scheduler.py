@@ -26,15 +26,19 @@ from orders.sync.bc_records import TableRecords
 from orders.sync.defaults import (
     INTEGRATION_SYNCH_JOB_RUNNER,
     ITEM_AVAILABILITY_JOB,
+    NOTES_JOB,
     ORDER_STATUS_JOB,
     SALES_TABLES,
+    STATISTICS_JOB,
 )
 from orders.sync.engine import run_mapping
 from orders.sync.item_availability import run_item_availability
 from orders.sync.jobs import JobEntry, JobQueue
 from orders.sync.model import TableMapping
+from orders.sync.notes_job import in_api_mode, run_notes, sales_has_news
 from orders.sync.order_status_job import run_order_status
 from orders.sync.ports import BcRecords, SalesPort, SalesUnavailable
+from orders.sync.statistics_job import run_statistics
 from schemas import change_log as changes
 from schemas import tables as t
 
@@ -58,6 +62,7 @@ class SyncScheduler:
         tick: float = 1.0,
         lease_seconds: float = 300.0,
         wake_delay: float = 1.0,
+        notes_probe: float = 10.0,
     ) -> None:
         self.engine = engine
         self.company = company
@@ -71,6 +76,9 @@ class SyncScheduler:
         self._wake = asyncio.Event()
         self._last_seq: int | None = None
         self._defaults_done = False
+        # How often the Sales Order Notes job asks Sales whether an annotation came or changed.
+        self.notes_probe = dt.timedelta(seconds=notes_probe)
+        self._notes_probed_at: dt.datetime | None = None
 
     async def _table_records(self) -> BcRecords:
         async with self.engine.connect() as conn:
@@ -113,6 +121,7 @@ class SyncScheduler:
             await self._run_entry(entry, sales)
             ran += 1
         await self.poll_sales(sales)
+        await self.probe_notes(sales)
         return ran
 
     async def _sales(self) -> SalesPort | None:
@@ -132,7 +141,7 @@ class SyncScheduler:
             if self._last_seq is None:
                 self._last_seq = (await conn.execute(select(func.coalesce(func.max(log_table.c.seq), 0)))).scalar_one()
                 # at start: whatever changed while nobody watched
-                topics = {changes.MASTER, changes.ORDER_STATUS}
+                topics = {changes.MASTER, changes.ORDER_STATUS, changes.CUST_STATISTICS, changes.NOTES}
             else:
                 rows = (
                     await conn.execute(
@@ -146,7 +155,9 @@ class SyncScheduler:
                     return 0
                 self._last_seq = max(r.seq for r in rows)
                 topics = {r.topic for r in rows}
-            mappings = await store.load_mappings(conn, self.company) if changes.MASTER in topics else []
+            # A posted invoice or payment (cust_statistics) has its mapping (POSTEDSALESINV-INV) looked at too.
+            wake_mappings = topics & {changes.MASTER, changes.CUST_STATISTICS}
+            mappings = await store.load_mappings(conn, self.company) if wake_mappings else []
             names = [
                 m.name
                 for m in mappings
@@ -157,7 +168,35 @@ class SyncScheduler:
             moved += await self.queue.wake(self.company, ITEM_AVAILABILITY_JOB, [""], self.wake_delay)
         if changes.ORDER_STATUS in topics:  # a release, shipment or invoice: Sales hears within seconds
             moved += await self.queue.wake(self.company, ORDER_STATUS_JOB, [""], self.wake_delay)
+        if topics & {changes.CUST_STATISTICS, changes.ITEM}:  # a posting, a payment, an order's lines
+            moved += await self.queue.wake(self.company, STATISTICS_JOB, [""], self.wake_delay)
+        if changes.NOTES in topics:  # a note added to a BC order: Sales has it within seconds
+            moved += await self.queue.wake(self.company, NOTES_JOB, [""], self.wake_delay)
         return moved
+
+    async def probe_notes(self, sales: SalesPort | None) -> int:
+        """Every ``notes_probe`` seconds: an annotation added or changed on a Sales order since
+        the notes job's marks (``$top=1``) wakes the job, unless it is due anyway."""
+        at = store.now()
+        if self._notes_probed_at is not None and at - self._notes_probed_at < self.notes_probe:
+            return 0
+        self._notes_probed_at = at
+        entry = await self.queue.entry(self.company, NOTES_JOB, "")
+        if entry is None or entry.status in ("On Hold", "Finished"):
+            return 0
+        if entry.next_run is not None and entry.next_run <= at + self.wake_delay:
+            return 0
+        if await in_api_mode(self.engine):  # the job runs only in embedded mode
+            return 0
+        sales = sales or await self._sales()
+        if sales is None:
+            return 0
+        try:
+            news = await sales_has_news(self.engine, self.company, sales)
+        except SalesUnavailable as exc:
+            log.warning("sync jobs: could not ask Sales about notes: %s", exc)
+            return 0
+        return await self.queue.wake(self.company, NOTES_JOB, [""], self.wake_delay) if news else 0
 
     async def poll_sales(self, sales: SalesPort | None) -> int:
         """Each interval, a sleeping mapping job asks Sales whether a row changed after its mark."""
@@ -213,6 +252,14 @@ class SyncScheduler:
                 status_run = await run_order_status(self.engine, self.company, sales, entry.id)
                 await self.queue.finish(entry, self.owner, activity=status_run.activity > 0)
                 return
+            if entry.codeunit == STATISTICS_JOB:
+                stats_run = await run_statistics(self.engine, self.company, sales, entry.id)
+                await self.queue.finish(entry, self.owner, activity=stats_run.activity > 0)
+                return
+            if entry.codeunit == NOTES_JOB:
+                notes_run = await run_notes(self.engine, self.company, sales, entry.id)
+                await self.queue.finish(entry, self.owner, activity=notes_run.activity > 0)
+                return
             bc = await self.bc_factory()
             if entry.codeunit == ITEM_AVAILABILITY_JOB:
                 result = await run_item_availability(self.engine, self.company, sales, bc, entry.id)
@@ -231,8 +278,10 @@ class SyncScheduler:
                 await self.queue.finish(entry, self.owner, activity=True, error=f"{type(exc).__name__}: {exc}")
         finally:
             keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # Not suppress(CancelledError) around the await: that would also swallow the
+            # cancellation of this task (a worker stopping while a job ends), and the loop would
+            # go on. gather() hands back the keeper's own cancellation as a result.
+            await asyncio.gather(keeper, return_exceptions=True)
 
 
 async def _sales_changed(sales: SalesPort, mapping: TableMapping) -> bool:

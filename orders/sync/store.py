@@ -36,6 +36,11 @@ BC_TABLE_OBJECTS: dict[int, Any] = {
     t.TABLE_CUSTOMER: t.customer,
     t.TABLE_CONTACT: t.contact,
     t.TABLE_CURRENCY: t.currency,
+    t.TABLE_SALES_INVOICE_HEADER: t.sales_invoice_header,
+    t.TABLE_CUSTOMER_PRICE_GROUP: t.customer_price_group,
+    t.TABLE_SALES_PRICE: t.sales_price,
+    t.TABLE_SALESPERSON_PURCHASER: t.salesperson_purchaser,
+    t.TABLE_OPPORTUNITY: t.opportunity,
 }
 
 MESSAGE_LENGTH = 250
@@ -224,6 +229,7 @@ def coupling_from_row(row: Any) -> Coupling:
         table_id=row.table_id,
         last_synch_modified_on=row.last_synch_modified_on,
         last_synch_crm_modified_on=row.last_synch_crm_modified_on,
+        last_synch_crm_etag=row.last_synch_crm_etag,
         last_synch_result=SynchResult(row.last_synch_result),
         last_synch_error=row.last_synch_error,
         last_synch_crm_result=SynchResult(row.last_synch_crm_result),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from orders.sync import decide, filters, store
@@ -60,13 +61,16 @@ class ToSalesPass(MappingRunBase):
             for index, record in enumerate(records):
                 seen = _later(seen, record.get("system_modified_at"))
                 coupling = coupled.get(str(record["system_id"]).lower())
-                if coupling is None and not filters.accepts(self.mapping.table_filter, record):
+                if (coupling is None or self.hooks.keeps_table_filter) and not filters.accepts(
+                    self.mapping.table_filter, record
+                ):
                     continue  # outside the table filter; a coupled one still goes (a blocked item retires)
                 counterpart = counterparts.get(coupling.crm_id) if coupling else None
                 await self._to_record(ctx, counters, record, coupling, counterpart)
                 if self.progress:
                     self.progress(self.mapping.name, index + 1, len(records))
             await self._flush(ctx, counters)
+            await self.hooks.after_pass(ctx, records)  # a price group's prices follow it (§6)
             if not self.one_off:
                 mark = decide.advance_mark(self.mapping.synch_int_tbl_mod_on_fltr, seen, started - COMMIT_GRACE)
                 if mark != self.mapping.synch_int_tbl_mod_on_fltr:
@@ -80,11 +84,13 @@ class ToSalesPass(MappingRunBase):
         table_id = self.mapping.table_id
         if self.system_ids is not None:
             found = await self.bc.by_system_ids(table_id, self.system_ids)
-            return list(found.values())
+            return _oldest_change_first(found.values())
         if self.crm_ids is not None:
             async with self.engine.connect() as conn:
                 cs = await store.couplings(conn, self.company, table_id, crm_ids=self.crm_ids)
-            return list((await self.bc.by_system_ids(table_id, [c.integration_id for c in cs])).values())
+            return _oldest_change_first(
+                (await self.bc.by_system_ids(table_id, [c.integration_id for c in cs])).values()
+            )
         async with self.engine.connect() as conn:
             failed = await store.failed_couplings(conn, self.company, table_id, Direction.TO)
         records = dict(await self.bc.by_system_ids(table_id, [c.integration_id for c in failed]))
@@ -129,6 +135,8 @@ class ToSalesPass(MappingRunBase):
                     counterpart.get("_modifiedby_value") if counterpart else None,
                     coupling.last_synch_crm_modified_on if coupling else None,
                     ctx.integration_user,
+                    counterpart.get("@odata.etag") if counterpart else None,
+                    coupling.last_synch_crm_etag if coupling else "",
                 ),
             )
             if decision.action == Action.IGNORE:
@@ -203,6 +211,7 @@ class ToSalesPass(MappingRunBase):
                 str(record["system_id"]),
                 last_synch_modified_on=record.get("system_modified_at"),
                 last_synch_crm_modified_on=parse_sales_time(row.get("modifiedon")),
+                last_synch_crm_etag=str(row.get("@odata.etag") or ""),
                 last_synch_crm_result=(SynchResult.FAILURE if error else SynchResult.SUCCESS).value,
                 last_synch_crm_error=error,
                 last_synch_crm_job_id=ctx.job_id,
@@ -246,6 +255,7 @@ class ToSalesPass(MappingRunBase):
         values = transfer.values
         await self.hooks.complete(ctx, record, values, counterpart)
         crm_time = parse_sales_time(counterpart.get("modifiedon"))
+        crm_etag = str(counterpart.get("@odata.etag") or "")
         if values and self.batching and not self.hooks.needs_after_write(values):
             self._pending.append(
                 _Pending(record, coupling, values, counterpart.get("@odata.etag"), conflict.wind_back_other)
@@ -264,20 +274,23 @@ class ToSalesPass(MappingRunBase):
             row = await self.hooks.after_write(ctx, record, row, inserted=False)
             counters.modified += 1
             crm_time = parse_sales_time(row.get("modifiedon"))
+            crm_etag = str(row.get("@odata.etag") or "")
             if conflict.wind_back_other:
-                crm_time = decide.wound_back(crm_time, Direction.TO)
+                crm_time, crm_etag = decide.wound_back(crm_time, Direction.TO), ""
         else:
             if self.repair:  # a full sync also puts right what the hooks keep (the price list line)
                 await self.hooks.after_write(ctx, record, counterpart, inserted=False)
             counters.unchanged += 1
             if both_modified:
                 crm_time = coupling.last_synch_crm_modified_on  # Sales' change is still to be read
+                crm_etag = coupling.last_synch_crm_etag
         async with write_transaction(self.engine) as conn:
             await store.update_coupling(
                 conn,
                 coupling.id,
                 last_synch_modified_on=_later(coupling.last_synch_modified_on, record.get("system_modified_at")),
                 last_synch_crm_modified_on=crm_time,
+                last_synch_crm_etag=crm_etag,
                 last_synch_crm_result=SynchResult.SUCCESS.value,
                 last_synch_crm_job_id=ctx.job_id,
                 last_synch_crm_error="",
@@ -300,8 +313,9 @@ class ToSalesPass(MappingRunBase):
                 continue
             counters.modified += 1
             crm_time = parse_sales_time(result.get("modifiedon"))
+            crm_etag = str(result.get("@odata.etag") or "")
             if p.wind_back_other:
-                crm_time = decide.wound_back(crm_time, Direction.TO)
+                crm_time, crm_etag = decide.wound_back(crm_time, Direction.TO), ""
             async with write_transaction(self.engine) as conn:
                 await store.update_coupling(
                     conn,
@@ -310,9 +324,21 @@ class ToSalesPass(MappingRunBase):
                         p.coupling.last_synch_modified_on, p.record.get("system_modified_at")
                     ),
                     last_synch_crm_modified_on=crm_time,
+                    last_synch_crm_etag=crm_etag,
                     last_synch_crm_result=SynchResult.SUCCESS.value,
                     last_synch_crm_job_id=ctx.job_id,
                     last_synch_crm_error="",
                 )
 
     # -- Sales -> BC --------------------------------------------------------------------------
+
+
+def _oldest_change_first(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records named by id in the order a scheduled pass reads them (BC's changed() order): the
+    same outcome whichever database answered, e.g. which of two prices gets a list's item."""
+    return sorted(
+        records, key=lambda r: (r.get("system_modified_at") is not None, r.get("system_modified_at") or _EPOCH)
+    )
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -16,7 +16,7 @@ from tests.support.helpers import basic, cli, run_cli
 AVAIL = "/ODataV4/ProductItemAvailability"
 
 
-async def _eventually(check: Any, within: float = 3.0) -> Any:
+async def _eventually(check: Any, within: float = 15.0) -> Any:
     """Poll until check() is truthy: a change made by another process arrives by the change feed."""
     deadline = time.monotonic() + within
     while True:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from schemas import tables as t
 from schemas.demo_company import product_id
@@ -133,6 +133,11 @@ async def test_a_rule_failure_and_the_later_success_each_leave_one_note_in_sales
     await _owe_again(harness, row.id, "success")
     await worker.send_notes()
     assert len(_notes_on(sim, order_id)) == 2
+    # The failure note was on the Sales order when BC created the order: it is not a BC note.
+    nt = t.sales_note
+    async with harness.engine.connect() as conn:
+        bc_notes = (await conn.execute(select(nt.c.description).where(nt.c.document_no == created.document_no))).all()
+    assert bc_notes == []
 
 
 async def test_error_notes_switched_off_leave_sales_alone(harness: Any, settings: Any) -> None:

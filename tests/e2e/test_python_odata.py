@@ -39,7 +39,9 @@ async def test_python_odata_lists_and_filters_every_set(api: Any, gateway_server
     published = [s for s in gateway.registry if gateway.published(s)]
     assert set(svc.entities) >= {s.name for s in published}
 
-    for entity_set in published:
+    # A computed set (SalesOrderDifferences) answers one Sales order at a time, never all its rows:
+    # listing it is a 400 by design (tests/e2e/test_odata_order_differences.py).
+    for entity_set in (s for s in published if s.computed is None):
         cls = svc.entities[entity_set.name]
         rows = await asyncio.to_thread(lambda c=cls: svc.query(c).all())
         _s, _h, ours = await api.get(f"/ODataV4/{entity_set.name}/$count")

@@ -198,7 +198,7 @@ async def test_couplings_of_each_kind_are_kept_apart(conn: AsyncConnection) -> N
 @pytest.mark.parametrize(
     ("kind", "no", "sales_id", "message"),
     [
-        ("vendor", "1896-S", DESK, "Cannot couple 'vendor': use one of item, customer, resource, unit."),
+        ("vendor", "1896-S", DESK, "Cannot couple 'vendor': use one of item, customer, resource, unit, salesperson."),
         ("item", "1896-S", "not-a-guid", "'not-a-guid' is not a valid Dynamics 365 Sales id (a GUID)."),
         ("item", "NOPE", DESK, "The Item does not exist. Identification fields and values: No.='NOPE'"),
         ("unit", "CRATE", DESK, "The Unit of Measure does not exist. Identification fields and values: Code='CRATE'"),
@@ -213,7 +213,7 @@ async def test_couple_refusals(conn: AsyncConnection, kind: str, no: str, sales_
 
 async def test_uncouple_refusals(conn: AsyncConnection) -> None:
     assert await _error(md.uncouple(conn, COMPANY, "vendor", "1")) == (
-        "Cannot uncouple 'vendor': use one of item, customer, resource, unit."
+        "Cannot uncouple 'vendor': use one of item, customer, resource, unit, salesperson."
     )
     assert await _error(md.uncouple(conn, COMPANY, "resource", "NOPE")) == (
         "The Resource does not exist. Identification fields and values: No.='NOPE'"

@@ -143,3 +143,62 @@ async def test_a_rolled_back_change_set_sends_no_webhook(
     await sim.flush()
     assert [a["name"] for a in sim.rows("accounts")] == ["B"] and len(sim.deliveries) == 1
     assert uuid.UUID(sim.deliveries[0].row_id)
+
+
+async def test_price_list_items_as_sales_checks_them(api: Api, sim: SalesSimulator) -> None:
+    """A price list item (productpricelevel) needs an existing list, product and unit of the
+    product's unit group, one per list, product and unit, in the list's currency."""
+    group, pcs = sim.add_unit_group("NAV PCS", "PCS")
+    _other, box = sim.add_unit_group("NAV BOX", "BOX")
+    product = sim.add_product("1896-S", uom=pcs)
+    retail = sim.add_price_list("RETAIL")
+    cad = sim.add_currency("CAD")
+    line = {
+        "pricelevelid@odata.bind": f"/pricelevels({retail})",
+        "productid@odata.bind": f"/products({product})",
+        "uomid@odata.bind": f"/uoms({pcs})",
+        "pricingmethodcode": 1,
+        "amount": 950,
+    }
+    refusals = [
+        ({k: v for k, v in line.items() if k != "uomid@odata.bind"}, 400, "0x80040203"),  # no unit
+        ({**line, "pricelevelid@odata.bind": f"/pricelevels({uuid.uuid4()})"}, 404, "0x80040217"),
+        ({**line, "uomid@odata.bind": f"/uoms({box})"}, 400, "0x80040203"),  # not the product's unit group
+        ({**line, "transactioncurrencyid@odata.bind": f"/transactioncurrencies({cad})"}, 400, "0x80040203"),
+        ({**line, "pricingmethodcode": 9}, 400, "0x80040203"),
+        ({**line, "amount": -1}, 400, "0x80044331"),
+        ({**line, "productnumber": "x"}, 400, "0x80040203"),  # Sales computes it
+    ]
+    for body, status_wanted, code in refusals:
+        status, _h, answer = await api("POST", "productpricelevels", body)
+        assert (status, answer["error"]["code"]) == (status_wanted, code), (body, answer)
+    assert sim.rows("productpricelevels") == []
+
+    status, headers, _b = await api("POST", "productpricelevels", line)
+    assert status == 204
+    created = sim.row("productpricelevels", headers["OData-EntityId"].rsplit("(", 1)[1].rstrip(")"))
+    assert created["productnumber"] == "1896-S" and created["uomscheduleid"].id == group
+    assert created["transactioncurrencyid"].id == sim.base_currency_id  # the list's
+    status, _h, answer = await api("POST", "productpricelevels", {**line, "amount": 900})
+    assert status == 412 and answer["error"]["code"] == "0x80040237"  # one per list, product and unit
+
+    # A price list keeps its currency; its items keep their list and product.
+    status, _h, answer = await api(
+        "PATCH", f"pricelevels({retail})", {"transactioncurrencyid@odata.bind": f"/transactioncurrencies({cad})"}
+    )
+    assert status == 400 and "cannot be changed" in answer["error"]["message"]
+    other = sim.add_price_list("WHOLESALE")
+    status, _h, answer = await api(
+        "PATCH",
+        f"productpricelevels({created['productpricelevelid']})",
+        {"pricelevelid@odata.bind": f"/pricelevels({other})"},
+    )
+    assert status == 400 and "cannot be changed" in answer["error"]["message"]
+    status, _h, _a = await api("PATCH", f"productpricelevels({created['productpricelevelid']})", {"amount": 925})
+    assert status == 204 and sim.row("productpricelevels", created["productpricelevelid"])["amount"] == 925
+    status, _h, answer = await api("POST", "pricelevels", {"name": "retail"})
+    assert status == 400 and "transactioncurrencyid" in answer["error"]["message"]  # a list needs a currency
+    status, _h, answer = await api(
+        "POST", "pricelevels", {"name": "retail", "transactioncurrencyid@odata.bind": f"/transactioncurrencies({cad})"}
+    )
+    assert status == 412 and answer["error"]["code"] == "0x80040237"  # names are unique, whatever the case

@@ -59,7 +59,19 @@ async def test_a_full_sync_of_the_demo_company_creates_and_couples_groups_produc
 ) -> None:
     sales = FakeSales()
     results = {r.mapping_name: r for r in await _full(engine, sales)}
-    assert list(results) == ["CURRENCY", "UNIT OF MEASURE", "RESOURCE-PRODUCT", "ITEM-PRODUCT", "CUSTOMER", "CONTACT"]
+    assert list(results) == [
+        "SALESPEOPLE",
+        "CURRENCY",
+        "UNIT OF MEASURE",
+        "RESOURCE-PRODUCT",
+        "ITEM-PRODUCT",
+        "CUSTOMER",
+        "CONTACT",
+        "CUSTPRCGRP-PRICE",
+        "SALESPRC-PRODPRICE",
+        "OPPORTUNITY",
+        "POSTEDSALESINV-INV",
+    ]
     assert await _errors(engine) == []
 
     groups = {r["name"]: r for r in sales.table("uomschedules").values()}
@@ -264,7 +276,8 @@ async def test_two_schedulers_at_once_run_each_job_once(engine: AsyncEngine, dem
                 )
             )
         ).all()
-    assert sum(ran) == 8  # six mappings, item availability and sales order status, each in one of the two
+    # eleven mappings, item availability, sales order status, customer statistics and notes, each in one of the two
+    assert sum(ran) == 15
     # One pass per direction per entry: no entry ran in both workers.
     assert rows and all(count == 1 for _entry, _direction, count in rows)
     entries = await JobQueue(engine).entries(COMPANY)

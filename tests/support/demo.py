@@ -5,8 +5,10 @@ CRONUS demo company and published pages), the Sales simulator, and the gateway i
 with its order worker and its mirror of BC, on a temporary SQLite database (or ``--database-url``).
 Then: a Sales order is submitted and becomes one sales order in BC; the gateway shows it at once;
 Sales gets ``lastbackofficesubmit`` back; stock is posted in BC and Sales' availability request
-(``ProductItemAvailability``) shows it. Each step is printed with its timing; a step that fails
-stops the demo with exit status 1.
+(``ProductItemAvailability``) shows it. Part two (tests/support/demo_order_life.py) follows an
+order's life in an embedded BC — released, shipped in part, shipped and invoiced — and prints what
+Sales shows after each step. Each step is printed with its timing; a step that fails stops the
+demo with exit status 1.
 
     .venv/bin/python -m tests.support.demo [--database-url URL] [--keep] [--verbose]
 """
@@ -39,6 +41,7 @@ from orders.setup import SetupChange
 from schemas.db import create_engine
 from schemas.users import UserService
 from tests.support.bc_simulator import BcSimulator
+from tests.support.demo_order_life import order_life
 from tests.support.helpers import basic, q
 from tests.support.order_harness import ORG_HOST, WEBHOOK_HEADER, add_demo_records
 
@@ -183,6 +186,7 @@ async def run(database_url: str | None, keep: bool) -> int:
             await _loop(steps, bc, sales, demo, base, http, gateway)
         finally:
             await http.close()
+        await order_life(steps, until, workdir)
         print(f"\nThe whole loop worked in {time.monotonic() - steps.started:.1f} s.", flush=True)
         return 0
     except StepFailed as failed:

@@ -49,7 +49,7 @@ class Harness:
     async def inbox_rows(self, sales_id: str) -> list[inbox.InboxRow]:
         return await inbox.find(self.engine, self.settings.company, sales_id)
 
-    async def wait_for(self, check: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
+    async def wait_for(self, check: Callable[[], Awaitable[Any]], within: float = 30.0) -> Any:
         deadline = time.monotonic() + within
         while True:
             result = await check()
@@ -57,7 +57,7 @@ class Harness:
                 return result
             await asyncio.sleep(0.02)
 
-    async def wait_state(self, sales_id: str, *states: str, within: float = 5.0) -> inbox.InboxRow:
+    async def wait_state(self, sales_id: str, *states: str, within: float = 30.0) -> inbox.InboxRow:
         async def check() -> inbox.InboxRow | None:
             rows = await self.inbox_rows(sales_id)
             done = [r for r in rows if r.state in states]
@@ -67,7 +67,7 @@ class Harness:
         assert row is not None, f"{sales_id} never reached {states}: {await self.inbox_rows(sales_id)}"
         return row
 
-    async def wait_written_back(self, sales_id: str, within: float = 5.0) -> inbox.InboxRow:
+    async def wait_written_back(self, sales_id: str, within: float = 30.0) -> inbox.InboxRow:
         async def check() -> inbox.InboxRow | None:
             rows = [r for r in await self.inbox_rows(sales_id) if r.writeback_state == "done"]
             return rows[-1] if rows else None
@@ -178,5 +178,7 @@ async def start_harness(
     # The worker talks to the simulator with short backoffs, so retries show in milliseconds.
     if harness.gateway.worker is not None:
         harness.gateway.worker.client_options = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 1.0}
+    # The OData requests' Sales reads (SalesOrderDifferences) likewise: short backoffs, their own timeout.
+    harness.gateway.sales_reads.client_options.update(base_delay=0.01, max_delay=0.05)
     sim.register_webhook(harness.webhook_url, auth=("header", WEBHOOK_HEADER, secret))
     return harness

@@ -27,7 +27,11 @@ quantity 1, ``isschedulebaseuom``), ``uoms``, ``products`` (``productnumber``, `
 ``currentcost``, ``quantityonhand``, ``quantitydecimal``, vendor columns, state; lookups
 ``defaultuomscheduleid``, ``defaultuomid``, ``pricelevelid``, ``transactioncurrencyid``),
 ``pricelevels`` (price lists), ``productpricelevels`` (price list items: list, product, unit,
-``amount``, ``pricingmethodcode``), ``accounts``, ``contacts`` and ``transactioncurrencies``. Every
+``amount``, ``pricingmethodcode``), ``accounts``, ``contacts``, ``transactioncurrencies``,
+``systemusers`` (the salesperson ``user_id`` and the application user ``integration_user_id``;
+``add_user`` adds more) and ``opportunities`` (owner ``ownerid`` bound as ``/systemusers(<id>)``,
+parent account and contact; only an Open one is edited; ``close_opportunity`` wins or loses it,
+a PATCH of its state is refused). Every
 row has ``createdon``/``modifiedon`` and ``createdby``/``modifiedby`` (``_modifiedby_value``): the
 integration user (``integration_user_id``, what WhoAmI answers) for Web API writes, the
 salesperson (``user_id``) for helpers. Each organisation starts with the currency, and the unit

@@ -95,6 +95,9 @@ class SalesSimulator:
         self.web_api = WebApi(self)
         self._runner: web.AppRunner | None = None
         self._port = 0
+        self.add_user("Nancy Davolio", "nancy@contoso.example", systemuserid=self.user_id)
+        # An application user: not licensed, so BC's SALESPEOPLE filter leaves it out.
+        self.add_user("# Business Central", "", systemuserid=self.integration_user_id, islicensed=False)
         self.base_currency_id = self.add_currency(base_currency)
         self.default_uom_schedule_id, self.default_uom_id = self.add_unit_group("Default Unit", "Primary Unit")
 
@@ -353,6 +356,19 @@ class SalesSimulator:
             statuscode=1,
             **columns,
         )
+
+    def add_user(self, fullname: str, email: str, **columns: Any) -> str:
+        """A user of the organisation (systemuser), enabled and licensed unless told otherwise."""
+        first, _, last = fullname.rpartition(" ")
+        values = {"isdisabled": False, "islicensed": True, "isintegrationuser": False, **columns}
+        return self.insert(
+            "systemusers", fullname=fullname, firstname=first, lastname=last, internalemailaddress=email, **values
+        )
+
+    async def close_opportunity(self, opportunity_id: str, won: bool = True) -> None:
+        """The salesperson closes an opportunity as Won (statuscode 3) or Lost (Canceled, 4), as
+        WinOpportunity / LoseOpportunity do."""
+        await self.documents.set_state("opportunities", opportunity_id, 1 if won else 2, 3 if won else 4)
 
     def add_product(
         self,

@@ -20,6 +20,8 @@ What is refused, and how (status, code: message):
   0x80040203;
 - a negative price, cost, stock or amount (``Table.not_negative``) — 400 0x80044331: "A
   validation error occurred. The value … is outside the valid range. …";
+- an option value a column does not have (a post's source and type, a price list item's pricing
+  method and quantity selling option) — 400 0x80040203, on create and update;
 - a lookup to a row that does not exist — 404 0x80040217: "Entity '<table>' With Id = <id> Does
   Not Exist";
 - a duplicate of a unique key (``Table.unique``: product number, ISO currency code, unit group
@@ -27,7 +29,15 @@ What is refused, and how (status, code: message):
   0x80040237: "A record with matching key values already exists: …";
 - a product whose default unit is not in its unit group; a price list item whose unit is not in
   the product's group; a unit whose base unit is in another group — 400 0x80040203;
-- a state/status pair the table does not have — 400 0x80040203.
+- a state/status pair the table does not have — 400 0x80040203;
+- an opportunity closed (statecode 1 Won, 2 Lost) by an update instead of WinOpportunity /
+  LoseOpportunity, or emptied of its owner — 400 0x80040203; an edit of a closed one is refused
+  as for any row outside its table's editable state (tables.check_update).
+- a note (``annotation``) whose ``objecttypecode`` is not its ``objectid``'s table — 400
+  0x80040203 (Sales sets ``objecttypecode`` from ``objectid``, and ``filesize`` 0 for a note that
+  is not an attachment); a ``subject`` over 500 or a ``notetext`` over 100,000 characters — 400
+  0x80044331 "A validation error occurred. The length of the '<column>' attribute of the
+  'annotation' entity exceeded the maximum allowed length of '<n>'.".
 
 The codes 0x80040217 (not found) and 0x80040237 (duplicate record) are Dataverse's; the texts,
 and 0x80040203 / 0x80044331 for the other refusals, are the simulator's choice.
@@ -51,9 +61,16 @@ _MAX_VALUE = Decimal("1000000000000")
 
 
 # Option sets Sales checks on create (a post's Source: 1 Auto Post, 2 Manual Post; its Type).
+# A price list item's Pricing Method (1 Currency Amount, 2 Percent of List, 3-6 markup / margin on
+# current or standard cost) and Quantity Selling Option (1 No Control, 2 Whole, 3 Whole and Fractional).
 OPTION_VALUES: dict[str, dict[str, tuple[int, ...]]] = {
     "post": {"source": (1, 2), "type": (1, 2, 3, 4, 5, 6, 7)},
+    "productpricelevel": {"pricingmethodcode": (1, 2, 3, 4, 5, 6), "quantitysellingcode": (1, 2, 3)},
 }
+
+
+# The lengths Dataverse keeps for a note's text columns (docs/reference/dataverse.md §2).
+ANNOTATION_LENGTHS = {"subject": 500, "notetext": 100_000}
 
 
 def invalid(message: str) -> Refused:
@@ -74,17 +91,16 @@ def check_create(sim: SalesSimulator, table: Table, values: Mapping[str, Any]) -
         _check_state(table, data, data.get("statecode", 0))
     merged = {**dict.fromkeys((*table.columns, *table.lookups)), **data}
     for name in sorted(table.required):
+        if name == "ownerid" and name not in data:
+            continue  # the creator owns the row (store.new_row)
         if merged.get(name) in (None, ""):
             raise invalid(f"Required field '{name}' is missing: a {table.logical_name} needs it.")
-    for name, accepted in OPTION_VALUES.get(table.logical_name, {}).items():
-        if name in data and data[name] not in accepted:
-            raise invalid(
-                f"A validation error occurred. The value {data[name]} of '{name}' on record of type "
-                f"'{table.logical_name}' is outside the valid range. Accepted Values: {','.join(map(str, accepted))}"
-            )
+    _check_options(table, data)
     if table.logical_name == "post":
         ref = data.get("regardingobjectid")
         data["regardingobjecttypecode"] = getattr(ref, "logical_name", None)
+    if table.logical_name == "annotation":
+        _annotation(data, merged, creating=True)
     _check_common(sim, table, data, merged, None)
     _derive(sim, table, data, merged)
     if table.logical_name == "uom":
@@ -99,6 +115,7 @@ def check_change(
     tables.check_update)."""
     if table.logical_name == "post":  # a post on the wall is never changed, only deleted
         raise Refused(400, "0x80040800", "The 'Update' method does not support entities of type 'post'.")
+    _check_options(table, changes)
     for name, value in changes.items():
         if name in table.computed:
             raise invalid(f"The '{name}' column of {table.logical_name} is set by Dataverse and cannot be written.")
@@ -107,10 +124,24 @@ def check_change(
         if name in table.required and value in (None, ""):
             raise invalid(f"Required field '{name}' is missing: a {table.logical_name} needs it.")
     merged = {**row, **changes}
+    if table.logical_name == "annotation":
+        changes = dict(changes)
+        _annotation(changes, merged, creating=False)
     _check_common(sim, table, dict(changes), merged, row[table.key])
     derived = dict(changes)
     _derive(sim, table, derived, merged)
     return derived
+
+
+def check_state_request(table: Table, state: Mapping[str, Any]) -> None:
+    """A state change asked for by a Web API update: an opportunity is closed by the
+    WinOpportunity / LoseOpportunity actions, never by setting its statecode (Dataverse refuses;
+    the wording is the simulator's)."""
+    if table.logical_name == "opportunity" and state.get("statecode") not in (None, 0):
+        raise invalid(
+            "An opportunity cannot be set to Won or Lost by an update: use the WinOpportunity or "
+            "LoseOpportunity action."
+        )
 
 
 def after_create(sim: SalesSimulator, table: Table, row_id: str) -> None:
@@ -132,6 +163,42 @@ def after_create(sim: SalesSimulator, table: Table, row_id: str) -> None:
         user_id=schedule["modifiedby"].id if schedule.get("modifiedby") else None,
     )
     schedule["baseuom"] = EntityReference("uom", unit_id)
+
+
+def _check_options(table: Table, data: Mapping[str, Any]) -> None:
+    for name, accepted in OPTION_VALUES.get(table.logical_name, {}).items():
+        if name in data and data[name] is not None and data[name] not in accepted:
+            raise invalid(
+                f"A validation error occurred. The value {data[name]} of '{name}' on record of type "
+                f"'{table.logical_name}' is outside the valid range. Accepted Values: {','.join(map(str, accepted))}"
+            )
+
+
+def _annotation(data: dict[str, Any], merged: Mapping[str, Any], *, creating: bool) -> None:
+    """A note: ``objecttypecode`` follows ``objectid`` (a different one is refused), a note that
+    is not an attachment has ``filesize`` 0, and ``subject`` / ``notetext`` keep Dataverse's
+    lengths (500; 100,000)."""
+    ref = merged.get("objectid")
+    if isinstance(ref, EntityReference):
+        given = data.get("objecttypecode")
+        if given not in (None, ref.logical_name):
+            raise invalid(
+                f"The objecttypecode '{given}' of the annotation does not match its objectid, a {ref.logical_name}."
+            )
+        if "objectid" in data or given is not None:
+            data["objecttypecode"] = ref.logical_name
+    if creating and not data.get("isdocument"):
+        data["isdocument"] = False
+        data["filesize"] = 0
+    for name, limit in ANNOTATION_LENGTHS.items():
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise Refused(
+                400,
+                "0x80044331",
+                f"A validation error occurred. The length of the '{name}' attribute of the 'annotation' entity "
+                f"exceeded the maximum allowed length of '{limit}'.",
+            )
 
 
 def _check_state(table: Table, data: dict[str, Any], state: int) -> None:
@@ -168,7 +235,7 @@ def _check_common(
         wanted = [_comparable(merged.get(name)) for name in key]
         if any(value is None for value in wanted):
             continue
-        for other in sim.store.rows[table.entity_set].values():
+        for other in sim.store.holders(table.entity_set, key, tuple(wanted), _comparable):
             if other[table.key] == row_id:
                 continue
             if [_comparable(other.get(name)) for name in key] == wanted:
@@ -209,7 +276,7 @@ def _unit_group(sim: SalesSimulator, uom_ref: EntityReference | None) -> tuple[d
 def _derive(sim: SalesSimulator, table: Table, data: dict[str, Any], merged: Mapping[str, Any]) -> None:
     """Cross-row checks and the columns Sales fills in."""
     name = table.logical_name
-    if name == "contact" and ("firstname" in data or "lastname" in data):
+    if name in ("contact", "systemuser") and ("firstname" in data or "lastname" in data):
         parts = [merged.get("firstname"), merged.get("lastname")]
         data["fullname"] = " ".join(p for p in parts if p) or None
     elif name == "product" and ("defaultuomid" in data or "defaultuomscheduleid" in data):
@@ -237,6 +304,17 @@ def _derive(sim: SalesSimulator, table: Table, data: dict[str, Any], merged: Map
                 f"A validation error occurred. The value {rate} of 'exchangerate' on record of type "
                 "'transactioncurrency' is outside the valid range. Accepted range: 0.0000000001 to 100000000000.",
             )
+    elif name == "invoicedetail" and ("invoiceid" in data or "productid" in data or "uomid" in data):
+        invoice = target(sim, merged["invoiceid"]) if merged.get("invoiceid") is not None else None
+        if invoice is not None and invoice.get("statecode") != 0:
+            raise invalid("Lines can be added to or changed on an Active invoice only.")
+        if merged.get("productid") is not None:
+            if merged.get("uomid") is None:
+                raise invalid("Required field 'uomid' is missing: an invoicedetail of an existing product needs it.")
+            if invoice is not None and invoice.get("pricelevelid") is None:
+                raise invalid("The invoice has no price list: an existing product cannot be added to it.")
+        elif not merged.get("productdescription"):
+            raise invalid("A write-in invoicedetail needs productdescription.")
     elif name == "productpricelevel" and ("uomid" in data or "productid" in data or "pricelevelid" in data):
         product = target(sim, merged["productid"]) if merged.get("productid") is not None else None
         unit, group = _unit_group(sim, merged.get("uomid"))

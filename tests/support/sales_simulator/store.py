@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tests.support.sales_simulator.app import SalesSimulator
 
 Rows = dict[str, dict[str, dict[str, Any]]]
+INDEXED_FROM = 200  # rows in a table from which the unique checks use an index (holders)
 # (message, the columns this operation set, the row before it or None, the row after it)
 Operation = tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any]]
 
@@ -32,6 +33,10 @@ class RowStore:
         self.sim = sim
         self.rows: Rows = {name: {} for name in TABLES}
         self._seq = 0
+        # The unique checks' index of big tables (see holders): (entity set, key) -> the rows it
+        # was built from, values -> row ids, how far into `_written` it has read.
+        self._written: list[tuple[str, str]] = []  # (entity set, row id) of every put and update
+        self._indexes: dict[tuple[str, tuple[str, ...]], tuple[dict[str, Any], dict[Any, set[str]], int]] = {}
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -46,6 +51,33 @@ class RowStore:
         parent_id = parent_id.lower()
         rows = [r for r in self.ordered(entity_set) if r[parent_column] and r[parent_column].id == parent_id]
         return sorted(rows, key=lambda r: r["sequencenumber"] or 0)
+
+    def holders(
+        self, entity_set: str, key: tuple[str, ...], wanted: tuple[Any, ...], comparable: Any
+    ) -> Iterable[dict[str, Any]]:
+        """Rows that may hold these values in the `key` columns (the caller compares them): every
+        row of a small table, as always; from INDEXED_FROM rows on, those an index names (a full
+        synchronisation creates 10,000 products: reading every row for each made it quadratic)."""
+        rows = self.rows[entity_set]
+        if len(rows) < INDEXED_FROM:
+            return rows.values()
+
+        def values(row: dict[str, Any]) -> tuple[Any, ...]:
+            return tuple(comparable(row.get(name)) for name in key)
+
+        held = self._indexes.get((entity_set, key))
+        if held is None or held[0] is not rows:  # first use, or the rows were restored from a snapshot
+            index: dict[Any, set[str]] = {}
+            for row_id, row in rows.items():
+                index.setdefault(values(row), set()).add(row_id)
+            held = (rows, index, len(self._written))
+        rows_then, index, read = held
+        for written_set, row_id in self._written[read:]:  # rows written since: their values now
+            if written_set == entity_set and row_id in rows:
+                index.setdefault(values(rows[row_id]), set()).add(row_id)
+        self._indexes[(entity_set, key)] = (rows_then, index, len(self._written))
+        # An id whose row is gone or has other values since is dropped by the caller's compare.
+        return [rows[i] for i in index.get(wanted, ()) if i in rows]
 
     def snapshot(self) -> Rows:
         return copy.deepcopy(self.rows)
@@ -71,6 +103,8 @@ class RowStore:
                 "_seq": self._seq,
             }
         )
+        if "ownerid" in table.lookups:
+            row["ownerid"] = user  # a new row is its creator's until an owner is given
         if "statecode" in table.columns and table.states:
             row["statecode"] = 0
             row["statuscode"] = table.states[0][0]
@@ -92,6 +126,7 @@ class RowStore:
         row = self.new_row(TABLES[entity_set], row_id, user_id)
         row.update(values)
         self.rows[entity_set][row_id] = row
+        self._written.append((entity_set, row_id))
         return row
 
     async def create(
@@ -138,6 +173,7 @@ class RowStore:
                 continue
             pre = dict(row)
             row.update(part)
+            self._written.append((table.entity_set, row_id))
             row["modifiedon"] = self.sim.now()
             row["modifiedby"] = EntityReference("systemuser", user_id)
             row["versionnumber"] += 1

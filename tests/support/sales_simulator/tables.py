@@ -151,11 +151,33 @@ _LINE_TYPES: dict[str, Any] = {
     "integers": frozenset({"versionnumber", "lineitemnumber", "sequencenumber"}),
 }
 
+# Invoice: 0 Active (1 New, 2 Partially Shipped, 4 Billed, 5 Booked, 6 Installed), 1 Closed (3
+# Canceled, 7 Paid; deprecated), 2 Paid (100001 Complete, 100002 Partial), 3 Canceled (100003).
+INVOICE_STATES = {0: (1, 2, 4, 5, 6), 1: (3, 7), 2: (100001, 100002), 3: (100003,)}
+_STATISTICS_MONEY = frozenset(
+    {
+        "nav_balancelcy",
+        "nav_outstandingorderslcy",
+        "nav_shippednotinvoicedlcy",
+        "nav_outstandinginvoiceslcy",
+        "nav_totallcy",
+        "nav_creditlimitlcy",
+        "nav_overdueamountslcy",
+        "nav_totalsaleslcy",
+        "nav_invoicedprepaymentamountlcy",
+        "nav_outstandingserviceorderslcy",
+        "nav_servshippednotinvoicedlcy",
+        "nav_outstandingservinvoiceslcy",
+    }
+)
 ORDER_STATES = {0: (1, 2, 690970000), 1: (3,), 2: (4,), 3: (100001, 100002), 4: (100003,)}
 QUOTE_STATES = {0: (1,), 1: (2, 3), 2: (4,), 3: (5, 6, 7)}
+OPPORTUNITY_STATES = {0: (1, 2), 1: (3,), 2: (4, 5)}
 STATE_LABELS = {
     "salesorder": {0: "Active", 1: "Submitted", 2: "Canceled", 3: "Fulfilled", 4: "Invoiced"},
     "quote": {0: "Draft", 1: "Active", 2: "Won", 3: "Closed"},
+    "invoice": {0: "Active", 1: "Closed", 2: "Paid", 3: "Canceled"},
+    "opportunity": {0: "Open", 1: "Won", 2: "Lost"},
 }
 STATUS_LABELS = {
     "salesorder": {
@@ -195,7 +217,12 @@ TABLES: dict[str, Table] = {
                 "statuscode",
                 *_SYSTEM,
             ),
-            {"primarycontactid": ("contact",), "transactioncurrencyid": ("transactioncurrency",)},
+            {
+                "primarycontactid": ("contact",),
+                "transactioncurrencyid": ("transactioncurrency",),
+                # BC's integration solution: the account's statistics row (bc-sync.md §9).
+                "nav_accountstatisticsid": ("nav_accountstatistics",),
+            },
             money=frozenset({"creditlimit"}),
             options=frozenset(
                 {
@@ -362,6 +389,7 @@ TABLES: dict[str, Table] = {
                 "pricelevelid": ("pricelevel",),
                 "quoteid": ("quote",),
                 "opportunityid": ("opportunity",),
+                "ownerid": ("systemuser", "team"),  # the salesperson who made it (Dataverse's default)
             },
             money=_HEADER_MONEY,
             decimals=frozenset({"discountpercentage"}),
@@ -437,11 +465,127 @@ TABLES: dict[str, Table] = {
             create_only=frozenset({"regardingobjectid"}),
             required=frozenset({"text", "source", "type", "regardingobjectid"}),
         ),
+        # Posted invoices from BC (POSTEDSALESINV-INV, bc-sync.md §8): only Active invoices can be
+        # edited; Paid and Canceled ones only change state. BC numbers them (``invoicenumber``).
+        Table(
+            "invoice",
+            "invoices",
+            ("invoicenumber", "duedate", "datedelivered", *_HEADER_COMMON),
+            {
+                "customerid": ("account", "contact"),
+                "transactioncurrencyid": ("transactioncurrency",),
+                "pricelevelid": ("pricelevel",),
+                "salesorderid": ("salesorder",),
+                "opportunityid": ("opportunity",),
+                "ownerid": ("systemuser", "team"),
+            },
+            money=_HEADER_MONEY,
+            decimals=frozenset({"discountpercentage"}),
+            options=_HEADER_OPTIONS,
+            dates=frozenset({"requestdeliveryby", "duedate", "datedelivered"}),
+            booleans=frozenset({"willcall"}),
+            states=INVOICE_STATES,
+            editable_state=0,
+            required=frozenset({"name", "customerid", "pricelevelid"}),
+            unique=(("invoicenumber",),),
+            navigation={"ownerid": "ownerid"},  # the owner is bound as ownerid, whatever its table
+        ),
+        Table(
+            "invoicedetail",
+            "invoicedetails",
+            (*_LINE_COLUMNS, "actualdeliveryon", "exchangerate"),
+            {
+                "invoiceid": ("invoice",),
+                "productid": ("product",),
+                "uomid": ("uom",),
+                "salesorderdetailid": ("salesorderdetail",),
+                "transactioncurrencyid": ("transactioncurrency",),
+            },
+            money=_LINE_MONEY,
+            decimals=frozenset({"quantity", "exchangerate"}),
+            options=frozenset({"producttypecode"}),
+            booleans=frozenset({"isproductoverridden", "ispriceoverridden"}),
+            integers=frozenset({"versionnumber", "lineitemnumber", "sequencenumber"}),
+            dates=frozenset({"actualdeliveryon"}),
+            create_only=frozenset({"invoiceid"}),
+            required=frozenset({"invoiceid", "quantity"}),
+        ),
+        # BC's integration solution's table: one row of a customer's figures per account (§9).
+        Table(
+            "nav_accountstatistics",
+            "nav_accountstatisticses",
+            (
+                "nav_name",
+                "nav_customerno",
+                *sorted(_STATISTICS_MONEY),
+                "nav_overdueamountsasof",
+                *_SYSTEM,
+            ),
+            {"transactioncurrencyid": ("transactioncurrency",)},
+            money=_STATISTICS_MONEY,
+            dates=frozenset({"nav_overdueamountsasof"}),
+            required=frozenset({"nav_customerno"}),
+        ),
+        # Sales' users (read by the SALESPEOPLE mapping; owners of rows). The organisation has the
+        # salesperson who clicks and the integration's application user (app.py).
+        Table(
+            "systemuser",
+            "systemusers",
+            (
+                "fullname",
+                "firstname",
+                "lastname",
+                "internalemailaddress",
+                "mobilephone",
+                "isdisabled",
+                "islicensed",
+                "isintegrationuser",
+                *_SYSTEM,
+            ),
+            booleans=frozenset({"isdisabled", "islicensed", "isintegrationuser"}),
+            computed=frozenset({"fullname"}),
+        ),
+        # An opportunity (bc-sync.md §12): Open (In Progress, On Hold), Won, Lost (Canceled,
+        # Out-Sold). Only an Open one can be edited; it is closed by WinOpportunity or
+        # LoseOpportunity, not by a PATCH of its state (rules.py). Its owner is a user or a team,
+        # bound as ownerid@odata.bind ("/systemusers(<id>)"); a new row is its creator's.
+        Table(
+            "opportunity",
+            "opportunities",
+            (
+                "name",
+                "description",
+                "estimatedvalue",
+                "estimatedclosedate",
+                "actualvalue",
+                "actualclosedate",
+                "closeprobability",
+                "statecode",
+                "statuscode",
+                *_SYSTEM,
+            ),
+            {
+                "parentaccountid": ("account",),
+                "parentcontactid": ("contact",),
+                "ownerid": ("systemuser", "team"),
+                "transactioncurrencyid": ("transactioncurrency",),
+                "pricelevelid": ("pricelevel",),
+            },
+            money=frozenset({"estimatedvalue", "actualvalue"}),
+            options=frozenset({"statecode", "statuscode"}),
+            dates=frozenset({"estimatedclosedate", "actualclosedate"}),
+            integers=frozenset({"closeprobability", "versionnumber"}),
+            navigation={"ownerid": "ownerid"},
+            states=OPPORTUNITY_STATES,
+            editable_state=0,
+            required=frozenset({"name", "ownerid"}),
+            not_negative=frozenset({"estimatedvalue", "actualvalue"}),
+        ),
     )
 }
 BY_LOGICAL = {t.logical_name: t for t in TABLES.values()}
-# Sets the simulator does not keep rows for, but a lookup may point into (opportunity, systemuser).
-OTHER_SETS = {"opportunities": "opportunity", "systemusers": "systemuser"}
+# Sets the simulator does not keep rows for, but a lookup may point into.
+OTHER_SETS = {"teams": "team"}
 LINE_SETS = {"salesorders": ("salesorderdetails", "salesorderid"), "quotes": ("quotedetails", "quoteid")}
 SET_OF = {**{t.logical_name: t.entity_set for t in TABLES.values()}, **{v: k for k, v in OTHER_SETS.items()}}
 

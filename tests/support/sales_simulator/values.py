@@ -98,7 +98,9 @@ def coerce_wire(table: Table, body: Mapping[str, Any]) -> dict[str, Any]:
                 target = OTHER_SETS.get(set_name) or (TABLES[set_name].logical_name if set_name in TABLES else None)
             if bind is None or target is None or target not in table.lookups[column]:
                 raise Refused(400, "0x80060888", f"Invalid value {value!r} for {name}.")
-            if len(table.lookups[column]) > 1 and nav != f"{column}_{target}":
+            # A polymorphic lookup is bound as <lookup>_<table>, unless the table declares its
+            # navigation property (an owner: ownerid@odata.bind = "/systemusers(<id>)").
+            if len(table.lookups[column]) > 1 and nav not in table.navigation and nav != f"{column}_{target}":
                 raise Refused(400, "0x80060888", f"Invalid value {value!r} for {name}: it binds a {target}.")
             result[column] = EntityReference(target, bind.group(2).lower())
             continue

@@ -314,6 +314,7 @@ class WebApi:
         self._etag_matches(call, row)
         values.pop(table.key, None)
         state: dict[str, Any] = {k: values.pop(k) for k in ("statecode", "statuscode") if k in values}
+        rules.check_state_request(table, state)
         values = {k: v for k, v in values.items() if k not in table.read_only}
         values = rules.check_change(sim, table, row, values)
         await sim.store.update(table, key, values, state=state, user_id=sim.integration_user_id)
