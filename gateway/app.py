@@ -41,6 +41,7 @@ from schemas import change_log as changes
 from schemas.db import create_engine, is_unavailable
 from schemas.migrate import current_revision, head_revision
 from schemas.roles import INTEGRATION_ADMIN
+from schemas.sqlite_reader import SqliteReader, reader_for
 from schemas.tables import company as company_table
 from schemas.users import UserService
 
@@ -82,6 +83,8 @@ class Gateway:
         self.auth: Authenticator
         self.feed: ChangeFeed
         self.background: list[asyncio.Task[Any]] = []
+        self._reader: SqliteReader | None = None
+        self._reader_engine: AsyncEngine | None = None
 
     # ODataHost ---------------------------------------------------------------------------
     def engine(self) -> AsyncEngine:
@@ -133,6 +136,15 @@ class Gateway:
 
     def cache(self) -> ResponseCache | None:
         return self.response_cache
+
+    def reader(self) -> SqliteReader | None:
+        """SQLite: the OData reads' raw reader on the engine's file (made anew if the engine changes)."""
+        engine = self.engine()
+        if self._reader_engine is not engine:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader, self._reader_engine = reader_for(engine), engine
+        return self._reader
 
     def database_unavailable(self, error: BaseException) -> bool:
         return is_unavailable(error)
@@ -199,9 +211,15 @@ class Gateway:
                 log.warning("background task %s is still running; cancelling it again", task.get_name())
                 task.cancel()
         self.background.clear()
+        feed: ChangeFeed | None = getattr(self, "feed", None)  # not there when start() failed early
+        if feed is not None:
+            feed.close()
         with contextlib.suppress(Exception):
             await self.auth.flush_last_used()
         await self.bc_link.aclose()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = self._reader_engine = None
         await self.sales_reads.close()
         if self._owns_engine and self._engine is not None:
             await self._engine.dispose()

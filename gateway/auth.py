@@ -23,6 +23,7 @@ from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.odata.answer_cache import Memo
 from gateway.odata.errors import ODataError, service_unavailable, too_many_requests, unauthorized
 from schemas.auth_failures import recent_failures, record_failures
 from schemas.db import is_unavailable
@@ -45,6 +46,10 @@ def _loggable_name(name: str) -> str:
     if _KEY_LIKE.fullmatch(name) or len(name) > 60:
         return "<redacted: not a user name>"
     return name
+
+
+def _digest(header: str) -> bytes:
+    return hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -129,6 +134,8 @@ class Lockout:
 
     def retry_after_here(self, *subjects: str) -> int:
         """Seconds to wait by what this process knows (no I/O); 0 when they may try."""
+        if not self._failures and not self._locked_until:
+            return 0  # no failure anywhere (the common case): nothing to look up
         now = self.clock()
         wait = 0.0
         for subject in subjects:
@@ -192,6 +199,8 @@ class Authenticator:
             TTLCache(maxsize=10_000, ttl=cache_ttl) if cache_ttl > 0 else None
         )
         self._last_used: dict[int, float] = {}
+        self._headers: Memo[bytes, tuple[str, tuple[str, str]]] = Memo(maxsize=10_000)
+        self._subjects: Memo[tuple[str, str], str] = Memo(maxsize=10_000)
         self._pending_touch: set[int] = set()
 
     def forget_verifications(self) -> None:
@@ -220,28 +229,45 @@ class Authenticator:
         alone: a valid key from an address without failures is never refused.
         """
         address = request.remote or "unknown"
-        creds = parse_basic(request.headers.get("Authorization"))
-        if creds is None:
-            reason = "no credentials" if "Authorization" not in request.headers else "malformed credentials"
-            if reason == "malformed credentials":
-                await self._count("addr:" + address)
-            log.info(
-                "authentication required: address=%s reason=%s path=%s",
-                address,
-                reason,
-                request.path,
-            )
-            raise unauthorized(REALM)
-        user_name, key = creds
-        subjects = (user_at(user_name, address), "addr:" + address)
+        header = request.headers.get("Authorization")
+        # Credentials verified before: their user name and verification cache key, without decoding
+        # and hashing them again (most of the work of a remembered key). By a hash of the header,
+        # never the header itself (it carries the key).
+        digest = _digest(header) if header is not None else None
+        read = self._headers.get(digest) if digest is not None else None
+        key: str | None = None
+        if read is not None:
+            user_name, cache_key = read
+        else:
+            creds = parse_basic(header)
+            if creds is None:
+                reason = "no credentials" if "Authorization" not in request.headers else "malformed credentials"
+                if reason == "malformed credentials":
+                    await self._count("addr:" + address)
+                log.info(
+                    "authentication required: address=%s reason=%s path=%s",
+                    address,
+                    reason,
+                    request.path,
+                )
+                raise unauthorized(REALM)
+            user_name, key = creds
+            cache_key = (name_key(user_name), hashlib.sha256(key.encode()).hexdigest())
+        subjects = (self._user_at(user_name, address), "addr:" + address)
         wait = self.lockout.retry_after_here(*subjects)
-        cache_key = (name_key(user_name), hashlib.sha256(key.encode()).hexdigest())
         if not wait and self._verified is not None:
             cached = self._verified.get(cache_key)
             # A remembered key still expires (or ends its grace) on time.
             if cached is not None and (cached[1] is None or cached[1] > dt.datetime.now(dt.UTC)):
+                if read is None and digest is not None:
+                    self._headers[digest] = (user_name, cache_key)
                 self._note_use(cached[0])
                 return Principal(cached[0])
+        if key is None:  # remembered credentials whose verification has ended: verify them again
+            assert header is not None
+            creds = parse_basic(header)
+            assert creds is not None  # it was read before
+            key = creds[1]
         try:
             wait = wait or await self.lockout.retry_after(*subjects)
         except SQLAlchemyError as exc:
@@ -267,8 +293,16 @@ class Authenticator:
             raise await self._fail(user_name, address, result.reason, subjects)
         if self._verified is not None:
             self._verified[cache_key] = (result.user, result.valid_until)
+            if digest is not None:
+                self._headers[digest] = (user_name, cache_key)
         self._note_use(result.user)
         return Principal(result.user)
+
+    def _user_at(self, user_name: str, address: str) -> str:
+        found = self._subjects.get((user_name, address))
+        if found is None:
+            found = self._subjects[(user_name, address)] = user_at(user_name, address)
+        return found
 
     async def _count(self, *subjects: str) -> None:
         try:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas.sqlite_reader import reader_for
 from schemas.tables import change_log
 
 log = logging.getLogger("bcgw.changes")
@@ -35,6 +36,11 @@ class ChangeFeed:
     def __init__(self, engine: AsyncEngine, interval: float) -> None:
         self.engine = engine
         self.interval = interval
+        # SQLite: "anything new?" asked of the driver itself (schemas/sqlite_reader.py), a few
+        # microseconds on the loop's thread; the poll through the engine only when there is.
+        # Polling through aiosqlite four times a second cost ~10 % of a busy gateway's CPU.
+        self._reader = reader_for(engine)
+        self._newest = str(select(func.max(change_log.c.seq)).compile(dialect=engine.dialect))
         self.handlers: dict[str, list[Handler]] = defaultdict(list)
         self.last_seq = 0
         self._gaps: dict[int, float] = {}  # seq not yet seen below last_seq -> when first missed
@@ -55,6 +61,10 @@ class ChangeFeed:
         """Read and dispatch new changes; return how many there were."""
         now = time.monotonic()
         self._gaps = {seq: since for seq, since in self._gaps.items() if now - since < GAP_WAIT}
+        if self._reader is not None and not self._gaps:
+            ((newest,),) = await self._reader.fetch(self._newest, [])
+            if newest is None or newest <= self.last_seq:
+                return 0
         wanted = change_log.c.seq > self.last_seq
         if self._gaps:
             wanted = or_(wanted, change_log.c.seq.in_(sorted(self._gaps)))
@@ -88,6 +98,10 @@ class ChangeFeed:
         cutoff = dt.datetime.now(dt.UTC) - KEEP
         async with self.engine.begin() as conn:
             await conn.execute(delete(change_log).where(change_log.c.changed_at < cutoff))
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

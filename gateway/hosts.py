@@ -65,10 +65,19 @@ def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
 
 def host_middleware(settings: Settings) -> Middleware:
     allowed = allowed_hosts(settings)
+    seen: dict[str, bool] = {}  # Host values -> allowed: the same few come on every request
+
+    def ok(host: str) -> bool:
+        found = seen.get(host)
+        if found is None:
+            found = host_allowed(host, allowed)
+            if len(seen) < 1000:
+                seen[host] = found
+        return found
 
     @web.middleware
     async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(UNCHECKED) or host_allowed(request.host, allowed):
+        if request.path.startswith(UNCHECKED) or ok(request.host):
             return await handler(request)
         err = bad_request(
             f"The host '{request.host}' is not one this gateway answers for; the accepted hosts are "

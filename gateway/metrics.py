@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -56,6 +57,9 @@ class Metrics:
         self.cache_hits = Gauge("bcgw_cache_hits", "Cache hits since start", registry=self.registry)
         self.cache_misses = Gauge("bcgw_cache_misses", "Cache misses since start", registry=self.registry)
         self.inbox = Gauge("bcgw_inbox_rows", "Order inbox rows by state", ["state"], registry=self.registry)
+        # (first path segment, method, status) -> the counter's and the histogram's children: labels()
+        # takes a lock and builds its key on every call.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -69,9 +73,16 @@ class Metrics:
             status = exc.status
             raise
         finally:
-            route = route_label(request.path)
-            self.requests.labels(route, request.method, str(status)).inc()
-            self.latency.labels(route).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            key = (request.path.split("/", 2)[1], request.method, status)
+            children = self._children.get(key)
+            if children is None:
+                route = route_label(request.path)
+                children = (self.requests.labels(route, request.method, str(status)), self.latency.labels(route))
+                if len(self._children) < 1000:  # first path segments x methods x statuses: few, but bounded
+                    self._children[key] = children
+            children[0].inc()
+            children[1].observe(elapsed)
 
     def add_route(
         self,

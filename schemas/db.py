@@ -42,24 +42,29 @@ def _fold(fn: Any) -> Any:
     return fold
 
 
+def configure_sqlite(dbapi_conn: Any) -> None:
+    """What every SQLite connection of ours has: WAL, our BEGINs, case-sensitive LIKE, our functions."""
+    # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred and too late).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    # OData's contains/startswith are case-sensitive, as LIKE is on PostgreSQL.
+    cur.execute("PRAGMA case_sensitive_like=ON")
+    cur.close()
+    # SQLite's lower()/upper() fold ASCII only; $filter's tolower/toupper use these.
+    dbapi_conn.create_function("bcgw_lower", 1, _fold(str.lower), deterministic=True)
+    dbapi_conn.create_function("bcgw_upper", 1, _fold(str.upper), deterministic=True)
+
+
 def _setup_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred and too late).
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        # OData's contains/startswith are case-sensitive, as LIKE is on PostgreSQL.
-        cur.execute("PRAGMA case_sensitive_like=ON")
-        cur.close()
-        # SQLite's lower()/upper() fold ASCII only; $filter's tolower/toupper use these.
-        dbapi_conn.create_function("bcgw_lower", 1, _fold(str.lower), deterministic=True)
-        dbapi_conn.create_function("bcgw_upper", 1, _fold(str.upper), deterministic=True)
+        configure_sqlite(dbapi_conn)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -12,12 +12,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from cachetools import TTLCache
 
 Tag = tuple[str, str]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Memo(dict[K, V]):
+    """A dict that forgets everything once it holds `maxsize` entries: for what is cheap to work
+    out again and asked for on every request, where an LRU's bookkeeping costs more than it saves."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def __setitem__(self, key: K, value: V) -> None:
+        if len(self) >= self.maxsize and key not in self:
+            self.clear()
+        super().__setitem__(key, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +90,13 @@ class ResponseCache:
         if answer is None:
             self.misses += 1
         else:
+            self.hits += 1
+        return answer
+
+    def peek(self, key: Hashable) -> CachedAnswer | None:
+        """get() that counts a hit but not a miss (the caller looks again by the full way)."""
+        answer = self._entries.get(key)
+        if answer is not None:
             self.hits += 1
         return answer
 

@@ -12,9 +12,11 @@ from aiohttp import web
 from gateway.odata import edm
 from gateway.odata.formats import JsonFormat
 from gateway.odata.host import ODataHost, Page
+from gateway.odata.plans import Processor, converter, processed
 from gateway.odata.query import QueryOptions, selected
 from gateway.odata.uri import COMPANY_SET
 
+_ORIGINS: dict[tuple[str, str], str] = {}
 V4_ROOT = "/ODataV4"
 V3_ROOT = "/OData"
 
@@ -27,7 +29,18 @@ class JsonBodies:
 
     def _base(self, request: web.Request) -> str:
         """Absolute URLs start here: the host's public base, else the request's own origin."""
-        return self.host.public_base() or str(request.url.origin())
+        public = self.host.public_base()
+        if public:
+            return public
+        # The origin depends on the scheme and Host alone; building the request's URL to find it
+        # is a good part of a small answer's time, and the same few come again and again.
+        key = (request.scheme, request.host)
+        found = _ORIGINS.get(key)
+        if found is None:
+            found = str(request.url.origin())
+            if len(_ORIGINS) < 1000:
+                _ORIGINS[key] = found
+        return found
 
     def _metadata_url(self, request: web.Request, v3: bool) -> str:
         return self._base(request) + (V3_ROOT if v3 else V4_ROOT) + "/$metadata"
@@ -112,16 +125,19 @@ class JsonBodies:
         v3: bool,
         page: Page,
         names: list[str],
+        processors: Sequence[Processor] | None = None,
     ) -> bytes:
+        """`processors`: the rows are raw from the driver; each column's result processor (plans.py)."""
         props = selected(options, entity_set)
         in_path = request.match_info.get("tail", "").startswith(COMPANY_SET + "(")
+        values: Any
         if fmt.metadata in ("full", "verbose"):
             values = [
                 self._entity(
                     request,
                     entity_set,
                     company,
-                    dict(zip(names, r, strict=True)),
+                    dict(zip(names, r if processors is None else processed(r, processors), strict=True)),
                     props,
                     fmt,
                     v3,
@@ -130,10 +146,7 @@ class JsonBodies:
                 for r in page.rows
             ]
         else:
-            index = [names.index(p.name) for p in props]
-            convs = [edm.json_converter(p, fmt.ieee754, v3) for p in props]
-            pnames = [p.name for p in props]
-            values = [{n: c(r[i]) for n, c, i in zip(pnames, convs, index, strict=True)} for r in page.rows]
+            values = _values(page.rows, props, names, processors, fmt, v3)
         next_link = self._next_link(request, options, page) if page.next_token else None
         body: dict[str, Any]
         if v3 and fmt.metadata == "verbose":
@@ -175,6 +188,32 @@ class JsonBodies:
         params.append(("$skiptoken", page.next_token or ""))
         query = "&".join(f"{quote(k, safe='$@')}={quote(v, safe=',()=@$')}" for k, v in params)
         return self._base(request) + quote(request.path, safe="/()',=$@") + "?" + query
+
+
+_CHUNK = 2000  # rows serialised at a time: a large page never holds all its rows as dicts at once
+
+
+def _values(
+    rows: Sequence[Sequence[Any]],
+    props: Sequence[edm.Property],
+    names: list[str],
+    processors: Sequence[Processor] | None,
+    fmt: JsonFormat,
+    v3: bool,
+) -> orjson.Fragment:
+    """The JSON array of the page's entities (minimal or no metadata), written a chunk at a time."""
+    specs = []
+    for p in props:
+        i = names.index(p.name)
+        conv = edm.json_converter(p, fmt.ieee754, v3)
+        processor = processors[i] if processors is not None else None
+        keep = processor is None and conv is edm.keep  # the value goes into JSON as it is
+        specs.append((p.name, i, None if keep else converter(processor, conv)))
+    chunks = []
+    for start in range(0, len(rows), _CHUNK):
+        chunk = [{n: r[i] if c is None else c(r[i]) for n, i, c in specs} for r in rows[start : start + _CHUNK]]
+        chunks.append(orjson.dumps(chunk)[1:-1])
+    return orjson.Fragment(b"[" + b",".join(chunks) + b"]")
 
 
 def _url_literal(value: Any, prop: edm.Property, v3: bool) -> str:

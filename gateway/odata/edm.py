@@ -7,6 +7,7 @@ to); no protocol code changes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -248,12 +249,15 @@ def _decimal_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def keep(v: Any) -> Any:
+    """The converter of values that go into JSON as they are (json_converter)."""
+    return v
+
+
+@functools.lru_cache(maxsize=1024)  # the same few properties and formats, on every answer
 def json_converter(prop: Property, strings_for_big_numbers: bool, v3: bool) -> Callable[[Any], Any]:
     """How one property's Python value is written into JSON (IEEE754Compatible, V3 rules)."""
     t = prop.type
-
-    def keep(v: Any) -> Any:
-        return v
 
     if t == DECIMAL:
         text = strings_for_big_numbers or v3

@@ -142,6 +142,12 @@ class FilterCompiler(AstToSqlAlchemyCoreVisitor):
         except odata_ex.ODataException as exc:
             raise invalid(f"Invalid $filter: {exc}") from None
 
+    def bound_value(self, tree: ast.Compare) -> Any:
+        """`Prop eq literal` (gateway/odata/hot_filter.py): the checks compile() makes of it and the
+        literal as it binds it (a BindParameter); compile() gives `column == that literal`."""
+        self._check_pair(tree.comparator, tree.left, tree.right)
+        return self._bound(tree.right, tree.left)
+
     # nodes ----------------------------------------------------------------------------
     def visit_Identifier(self, node: ast.Identifier) -> ColumnElement[Any]:  # type: ignore[override]
         return self.columns[self._prop(node).name]

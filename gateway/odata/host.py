@@ -20,6 +20,13 @@ from gateway.odata.answer_cache import ResponseCache
 from gateway.odata.errors import ODataError
 
 
+class RawReader(Protocol):
+    """Runs one compiled SELECT on the database driver itself, without SQLAlchemy's execution
+    layer (gateway/odata/plans.py); errors come as SQLAlchemy's DBAPIError, as from an engine."""
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]: ...
+
+
 class ODataHost(Protocol):
     """What the service asks of the application that hosts it."""
 
@@ -44,6 +51,10 @@ class ODataHost(Protocol):
     def forbidden_message(self, request: web.Request, entity_set: edm.EntitySet) -> str: ...
 
     def cache(self) -> ResponseCache | None: ...
+
+    def reader(self) -> RawReader | None:
+        """A raw reader on the engine's database, or None (reads go through the engine)."""
+        ...
 
     def database_unavailable(self, error: BaseException) -> bool:
         """True when the database itself failed (down, locked, full), not the statement."""

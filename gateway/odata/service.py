@@ -8,17 +8,17 @@ exist, the answer cache) comes in through `ODataHost`.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiohttp import web
+from cachetools import LRUCache
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gateway.odata import csdl, edm
-from gateway.odata.answer_cache import CachedAnswer
+from gateway.odata.answer_cache import CachedAnswer, Memo
 from gateway.odata.bodies import V3_ROOT, V4_ROOT, JsonBodies
 from gateway.odata.computed import computed_columns
 from gateway.odata.errors import (
@@ -36,38 +36,13 @@ from gateway.odata.filter_tags import identity_tags
 from gateway.odata.formats import JsonFormat, accepts, negotiate_json
 from gateway.odata.host import ODataHost, Page, error_response
 from gateway.odata.paging import after, decode_token, encode_token, fingerprint, order_clauses
+from gateway.odata.plans import processed
+from gateway.odata.prepared import PreparedReads
 from gateway.odata.query import QueryOptions, check_against, parse_options, selected
+from gateway.odata.request_headers import accepts_text, max_page_preference, max_version_ok, request_facts
 from gateway.odata.uri import ResourcePath, key_values, parse_path
 
 log = logging.getLogger("bcgw.odata")
-
-
-def _max_version_ok(request: web.Request, v3: bool) -> None:
-    header = "MaxDataServiceVersion" if v3 else "OData-MaxVersion"
-    floor = 3.0 if v3 else 4.0
-    value = request.headers.get(header)
-    if value is None:
-        return
-    m = re.match(r"\s*(\d+)(?:\.(\d+))?", value)
-    if not m:
-        raise bad_request(f"The {header} header '{value}' is not a version number.")
-    version = float(f"{m.group(1)}.{m.group(2) or 0}")
-    if version < floor:
-        raise bad_request(
-            f"This service speaks OData {floor:.1f}; the request allows at most {value.strip()}.",
-            "BadRequest_UnsupportedVersion",
-        )
-
-
-def _max_page_preference(request: web.Request) -> int | None:
-    for header in request.headers.getall("Prefer", []):
-        for pref in header.split(","):
-            name, _, value = pref.strip().partition("=")
-            if name.strip().lower() in ("odata.maxpagesize", "maxpagesize"):
-                value = value.strip().strip('"')
-                if value.isdigit() and int(value) > 0:
-                    return int(value)
-    return None
 
 
 class ODataService(JsonBodies):
@@ -76,6 +51,11 @@ class ODataService(JsonBodies):
         self.host = host
         self._metadata_v4 = csdl.metadata_v4(registry)
         self._metadata_v3 = csdl.metadata_v3(registry)
+        # (set, company) -> the columns of its source subquery; companies are few, but bounded all the same.
+        self._sources: LRUCache[tuple[str, str], dict[str, Any]] = LRUCache(maxsize=1024)
+        self._prepared = PreparedReads(host)
+        # A request as it came -> (its answer's cache key, set, company): see _remembered.
+        self._front: Memo[tuple[Any, ...], tuple[Any, str, str]] = Memo(maxsize=20000)
 
     def add_routes(self, app: web.Application) -> None:
         for root in (V4_ROOT, V3_ROOT):
@@ -91,13 +71,35 @@ class ODataService(JsonBodies):
                     # A batch is always POSTed: say it is not supported, not that the method is wrong.
                     raise not_implemented("$batch is not supported by this service.")
                 raise method_not_allowed(request.method)
-            _max_version_ok(request, v3)
+            hit = await self._remembered(request)
+            if hit is not None:
+                return hit
+            max_version_ok(request, v3)
             path = parse_path(request.match_info.get("tail", ""))
             return await self._dispatch(request, path, v3)
         except ODataError as err:
             return error_response(err, v3)
         except SQLAlchemyError as exc:
             return error_response(self._database_error(exc), v3)
+
+    async def _remembered(self, request: web.Request) -> web.StreamResponse | None:
+        """A cached answer found by the request as it came (path, query, the headers that choose
+        the answer), without parsing it again: the same request text was parsed, checked and
+        answered before, and that answer is still in the cache. What can change since — the
+        set's publication, the user's roles, the company — is checked again, as the full way
+        checks it; anything else (not remembered, answer dropped) takes the full way."""
+        cache = self.host.cache()
+        if cache is None:
+            return None
+        found = self._front.get(request_facts(request))
+        if found is None:
+            return None
+        cache_key, set_name, company = found
+        self._entity_set(request, set_name)
+        if company and not await self.host.company_exists(company):
+            return None
+        hit = cache.peek(cache_key)
+        return hit.response() if hit is not None else None
 
     def _database_error(self, exc: SQLAlchemyError) -> ODataError:
         if self.host.database_unavailable(exc) and not _is_query_error(exc):
@@ -122,11 +124,11 @@ class ODataService(JsonBodies):
         check_against(options, entity_set)
         company = await self._company(path, options, entity_set)
         if path.kind == "count":
-            if not _accepts_text(request, options):
+            if not accepts_text(request, options):
                 raise not_acceptable("$count answers text/plain.")
             fmt = None
         elif path.kind == "property" and path.raw_value:
-            if not _accepts_text(request, options):
+            if not accepts_text(request, options):
                 raise not_acceptable("$value answers text/plain.")
             fmt = None
         else:
@@ -190,7 +192,7 @@ class ODataService(JsonBodies):
         v3: bool,
     ) -> web.StreamResponse:
         cache = self.host.cache()
-        page_pref = _max_page_preference(request) if path.kind == "collection" and not v3 else None
+        page_pref = max_page_preference(request) if path.kind == "collection" and not v3 else None
         cacheable = cache is not None and entity_set.cache_identity is not None
         cache_key: tuple[Any, ...] | None = None
         if cacheable and cache is not None:
@@ -205,6 +207,7 @@ class ODataService(JsonBodies):
                 page_pref,
                 request.path,
             )
+            self._front[request_facts(request)] = (cache_key, entity_set.name, company)
             hit = cache.get(cache_key)
             if hit is not None:
                 return hit.response()
@@ -219,15 +222,18 @@ class ODataService(JsonBodies):
             keys = key_values(path.key, entity_set, v3)
             answer = await self._single(request, path, entity_set, options, company, keys, fmt, v3)
             tags = self._key_tags(entity_set, keys)
+            tree = None
         elif path.kind == "count":
             answer, tree = await self._count_answer(entity_set, options, company)
-            tags = identity_tags(tree, entity_set, edm.tag_value)
+            tags = None
         else:
             assert fmt is not None
             answer, tree = await self._collection(request, entity_set, options, company, fmt, v3, page_pref)
-            tags = identity_tags(tree, entity_set, edm.tag_value)
+            tags = None
 
         if cacheable and cache is not None and cache_key is not None and answer.status == 200:
+            if path.kind not in ("entity", "property"):  # what the answer depends on: only to cache it
+                tags = identity_tags(tree, entity_set, edm.tag_value)
             cache.put(cache_key, answer, company, tags, generation)
         return answer.response()
 
@@ -251,8 +257,15 @@ class ODataService(JsonBodies):
             flt, aliases = (options.filter, options.aliases) if options is not None else (None, {})
             return await computed_columns(entity_set, company, flt, aliases, keys)
         assert entity_set.source is not None
-        sq = entity_set.source(company).subquery("s")
-        return {p.name: sq.c[p.name] for p in entity_set.properties}
+        # Building the set's select costs more than the rest of a one-row answer (~0.5 ms): it is
+        # the same for every request of a set and company, so it is built once (Core objects are
+        # immutable and may be shared by concurrent statements).
+        key = (entity_set.name, company)
+        cols = self._sources.get(key)
+        if cols is None:
+            sq = entity_set.source(company).subquery("s")
+            cols = self._sources[key] = {p.name: sq.c[p.name] for p in entity_set.properties}
+        return cols
 
     def _where(self, entity_set: edm.EntitySet, options: QueryOptions, cols: dict[str, Any]) -> tuple[list[Any], Any]:
         if options.filter is None:
@@ -284,7 +297,13 @@ class ODataService(JsonBodies):
         max_size = self.host.max_page_size()
         page_size = min(page_pref, max_size) if page_pref else max_size
         cols = await self._columns(entity_set, company, options)
-        where, tree = self._where(entity_set, options, cols)
+        # Computed rows are made per request from the filter's value: never a prepared plan.
+        prepared = self._prepared.preparable(entity_set, options, cols) if entity_set.computed is None else None
+        where: list[Any]
+        if prepared is not None:
+            where, tree = [], prepared[0]
+        else:
+            where, tree = self._where(entity_set, options, cols)
         count_where = list(where)
 
         order_names = [n for n, _ in options.orderby]
@@ -293,46 +312,50 @@ class ODataService(JsonBodies):
         order_props = [entity_set.by_name[n] for n in order_names] + [
             entity_set.by_name[k] for k in entity_set.key if k not in order_names
         ]
-        query_fp = fingerprint(
-            entity_set.name,
-            company,
-            options.filter,
-            sorted(options.aliases.items()),
-            options.orderby,
-        )
+
+        def query_fp() -> str:  # only when a token is read or written: a hash per answer otherwise
+            aliases = sorted(options.aliases.items())
+            return fingerprint(entity_set.name, company, options.filter, aliases, options.orderby)
+
         if options.skiptoken:
-            where.append(after(order, decode_token(options.skiptoken, query_fp, order_props)))
+            where.append(after(order, decode_token(options.skiptoken, query_fp(), order_props)))
 
         limit = page_size if options.top is None else min(page_size, options.top)
         page = Page([], None, None, None)
         names = [p.name for p in entity_set.properties]
-        async with self.host.engine().connect() as conn:
-            rows: list[Sequence[Any]] = []
-            if limit > 0:
-                stmt = select(*[cols[n] for n in names]).where(*where).order_by(*order_clauses(order)).limit(limit + 1)
-                if options.skip and not options.skiptoken:
-                    stmt = stmt.offset(options.skip)
-                rows = list((await conn.execute(stmt)).all())
-            count = None
-            if options.count:
-                first = next(iter(cols.values()))
-                count = (
-                    await conn.execute(select(func.count()).select_from(first.table).where(*count_where))
-                ).scalar_one()
+        rows: list[Sequence[Any]] = []
+        count = None
+        processors = None
+        if prepared is not None and limit > 0:
+            run = self._prepared.rows(prepared, entity_set, company, options, limit, cols, names, order)
+            rows, processors = await run
+        elif limit > 0 or options.count:
+            async with self.host.engine().connect() as conn:
+                if limit > 0:
+                    stmt = select(*[cols[n] for n in names]).where(*where).order_by(*order_clauses(order))
+                    stmt = stmt.limit(limit + 1)
+                    if options.skip and not options.skiptoken:
+                        stmt = stmt.offset(options.skip)
+                    rows = list((await conn.execute(stmt)).all())
+                if options.count:
+                    first = next(iter(cols.values()))
+                    count = (
+                        await conn.execute(select(func.count()).select_from(first.table).where(*count_where))
+                    ).scalar_one()
         more = len(rows) > limit
         rows = rows[:limit]
         next_token = next_top = None
         if more and rows and (options.top is None or options.top > limit):
-            last = rows[-1]
+            last = rows[-1] if processors is None else processed(rows[-1], processors)
             index = {n: i for i, n in enumerate(names)}
-            next_token = encode_token(query_fp, [last[index[p.name]] for p in order_props], order_props)
+            next_token = encode_token(query_fp(), [last[index[p.name]] for p in order_props], order_props)
             next_top = options.top - limit if options.top is not None else None
         page = Page(rows, count, next_token, next_top)
 
         headers: tuple[tuple[str, str], ...] = ()
         if page_pref:
             headers = (("Preference-Applied", f"odata.maxpagesize={page_size}"),)
-        body = self._collection_body(request, entity_set, options, company, fmt, v3, page, names)
+        body = self._collection_body(request, entity_set, options, company, fmt, v3, page, names, processors)
         return CachedAnswer(200, fmt.content_type(), body, headers), tree
 
     async def _single(
@@ -408,18 +431,6 @@ class ODataService(JsonBodies):
                 ctx = self._context_v4(request, entity_set, company, path.company is not None, options, props)
                 body = {"@odata.context": ctx + "/$entity", **entity}
         return CachedAnswer(200, fmt.content_type(), orjson.dumps(body), ())
-
-
-def _accepts_text(request: web.Request, options: QueryOptions) -> bool:
-    """May a $count or $value answer (text/plain) go to this client?
-
-    A client that asks for JSON gets the plain text too, as BC (ASP.NET OData) answers; python-odata
-    and others send `Accept: application/json` on every request, $count included.
-    """
-    accept = request.headers.get("Accept")
-    if accepts(accept, options.format, "text/plain"):
-        return True
-    return options.format is None and accepts(accept, None, "application/json")
 
 
 def _is_query_error(exc: SQLAlchemyError) -> bool:

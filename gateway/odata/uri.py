@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
+
 from gateway.odata import edm
 from gateway.odata.errors import bad_request, not_found
 
@@ -79,7 +81,19 @@ def _company_name(literal: str) -> str:
     return m.group(1).replace("''", "'")
 
 
+# Paths by their text: the same few (a set under a company) come on nearly every request, and
+# splitting them walks the text character by character. Only successes are kept.
+_PARSED: LRUCache[str, ResourcePath] = LRUCache(maxsize=4096)
+
+
 def parse_path(path: str) -> ResourcePath:
+    found = _PARSED.get(path)
+    if found is None:
+        found = _PARSED[path] = _parse_path(path)
+    return found
+
+
+def _parse_path(path: str) -> ResourcePath:
     segments = split_segments(path)
     if not segments:
         return ResourcePath("service")

@@ -30,14 +30,24 @@ def _cache(gateway_server: Any) -> Any:
 
 
 @pytest.fixture
-def data_queries(engine: Any) -> Iterator[list[str]]:
-    """SQL statements that read availability data (not the change feed's own polling)."""
+def data_queries(engine: Any, gateway_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """SQL statements that read availability data (not the change feed's own polling): through
+    the engine, and through the OData reads' raw reader on SQLite (schemas/sqlite_reader.py)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if "item_inventory" in statement or "crm_integration_record" in statement:
             seen.append(statement)
 
+    reader = gateway_server.app[GATEWAY].reader()
+    if reader is not None:
+        fetch = reader.fetch
+
+        async def recorded(sql: str, params: Any) -> Any:
+            record(None, None, sql)
+            return await fetch(sql, params)
+
+        monkeypatch.setattr(reader, "fetch", recorded)
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     yield seen
     event.remove(engine.sync_engine, "before_cursor_execute", record)

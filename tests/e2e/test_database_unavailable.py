@@ -58,16 +58,24 @@ def _webhook_headers(harness: Any) -> dict[str, str]:
     return {"Content-Type": "application/json", "x-ms-dynamics-organization": ORG_HOST, WEBHOOK_HEADER: harness.secret}
 
 
-async def _every_route_answers_503(harness: Any, demo: dict[str, Any], swap: Callable[[], None]) -> None:
+async def _every_route_answers_503(
+    harness: Any, demo: dict[str, Any], swap: Callable[[], None], odata_reads_use_the_pool: bool = True
+) -> None:
     """Warm the key's verification (so the handlers themselves meet the database), take the
     database away, then ask every route: with the remembered key, a fresh verification of the
-    good key, a bad key, Sales' webhook and BC's webhook, and readiness."""
+    good key, a bad key, Sales' webhook and BC's webhook, and readiness.
+
+    `odata_reads_use_the_pool=False`: only the engine's pool is exhausted, and OData's reads on
+    SQLite do not take a connection from it (schemas/sqlite_reader.py): they are answered."""
     good = {"Authorization": basic(demo["user"], demo["key"])}
     status, _h, body = await _request(harness, "GET", "/api/setup", None, good)
     assert status == 200, body
     swap()
     for method, path, body_bytes in AUTHED_ROUTES:
         answer = await _request(harness, method, path, body_bytes, good)
+        if not odata_reads_use_the_pool and (method, path, body_bytes) in (ODATA, ODATA_V3):
+            assert answer[0] == 200, f"{method} {path} (key remembered): {answer[0]} {answer[2][:300]}"
+            continue
         _assert_503(*answer, f"{method} {path} (key remembered)")
     harness.gateway.auth.forget_verifications()
     for who, headers in (("good key", good), ("bad key", {"Authorization": basic(demo["user"], "not-the-key")})):
@@ -159,7 +167,8 @@ async def test_pool_timeout_gives_503_everywhere(
     held = await busy.connect()
     await held.execute(text("SELECT 1"))
     try:
-        await _every_route_answers_503(receiver_only, demo, lambda: swap_engine(busy))
+        raw_reads = busy.dialect.name == "sqlite"
+        await _every_route_answers_503(receiver_only, demo, lambda: swap_engine(busy), not raw_reads)
     finally:
         await held.close()
 

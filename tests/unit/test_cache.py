@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.odata.answer_cache import CachedAnswer, ResponseCache
+from gateway.odata.answer_cache import CachedAnswer, Memo, ResponseCache
 
 A = CachedAnswer(200, "application/json", b'{"value":[]}', (("Preference-Applied", "odata.maxpagesize=5"),))
 ITEM_1000 = frozenset({("no", "1000"), ("crm", "c-1000")})
@@ -105,3 +105,13 @@ def test_cached_answer_response() -> None:
     assert response.headers["Preference-Applied"] == "odata.maxpagesize=5"
     empty = CachedAnswer(204, "", b"", ()).response()
     assert empty.status == 204 and not empty.body and "Content-Type" not in empty.headers
+
+
+def test_a_memo_forgets_everything_when_full_and_keeps_what_it_holds_until_then() -> None:
+    memo: Memo[int, str] = Memo(maxsize=3)
+    for i in range(3):
+        memo[i] = str(i)
+    memo[1] = "one"  # a key it holds: no forgetting
+    assert memo == {0: "0", 1: "one", 2: "2"}
+    memo[3] = "3"
+    assert memo == {3: "3"}
