@@ -28,7 +28,12 @@ async def test_make_demo_shows_the_whole_loop(db_url: str, tmp_path: Path) -> No
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    except TimeoutError:
+        proc.kill()  # a demo that hangs must not outlive its test
+        out, _ = await proc.communicate()
+        raise AssertionError("make demo did not finish within 120 s:\n" + out.decode()) from None
     text = out.decode()
     assert proc.returncode == 0, text
     expected = [
