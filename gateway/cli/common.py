@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import getpass
 import json
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +36,25 @@ def subcommands_of(parser: argparse.ArgumentParser) -> Subcommands:
         if isinstance(action, argparse._SubParsersAction):
             return action
     raise ValueError(f"{parser.prog} has no sub-commands")
+
+
+def decimal_arg(text: str) -> Decimal:
+    """An argparse type: a finite decimal number (an amount, a quantity, a price)."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
+    return value
+
+
+def date_arg(text: str) -> dt.date:
+    """An argparse type: a date as YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 class CliError(Exception):

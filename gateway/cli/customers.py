@@ -6,35 +6,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import Subcommands, fail, print_json, run_with_engine
+from gateway.cli.common import Subcommands, date_arg, decimal_arg, fail, print_json, run_with_engine
 from gateway.config import Settings
 from orders import customer_payments as payments
 from orders.sync.api import dataverse_sales
 from orders.sync.jobs import JobBusy
 from orders.sync.ports import SalesRefused, SalesUnavailable
 from orders.sync.sales_connection import SalesNotConnected, sales_client
-
-
-def _amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
-    return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def add_parsers(sub: Subcommands) -> None:
@@ -45,13 +28,13 @@ def add_parsers(sub: Subcommands) -> None:
         help="post a payment received from a customer (BC's cash receipt journal), applied to an invoice if named",
     )
     p.add_argument("customer_no", help="the customer's No.")
-    p.add_argument("amount", type=_amount, help="the amount received (positive)")
+    p.add_argument("amount", type=decimal_arg, help="the amount received (positive)")
     p.add_argument("--applies-to", metavar="INVOICE_NO", help="the posted invoice the payment settles (or part of)")
-    p.add_argument("--posting-date", type=_date, help="YYYY-MM-DD (default: today)")
+    p.add_argument("--posting-date", type=date_arg, help="YYYY-MM-DD (default: today)")
     p.set_defaults(func=cmd_customers)
     p = c.add_parser("credit-limit", help="set a customer's Credit Limit (LCY)")
     p.add_argument("customer_no", help="the customer's No.")
-    p.add_argument("amount", type=_amount, help="the limit (0: none)")
+    p.add_argument("amount", type=decimal_arg, help="the limit (0: none)")
     p.set_defaults(func=cmd_customers)
     p = c.add_parser(
         "salesperson",

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import CliError, Subcommands, fail, print_json, print_table, run_with_engine
+from gateway.cli.common import (
+    CliError,
+    Subcommands,
+    date_arg,
+    decimal_arg,
+    fail,
+    print_json,
+    print_table,
+    run_with_engine,
+)
 from gateway.config import Settings
 from orders.bc_link.from_setup import local_write_refusal
 from orders.change_setup import load_connection_setup
@@ -65,23 +72,6 @@ async def refuse_in_api_mode(engine: AsyncEngine, what: str) -> None:
         raise CliError(message)
 
 
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
-    return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
-
-
 def add_parsers(sub: Subcommands) -> None:
     s = sub.add_parser("inventory", help="item inventory")
     inv = s.add_subparsers(dest="inventory_command", required=True)
@@ -92,10 +82,10 @@ def add_parsers(sub: Subcommands) -> None:
     )
     post.add_argument("item_no", help="the item's No.")
     post.add_argument(
-        "quantity", type=_decimal, help="how much moves (as in BC's item journal: --entry-type Sale 5 posts -5)"
+        "quantity", type=decimal_arg, help="how much moves (as in BC's item journal: --entry-type Sale 5 posts -5)"
     )
     post.add_argument("--location", help="location code (default: none)")
-    post.add_argument("--posting-date", type=_date, help="YYYY-MM-DD (default: today)")
+    post.add_argument("--posting-date", type=date_arg, help="YYYY-MM-DD (default: today)")
     post.add_argument(
         "--entry-type",
         choices=list(ENTRY_TYPES),

@@ -6,36 +6,27 @@ The CUSTPRCGRP-PRICE and SALESPRC-PRODPRICE jobs carry them to Sales price lists
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import CliError, Subcommands, fail, print_json, print_table, run_with_engine
+from gateway.cli.common import (
+    CliError,
+    Subcommands,
+    date_arg,
+    decimal_arg,
+    fail,
+    print_json,
+    print_table,
+    run_with_engine,
+)
 from gateway.config import Settings
 from orders.bc_link.from_setup import local_write_refusal
 from orders.change_setup import load_connection_setup
 from schemas import sales_prices as sp
 from schemas.db import write_transaction
 from schemas.master_data import MasterDataError
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
-    return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def _yes_no(text: str) -> bool:
@@ -56,8 +47,8 @@ def _key_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", default="", metavar="CODE", help="Unit of Measure Code (blank: the item's base unit)")
     p.add_argument("--currency", default="", metavar="CODE", help="Currency Code (blank: the LCY)")
     p.add_argument("--variant", default="", metavar="CODE", help="Variant Code")
-    p.add_argument("--starting-date", type=_date, metavar="YYYY-MM-DD", help="Starting Date (blank: always)")
-    p.add_argument("--minimum-quantity", type=_decimal, default=Decimal(0), metavar="Q", help="Minimum Quantity")
+    p.add_argument("--starting-date", type=date_arg, metavar="YYYY-MM-DD", help="Starting Date (blank: always)")
+    p.add_argument("--minimum-quantity", type=decimal_arg, default=Decimal(0), metavar="Q", help="Minimum Quantity")
 
 
 def add_parsers(sub: Subcommands) -> None:
@@ -85,9 +76,9 @@ def add_parsers(sub: Subcommands) -> None:
 
     g = cmd.add_parser("set", help="create or change a sales price")
     g.add_argument("item_no", help="the item's No.")
-    g.add_argument("unit_price", type=_decimal, help="the Unit Price")
+    g.add_argument("unit_price", type=decimal_arg, help="the Unit Price")
     _key_arguments(g)
-    g.add_argument("--ending-date", type=_date, metavar="YYYY-MM-DD", help="Ending Date")
+    g.add_argument("--ending-date", type=date_arg, metavar="YYYY-MM-DD", help="Ending Date")
 
     g = cmd.add_parser("delete", help="delete a sales price (its Sales price list item stays, as in BC)")
     g.add_argument("item_no", help="the item's No.")

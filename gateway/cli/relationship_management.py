@@ -7,13 +7,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cli.common import CliError, Subcommands, fail, print_json, print_table, run_with_engine
+from gateway.cli.common import (
+    CliError,
+    Subcommands,
+    date_arg,
+    decimal_arg,
+    fail,
+    print_json,
+    print_table,
+    run_with_engine,
+)
 from gateway.config import Settings
 from orders.bc_link.from_setup import local_write_refusal
 from orders.change_setup import load_connection_setup
@@ -25,23 +33,6 @@ from schemas.db import write_transaction
 from schemas.master_data import MasterDataError
 
 SYNC_NEXT = "bc-gateway sync now {mapping} (or wait for its job: bc-gateway sync status)"
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number")
-    return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
 def add_parsers(sub: Subcommands) -> None:
@@ -98,11 +89,13 @@ def _opportunity_options(a: argparse.ArgumentParser) -> None:
     a.add_argument("--salesperson", dest="salesperson_code", help="Salesperson Code (the owner in Sales)")
     a.add_argument("--status", choices=t.OPPORTUNITY_STATUSES, help="Status")
     a.add_argument("--priority", choices=opps.PRIORITIES, help="Priority")
-    a.add_argument("--value", dest="estimated_value_lcy", type=_decimal, help="Estimated Value (LCY)")
-    a.add_argument("--current-value", dest="calcd_current_value_lcy", type=_decimal, help="Calcd. Current Value (LCY)")
-    a.add_argument("--probability", dest="probability_pct", type=_decimal, help="Probability % (0-100)")
-    a.add_argument("--chances", dest="chances_of_success_pct", type=_decimal, help="Chances of Success % (0-100)")
-    a.add_argument("--closing-date", dest="estimated_closing_date", type=_date, help="Estimated Closing Date")
+    a.add_argument("--value", dest="estimated_value_lcy", type=decimal_arg, help="Estimated Value (LCY)")
+    a.add_argument(
+        "--current-value", dest="calcd_current_value_lcy", type=decimal_arg, help="Calcd. Current Value (LCY)"
+    )
+    a.add_argument("--probability", dest="probability_pct", type=decimal_arg, help="Probability % (0-100)")
+    a.add_argument("--chances", dest="chances_of_success_pct", type=decimal_arg, help="Chances of Success % (0-100)")
+    a.add_argument("--closing-date", dest="estimated_closing_date", type=date_arg, help="Estimated Closing Date")
 
 
 async def _refuse_in_api_mode(engine: AsyncEngine, what: str) -> None:
