@@ -31,6 +31,7 @@ from orders.bc_writer import BcWriter, EmbeddedWriter
 from orders.change_setup import load_connection_setup
 from orders.create_bc_sales_order import Outcome, WaitsForSales, create_bc_sales_order
 from orders.dataverse.client import DataverseClient, DataverseError
+from orders.dataverse.setup_client import NOT_SET_UP, SetupClient
 from orders.dataverse.webapi import deadline
 from orders.error_notes import send_due_notes
 from orders.inbox import QUOTE, SALESORDER, InboxRow
@@ -71,9 +72,7 @@ class OrderWorker(InboxRowProcessing):
         self.today = today or (lambda: dt.datetime.now(zone).date())
         self.client_options = client_options or {}
         self._wake = asyncio.Event()
-        self._session: aiohttp.ClientSession | None = None
-        self._client: DataverseClient | None = None
-        self._client_key: tuple[str, ...] | None = None
+        self._sales = SetupClient()
         self._last_reconcile = 0.0
         self._last_prune = 0.0
         self.concurrency = max(1, settings.worker_concurrency)
@@ -125,10 +124,7 @@ class OrderWorker(InboxRowProcessing):
             return None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-            self._client = None
+        await self._sales.close()
         if self._own_bc_link:
             await self.bc_link.aclose()
 
@@ -271,30 +267,15 @@ class OrderWorker(InboxRowProcessing):
             return await load_connection_setup(conn)
 
     def client(self, setup: ConnectionSetup) -> DataverseClient:
-        if not (setup.dataverse_url and setup.dataverse_token_url and setup.dataverse_client_id):
-            raise NotConfigured(
-                "The Dataverse connection is not set up: bc-gateway setup --dataverse-url ... "
-                "--dataverse-token-url ... --dataverse-client-id ... --dataverse-client-secret -"
-            )
-        key = (setup.dataverse_url, setup.dataverse_token_url, setup.dataverse_client_id, setup.dataverse_client_secret)
-        if self._client is None or self._client_key != key:
-            if self._session is None:
-                self._session = aiohttp.ClientSession()
-            options: dict[str, Any] = {
-                "timeout": self.settings.sales_timeout,
-                "max_retry_after": self.settings.sales_max_wait,
-                **self.client_options,
-            }
-            self._client = DataverseClient(
-                self._session,
-                setup.dataverse_url,
-                setup.dataverse_token_url,
-                setup.dataverse_client_id,
-                setup.dataverse_client_secret,
-                **options,
-            )
-            self._client_key = key
-        return self._client
+        options = {
+            "timeout": self.settings.sales_timeout,
+            "max_retry_after": self.settings.sales_max_wait,
+            **self.client_options,
+        }
+        client = self._sales.client(setup, options)
+        if client is None:
+            raise NotConfigured(NOT_SET_UP)
+        return client
 
     async def writer(self, setup: ConnectionSetup) -> BcWriter:
         """Where BC documents go: BC's API in api mode, the embedded tables otherwise."""

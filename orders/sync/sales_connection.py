@@ -11,16 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.change_setup import load_connection_setup
 from orders.dataverse.client import DataverseClient
+from orders.dataverse.setup_client import NOT_SET_UP, is_set_up
 
 
 class SalesNotConnected(Exception):
     """The Dataverse connection is not set up; the message says how to set it up."""
-
-
-NOT_SET_UP = (
-    "The Dataverse connection is not set up: bc-gateway setup --dataverse-url ... "
-    "--dataverse-token-url ... --dataverse-client-id ... --dataverse-client-secret -"
-)
 
 
 @asynccontextmanager
@@ -28,7 +23,7 @@ async def sales_client(engine: AsyncEngine, **options: Any) -> AsyncIterator[Dat
     """A client for the Dataverse environment the setup names, closed at the end."""
     async with engine.connect() as conn:
         setup = await load_connection_setup(conn)
-    if not (setup.dataverse_url and setup.dataverse_token_url and setup.dataverse_client_id):
+    if not is_set_up(setup):
         raise SalesNotConnected(NOT_SET_UP)
     async with aiohttp.ClientSession() as session:
         yield DataverseClient(
