@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 from gateway.config import Settings  # noqa: E402
 from tests.support.db_fixtures import COMPANY, IN_CI, PG_SKIP, PG_URL, skip_or_fail  # noqa: E402
 from tests.support.helpers import cli_env  # noqa: E402
+from tests.support.stuck_tasks import dump_stuck_tasks  # noqa: E402, F401  (autouse)
 
 # Property tests judge correctness, never speed: a busy machine must not fail them on Hypothesis'
 # per-example deadline or its too-slow health check (speed lives in bench/).
