@@ -8,7 +8,6 @@ made in this process wakes the poller at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orders.wake import woken
 from schemas.sqlite_reader import reader_for
 from schemas.tables import change_log
 
@@ -117,5 +117,4 @@ class ChangeFeed:
             except Exception as exc:  # the database may be away for a while; keep trying
                 log.warning("change feed poll failed: %s", type(exc).__name__)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+            await woken(self._wake, self.interval)

@@ -43,6 +43,7 @@ from orders.setup import ConnectionSetup
 from orders.sync.api import SyncScheduler, dataverse_sales
 from orders.sync.log_view import prune as prune_synch_log
 from orders.sync.ports import SalesPort
+from orders.wake import woken
 
 log = logging.getLogger("bcgw.worker")
 
@@ -201,14 +202,7 @@ class OrderWorker(InboxRowProcessing):
 
     async def _pause(self) -> None:
         """Until woken (a delivery, a freed slot) or the poll interval has passed."""
-        waiter = asyncio.create_task(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=self.settings.worker_poll_interval)
-        finally:
-            waiter.cancel()
-            # A cancellation of the worker arriving just here must not be swallowed (the worker
-            # would run on and its stop wait for ever): gather returns the waiter's, raises ours.
-            await asyncio.gather(waiter, return_exceptions=True)
+        await woken(self._wake, self.settings.worker_poll_interval)
 
     async def _stop_tasks(self) -> None:
         """On shutdown: the rows in hand stop; their leases run out and another pass takes them."""

@@ -39,6 +39,7 @@ from orders.sync.notes_job import in_api_mode, run_notes, sales_has_news
 from orders.sync.order_status_job import run_order_status
 from orders.sync.ports import BcRecords, SalesPort, SalesUnavailable
 from orders.sync.statistics_job import run_statistics
+from orders.wake import woken
 from schemas import change_log as changes
 from schemas import tables as t
 
@@ -99,8 +100,7 @@ class SyncScheduler:
                 log.warning("sync jobs: cycle failed: %s: %s", type(exc).__name__, exc)
                 pause = max(self.tick, FAILED_CYCLE_PAUSE)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=pause)
+            await woken(self._wake, pause)
 
     async def run_once(self) -> int:
         """Notice changes, poll Sales for sleeping jobs, run the due ones. How many ran."""

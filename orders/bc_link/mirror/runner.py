@@ -39,6 +39,7 @@ from orders.bc_link.mirror.context import SOURCE, Context, MirrorOptions, Progre
 from orders.bc_link.mirror.entities import BY_NAME, LEDGER, MASTER_ENTITIES
 from orders.bc_link.mirror.notifications import ids, plan
 from orders.setup import ConnectionSetup
+from orders.wake import woken
 from schemas import change_log as changes
 from schemas import mirror_state as state
 from schemas import mirror_store as store
@@ -110,8 +111,7 @@ class Mirror:
                     )
                 wait = self.options.poll_interval * (2 ** min(failures, 10) if failures else 1)
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), min(wait, self.options.max_backoff))
+                await woken(self._wake, min(wait, self.options.max_backoff))
         finally:
             with contextlib.suppress(Exception):
                 async with write_transaction(self.engine) as conn:

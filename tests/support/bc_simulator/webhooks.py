@@ -13,7 +13,6 @@ attempts; any other status deletes it at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+
+from orders.wake import woken
 
 from .clock import SimClock
 from .config import SimConfig
@@ -105,8 +106,7 @@ class Notifier:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.tick)
+            await woken(self._wake, self.config.tick)
             self._wake.clear()
             try:
                 self.expire()
