@@ -59,7 +59,34 @@ def configure_sqlite(dbapi_conn: Any) -> None:
     dbapi_conn.create_function("bcgw_upper", 1, _fold(str.upper), deterministic=True)
 
 
+async def _close_aiosqlite_without_hanging(self: Any) -> None:
+    """Close an invalidated aiosqlite connection through its worker thread, without hanging.
+
+    SQLAlchemy closes the connection of a task cancelled mid-query in a shielded task, and stops
+    its thread at once if the task is cancelled again meanwhile. aiosqlite's ``close()`` (0.22)
+    then waits, in its ``finally``, for a second stop that the already stopped thread never
+    answers: the shielded task stays pending for ever, and whoever gathers the loop's tasks at
+    exit (``asyncio.run``, pytest) hangs. ``stop()`` closes the connection in the thread after
+    the running statement and answers once; a second ``stop()`` is never awaited."""
+    stopped = self._connection.stop()
+    if stopped is not None:
+        await stopped
+
+
+def _fix_aiosqlite_terminate() -> None:
+    from sqlalchemy.dialects.sqlite import aiosqlite as sa_aiosqlite
+
+    adapted = sa_aiosqlite.AsyncAdapt_aiosqlite_connection
+    # Only where aiosqlite has stop() (0.22.1+); older ones have no force close either.
+    if hasattr(adapted, "_terminate_graceful_close") and hasattr(adapted, "_terminate_force_close"):
+        import aiosqlite
+
+        if hasattr(aiosqlite.Connection, "stop"):
+            adapted._terminate_graceful_close = _close_aiosqlite_without_hanging
+
+
 def _setup_sqlite(engine: AsyncEngine) -> None:
+    _fix_aiosqlite_terminate()
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
