@@ -82,7 +82,7 @@ def _fix_aiosqlite_terminate() -> None:
         import aiosqlite
 
         if hasattr(aiosqlite.Connection, "stop"):
-            adapted._terminate_graceful_close = _close_aiosqlite_without_hanging
+            adapted._terminate_graceful_close = _close_aiosqlite_without_hanging  # type: ignore[method-assign]
 
 
 def _setup_sqlite(engine: AsyncEngine) -> None:
