@@ -29,6 +29,7 @@ from bench.processes import bare, free_port, gateway, started
 from gateway.config import Settings
 from gateway.initialise import initialise
 from orders.change_setup import SetupService
+from orders.dataverse.webhook_context import classify, parse_context
 from orders.setup import SetupChange
 from schemas import tables as t
 from schemas.db import create_engine
@@ -198,8 +199,9 @@ async def _p4(ctx: Context, kind: str, url: str, logs: Path) -> tuple[Figure, di
             burst_p50 = statistics.median(watch.done.values()) if watch.done else float("nan")
             late = len(watch.pending)
             watch.pending.clear()
-            # Sales' own webhook body for P5: the last delivery, its order id made a placeholder.
-            delivery = sim.deliveries[-1]
+            # Sales' own webhook body for P5: the last delivery of a submission (not one of the
+            # workers' write-backs, which Sales also delivers), its order id made a placeholder.
+            delivery = next(d for d in reversed(sim.deliveries) if _is_submission(d.body))
             template = delivery.body.decode().replace(delivery.row_id.lower(), PLACEHOLDER)
             hook = {"body": template, "headers": {**delivery.headers, WEBHOOK_HEADER: secret}}
         finally:
@@ -230,6 +232,10 @@ async def _p4(ctx: Context, kind: str, url: str, logs: Path) -> tuple[Figure, di
     return figure, hook
 
 
+def _is_submission(body: bytes) -> bool:
+    return classify(parse_context(body), False).event is not None
+
+
 def _p5(ctx: Context, kind: str, url: str, logs: Path, hook: dict[str, Any]) -> Figure:
     headers = {k: v for k, v in hook["headers"].items() if k.lower() not in ("content-length", "host")}
     headers.setdefault("Content-Type", "application/json")
@@ -243,9 +249,9 @@ def _p5(ctx: Context, kind: str, url: str, logs: Path, hook: dict[str, Any]) -> 
         probe = hook["body"].replace(PLACEHOLDER, "00000000-0000-4000-8000-0000000f00d0")
         request = urllib.request.Request(gw.base + path, data=probe.encode(), headers=headers, method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - loopback
-            outcome = json.loads(resp.read())["outcome"]
-        if outcome == "ignored":
-            raise RuntimeError("the webhook body is ignored by the intake: not a submitted order")
+            answer = json.loads(resp.read())
+        if answer["outcome"] == "ignored":
+            raise RuntimeError(f"the intake ignores the webhook body ({answer.get('reason')}): not a submitted order")
         b, g = alternate(
             plain, gw, [path], ctx.seconds, ctx.rounds, c, headers=headers, method="POST", body=hook["body"]
         )
