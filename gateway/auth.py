@@ -23,7 +23,7 @@ from cachetools import TTLCache
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.odata.answer_cache import Memo
+from gateway.odata.answer_cache import ExpiringMemo, Memo
 from gateway.odata.errors import ODataError, service_unavailable, too_many_requests, unauthorized
 from schemas.auth_failures import recent_failures, record_failures
 from schemas.db import is_unavailable
@@ -125,6 +125,9 @@ class Lockout:
         self._failures: TTLCache[str, deque[float]] = TTLCache(maxsize=100_000, ttl=longest, timer=self._now)
         # What the database said: subject -> refused until (so a flood costs no query per request).
         self._locked_until: TTLCache[str, float] = TTLCache(maxsize=100_000, ttl=longest, timer=self._now)
+        # Until when a failure or a lock known here can still count: before it, nothing to look up
+        # (asking the TTLCaches whether they are empty sweeps them on every request).
+        self._quiet_from = float("-inf")
 
     def _now(self) -> float:
         return self.clock()
@@ -134,9 +137,9 @@ class Lockout:
 
     def retry_after_here(self, *subjects: str) -> int:
         """Seconds to wait by what this process knows (no I/O); 0 when they may try."""
-        if not self._failures and not self._locked_until:
-            return 0  # no failure anywhere (the common case): nothing to look up
         now = self.clock()
+        if now >= self._quiet_from:
+            return 0  # no failure within any window (the common case): nothing to look up
         wait = 0.0
         for subject in subjects:
             wait = max(wait, wait_for(self._failures.get(subject, ()), self._limit(subject), now))
@@ -157,6 +160,7 @@ class Lockout:
             seconds = wait_for(times, self._limit(subject), now)
             if seconds > 0:
                 self._locked_until[subject] = now + seconds
+                self._quiet_from = max(self._quiet_from, now + seconds)
                 longest = max(longest, seconds)
         return int(longest) + 1 if longest > 0 else 0
 
@@ -169,6 +173,7 @@ class Lockout:
             while len(recent) > self._limit(subject).failures:
                 recent.popleft()
             self._failures[subject] = recent
+            self._quiet_from = max(self._quiet_from, now + self._limit(subject).window)
         if self.engine is not None:
             window = max(limit.window for limit in self.limits.values())
             await record_failures(self.engine, subjects, now, now - window)
@@ -195,8 +200,8 @@ class Authenticator:
         self.users = users
         self.lockout = lockout or Lockout()
         # Successful verifications, briefly: (name key, SHA-256 of the key) -> (user, key valid until).
-        self._verified: TTLCache[tuple[str, str], tuple[User, dt.datetime | None]] | None = (
-            TTLCache(maxsize=10_000, ttl=cache_ttl) if cache_ttl > 0 else None
+        self._verified: ExpiringMemo[tuple[str, str], tuple[User, dt.datetime | None]] | None = (
+            ExpiringMemo(maxsize=10_000, ttl=cache_ttl) if cache_ttl > 0 else None
         )
         self._last_used: dict[int, float] = {}
         self._headers: Memo[bytes, tuple[str, tuple[str, str]]] = Memo(maxsize=10_000)
@@ -256,7 +261,7 @@ class Authenticator:
         subjects = (self._user_at(user_name, address), "addr:" + address)
         wait = self.lockout.retry_after_here(*subjects)
         if not wait and self._verified is not None:
-            cached = self._verified.get(cache_key)
+            cached = self._verified.find(cache_key)
             # A remembered key still expires (or ends its grace) on time.
             if cached is not None and (cached[1] is None or cached[1] > dt.datetime.now(dt.UTC)):
                 if read is None and digest is not None:
@@ -292,7 +297,7 @@ class Authenticator:
         if result.user is None:
             raise await self._fail(user_name, address, result.reason, subjects)
         if self._verified is not None:
-            self._verified[cache_key] = (result.user, result.valid_until)
+            self._verified.put(cache_key, (result.user, result.valid_until))
             if digest is not None:
                 self._headers[digest] = (user_name, cache_key)
         self._note_use(result.user)

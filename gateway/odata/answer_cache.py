@@ -9,8 +9,9 @@ after it.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +35,29 @@ class Memo(dict[K, V]):
         if len(self) >= self.maxsize and key not in self:
             self.clear()
         super().__setitem__(key, value)
+
+
+class ExpiringMemo(dict[K, tuple[float, V]]):
+    """A Memo whose entries expire `ttl` seconds after they were put: a TTLCache's behaviour for a
+    look-up made on every request, without its clock context and its expiry sweep on each access."""
+
+    def __init__(self, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.maxsize, self.ttl, self.timer = maxsize, ttl, timer
+
+    def put(self, key: K, value: V) -> None:
+        if len(self) >= self.maxsize and key not in self:
+            self.clear()
+        super().__setitem__(key, (self.timer() + self.ttl, value))
+
+    def find(self, key: K) -> V | None:
+        found = super().get(key)
+        if found is None:
+            return None
+        if found[0] <= self.timer():
+            self.pop(key, None)
+            return None
+        return found[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.odata.answer_cache import CachedAnswer, Memo, ResponseCache
+from gateway.odata.answer_cache import CachedAnswer, ExpiringMemo, Memo, ResponseCache
 
 A = CachedAnswer(200, "application/json", b'{"value":[]}', (("Preference-Applied", "odata.maxpagesize=5"),))
 ITEM_1000 = frozenset({("no", "1000"), ("crm", "c-1000")})
@@ -115,3 +115,26 @@ def test_a_memo_forgets_everything_when_full_and_keeps_what_it_holds_until_then(
     assert memo == {0: "0", 1: "one", 2: "2"}
     memo[3] = "3"
     assert memo == {3: "3"}
+
+
+def test_an_expiring_memo_forgets_an_entry_ttl_seconds_after_it_was_put() -> None:
+    now = [100.0]
+    memo: ExpiringMemo[str, int] = ExpiringMemo(maxsize=3, ttl=10, timer=lambda: now[0])
+    memo.put("a", 1)
+    now[0] = 109.9
+    assert memo.find("a") == 1
+    memo.put("b", 2)  # b's clock starts now, a's did not move
+    now[0] = 110.0
+    assert memo.find("a") is None
+    assert memo.find("b") == 2
+    assert memo.find("missing") is None
+
+
+def test_an_expiring_memo_starts_again_when_full() -> None:
+    memo: ExpiringMemo[int, int] = ExpiringMemo(maxsize=2, ttl=60)
+    memo.put(1, 1)
+    memo.put(2, 2)
+    memo.put(2, 20)  # a key it holds: replaced, nothing forgotten
+    assert (memo.find(1), memo.find(2)) == (1, 20)
+    memo.put(3, 3)
+    assert (memo.find(1), memo.find(2), memo.find(3)) == (None, None, 3)
