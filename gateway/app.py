@@ -19,15 +19,15 @@ from gateway.bc_webhook import add_bc_webhook_routes
 from gateway.change_feed import ChangeFeed
 from gateway.config import Settings
 from gateway.dataverse_webhook import add_webhook_routes
+from gateway.edge import edge_middleware, is_v3
 from gateway.entity_sets import ALL_SETS, AVAILABILITY
 from gateway.entity_sets.differences import sales_order_differences
 from gateway.health import add_health_routes
-from gateway.hosts import host_middleware
 from gateway.metrics import Metrics
 from gateway.odata.answer_cache import ResponseCache
 from gateway.odata.edm import EntitySet, Registry
-from gateway.odata.errors import ODataError, service_unavailable
-from gateway.odata.service import V3_ROOT, ODataService, error_response
+from gateway.odata.errors import ODataError
+from gateway.odata.service import ODataService
 from gateway.proxy import setup_forwarding
 from gateway.sales_reads import SalesReads
 from orders import inbox
@@ -302,60 +302,9 @@ class Gateway:
 GATEWAY = web.AppKey("gateway", Gateway)
 MAX_REQUEST_LINE = 65536
 
-# Routes without Basic authentication: health checks, and webhooks (they check their own secret).
-OPEN_PREFIXES = ("/health", "/webhooks/")
-
-
-def _is_v3(request: web.Request) -> bool:
-    return request.path == V3_ROOT or request.path.startswith(V3_ROOT + "/")
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path == "/" or request.path.startswith(OPEN_PREFIXES):  # `/` only says where things are
-        return await handler(request)
-    gateway = request.app[GATEWAY]
-    try:
-        request[PRINCIPAL] = await gateway.auth.authenticate(request)
-    except ODataError as err:
-        gateway.metrics.auth_failures.labels(str(err.status)).inc()
-        return error_response(err, _is_v3(request))
-    return await handler(request)
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """No input produces a 500 page from aiohttp: every error answer is an OData error body."""
-    try:
-        return await handler(request)
-    except ODataError as err:
-        return error_response(err, _is_v3(request))
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = {
-            404: "BadRequest_NotFound",
-            405: "BadRequest_MethodNotAllowed",
-            413: "BadRequest_RequestEntityTooLarge",
-        }.get(exc.status, "BadRequest" if exc.status < 500 else "Internal_ServerError")
-        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return error_response(ODataError(exc.status, code, exc.reason or "Error", headers), _is_v3(request))
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        if is_unavailable(exc):
-            # The database is away (down, refused, out of connections, locked): a client retries.
-            log.error("database unavailable in %s %s: %s", request.method, request.path, type(exc).__name__)
-            return error_response(service_unavailable("The database is not available; try again."), _is_v3(request))
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(
-            ODataError(500, "Internal_ServerError", "An unexpected error occurred in the server."),
-            _is_v3(request),
-        )
-
 
 async def _version_header(request: web.Request, response: web.StreamResponse) -> None:
-    if _is_v3(request):
+    if is_v3(request):
         response.headers.setdefault("DataServiceVersion", "3.0")
     else:
         response.headers.setdefault("OData-Version", "4.0")
@@ -368,7 +317,7 @@ def create_app(
     real BC in this process when the setup is in api mode."""
     gateway = Gateway(settings, engine, worker, mirror)
     app = web.Application(
-        middlewares=[host_middleware(settings), error_middleware, gateway.metrics.middleware, auth_middleware],
+        middlewares=[edge_middleware(settings, gateway.metrics, lambda: gateway.auth)],
         client_max_size=1024 * 1024,
         # A $filter with hundreds of CRM_IDs makes a long request line (aiohttp's default: 8190).
         # auto_decompress off: gateway/request_body.py decodes Content-Encoding itself, so a body that

@@ -12,11 +12,10 @@ whose callers cannot be told to change their Host) are not checked.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from gateway.config import Settings
 from gateway.odata.errors import bad_request
@@ -24,7 +23,6 @@ from gateway.odata.host import error_response
 
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 UNCHECKED = ("/health", "/webhooks/")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def allowed_hosts(settings: Settings) -> tuple[str, ...]:
@@ -63,7 +61,9 @@ def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def host_middleware(settings: Settings) -> Middleware:
+def host_refusal(settings: Settings) -> Callable[[web.Request], web.Response | None]:
+    """The check every request passes (gateway/edge.py): None when its Host is accepted, else the
+    400 to answer."""
     allowed = allowed_hosts(settings)
     seen: dict[str, bool] = {}  # Host values -> allowed: the same few come on every request
 
@@ -75,10 +75,9 @@ def host_middleware(settings: Settings) -> Middleware:
                 seen[host] = found
         return found
 
-    @web.middleware
-    async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def refusal(request: web.Request) -> web.Response | None:
         if request.path.startswith(UNCHECKED) or ok(request.host):
-            return await handler(request)
+            return None
         err = bad_request(
             f"The host '{request.host}' is not one this gateway answers for; the accepted hosts are "
             f"{', '.join(allowed)} (BCGW_ALLOWED_HOSTS, BCGW_PUBLIC_URL).",
@@ -86,4 +85,4 @@ def host_middleware(settings: Settings) -> Middleware:
         )
         return error_response(err, request.path.startswith("/OData/") or request.path == "/OData")
 
-    return check_host
+    return refusal

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -61,28 +60,17 @@ class Metrics:
         # takes a lock and builds its key on every call.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
-            elapsed = time.perf_counter() - started
-            key = (request.path.split("/", 2)[1], request.method, status)
-            children = self._children.get(key)
-            if children is None:
-                route = route_label(request.path)
-                children = (self.requests.labels(route, request.method, str(status)), self.latency.labels(route))
-                if len(self._children) < 1000:  # first path segments x methods x statuses: few, but bounded
-                    self._children[key] = children
-            children[0].inc()
-            children[1].observe(elapsed)
+    def observe(self, path: str, method: str, status: int, elapsed: float) -> None:
+        """One answer: counted by route, method and status, and its time (gateway/edge.py)."""
+        key = (path.split("/", 2)[1], method, status)
+        children = self._children.get(key)
+        if children is None:
+            route = route_label(path)
+            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route))
+            if len(self._children) < 1000:  # first path segments x methods x statuses: few, but bounded
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def add_route(
         self,
