@@ -14,8 +14,9 @@ Errors are Dataverse's ``{"error": {code, message}}``.
 for a row created earlier in the same change set — also as an ``@odata.bind`` value; one that no
 earlier request of the change set declared is a 400, "Content-ID Reference: '$1' does not exist in
 the batch context."); a change set (a nested multipart of writes) is carried out in one
-transaction: when one of its requests fails, the rows it touched are restored as before it, its webhook jobs are dropped, and its answer is that one error
-response (with the failing request's Content-ID). Without ``Prefer: odata.continue-on-error`` the
+transaction: when one of its requests fails, the rows it touched are restored as before it, its
+webhook jobs are dropped, and its answer is that one error response (with the failing request's
+Content-ID). Without ``Prefer: odata.continue-on-error`` the
 batch stops at the first failure and answers 400 with the answers so far; with it, every part is
 run and the batch answers 200.
 
