@@ -41,7 +41,7 @@ from yarl import URL
 
 from tests.support.sales_simulator import rules
 from tests.support.sales_simulator.errors import DeliveryFailed, Refused
-from tests.support.sales_simulator.filters import parse_filter
+from tests.support.sales_simulator.filters import key_candidates, parse_filter
 from tests.support.sales_simulator.tables import SET_OF, TABLES, Table
 from tests.support.sales_simulator.values import coerce_wire, json_value
 
@@ -238,7 +238,13 @@ class WebApi:
             raise Refused(400, "0x80060888", f"The query parameter {unknown[0]} is not supported by this simulator.")
         select = self._select(table, call)
         annotate, max_size, _ret = self._prefer(call)
-        views = [(row, serialise(table, row, None, False)) for row in self.sim.store.ordered(table.entity_set)]
+        ids = key_candidates(query["$filter"], table.key) if "$filter" in query else None
+        if ids is None:
+            rows = self.sim.store.ordered(table.entity_set)
+        else:
+            held = self.sim.store.rows[table.entity_set]
+            rows = sorted((held[i] for i in ids if i in held), key=lambda r: r["_seq"])
+        views = [(row, serialise(table, row, None, False)) for row in rows]
         if "$filter" in query:
             predicate = parse_filter(query["$filter"], table)
             views = [(row, view) for row, view in views if predicate(view)]
