@@ -11,7 +11,7 @@ from orders.dataverse.writes import odata_string
 from orders.sync import sales_rules
 from orders.sync.context import HookError, PassContext
 from orders.sync.defaults import CURRENCY, ITEM_PRODUCT, OPPORTUNITY, RESOURCE_PRODUCT, UNIT_OF_MEASURE
-from orders.sync.ports import SalesRefused
+from orders.sync.ports import FollowingWrite, SalesRefused
 from orders.sync.transfer import Bind, lookup_column
 
 DEFAULT_PRICE_LIST = "Business Central Default Price List"
@@ -42,6 +42,14 @@ class Hooks:
     def needs_after_write(self, values: dict[str, Any]) -> bool:
         """Whether an update with these values needs ``after_write`` (else it may go in a batch)."""
         return False
+
+    async def follow_insert(
+        self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], created: str
+    ) -> list[FollowingWrite] | None:
+        """The writes that follow the insert of ``values`` in its change set (``created``, the new
+        row's ``$<content id>``, stands for it): what ``after_write`` does for a new row. None when
+        they cannot be told before the row exists: the insert goes alone, then ``after_write``."""
+        return [] if type(self).after_write is Hooks.after_write else None
 
     async def after_pass(self, ctx: PassContext, records: list[dict[str, Any]]) -> None:
         """After a BC -> Sales pass over ``records`` (whatever became of each)."""
@@ -205,6 +213,24 @@ class ProductHooks(Hooks):
                 row = await ctx.sales.update_row("products", product_id, change)
         return row
 
+    async def follow_insert(
+        self, ctx: PassContext, record: dict[str, Any], values: dict[str, Any], created: str
+    ) -> list[FollowingWrite] | None:
+        """A new product's price list line and state, as ``after_write`` makes them (a new product
+        has no line yet, and Sales makes it Draft)."""
+        then: list[FollowingWrite] = []
+        price_list = await self._price_list(ctx)
+        code = record.get("base_unit_of_measure") or ""
+        if price_list is not None and code:
+            group_id, unit_id = await self._unit(ctx, code)
+            amount = _amount(values.get("price"))
+            then.append(FollowingWrite("productpricelevels", _line(price_list, created, group_id, unit_id, amount)))
+        draft = dict(zip(("statecode", "statuscode"), sales_rules.PRODUCT_DRAFT, strict=True))
+        change = sales_rules.state_change(draft, sales_rules.product_state(bool(record.get("blocked"))))
+        if change:
+            then.append(FollowingWrite("products", change, created))
+        return then
+
     async def _price_list_line(
         self, ctx: PassContext, record: dict[str, Any], row: dict[str, Any], product_id: str
     ) -> None:
@@ -214,8 +240,7 @@ class ProductHooks(Hooks):
         if price_list is None or not code:
             return
         group_id, unit_id = await self._unit(ctx, code)
-        amount = row.get("price")
-        amount = Decimal(str(amount)) if amount is not None else Decimal(0)
+        amount = _amount(row.get("price"))
         if "lines" not in ctx.cache:  # the default list's lines, read once per pass
             by_product: dict[str, list[dict[str, Any]]] = {}
             for line in await ctx.sales.find_rows("productpricelevels", f"_pricelevelid_value eq {price_list}"):
@@ -224,17 +249,8 @@ class ProductHooks(Hooks):
         lines = ctx.cache["lines"].get(product_id, [])
         if not lines:
             try:
-                await ctx.sales.create_row(
-                    "productpricelevels",
-                    {
-                        "pricelevelid": Bind("pricelevels", price_list),
-                        "productid": Bind("products", product_id),
-                        "uomid": Bind("uoms", unit_id),
-                        "uomscheduleid": Bind("uomschedules", group_id),
-                        "amount": amount,
-                        "pricingmethodcode": 1,
-                    },
-                )
+                new_line = _line(price_list, product_id, group_id, unit_id, amount)
+                await ctx.sales.create_row("productpricelevels", new_line)
             except SalesRefused as exc:
                 raise HookError(str(exc)) from None
             return
@@ -247,6 +263,22 @@ class ProductHooks(Hooks):
             change["uomscheduleid"] = Bind("uomschedules", group_id)
         if change:
             await ctx.sales.update_row("productpricelevels", str(line["productpricelevelid"]), change)
+
+
+def _amount(price: Any) -> Decimal:
+    return Decimal(str(price)) if price is not None else Decimal(0)
+
+
+def _line(price_list: str, product_id: str, group_id: str, unit_id: str, amount: Decimal) -> dict[str, Any]:
+    """A product's line on the default price list: its unit and price, "Currency Amount" (§5)."""
+    return {
+        "pricelevelid": Bind("pricelevels", price_list),
+        "productid": Bind("products", product_id),
+        "uomid": Bind("uoms", unit_id),
+        "uomscheduleid": Bind("uomschedules", group_id),
+        "amount": amount,
+        "pricingmethodcode": 1,
+    }
 
 
 class CurrencyHooks(Hooks):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -23,6 +24,27 @@ class SalesChangedMeanwhile(Exception):
 
 class SalesUnavailable(Exception):
     """Sales cannot be reached now (or throttles beyond patience): the pass stops, the job retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowingWrite:
+    """A write that goes with a new row, in its change set (``SalesPort.create_rows``): a row of
+    ``entity_set`` created (``row_id`` None) or updated. ``$<content id>`` stands for the new row,
+    as ``row_id`` or as the id of a ``transfer.Bind`` in ``values``."""
+
+    entity_set: str
+    values: Mapping[str, Any]
+    row_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """A row to create, with ``content_id`` (digits, unique in the call) naming it to the writes
+    that follow; they take the content ids after it (``content_id`` + 1, + 2, ...)."""
+
+    values: Mapping[str, Any]
+    content_id: str
+    then: tuple[FollowingWrite, ...] = ()
 
 
 class SalesPort(Protocol):
@@ -66,6 +88,12 @@ class SalesPort(Protocol):
     ) -> list[dict[str, Any] | Exception]:
         """Many updates at once ((id, values, etag) each; ``$batch``): per update the row after,
         or the SalesRefused / SalesChangedMeanwhile it met. SalesUnavailable when the batch failed."""
+        ...
+
+    async def create_rows(self, entity_set: str, rows: Sequence[NewRow]) -> list[dict[str, Any] | Exception]:
+        """Many new rows at once (``$batch``), each with the writes that follow it in one change set:
+        all of them or none. Per new row the row as it is after them, or the SalesRefused that
+        stopped its change set (Sales kept nothing of it). SalesUnavailable when the batch failed."""
         ...
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from orders.dataverse.writes import (
     DUPLICATE_RECORD,
+    ChangeSet,
     DataverseError,
     DataverseNotFound,
     DataversePreconditionFailed,
@@ -26,7 +27,7 @@ from orders.dataverse.writes import (
     entity_set_key,
     unbind,
 )
-from orders.sync.ports import SalesChangedMeanwhile, SalesRefused, SalesUnavailable
+from orders.sync.ports import FollowingWrite, NewRow, SalesChangedMeanwhile, SalesRefused, SalesUnavailable
 from orders.sync.transfer import Bind
 
 # (entity set, lookup column) -> navigation property, where it is not the lookup's own name: a
@@ -48,7 +49,9 @@ def navigation(entity_set: str, column: str) -> str:
 def body(entity_set: str, values: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column, value in values.items():
-        if isinstance(value, Bind):
+        if isinstance(value, Bind) and value.id and value.id.startswith("$"):
+            out[f"{navigation(entity_set, column)}@odata.bind"] = value.id  # a row new in the change set
+        elif isinstance(value, Bind):
             nav = navigation(entity_set, column)
             out.update(bind(nav, value.entity_set, value.id) if value.id else unbind(nav))
         else:
@@ -160,8 +163,55 @@ class DataverseSales:
                 out.append(SalesUnavailable(f"$batch: the update of {entity_set}({row_id}) was not carried out"))
         return out
 
+    async def create_rows(self, entity_set: str, rows: Sequence[NewRow]) -> list[dict[str, Any] | Exception]:
+        """One ``$batch`` of change sets, one per new row (the row, then the writes that follow
+        it), with ``continue-on-error``: a refused change set does not stop the others. The rows
+        are read back afterwards, in chunks, once the writes after them are done."""
+        if not rows:
+            return []
+        change_sets = [ChangeSet(_operations(entity_set, new)) for new in rows]
+        try:
+            results = await self.tables.batch(change_sets, continue_on_error=True)
+            created: list[str | None] = []
+            position = 0
+            for change_set in change_sets:
+                created.append(results[position].id if results[position].ok else None)
+                position += len(change_set.operations)
+            found = await self.rows_by_id(entity_set, [i for i in created if i])
+        except DataverseError as exc:
+            raise _translate(exc) from exc
+        out: list[dict[str, Any] | Exception] = []
+        position = 0
+        for change_set, row_id in zip(change_sets, created, strict=True):
+            mine = results[position : position + len(change_set.operations)]
+            position += len(change_set.operations)
+            error = next((r.error for r in mine if r.error is not None), None)
+            if error is not None:
+                out.append(_translate(error))
+            elif row_id is not None and all(r.ok for r in mine) and row_id.lower() in found:
+                out.append(found[row_id.lower()])
+            else:
+                out.append(SalesUnavailable(f"$batch: the creation of a {entity_set} row was not carried out"))
+        return out
+
     async def _read(self, entity_set: str, row_id: str) -> dict[str, Any]:
         row = await self.tables.find(entity_set, row_id)
         if row is None:
             raise SalesRefused(f"The {entity_set} row {row_id} was not found.")
         return row
+
+
+def _operations(entity_set: str, new: NewRow) -> list[Operation]:
+    operations = [Operation.create(entity_set, body(entity_set, new.values), content_id=new.content_id)]
+    for offset, write in enumerate(new.then, start=1):
+        operations.append(_following(write, str(int(new.content_id) + offset)))
+    return operations
+
+
+def _following(write: FollowingWrite, content_id: str) -> Operation:
+    values = body(write.entity_set, write.values)
+    if write.row_id is None:
+        return Operation.create(write.entity_set, values, content_id=content_id)
+    if write.row_id.startswith("$"):  # the new row itself: its content id is the request's path
+        return Operation("PATCH", write.row_id, values, {"If-Match": "*"}, content_id)
+    return Operation.update(write.entity_set, write.row_id, values, content_id=content_id)

@@ -11,6 +11,7 @@ UNIT_GROUP_PREFIX = "NAV "
 
 # product statecode / statuscode
 PRODUCT_ACTIVE = (0, 1)
+PRODUCT_DRAFT = (2, 0)  # a product created through the Web API starts as Draft
 PRODUCT_RETIRED = (1, 2)
 
 

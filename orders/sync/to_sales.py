@@ -1,5 +1,6 @@
 """A mapping's BC -> Sales pass (bc-sync.md §1.3–§1.4): the BC records to look at, the decision for
-each, inserts and updates in Sales (updates batched), the couplings and the log."""
+each, inserts and updates in Sales (both batched: inserts in orders/sync/batched_inserts.py), the
+couplings and the log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from orders.sync import decide, filters, store
+from orders.sync.batched_inserts import BatchedInserts
 from orders.sync.context import PassContext, parse_sales_time
 from orders.sync.decide import Action
 from orders.sync.model import (
@@ -25,7 +27,6 @@ from orders.sync.run_base import (
     CHANGED_MEANWHILE,
     COMMIT_GRACE,
     RECORD_ERRORS,
-    MappingRunBase,
     _later,
     _Pending,
 )
@@ -33,7 +34,7 @@ from orders.sync.transfer import differing_bidirectional, to_sales
 from schemas.db import write_transaction
 
 
-class ToSalesPass(MappingRunBase):
+class ToSalesPass(BatchedInserts):
     async def to_sales_pass(self) -> JobSummary:
         direction = Direction.TO
         started = store.now()
@@ -70,6 +71,7 @@ class ToSalesPass(MappingRunBase):
                 if self.progress:
                     self.progress(self.mapping.name, index + 1, len(records))
             await self._flush(ctx, counters)
+            await self._flush_inserts(ctx, counters)
             await self.hooks.after_pass(ctx, records)  # a price group's prices follow it (§6)
             if not self.one_off:
                 mark = decide.advance_mark(self.mapping.synch_int_tbl_mod_on_fltr, seen, started - COMMIT_GRACE)
@@ -193,8 +195,9 @@ class ToSalesPass(MappingRunBase):
             return
         values = transfer.values
         await self.hooks.complete(ctx, record, values, None)
+        if await self._queue_insert(ctx, counters, record, values):
+            return
         row = await self.sales.create_row(self.sales_table.entity_set, values)
-        crm_id = str(row[self.sales_table.key]).lower()
         # The coupling once the hooks are done (state, price list line), with Sales' last
         # modifiedon. A crash before it leaves an uncoupled row, which the next run matches.
         error = ""
@@ -202,27 +205,7 @@ class ToSalesPass(MappingRunBase):
             row = await self.hooks.after_write(ctx, record, row, inserted=True)
         except RECORD_ERRORS as exc:
             error = str(exc)
-        async with write_transaction(self.engine) as conn:
-            await store.insert_coupling(
-                conn,
-                self.company,
-                self.mapping.table_id,
-                crm_id,
-                str(record["system_id"]),
-                last_synch_modified_on=record.get("system_modified_at"),
-                last_synch_crm_modified_on=parse_sales_time(row.get("modifiedon")),
-                last_synch_crm_etag=str(row.get("@odata.etag") or ""),
-                last_synch_crm_result=(SynchResult.FAILURE if error else SynchResult.SUCCESS).value,
-                last_synch_crm_error=error,
-                last_synch_crm_job_id=ctx.job_id,
-            )
-            if error:
-                await store.log_error(
-                    conn, self.company, ctx.job_id, ctx.bc_record_id(record), ctx.sales_record_id(crm_id), error
-                )
-        counters.inserted += 1
-        if error:
-            counters.failed += 1
+        await self._couple_new(ctx, counters, record, row, error)
 
     async def _update_in_sales(
         self,

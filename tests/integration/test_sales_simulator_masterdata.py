@@ -4,6 +4,7 @@ refusals, and a change set's rollback of webhook jobs."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import aiohttp
@@ -202,3 +203,69 @@ async def test_price_list_items_as_sales_checks_them(api: Api, sim: SalesSimulat
         "POST", "pricelevels", {"name": "retail", "transactioncurrencyid@odata.bind": f"/transactioncurrencies({cad})"}
     )
     assert status == 412 and answer["error"]["code"] == "0x80040237"  # names are unique, whatever the case
+
+
+def _change_set(boundary: str, *requests: str) -> str:
+    inner = "".join(f"--{boundary}\r\n{r}\r\n" for r in requests)
+    return f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n{inner}--{boundary}--"
+
+
+async def test_change_set_references_and_rollback(api: Api, sim: SalesSimulator, http: aiohttp.ClientSession) -> None:
+    """A new product, its price list line (``$1`` as a bind value) and its state (``PATCH $1``) in
+    one change set; a change set that fails at its third request keeps nothing of the first two —
+    an update of an existing row is undone too — and answers that request's error with its
+    Content-ID; a ``$n`` nothing declared is Dataverse's 400."""
+    _group, pcs = sim.add_unit_group("NAV PCS", "PCS")
+    price_list = sim.add_price_list("Business Central Default Price List")
+    existing = sim.add_product("1000", uom=pcs)
+    api_url = sim.api_url
+
+    def product(number: str, content_id: str) -> str:
+        values = {
+            "name": f"Bicycle {number}",
+            "productnumber": number,
+            "defaultuomscheduleid@odata.bind": f"/uomschedules({_group})",
+            "defaultuomid@odata.bind": f"/uoms({pcs})",
+            "quantitydecimal": 2,
+        }
+        return _request(f"POST {api_url}products", json.dumps(values), content_id)
+
+    def line(content_id: str, reference: str = "$1") -> str:
+        values = {
+            "pricelevelid@odata.bind": f"/pricelevels({price_list})",
+            "productid@odata.bind": reference,
+            "uomid@odata.bind": f"/uoms({pcs})",
+            "pricingmethodcode": 1,
+            "amount": 950,
+        }
+        return _request(f"POST {api_url}productpricelevels", json.dumps(values), content_id)
+
+    activate = _request("PATCH $1", '{"statecode": 0, "statuscode": 1}', "3")
+    good = _change_set("cs_a", product("2000", "1"), line("2"), activate)
+    rename = _request(f"PATCH {api_url}products({existing})", '{"name": "Renamed"}', "4")
+    duplicate = product("1000", "6")  # the number is unique
+    bad = _change_set("cs_b", rename, product("3000", "5"), duplicate)
+    body = f"--batch_1\r\n{good}\r\n--batch_1\r\n{bad}\r\n--batch_1--\r\n"
+    status, _ct, text = await _batch(http, api, body, "odata.continue-on-error")
+    assert status == 200
+    created = [p for p in sim.rows("products") if p["productnumber"] == "2000"]
+    assert len(created) == 1 and (created[0]["statecode"], created[0]["statuscode"]) == (0, 1)
+    [made_line] = sim.rows("productpricelevels")
+    assert made_line["productid"].id == created[0]["productid"] and made_line["amount"] == 950
+    # The failed change set: its error alone, with the failing request's Content-ID; nothing kept.
+    failed_part = text.split("cs_a", 1)[-1].split("changesetresponse")[-1]
+    assert "Content-ID: 6" in failed_part and "0x80040237" in failed_part
+    assert sorted(p["productnumber"] for p in sim.rows("products")) == ["1000", "2000"]
+    assert sim.row("products", existing)["name"] != "Renamed"
+    # The number the rolled-back change set took is free again; the one it kept is still taken.
+    again = _change_set("cs_c", product("3000", "1"))
+    status, _ct, text = await _batch(http, api, f"--batch_1\r\n{again}\r\n--batch_1--\r\n")
+    assert status == 200 and "HTTP/1.1 204" in text
+    taken = _change_set("cs_d", product("2000", "1"))
+    status, _ct, text = await _batch(http, api, f"--batch_1\r\n{taken}\r\n--batch_1--\r\n")
+    assert status == 400 and "0x80040237" in text
+
+    # A reference to a Content-ID no earlier request declared, in a bind value or as the path.
+    for request in (line("1", "$7"), _request("PATCH $7", '{"name": "y"}', "1")):
+        status, _ct, text = await _batch(http, api, f"--batch_1\r\n{_change_set('cs_e', request)}\r\n--batch_1--\r\n")
+        assert status == 400 and "Content-ID Reference: '$7' does not exist in the batch context." in text

@@ -9,6 +9,7 @@ Changes "made by a person in Sales" go through ``edit`` (modifiedby = another us
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import uuid
@@ -16,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from orders.sync.ports import SalesChangedMeanwhile, SalesRefused
+from orders.sync.ports import NewRow, SalesChangedMeanwhile, SalesRefused
 from orders.sync.transfer import Bind, lookup_column
 
 INTEGRATION_USER = "00000000-0000-0000-0000-0000000000aa"
@@ -40,6 +41,7 @@ class FakeSales:
         self.writes: list[tuple[str, str, str, dict[str, Any]]] = []  # (method, set, id, values)
         self.probes = 0
         self.batches: list[int] = []  # the size of each update_rows call
+        self.created_in_batches: list[int] = []  # the size of each create_rows call
 
     # -- helpers for tests --------------------------------------------------------------------
 
@@ -192,6 +194,35 @@ class FakeSales:
             try:
                 out.append(await self.update_row(entity_set, row_id, values, etag))
             except (SalesRefused, SalesChangedMeanwhile) as exc:
+                out.append(exc)
+        return out
+
+    async def create_rows(self, entity_set: str, rows: Sequence[NewRow]) -> list[dict[str, Any] | Exception]:
+        """Each new row and its writes all or none, as a change set: a refusal puts the rows back."""
+        self.created_in_batches.append(len(rows))
+        out: list[dict[str, Any] | Exception] = []
+        for new in rows:
+            saved, writes = copy.deepcopy(self.rows), len(self.writes)
+            try:
+                row_id = (await self.create_row(entity_set, new.values))[key_of(entity_set)]
+                ref = {f"${new.content_id}": row_id}
+
+                def resolved(values: Mapping[str, Any], ref: dict[str, str] = ref) -> dict[str, Any]:
+                    return {
+                        k: Bind(v.entity_set, ref.get(v.id, v.id)) if isinstance(v, Bind) and v.id else v
+                        for k, v in values.items()
+                    }
+
+                for write in new.then:
+                    if write.row_id is None:
+                        await self.create_row(write.entity_set, resolved(write.values))
+                    else:
+                        await self.update_row(
+                            write.entity_set, ref.get(write.row_id, write.row_id), resolved(write.values)
+                        )
+                out.append(dict(self.table(entity_set)[row_id]))
+            except (SalesRefused, SalesChangedMeanwhile) as exc:
+                self.rows, self.writes[writes:] = saved, []
                 out.append(exc)
         return out
 

@@ -37,6 +37,10 @@ class RowStore:
         # was built from, values -> row ids, how far into `_written` it has read.
         self._written: list[tuple[str, str]] = []  # (entity set, row id) of every put and update
         self._indexes: dict[tuple[str, tuple[str, ...]], tuple[dict[str, Any], dict[Any, set[str]], int]] = {}
+        # An open change set's journal: each row it touched, as it was before (None: it did not
+        # exist). Its rollback puts back those rows only; a copy of every row per change set made
+        # a $batch of creates quadratic.
+        self._journal: dict[tuple[str, str], dict[str, Any] | None] | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -82,6 +86,30 @@ class RowStore:
     def snapshot(self) -> Rows:
         return copy.deepcopy(self.rows)
 
+    # -- a change set's transaction -------------------------------------------------------------
+
+    def begin(self) -> None:
+        self._journal = {}
+
+    def commit(self) -> None:
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Every row the change set touched back as it was (the rows' values are immutable, so
+        a shallow copy of each is enough)."""
+        journal, self._journal = self._journal or {}, None
+        for (entity_set, row_id), before in journal.items():
+            if before is None:
+                self.rows[entity_set].pop(row_id, None)
+            else:
+                self.rows[entity_set][row_id] = before
+                self._written.append((entity_set, row_id))  # the unique index reads it again
+
+    def _touch(self, entity_set: str, row_id: str) -> None:
+        if self._journal is not None and (entity_set, row_id) not in self._journal:
+            row = self.rows[entity_set].get(row_id)
+            self._journal[(entity_set, row_id)] = dict(row) if row is not None else None
+
     def restore(self, snapshot: Rows) -> None:
         self.rows = snapshot
 
@@ -125,6 +153,7 @@ class RowStore:
         """A new row with these stored values, without running any step (test master data)."""
         row = self.new_row(TABLES[entity_set], row_id, user_id)
         row.update(values)
+        self._touch(entity_set, row_id)
         self.rows[entity_set][row_id] = row
         self._written.append((entity_set, row_id))
         return row
@@ -153,6 +182,7 @@ class RowStore:
 
     def delete(self, table: Table, row_id: str) -> None:
         """Remove a row (no steps are registered for Delete in this simulator)."""
+        self._touch(table.entity_set, row_id.lower())
         if self.rows[table.entity_set].pop(row_id.lower(), None) is None:
             raise Refused(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {row_id} Does Not Exist")
 
@@ -166,6 +196,7 @@ class RowStore:
         if row is None:
             raise Refused(404, "0x80040217", f"Entity '{table.logical_name}' With Id = {row_id} Does Not Exist")
         changes, state = check_update(table, row, changes, state)
+        self._touch(table.entity_set, row_id)
         snapshot = self.snapshot_for_steps()
         operations: list[Operation] = []
         for part in (changes, state):

@@ -11,10 +11,12 @@ Errors are Dataverse's ``{"error": {code, message}}``.
 
 ``$batch`` (OData 4.0 multipart/mixed, as Dataverse takes it): at most 1000 requests; each part an
 ``application/http`` request (absolute URL, a path under ``/api/data/v9.2/``, or ``$<Content-ID>``
-for a row created earlier in the same change set — also as an ``@odata.bind`` value); a change set
-(a nested multipart of writes) is carried out in one transaction: when one of its requests fails,
-the rows are restored as before it, its webhook jobs are dropped, and its answer is that one error
-response (with the failing request's Content-ID). Without ``Prefer: odata.continue-on-error`` the
+for a row created earlier in the same change set — also as an ``@odata.bind`` value; one that no
+earlier request of the change set declared is a 400, "Content-ID Reference: '$1' does not exist in
+the batch context."); a change set (a nested multipart of writes) is carried out in one
+transaction: when one of its requests fails, the rows it touched are restored as before it, its
+webhook jobs are dropped, and its answer is that one error response (with the failing request's
+Content-ID). Without ``Prefer: odata.continue-on-error`` the
 batch stops at the first failure and answers 400 with the answers so far; with it, every part is
 run and the batch answers 200.
 
@@ -39,7 +41,7 @@ from yarl import URL
 
 from tests.support.sales_simulator import rules
 from tests.support.sales_simulator.errors import DeliveryFailed, Refused
-from tests.support.sales_simulator.filters import parse_filter
+from tests.support.sales_simulator.filters import key_candidates, parse_filter
 from tests.support.sales_simulator.tables import SET_OF, TABLES, Table
 from tests.support.sales_simulator.values import coerce_wire, json_value
 
@@ -48,6 +50,9 @@ if TYPE_CHECKING:
 
 API = "/api/data/v9.2/"
 MAX_BATCH_REQUESTS = 1000
+# "$<Content-ID>": a row created earlier in the change set, as a request path or a bind value.
+_CONTENT_REF = re.compile(r"\$[A-Za-z0-9._~-]+")
+_UNDECLARED = "Content-ID Reference: '{}' does not exist in the batch context."
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _REASONS = {
     200: "OK",
@@ -153,7 +158,9 @@ class WebApi:
     async def execute(self, call: Call, content_ids: Mapping[str, str] | None = None) -> Answer:
         """Carry out one request; every refusal is an error answer, never an exception."""
         tail = call.tail
-        if tail.startswith("$") and content_ids is not None and tail in content_ids:
+        if tail.startswith("$") and content_ids is not None and _CONTENT_REF.fullmatch(tail):
+            if tail not in content_ids:
+                return _undeclared(tail)
             tail = content_ids[tail]
         match = re.fullmatch(r"([A-Za-z_]+)(?:\(([^)]*)\))?", tail)
         if match is None:
@@ -231,7 +238,13 @@ class WebApi:
             raise Refused(400, "0x80060888", f"The query parameter {unknown[0]} is not supported by this simulator.")
         select = self._select(table, call)
         annotate, max_size, _ret = self._prefer(call)
-        views = [(row, serialise(table, row, None, False)) for row in self.sim.store.ordered(table.entity_set)]
+        ids = key_candidates(query["$filter"], table.key) if "$filter" in query else None
+        if ids is None:
+            rows = self.sim.store.ordered(table.entity_set)
+        else:
+            held = self.sim.store.rows[table.entity_set]
+            rows = sorted((held[i] for i in ids if i in held), key=lambda r: r["_seq"])
+        views = [(row, serialise(table, row, None, False)) for row in rows]
         if "$filter" in query:
             predicate = parse_filter(query["$filter"], table)
             views = [(row, view) for row, view in views if predicate(view)]
@@ -284,7 +297,9 @@ class WebApi:
             raise Refused(400, "0x80060888", "The request body must be a JSON object.")
         for name, value in list(body.items()):
             # "$1" in a change set: the row its request with Content-ID 1 created.
-            if name.endswith("@odata.bind") and isinstance(value, str) and value in content_ids:
+            if name.endswith("@odata.bind") and isinstance(value, str) and _CONTENT_REF.fullmatch(value):
+                if value not in content_ids:
+                    raise Refused(400, "0x80060888", _UNDECLARED.format(value))
                 body[name] = "/" + content_ids[value]
         return body
 
@@ -416,7 +431,7 @@ class WebApi:
     async def _change_set(self, parts: list[_Part]) -> tuple[bool, str]:
         """Run a change set in one transaction: (committed, its answer part)."""
         store, hooks = self.sim.store, self.sim.hooks
-        snapshot = store.snapshot()
+        store.begin()
         hooks.begin()
         content_ids: dict[str, str] = {}
         answers: list[tuple[Answer, str | None]] = []
@@ -424,13 +439,14 @@ class WebApi:
             content_id = part.headers.get("content-id")
             answer = await self._batch_request(part, content_ids)
             if answer.status >= 400:
-                store.restore(snapshot)
+                store.rollback()
                 hooks.rollback()
                 return False, _http_part(answer, content_id)
             entity = answer.headers.get("OData-EntityId", "")
             if content_id and API in entity:
                 content_ids["$" + content_id] = entity.split(API, 1)[1]
             answers.append((answer, content_id))
+        store.commit()
         hooks.commit()
         boundary = f"changesetresponse_{uuid.uuid4()}"
         inner = "".join(f"--{boundary}\r\n{_http_part(a, cid)}\r\n" for a, cid in answers) + f"--{boundary}--"
@@ -489,6 +505,11 @@ def _http_request(content: str) -> tuple[str, str, CIMultiDict[str], bytes]:
         name, _, value = line.partition(":")
         headers.add(name.strip(), value.strip())
     return request_line[0].upper(), request_line[1], headers, body.strip().encode()
+
+
+def _undeclared(reference: str) -> Answer:
+    """Dataverse's answer to a ``$<n>`` no earlier request of the change set declared."""
+    return Answer.error(400, "0x80060888", _UNDECLARED.format(reference))
 
 
 def _http_part(answer: Answer, content_id: str | None) -> str:
