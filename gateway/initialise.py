@@ -51,8 +51,9 @@ async def _demo_user_and_setup(engine: AsyncEngine, settings: Settings) -> list[
     """The DEMO user with every role, as the OData user of a published availability service."""
     users = UserService(engine)
     notes = []
-    if await users.find(DEMO_USER) is None:
-        await users.add(DEMO_USER, "Demo user (all roles)", set(ROLES))
+    # Checked and added in one transaction: two `init --demo` at once on an empty SQLite file
+    # (which has no schema lock) both found no user, and the second add failed.
+    if await users.add_if_missing(DEMO_USER, "Demo user (all roles)", set(ROLES)):
         notes.append(f"Created the user {DEMO_USER} with the roles {', '.join(ROLES)}.")
     service = SetupService(engine, settings)
     current = await service.get()

@@ -167,11 +167,26 @@ class UserService:
         return row
 
     async def add(self, user_name: str, full_name: str = "", roles: set[str] | None = None) -> User:
+        user, _created = await self._add(user_name, full_name, roles, exists_ok=False)
+        return user
+
+    async def add_if_missing(self, user_name: str, full_name: str = "", roles: set[str] | None = None) -> bool:
+        """Add the user unless one of that name exists (checked in the same write transaction, so
+        two processes setting up at once make it once); True when it was added."""
+        _found, created = await self._add(user_name, full_name, roles, exists_ok=True)
+        return created
+
+    async def _add(
+        self, user_name: str, full_name: str, roles: set[str] | None, *, exists_ok: bool
+    ) -> tuple[User, bool]:
         name = _valid_name(user_name)
         wanted = set(roles or ())
         _check_roles(wanted)
         async with write_transaction(self.engine) as conn:
-            if await self._row(conn, name) is not None:
+            found = await self._row(conn, name)
+            if found is not None:
+                if exists_ok:
+                    return _user(found), False
                 raise UserError(f"The user name {name} already exists.")
             await conn.execute(
                 insert(users).values(
@@ -184,7 +199,7 @@ class UserService:
                 )
             )
             await changes.record(conn, changes.USERS, key=name)
-            return _user(await self._require(conn, name))
+            return _user(await self._require(conn, name)), True
 
     async def get(self, user_name: str) -> User:
         async with self.engine.connect() as conn:
