@@ -16,6 +16,7 @@ from odata_query import ast
 from sqlalchemy import bindparam, select
 
 from gateway.odata import edm
+from gateway.odata.answer_cache import Memo
 from gateway.odata.filter import FilterCompiler
 from gateway.odata.host import ODataHost
 from gateway.odata.hot_filter import hot_comparison
@@ -25,6 +26,7 @@ from gateway.odata.query import QueryOptions
 
 # (the filter's tree or None, its literal as the compiler binds it)
 Prepared = tuple[ast.Compare | None, Any]
+_MEMO_TEXT = 512  # longer filters are not remembered (a $filter may be 32 KiB; the hot shape is short)
 
 
 class PreparedReads:
@@ -32,19 +34,27 @@ class PreparedReads:
         self.host = host
         # Shape -> plan: sets x companies x page sizes x orders, bounded.
         self._plans: LRUCache[tuple[Any, ...], Plan] = LRUCache(maxsize=size)
+        # (set, $filter text) -> what preparable() made of it.
+        self._bound: Memo[tuple[str, str], Prepared | None] = Memo(maxsize=20_000)
 
-    @staticmethod
-    def preparable(entity_set: edm.EntitySet, options: QueryOptions, cols: dict[str, Any]) -> Prepared | None:
+    def preparable(self, entity_set: edm.EntitySet, options: QueryOptions, cols: dict[str, Any]) -> Prepared | None:
         """The request's tree and bound literal when it can take a plan; else None. The literal is
         checked and bound by the compiler itself (its errors are the general path's)."""
         if options.count or options.skiptoken or options.aliases:
             return None
         if options.filter is None:
             return None, None
+        # By the filter's text: reading it, the compiler's checks and the bound literal are the
+        # same every time (a set's column types do not depend on the company); a filter refused
+        # raises and is not kept.
+        key = (entity_set.name, options.filter)
+        if key in self._bound:
+            return self._bound[key]
         tree = hot_comparison(options.filter, entity_set)
-        if tree is None:
-            return None
-        return tree, FilterCompiler(entity_set, cols, options.filter).bound_value(tree)
+        prepared = None if tree is None else (tree, FilterCompiler(entity_set, cols, options.filter).bound_value(tree))
+        if len(options.filter) <= _MEMO_TEXT:
+            self._bound[key] = prepared
+        return prepared
 
     async def rows(
         self,
