@@ -9,6 +9,7 @@ slot. Everything else takes the general path in service.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
@@ -24,8 +25,18 @@ from gateway.odata.paging import order_clauses
 from gateway.odata.plans import SLOT, Plan, Processor, make_plan, run_plan
 from gateway.odata.query import QueryOptions
 
-# (the filter's tree or None, its literal as the compiler binds it)
-Prepared = tuple[ast.Compare | None, Any]
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """The literal as the compiler binds it: its value and SQL type (not the BindParameter, ~1 KB
+    each in the memo below)."""
+
+    value: Any
+    type: Any
+
+
+# (the filter's tree or None, its literal)
+Prepared = tuple[ast.Compare | None, Literal | None]
 _MEMO_TEXT = 512  # longer filters are not remembered (a $filter may be 32 KiB; the hot shape is short)
 
 
@@ -34,8 +45,8 @@ class PreparedReads:
         self.host = host
         # Shape -> plan: sets x companies x page sizes x orders, bounded.
         self._plans: LRUCache[tuple[Any, ...], Plan] = LRUCache(maxsize=size)
-        # (set, $filter text) -> what preparable() made of it.
-        self._bound: Memo[tuple[str, str], Prepared | None] = Memo(maxsize=20_000)
+        # (set, $filter text) -> its literal as bound (a few hundred bytes each).
+        self._literals: Memo[tuple[str, str], Literal] = Memo(maxsize=10_000)
 
     def preparable(self, entity_set: edm.EntitySet, options: QueryOptions, cols: dict[str, Any]) -> Prepared | None:
         """The request's tree and bound literal when it can take a plan; else None. The literal is
@@ -44,17 +55,20 @@ class PreparedReads:
             return None
         if options.filter is None:
             return None, None
-        # By the filter's text: reading it, the compiler's checks and the bound literal are the
-        # same every time (a set's column types do not depend on the company); a filter refused
-        # raises and is not kept.
-        key = (entity_set.name, options.filter)
-        if key in self._bound:
-            return self._bound[key]
         tree = hot_comparison(options.filter, entity_set)
-        prepared = None if tree is None else (tree, FilterCompiler(entity_set, cols, options.filter).bound_value(tree))
-        if len(options.filter) <= _MEMO_TEXT:
-            self._bound[key] = prepared
-        return prepared
+        if tree is None:
+            return None
+        # The compiler's checks and the bound literal are the same for the same text every time
+        # (a set's column types do not depend on the company), and cost more than the rest of a
+        # cache miss's filter work; a filter refused raises and is not kept.
+        key = (entity_set.name, options.filter)
+        literal = self._literals.get(key)
+        if literal is None:
+            bound = FilterCompiler(entity_set, cols, options.filter).bound_value(tree)
+            literal = Literal(bound.value, bound.type)
+            if len(options.filter) <= _MEMO_TEXT:
+                self._literals[key] = literal
+        return tree, literal
 
     async def rows(
         self,
@@ -78,12 +92,12 @@ class PreparedReads:
         plan = self._plans.get(key)
         if plan is None:
             stmt = select(*[cols[n] for n in names])
-            if column is not None:
+            if column is not None and bound is not None:
                 # What the compiler makes of `Prop eq literal`: column == the literal, bound alike.
                 stmt = stmt.where(column == bindparam(SLOT + "0", type_=bound.type))
             stmt = stmt.order_by(*order_clauses(order)).limit(limit + 1)
             if options.skip:
                 stmt = stmt.offset(options.skip)
             plan = self._plans[key] = make_plan(stmt, engine.dialect, reader is not None)
-        slots = {} if tree is None else {SLOT + "0": bound.value}
+        slots = {} if tree is None or bound is None else {SLOT + "0": bound.value}
         return await run_plan(plan, slots, engine, reader)
