@@ -56,32 +56,43 @@ class BatchedInserts(MappingRunBase):
         if not pending:
             return
         results = await self.sales.create_rows(self.sales_table.entity_set, [p.new for p in pending])
+        created: list[dict[str, Any]] = []
         for p, result in zip(pending, results, strict=True):
             if isinstance(result, Exception):
                 await self._fail(ctx, counters, Direction.TO, p.record, None, str(result))
                 continue
-            await self._couple_new(ctx, counters, p.record, result, "")
+            created.append(self._coupling_values(ctx, p.record, result, ""))
+        # The batch's couplings in one statement: one transaction per row cost more than the
+        # rows' share of the $batch. Should it fail, none is kept and the next run matches the
+        # new rows by their number, as after a crash between the create and the coupling.
+        async with write_transaction(self.engine) as conn:
+            await store.insert_couplings(conn, self.company, self.mapping.table_id, created)
+        counters.inserted += len(created)
+
+    def _coupling_values(
+        self, ctx: PassContext, record: dict[str, Any], row: dict[str, Any], error: str
+    ) -> dict[str, Any]:
+        """A new row's coupling, with Sales' last ``modifiedon`` and ETag once its writes are done."""
+        return {
+            "crm_id": str(row[self.sales_table.key]).lower(),
+            "integration_id": str(record["system_id"]),
+            "last_synch_modified_on": record.get("system_modified_at"),
+            "last_synch_crm_modified_on": parse_sales_time(row.get("modifiedon")),
+            "last_synch_crm_etag": str(row.get("@odata.etag") or ""),
+            "last_synch_crm_result": (SynchResult.FAILURE if error else SynchResult.SUCCESS).value,
+            "last_synch_crm_error": error,
+            "last_synch_crm_job_id": ctx.job_id,
+        }
 
     async def _couple_new(
         self, ctx: PassContext, counters: Counters, record: dict[str, Any], row: dict[str, Any], error: str
     ) -> None:
         """Couple a row just created in Sales, with Sales' last ``modifiedon`` and ETag once the
         writes after it are done; ``error``: what failed after it (a hook's), logged against it."""
-        crm_id = str(row[self.sales_table.key]).lower()
+        values = self._coupling_values(ctx, record, row, error)
+        crm_id = values["crm_id"]
         async with write_transaction(self.engine) as conn:
-            await store.insert_coupling(
-                conn,
-                self.company,
-                self.mapping.table_id,
-                crm_id,
-                str(record["system_id"]),
-                last_synch_modified_on=record.get("system_modified_at"),
-                last_synch_crm_modified_on=parse_sales_time(row.get("modifiedon")),
-                last_synch_crm_etag=str(row.get("@odata.etag") or ""),
-                last_synch_crm_result=(SynchResult.FAILURE if error else SynchResult.SUCCESS).value,
-                last_synch_crm_error=error,
-                last_synch_crm_job_id=ctx.job_id,
-            )
+            await store.insert_couplings(conn, self.company, self.mapping.table_id, [values])
             if error:
                 await store.log_error(
                     conn, self.company, ctx.job_id, ctx.bc_record_id(record), ctx.sales_record_id(crm_id), error

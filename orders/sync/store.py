@@ -277,16 +277,27 @@ async def failed_couplings(conn: AsyncConnection, company: str, table_id: int, d
 async def insert_coupling(
     conn: AsyncConnection, company: str, table_id: int, crm_id: str, integration_id: str, **values: Any
 ) -> None:
-    await conn.execute(
-        insert(t.crm_integration_record).values(
-            company=company,
-            table_id=table_id,
-            crm_id=crm_id.lower(),
-            integration_id=integration_id.lower(),
-            coupled_at=now(),
-            **values,
-        )
-    )
+    await insert_couplings(conn, company, table_id, [{"crm_id": crm_id, "integration_id": integration_id, **values}])
+
+
+async def insert_couplings(conn: AsyncConnection, company: str, table_id: int, couplings: list[dict[str, Any]]) -> None:
+    """Many couplings in one statement (executemany): each a dict of ``crm_id``, ``integration_id``
+    and the other columns, as ``insert_coupling`` takes them."""
+    if not couplings:
+        return
+    at = now()
+    rows = [
+        {
+            **c,
+            "company": company,
+            "table_id": table_id,
+            "crm_id": c["crm_id"].lower(),
+            "integration_id": c["integration_id"].lower(),
+            "coupled_at": at,
+        }
+        for c in couplings
+    ]
+    await conn.execute(insert(t.crm_integration_record), rows)
 
 
 async def update_coupling(conn: AsyncConnection, coupling_id: int, **values: Any) -> None:
