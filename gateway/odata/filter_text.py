@@ -31,7 +31,10 @@ MAX_FILTER_LENGTH = 32768
 _ODATA_FUNCTIONS_NOT_PARSED = {"cast", "isof", "case"}
 
 _TOKEN = re.compile(
-    r"(?P<str>[A-Za-z]*'(?:[^']|'')*')"
+    # A GUID is one token: read as words, signs and a number, its last group could pass for a V3
+    # number with a type suffix (`0e375815925f`: a Single) and lose its last character.
+    r"(?P<guid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?![0-9A-Za-z_.:+\-])"
+    r"|(?P<str>[A-Za-z]*'(?:[^']|'')*')"
     r"|(?P<word>[@$A-Za-z_][A-Za-z0-9_.]*)"
     r"|(?P<num>[0-9][0-9A-Za-z.:+\-]*)"
     r"|(?P<ws>\s+)"

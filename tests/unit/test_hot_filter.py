@@ -7,6 +7,7 @@ import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
+from odata_query import ast
 
 from gateway.entity_sets.availability import ITEM_AVAILABILITY, PRODUCT_ITEM_AVAILABILITY
 from gateway.odata.edm import GUID, STRING, EntitySet, Property
@@ -75,3 +76,14 @@ def test_a_property_named_like_a_keyword_is_left_to_the_parser() -> None:
     assert hot_comparison("null eq 'x'", odd) is None
     assert hot_comparison("not eq 'x'", odd) is None
     assert hot_comparison("Id eq 'x'", odd) is not None
+
+
+def test_a_guid_whose_last_group_looks_like_a_v3_number_stays_whole() -> None:
+    # Found by the property test above: the rewriting read `0e375815925f` as a V3 Single and cut
+    # its suffix, so the parser refused a GUID Sales could send.
+    crm_id = ast.Identifier("CRM_ID")
+    for guid in ("d1d2ebec-e7ac-c759-eefa-0e375815925f", "abcdefab-abcd-abcd-abcd-00000000001d"):
+        equal = ast.Compare(ast.Eq(), crm_id, ast.GUID(guid))
+        assert parse(f"CRM_ID eq {guid}") == equal == hot_comparison(f"CRM_ID eq {guid}", PRODUCT_ITEM_AVAILABILITY)
+        assert parse(f"(CRM_ID eq {guid})") == equal
+        assert parse(f"CRM_ID in ({guid})") == ast.Compare(ast.In(), crm_id, ast.List([ast.GUID(guid)]))
