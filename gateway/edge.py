@@ -52,7 +52,7 @@ def edge_middleware(settings: Settings, metrics: Metrics, auth: Callable[[], Aut
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         refused = refuse_host(request)
         if refused is not None:
-            return refused
+            return error_response(refused, is_v3(request))
         started = time.perf_counter()
         status = 500
         try:

@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from gateway.config import Settings
-from gateway.odata.errors import bad_request
-from gateway.odata.host import error_response
+from gateway.odata.errors import ODataError, bad_request
 
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 UNCHECKED = ("/health", "/webhooks/")
@@ -61,9 +60,9 @@ def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def host_refusal(settings: Settings) -> Callable[[web.Request], web.Response | None]:
+def host_refusal(settings: Settings) -> Callable[[web.Request], ODataError | None]:
     """The check every request passes (gateway/edge.py): None when its Host is accepted, else the
-    400 to answer."""
+    400 to answer (edge.py renders it in the request's OData version)."""
     allowed = allowed_hosts(settings)
     seen: dict[str, bool] = {}  # Host values -> allowed: the same few come on every request
 
@@ -75,14 +74,13 @@ def host_refusal(settings: Settings) -> Callable[[web.Request], web.Response | N
                 seen[host] = found
         return found
 
-    def refusal(request: web.Request) -> web.Response | None:
+    def refusal(request: web.Request) -> ODataError | None:
         if request.path.startswith(UNCHECKED) or ok(request.host):
             return None
-        err = bad_request(
+        return bad_request(
             f"The host '{request.host}' is not one this gateway answers for; the accepted hosts are "
             f"{', '.join(allowed)} (BCGW_ALLOWED_HOSTS, BCGW_PUBLIC_URL).",
             "BadRequest_InvalidHost",
         )
-        return error_response(err, request.path.startswith("/OData/") or request.path == "/OData")
 
     return refusal
