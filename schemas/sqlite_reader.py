@@ -82,7 +82,7 @@ class SqliteReader:
         try:
             return self._fetch_inline(sql, params)
         except _Interrupted:
-            pass
+            pass  # over its budget, or the file busy: the worker thread below runs it
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, params, exc, sqlite3.Error, hide_parameters=True) from exc
         if self._pool is None:

@@ -199,7 +199,7 @@ def changed_columns(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> di
                 if have is not None and Decimal(str(have)) == value:
                     continue
             except ArithmeticError:
-                pass
+                pass  # Sales holds something that is no number: it differs, so it is sent
         elif isinstance(value, dt.date):
             if have is not None and str(have)[:10] == value.isoformat():
                 continue
