@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -47,8 +47,6 @@ from schemas.users import UserService
 
 log = logging.getLogger("bcgw.app")
 STOP_GRACE = 5.0  # seconds a background task gets to end after its cancellation, before another
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class SchemaNotReady(RuntimeError):

@@ -17,8 +17,6 @@ from prometheus_client import (
 
 from gateway.odata.errors import forbidden
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 def route_label(path: str) -> str:
     """A small, fixed set of labels (a label per URL would grow without bound)."""
